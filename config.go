@@ -1,0 +1,180 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Regional hosts of CONNECT data services ("resources"). The US-West host is the primary
+// region and the default.
+const (
+	RegionUSWest    = "https://uswe.datahub.connect.aveva.com"
+	RegionEUWest    = "https://euno.datahub.connect.aveva.com"
+	RegionAustralia = "https://auea.datahub.connect.aveva.com"
+	RegionJapan     = "https://jpea.datahub.connect.aveva.com"
+	// LegacyOCS is the host of OSIsoft Cloud Services before the renaming.
+	LegacyOCS = "https://dat-b.osisoft.com"
+
+	// DefaultResource is used when Config.Resource is empty.
+	DefaultResource = RegionUSWest
+	// APIVersion is the version of the Identity API this SDK speaks.
+	APIVersion = "v1"
+	// DefaultMaxResponseBytes bounds a response body when Config.MaxResponseBytes is 0.
+	DefaultMaxResponseBytes = 16 << 20
+)
+
+// Config says how to reach and authenticate to one tenant. It is a plain value: build it
+// once and pass it to hybridclients.New and secrets.New. No constructor that takes a Config
+// makes a network call; the first token is fetched by the first API call.
+//
+// A Config prints without its secret: credentials show their kind and client id only.
+type Config struct {
+	// Resource is the service's base URL, e.g. RegionEUWest. Empty means DefaultResource.
+	// It must be https, except on a loopback host (an emulator, a test server).
+	Resource string
+	// TenantID is the tenant's id, a GUID.
+	TenantID string
+	// Credentials supply every call's bearer token: NewClientCredentials, NewTokenSource
+	// (for example a signed-in Tenant Administrator's token) or NewStaticToken.
+	Credentials Credentials
+	// HTTPClient's Transport (and Timeout) are the base every request goes through; its
+	// other settings are not used. Nil means a pooled transport of the SDK's own.
+	HTTPClient *http.Client
+	// Retry tunes retries of transient failures; the zero value means the defaults.
+	Retry RetryPolicy
+	// Logger receives debug records of requests, retries and token fetches. Nil means
+	// silent. Records never hold a secret value, a token or a request body.
+	Logger *slog.Logger
+	// UserAgent is appended to the SDK's User-Agent header, e.g. "my-provisioner/1.2".
+	UserAgent string
+	// MaxResponseBytes bounds how much of a response body is read; larger bodies give an
+	// error matching ErrResponseTooLarge. Zero means DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+}
+
+// RetryPolicy says how transient failures are retried. Idempotent calls (GET, HEAD, PUT,
+// DELETE) are retried on connection errors and on 408, 429, 500, 502, 503 and 504; POST
+// only when the service cannot have acted on it. Waits grow exponentially with jitter,
+// honour a Retry-After header up to MaxRetryAfter, and end when the context ends.
+type RetryPolicy struct {
+	// MaxAttempts is the number of tries of one request, the first included. Zero means 4;
+	// 1 turns retries off.
+	MaxAttempts int
+	// MinWait is the wait before the first retry; zero means 500ms.
+	MinWait time.Duration
+	// MaxWait caps the exponential wait; zero means 30s.
+	MaxWait time.Duration
+	// MaxRetryAfter caps how long a Retry-After header may make the SDK wait; a longer
+	// Retry-After ends the retries and returns the error. Zero means 60s.
+	MaxRetryAfter time.Duration
+}
+
+// WithDefaults returns the policy with every zero field set to its default.
+func (p RetryPolicy) WithDefaults() RetryPolicy {
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = 4
+	}
+	if p.MinWait == 0 {
+		p.MinWait = 500 * time.Millisecond
+	}
+	if p.MaxWait == 0 {
+		p.MaxWait = 30 * time.Second
+	}
+	if p.MaxRetryAfter == 0 {
+		p.MaxRetryAfter = 60 * time.Second
+	}
+	return p
+}
+
+// ResourceURL returns the parsed Resource (DefaultResource when empty), without a
+// trailing slash.
+func (c Config) ResourceURL() (*url.URL, error) {
+	r := c.Resource
+	if r == "" {
+		r = DefaultResource
+	}
+	u, err := url.Parse(strings.TrimRight(r, "/"))
+	if err != nil {
+		return nil, &ValidationError{Field: "Resource", Rule: "must be an absolute URL", Value: r}
+	}
+	switch {
+	case !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return nil, &ValidationError{Field: "Resource", Rule: "must be an absolute URL", Value: r}
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return nil, &ValidationError{Field: "Resource", Rule: "must not hold user info, a query or a fragment", Value: u.Redacted()}
+	case u.Scheme == "https":
+	case u.Scheme == "http" && IsLoopback(u.Hostname()):
+	default:
+		return nil, &ValidationError{Field: "Resource", Rule: "must be https (plain http only on a loopback host)", Value: r}
+	}
+	return u, nil
+}
+
+// Validate reports every broken rule of the Config at once (errors.Join of
+// *ValidationError); nil when the Config is usable.
+func (c Config) Validate() error {
+	var errs []error
+	if _, err := c.ResourceURL(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ValidateGUID("TenantID", c.TenantID); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Credentials == nil {
+		errs = append(errs, &ValidationError{Field: "Credentials", Rule: "must be set", Value: nil})
+	}
+	p := c.Retry
+	if p.MaxAttempts < 0 {
+		errs = append(errs, &ValidationError{Field: "Retry.MaxAttempts", Rule: "must not be negative", Value: p.MaxAttempts})
+	}
+	if p.MinWait < 0 || p.MaxWait < 0 || p.MaxRetryAfter < 0 {
+		errs = append(errs, &ValidationError{Field: "Retry", Rule: "waits must not be negative", Value: fmt.Sprintf("MinWait=%s MaxWait=%s MaxRetryAfter=%s", p.MinWait, p.MaxWait, p.MaxRetryAfter)})
+	}
+	if d := p.WithDefaults(); d.MaxWait < d.MinWait {
+		errs = append(errs, &ValidationError{Field: "Retry.MaxWait", Rule: "must not be less than MinWait", Value: d.MaxWait})
+	}
+	if c.MaxResponseBytes < 0 {
+		errs = append(errs, &ValidationError{Field: "MaxResponseBytes", Rule: "must not be negative", Value: c.MaxResponseBytes})
+	}
+	return errors.Join(errs...)
+}
+
+// String shows the Config without any secret.
+func (c Config) String() string {
+	creds := "none"
+	if c.Credentials != nil {
+		creds = fmt.Sprint(c.Credentials)
+	}
+	return fmt.Sprintf("identity.Config{Resource: %q, TenantID: %q, Credentials: %s, Retry: %+v, UserAgent: %q}",
+		c.Resource, c.TenantID, creds, c.Retry, c.UserAgent)
+}
+
+// GoString makes %#v show the same as String.
+func (c Config) GoString() string { return c.String() }
+
+// ValidateGUID checks that value is a GUID ("8-4-4-4-12" hex digits, braces and urn forms
+// refused) and returns a *ValidationError naming field when it is not.
+func ValidateGUID(field, value string) error {
+	if len(value) != 36 || uuid.Validate(value) != nil {
+		return &ValidationError{Field: field, Rule: "must be a GUID like 00000000-0000-0000-0000-000000000000", Value: value}
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (a name or an IP, without port) is a loopback host:
+// "localhost" or an address in 127.0.0.0/8 or ::1.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,315 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// TokenRequest is what the SDK's transport gives Credentials to fetch a token with.
+type TokenRequest struct {
+	// Resource is the service's base URL (Config.Resource, resolved).
+	Resource *url.URL
+	// HTTPClient makes discovery and token requests. It carries no bearer token, retries
+	// transient failures, and never retries a 4xx answer of the token endpoint.
+	HTTPClient *http.Client
+}
+
+// Credentials supply the bearer token of every call. Use NewClientCredentials,
+// NewTokenSource or NewStaticToken. Each caches its token: every client made from Configs
+// that share one Credentials value shares one token, fetched one at a time and refreshed
+// shortly before it expires.
+type Credentials interface {
+	// Token returns a token that is valid now, fetching one when the cached one is missing
+	// or about to expire.
+	Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error)
+	// Invalidate drops rejected when it is the cached token, so that the next Token call
+	// fetches a new one. The transport calls it when the service answers 401.
+	Invalidate(rejected *oauth2.Token)
+}
+
+// tokenCache shares one token among concurrent callers. Readers of a fresh token take no
+// lock. One fetch runs at a time; while a still-valid token is being refreshed early, other
+// callers keep using it instead of waiting.
+type tokenCache struct {
+	fetch func(ctx context.Context, req TokenRequest) (*oauth2.Token, error)
+	cur   atomic.Pointer[cachedToken]
+	slot  chan struct{} // capacity 1: whoever holds it fetches
+}
+
+type cachedToken struct {
+	tok       *oauth2.Token
+	refreshAt time.Time // zero: never refresh (no expiry)
+}
+
+// expirySkew is how long before its expiry a token is no longer sent: it must survive the
+// trip to the service.
+const expirySkew = 5 * time.Second
+
+func newTokenCache(fetch func(context.Context, TokenRequest) (*oauth2.Token, error)) *tokenCache {
+	return &tokenCache{fetch: fetch, slot: make(chan struct{}, 1)}
+}
+
+func (ct *cachedToken) fresh(now time.Time) bool {
+	return ct != nil && (ct.refreshAt.IsZero() || now.Before(ct.refreshAt))
+}
+
+func (ct *cachedToken) usable(now time.Time) bool {
+	return ct != nil && (ct.tok.Expiry.IsZero() || now.Before(ct.tok.Expiry.Add(-expirySkew)))
+}
+
+func (c *tokenCache) Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
+	now := time.Now()
+	cur := c.cur.Load()
+	if cur.fresh(now) {
+		return cur.tok, nil
+	}
+	if cur.usable(now) {
+		// In the early-refresh window: refresh if nobody else is, else keep using it.
+		select {
+		case c.slot <- struct{}{}:
+		default:
+			return cur.tok, nil
+		}
+	} else {
+		select {
+		case c.slot <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	defer func() { <-c.slot }()
+	if again := c.cur.Load(); again != cur && again.fresh(time.Now()) {
+		return again.tok, nil // fetched by the previous holder of the slot
+	}
+	tok, err := c.fetch(ctx, req)
+	if err != nil {
+		if cur.usable(time.Now()) {
+			return cur.tok, nil // the early refresh failed; the old token still works
+		}
+		return nil, err
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return nil, errors.New("identity: token source returned an empty token")
+	}
+	next := &cachedToken{tok: tok}
+	if !tok.Expiry.IsZero() {
+		// Refresh a quarter of the lifetime early, at most a minute early.
+		early := min(time.Until(tok.Expiry)/4, time.Minute)
+		next.refreshAt = tok.Expiry.Add(-early)
+	}
+	c.cur.Store(next)
+	return tok, nil
+}
+
+func (c *tokenCache) Invalidate(rejected *oauth2.Token) {
+	cur := c.cur.Load()
+	if cur != nil && rejected != nil && cur.tok.AccessToken == rejected.AccessToken {
+		c.cur.CompareAndSwap(cur, nil)
+	}
+}
+
+// ClientCredentials signs in as a client-credential client with the OAuth2
+// client-credentials grant. The token endpoint is found through the resource's OpenID
+// discovery document on first use (and must be on the resource's host), unless
+// ClientCredentialsOptions.TokenURL names it. client_id and client_secret travel in the
+// form body, as the service expects.
+type ClientCredentials struct {
+	clientID string
+	secret   Secret
+	tokenURL string
+
+	mu         sync.Mutex
+	discovered map[string]string // resource -> token endpoint
+	*tokenCache
+}
+
+// ClientCredentialsOptions are the optional settings of NewClientCredentials.
+type ClientCredentialsOptions struct {
+	// TokenURL skips discovery and sends token requests here.
+	TokenURL string
+}
+
+// NewClientCredentials returns Credentials for a client-credential client. It makes no
+// network call.
+func NewClientCredentials(clientID string, secret Secret, opts *ClientCredentialsOptions) *ClientCredentials {
+	c := &ClientCredentials{clientID: clientID, secret: secret, discovered: map[string]string{}}
+	if opts != nil {
+		c.tokenURL = opts.TokenURL
+	}
+	c.tokenCache = newTokenCache(c.fetch)
+	return c
+}
+
+// String names the client without its secret.
+func (c *ClientCredentials) String() string {
+	return fmt.Sprintf("ClientCredentials{ClientID: %q, Secret: %s}", c.clientID, Redacted)
+}
+
+// GoString makes %#v show the same as String.
+func (c *ClientCredentials) GoString() string { return c.String() }
+
+func (c *ClientCredentials) fetch(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
+	if c.clientID == "" || c.secret.IsZero() {
+		return nil, &ValidationError{Field: "Credentials", Rule: "client credentials need a client id and a secret", Value: c.clientID}
+	}
+	tokenURL, err := c.endpoint(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	cc := clientcredentials.Config{
+		ClientID:     c.clientID,
+		ClientSecret: c.secret.Reveal(),
+		TokenURL:     tokenURL,
+		// Set explicitly: auto-detection tries Basic first and doubles failed requests.
+		AuthStyle: oauth2.AuthStyleInParams,
+	}
+	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, req.HTTPClient))
+	if err != nil {
+		return nil, tokenError(tokenURL, err)
+	}
+	return tok, nil
+}
+
+// endpoint returns the token endpoint for req.Resource, discovering it once.
+func (c *ClientCredentials) endpoint(ctx context.Context, req TokenRequest) (string, error) {
+	if c.tokenURL != "" {
+		return c.tokenURL, nil
+	}
+	key := req.Resource.String()
+	c.mu.Lock()
+	ep, ok := c.discovered[key]
+	c.mu.Unlock()
+	if ok {
+		return ep, nil
+	}
+	ep, err := discover(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	c.discovered[key] = ep
+	c.mu.Unlock()
+	return ep, nil
+}
+
+// discover reads the OpenID configuration of the resource and returns its token endpoint,
+// which must be on the resource's own scheme and host: the client secret is sent there.
+func discover(ctx context.Context, req TokenRequest) (string, error) {
+	u := req.Resource.JoinPath("identity", ".well-known", "openid-configuration").String()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	hr.Header.Set("Accept", "application/json")
+	resp, err := req.HTTPClient.Do(hr)
+	if err != nil {
+		return "", fmt.Errorf("identity: OpenID discovery: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return "", fmt.Errorf("identity: OpenID discovery: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", &Error{StatusCode: resp.StatusCode, Method: http.MethodGet, Path: hr.URL.Path, Excerpt: string(body[:min(len(body), 256)])}
+	}
+	var doc struct {
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil || doc.TokenEndpoint == "" {
+		return "", &ResponseError{StatusCode: resp.StatusCode, Method: http.MethodGet, Path: hr.URL.Path, Err: errors.New("no token_endpoint in the OpenID configuration")}
+	}
+	ep, err := url.Parse(doc.TokenEndpoint)
+	if err != nil || ep.Scheme != req.Resource.Scheme || !strings.EqualFold(ep.Host, req.Resource.Host) {
+		return "", fmt.Errorf("identity: OpenID discovery: token endpoint %q is not on %s; set ClientCredentialsOptions.TokenURL to trust it", doc.TokenEndpoint, req.Resource)
+	}
+	return ep.String(), nil
+}
+
+// AuthError is a refusal of the token endpoint (a wrong client id or secret, a disabled
+// client). It matches ErrUnauthorized.
+type AuthError struct {
+	StatusCode  int
+	Code        string // the OAuth2 "error", e.g. "invalid_client"
+	Description string // the OAuth2 "error_description"
+}
+
+// Error describes the refusal; it never holds the credentials.
+func (e *AuthError) Error() string {
+	s := fmt.Sprintf("identity: token request refused: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Code != "" {
+		s += ": " + e.Code
+	}
+	if e.Description != "" {
+		s += ": " + strings.TrimSpace(excerpt(e.Description, 200))
+	}
+	return s
+}
+
+// Is matches ErrUnauthorized.
+func (e *AuthError) Is(target error) bool { return target == ErrUnauthorized }
+
+// tokenError turns an x/oauth2 error into an *AuthError when the endpoint answered, and
+// keeps it wrapped otherwise; neither carries the request's form body.
+func tokenError(tokenURL string, err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		return &AuthError{StatusCode: re.Response.StatusCode, Code: re.ErrorCode, Description: re.ErrorDescription}
+	}
+	return fmt.Errorf("identity: fetching a token from %s: %w", tokenURL, err)
+}
+
+// TokenSourceCredentials wraps any oauth2.TokenSource, for example the token of a Tenant
+// Administrator who signed in interactively.
+type TokenSourceCredentials struct {
+	*tokenCache
+}
+
+// NewTokenSource returns Credentials that take tokens from ts. The SDK caches what ts
+// returns and asks it again shortly before expiry or after the service answered 401.
+func NewTokenSource(ts oauth2.TokenSource) *TokenSourceCredentials {
+	return &TokenSourceCredentials{newTokenCache(func(context.Context, TokenRequest) (*oauth2.Token, error) {
+		if ts == nil {
+			return nil, &ValidationError{Field: "Credentials", Rule: "token source must not be nil", Value: nil}
+		}
+		return ts.Token()
+	})}
+}
+
+// String shows the kind of credentials only.
+func (c *TokenSourceCredentials) String() string { return "TokenSourceCredentials{}" }
+
+// StaticToken sends one fixed bearer token with every call; when the service rejects it,
+// calls fail with ErrUnauthorized.
+type StaticToken struct {
+	token Secret
+	*tokenCache
+}
+
+// NewStaticToken returns Credentials that always send token.
+func NewStaticToken(token Secret) *StaticToken {
+	s := &StaticToken{token: token}
+	s.tokenCache = newTokenCache(func(context.Context, TokenRequest) (*oauth2.Token, error) {
+		if token.IsZero() {
+			return nil, &ValidationError{Field: "Credentials", Rule: "static token must not be empty", Value: nil}
+		}
+		return &oauth2.Token{AccessToken: token.Reveal(), TokenType: "Bearer"}, nil
+	})
+	return s
+}
+
+// String shows the kind of credentials only.
+func (s *StaticToken) String() string { return "StaticToken{" + Redacted + "}" }

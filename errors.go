@@ -1,0 +1,194 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Sentinel errors. An *Error matches the sentinel of its HTTP status with errors.Is, so a
+// caller writes errors.Is(err, identity.ErrNotFound) without looking at status codes.
+var (
+	ErrBadRequest   = errors.New("identity: bad request (400)")
+	ErrUnauthorized = errors.New("identity: unauthorized (401)")
+	ErrForbidden    = errors.New("identity: forbidden (403)")
+	ErrNotFound     = errors.New("identity: not found (404)")
+	ErrTimeout      = errors.New("identity: request timeout (408)")
+	ErrConflict     = errors.New("identity: conflict (409)")
+	ErrRateLimited  = errors.New("identity: rate limited (429)")
+	ErrServer       = errors.New("identity: server error (5xx)")
+
+	// ErrInvalidInput matches every *ValidationError: the request was refused locally and
+	// nothing was sent.
+	ErrInvalidInput = errors.New("identity: invalid input")
+	// ErrInvalidResponse matches a *ResponseError: the service answered with a success
+	// status but a body the SDK could not use (not JSON, truncated, too large).
+	ErrInvalidResponse = errors.New("identity: invalid response")
+	// ErrResponseTooLarge matches a response whose body exceeded Config.MaxResponseBytes.
+	ErrResponseTooLarge = errors.New("identity: response too large")
+	// ErrOutcomeUnknown means the SDK could not establish whether a non-idempotent call
+	// (creating a client, adding a secret) took effect; the error says what may be left.
+	ErrOutcomeUnknown = errors.New("identity: outcome unknown")
+)
+
+// Error is an error answer of the service (any status outside 2xx). It carries the
+// service's ErrorResponse when the body had one, or a short printable excerpt of the body
+// when it did not (a gateway's HTML page, an empty body).
+type Error struct {
+	StatusCode int    // HTTP status, e.g. 404
+	Method     string // HTTP method of the request
+	Path       string // URL path of the request; never the query
+
+	// The service's ErrorResponse properties (empty when the body was not one).
+	OperationID string
+	Code        string // the ErrorResponse "Error" property
+	Reason      string
+	Resolution  string
+	EventID     string
+	// DynamicProperties and any further properties of the ErrorResponse, undecoded.
+	Properties map[string]any
+
+	// RetryAfter is the service's Retry-After header, zero when absent.
+	RetryAfter time.Duration
+	// Excerpt is the start (at most 256 bytes, as received) of a body that was not an
+	// ErrorResponse; empty when the body was one, or was empty. Error() prints it quoted,
+	// so control characters and invalid UTF-8 cannot garble a log line.
+	Excerpt string
+}
+
+// Error describes the failure on one line: method, path, status, and what the service said.
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "identity: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Code != "" {
+		b.WriteString(": " + e.Code)
+	}
+	if e.Reason != "" {
+		b.WriteString(": " + e.Reason)
+	}
+	if e.Resolution != "" {
+		b.WriteString(" (resolution: " + e.Resolution + ")")
+	}
+	if e.OperationID != "" {
+		b.WriteString(" [operation " + e.OperationID + "]")
+	}
+	if e.Excerpt != "" {
+		b.WriteString(": body: " + strconv.Quote(e.Excerpt))
+	}
+	return b.String()
+}
+
+// Is makes errors.Is match the sentinel of the error's status (ErrNotFound for 404, ...).
+func (e *Error) Is(target error) bool {
+	return target != nil && target == sentinelFor(e.StatusCode)
+}
+
+// SentinelFor returns the sentinel error of an HTTP status, or nil when it has none.
+func sentinelFor(status int) error {
+	switch {
+	case status == http.StatusBadRequest:
+		return ErrBadRequest
+	case status == http.StatusUnauthorized:
+		return ErrUnauthorized
+	case status == http.StatusForbidden:
+		return ErrForbidden
+	case status == http.StatusNotFound:
+		return ErrNotFound
+	case status == http.StatusRequestTimeout:
+		return ErrTimeout
+	case status == http.StatusConflict:
+		return ErrConflict
+	case status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case status >= 500 && status <= 599:
+		return ErrServer
+	}
+	return nil
+}
+
+// ResponseError is a success answer (2xx) that the SDK could not use: a body that was not
+// JSON, was cut short, or was larger than Config.MaxResponseBytes. It never carries the
+// body, which may hold a one-time secret value. It matches ErrInvalidResponse, and
+// ErrResponseTooLarge when the body was too large.
+type ResponseError struct {
+	StatusCode int
+	Method     string
+	Path       string
+	TooLarge   bool
+	Err        error // the decoding or reading error; never holds the body
+}
+
+// Error describes the failure without any of the body.
+func (e *ResponseError) Error() string {
+	what := "unusable response body"
+	if e.TooLarge {
+		what = "response body over the size limit"
+	}
+	return fmt.Sprintf("identity: %s %s: %d: %s: %v", e.Method, e.Path, e.StatusCode, what, e.Err)
+}
+
+// Unwrap returns the underlying reading or decoding error.
+func (e *ResponseError) Unwrap() error { return e.Err }
+
+// Is matches ErrInvalidResponse, and ErrResponseTooLarge for a body over the limit.
+func (e *ResponseError) Is(target error) bool {
+	return target == ErrInvalidResponse || (e.TooLarge && target == ErrResponseTooLarge)
+}
+
+// ValidationError is one broken rule of a request, found before anything was sent. A
+// request that breaks several rules gets all of them back at once, joined with
+// errors.Join; errors.As finds the first, and errors.Is(err, ErrInvalidInput) matches.
+type ValidationError struct {
+	Field string // Go name of the field, with an index where it applies: "RedirectURIs[2]"
+	Rule  string // what the field must be: "must be an absolute URI without a fragment"
+	Value any    // the offending value; never a secret
+}
+
+// Error names the field, the rule and the offending value.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("identity: invalid %s: %s (got %s)", e.Field, e.Rule, showValue(e.Value))
+}
+
+// Is matches ErrInvalidInput.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidInput }
+
+// showValue renders v for a message: strings quoted and bounded, so control characters and
+// huge inputs cannot garble a log line.
+func showValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "nothing"
+	case string:
+		return strconv.Quote(excerpt(x, 128))
+	case fmt.Stringer:
+		return strconv.Quote(excerpt(x.String(), 128))
+	}
+	return excerpt(fmt.Sprint(v), 128)
+}
+
+// excerpt returns at most max bytes of s, cut at a rune boundary, with invalid UTF-8 and
+// non-printable runes replaced, and "…" appended when it was cut.
+func excerpt(s string, max int) string {
+	var b strings.Builder
+	for i, r := range s {
+		if b.Len() >= max {
+			b.WriteString("…")
+			break
+		}
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size <= 1 {
+				r = '\uFFFD'
+			}
+		}
+		if !unicode.IsPrint(r) && r != '\uFFFD' {
+			r = ' '
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,85 @@
+package hybridclients
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/secrets"
+)
+
+// Client calls the Hybrid Clients routes of one tenant. It is safe for concurrent use;
+// make one per tenant and share it.
+type Client struct {
+	t       *transport.Client
+	secrets *secrets.Client
+	newID   func() string
+}
+
+// New returns a Client for cfg. It validates cfg (every broken rule at once) and makes no
+// network call: the first token is fetched by the first call.
+func New(cfg identity.Config) (*Client, error) {
+	// One base transport for both packages, so they share connections as well as the
+	// token (which the Credentials value caches).
+	cfg.HTTPClient = transport.BaseClient(cfg.HTTPClient)
+	t, err := transport.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := secrets.New(cfg, secrets.HybridClients)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{t: t, secrets: s, newID: uuid.NewString}, nil
+}
+
+// Secrets returns the client of the hybrid clients' secrets routes, sharing this Client's
+// connections and token.
+func (c *Client) Secrets() *secrets.Client { return c.secrets }
+
+const collection = "HybridClients"
+
+// Get returns the hybrid client with the given id. A missing client is an error matching
+// identity.ErrNotFound.
+func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
+	if err := transport.CheckPathSegment("ID", id); err != nil {
+		return nil, err
+	}
+	var w wireClient
+	if _, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: []string{collection, id}}, &w); err != nil {
+		return nil, err
+	}
+	hc := w.toClient()
+	return &hc, nil
+}
+
+// Exists reports whether the hybrid client with the given id exists (HEAD, no body).
+// A missing client is false with a nil error.
+func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
+	if err := transport.CheckPathSegment("ID", id); err != nil {
+		return false, err
+	}
+	_, err := c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection, id}}, nil)
+	if errors.Is(err, identity.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Delete removes the hybrid client with the given id and its secrets. Its access tokens
+// stay valid until they expire, its refresh tokens for up to an hour. A missing client is
+// an error matching identity.ErrNotFound, except when a retry of this same call meets
+// it: then an earlier attempt did the deletion, and Delete returns nil.
+func (c *Client) Delete(ctx context.Context, id string) error {
+	if err := transport.CheckPathSegment("ID", id); err != nil {
+		return err
+	}
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodDelete, Path: []string{collection, id}}, nil)
+	if errors.Is(err, identity.ErrNotFound) && resp != nil && resp.EarlierAttemptMayHaveActed {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,145 @@
+package hybridclients
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/secrets"
+)
+
+// CreateRequest describes a new hybrid client and its first secret: what a Tenant
+// Administrator enters in the portal's Add Client and Add Secret windows.
+type CreateRequest struct {
+	// ID is the client id to use, a GUID. Empty means the SDK generates one, so that a
+	// retried create can be recognised.
+	ID string
+	// Name identifies the application; required.
+	Name string
+	// Disabled creates the client disabled; by default it is enabled.
+	Disabled bool
+	// AllowRefreshTokens lets the application use refresh tokens (offline_access); off
+	// unless chosen, as in the portal.
+	AllowRefreshTokens bool
+	// RedirectURIs: 1 to 10 absolute URIs, matched exactly at sign-in.
+	RedirectURIs []string
+	// PostLogoutRedirectURIs: up to 10 absolute URIs, matched exactly.
+	PostLogoutRedirectURIs []string
+	// AccessTokenLifetime: whole seconds from 1 minute to 1 hour; zero means 1 hour.
+	AccessTokenLifetime time.Duration
+	Tags                []string
+	// ClientURI and LogoURI: absolute http(s) URLs, optional.
+	ClientURI                   string
+	LogoURI                     string
+	AllowAccessTokensViaBrowser bool
+
+	// SecretDescription describes the first secret.
+	SecretDescription string
+	// SecretExpiry is when the first secret expires: the zero value means one year from
+	// now (the portal's default); secrets.NeverExpires() is the explicit alternative.
+	SecretExpiry secrets.Expiry
+}
+
+// validate reports every broken rule and returns the wire body to send, with the defaults
+// filled in.
+func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate, error) {
+	var v rules
+	if r.ID != "" {
+		if err := identity.ValidateGUID("ID", r.ID); err != nil {
+			v = append(v, err)
+		}
+	}
+	v.name("Name", r.Name)
+	v.redirects("RedirectURIs", r.RedirectURIs, 1, MaxRedirectURIs)
+	v.redirects("PostLogoutRedirectURIs", r.PostLogoutRedirectURIs, 0, MaxPostLogoutRedirectURIs)
+	lifetime := r.AccessTokenLifetime
+	if lifetime == 0 {
+		lifetime = DefaultAccessTokenLifetime
+	}
+	v.lifetime("AccessTokenLifetime", lifetime)
+	v.tags("Tags", r.Tags)
+	if r.ClientURI != "" {
+		v.webURI("ClientURI", r.ClientURI)
+	}
+	if r.LogoURI != "" {
+		v.webURI("LogoURI", r.LogoURI)
+	}
+	at, never, err := r.SecretExpiry.Resolve("SecretExpiry", now, secrets.ExpiresAt(now.AddDate(1, 0, 0)))
+	if err != nil {
+		v = append(v, err)
+	}
+	if err := errors.Join(v...); err != nil {
+		return nil, err
+	}
+	id := r.ID
+	if id == "" {
+		id = newID()
+	}
+	secs := int32(lifetime / time.Second)
+	w := &wireCreate{
+		wireClient: wireClient{
+			ID:                          &id,
+			Name:                        &r.Name,
+			Enabled:                     identity.Ptr(!r.Disabled),
+			AccessTokenLifetime:         &secs,
+			Tags:                        r.Tags,
+			RedirectURIs:                r.RedirectURIs,
+			PostLogoutRedirectURIs:      r.PostLogoutRedirectURIs,
+			AllowOfflineAccess:          &r.AllowRefreshTokens,
+			AllowAccessTokensViaBrowser: &r.AllowAccessTokensViaBrowser,
+		},
+		SecretDescription: r.SecretDescription,
+	}
+	if r.ClientURI != "" {
+		w.ClientURI = &r.ClientURI
+	}
+	if r.LogoURI != "" {
+		w.LogoURI = &r.LogoURI
+	}
+	if !never {
+		w.SecretExpirationDate = &at
+	}
+	return w, nil
+}
+
+// Create adds a hybrid client with its first secret, as the portal's Add Client does, and
+// returns both. The secret's value is in the result only: the service never shows it
+// again, so store it at once (Created.Secret.Value.WriteFile, or your vault).
+//
+// The request is checked first: every broken rule comes back at once (errors.Is(err,
+// identity.ErrInvalidInput)) and nothing is sent. A client id that exists already is an
+// error matching identity.ErrConflict.
+func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error) {
+	body, err := req.validate(time.Now(), c.newID)
+	if err != nil {
+		return nil, err
+	}
+	var w wireCreated
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodPost, Path: []string{collection}, Body: body}, &w)
+	if err != nil {
+		return nil, err
+	}
+	return w.toCreated(resp)
+}
+
+// toCreated checks that the answer holds what the caller needs: a value and a client id.
+func (w *wireCreated) toCreated(resp *transport.Response) (*Created, error) {
+	if w.Secret == nil || *w.Secret == "" || w.ID == nil || w.Client.ID == nil {
+		return nil, &identity.ResponseError{StatusCode: resp.StatusCode, Method: resp.Method, Path: resp.Path,
+			Err: errors.New("the answer lacks the secret's value, its id or the client id")}
+	}
+	exp := secrets.NeverExpires()
+	if w.ExpirationDate != nil {
+		exp = secrets.ExpiresAt(*w.ExpirationDate)
+	}
+	return &Created{
+		Client: w.Client.toClient(),
+		Secret: secrets.Added{
+			Metadata: secrets.Metadata{ID: int(*w.ID), Description: deref(w.Description), Expiry: exp},
+			Value:    identity.NewSecret(*w.Secret),
+		},
+	}, nil
+}

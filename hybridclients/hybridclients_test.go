@@ -1,0 +1,524 @@
+package hybridclients
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/mocktest"
+	"github.com/ocs-go/identity/secrets"
+)
+
+const (
+	clientID = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+	base     = mocktest.TenantURL + "/HybridClients"
+	// oneTimeValue is the secret value the mock service returns; it must never leak.
+	oneTimeValue = "one-time-SECRET-value-9c1d"
+)
+
+const clientJSON = `{"Id":"` + clientID + `","Name":"Billing","Enabled":true,"AccessTokenLifetime":1800,
+"Tags":["prod"],"RedirectUris":["https://app.example.com/cb"],"PostLogoutRedirectUris":["https://app.example.com/"],
+"ClientUri":"https://app.example.com","LogoUri":"https://app.example.com/logo.png","AllowOfflineAccess":true,
+"AllowAccessTokensViaBrowser":false}`
+
+var wantClient = HybridClient{
+	ID: clientID, Name: "Billing", Enabled: true, AccessTokenLifetime: 30 * time.Minute,
+	Tags: []string{"prod"}, RedirectURIs: []string{"https://app.example.com/cb"},
+	PostLogoutRedirectURIs: []string{"https://app.example.com/"}, ClientURI: "https://app.example.com",
+	LogoURI: "https://app.example.com/logo.png", AllowRefreshTokens: true,
+}
+
+func newTest(t *testing.T) (*Client, *httpmock.MockTransport) {
+	t.Helper()
+	cfg, mt := mocktest.Config()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.newID = func() string { return clientID }
+	return c, mt
+}
+
+// expect registers a responder that checks method, query, auth and body, then answers.
+func expect(t *testing.T, mt *httpmock.MockTransport, method, url, query, body string, status int, respBody string, header http.Header) {
+	t.Helper()
+	mt.RegisterResponder(method, url, func(r *http.Request) (*http.Response, error) {
+		if got := r.URL.RawQuery; got != query {
+			t.Errorf("%s %s: query %q, want %q", method, url, got, query)
+		}
+		if got := r.Header.Get("Authorization"); got != "Bearer "+mocktest.Token {
+			t.Errorf("%s %s: Authorization %q", method, url, got)
+		}
+		if got := r.Header.Get("Accept"); got != "application/json" {
+			t.Errorf("Accept %q", got)
+		}
+		var got []byte
+		if r.Body != nil {
+			got, _ = io.ReadAll(r.Body)
+		}
+		if body != "" || len(got) > 0 {
+			if !jsonEqual(t, got, []byte(body)) {
+				t.Errorf("%s %s: body\n got %s\nwant %s", method, url, got, body)
+			}
+			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+		}
+		resp := httpmock.NewStringResponse(status, respBody)
+		for k, v := range header {
+			resp.Header[k] = v
+		}
+		return resp, nil
+	})
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
+
+func TestGet(t *testing.T) {
+	c, mt := newTest(t)
+	expect(t, mt, "GET", base+"/"+clientID, "", "", 200, clientJSON, nil)
+	got, err := c.Get(context.Background(), clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", wantClient) {
+		t.Fatalf("got  %+v\nwant %+v", *got, wantClient)
+	}
+}
+
+func TestExists(t *testing.T) {
+	for status, want := range map[int]bool{200: true, 404: false} {
+		c, mt := newTest(t)
+		expect(t, mt, "HEAD", base+"/"+clientID, "", "", status, "", nil)
+		got, err := c.Exists(context.Background(), clientID)
+		if err != nil || got != want {
+			t.Fatalf("status %d: %v %v", status, got, err)
+		}
+	}
+	c, mt := newTest(t)
+	expect(t, mt, "HEAD", base+"/"+clientID, "", "", 403, "", nil)
+	if ok, err := c.Exists(context.Background(), clientID); ok || !errors.Is(err, identity.ErrForbidden) {
+		t.Fatalf("403: %v %v", ok, err)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	c, mt := newTest(t)
+	expect(t, mt, "DELETE", base+"/"+clientID, "", "", 204, "", nil)
+	if err := c.Delete(context.Background(), clientID); err != nil {
+		t.Fatal(err)
+	}
+	c, mt = newTest(t)
+	expect(t, mt, "DELETE", base+"/"+clientID, "", "", 404, mocktest.ErrorBody, nil)
+	if err := c.Delete(context.Background(), clientID); !errors.Is(err, identity.ErrNotFound) {
+		t.Fatalf("first-attempt 404 must be an error, got %v", err)
+	}
+}
+
+func TestDeleteRetriedAfterUnknownOutcomeMeets404(t *testing.T) {
+	c, mt := newTest(t)
+	mt.RegisterResponder("DELETE", base+"/"+clientID, httpmock.ResponderFromMultipleResponses([]*http.Response{
+		httpmock.NewStringResponse(502, "<html>bad gateway</html>"),
+		httpmock.NewStringResponse(404, mocktest.ErrorBody),
+	}))
+	if err := c.Delete(context.Background(), clientID); err != nil {
+		t.Fatalf("a 404 after an unknown outcome means done; got %v", err)
+	}
+	if n := mt.GetTotalCallCount(); n != 2 {
+		t.Fatalf("calls = %d", n)
+	}
+}
+
+func TestList(t *testing.T) {
+	c, mt := newTest(t)
+	expect(t, mt, "GET", base, "count=2&id=a&id=b&skip=4&tag=prod&tag=blue+team", "", 200, "["+clientJSON+"]",
+		http.Header{"Total-Count": {"17"}})
+	p, err := c.List(context.Background(), ListOptions{IDs: []string{"a", "b"}, Tags: []string{"prod", "blue team"}, Skip: 4, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Total != 17 || len(p.Clients) != 1 || p.Clients[0].ID != clientID {
+		t.Fatalf("%+v", p)
+	}
+	c, mt = newTest(t)
+	expect(t, mt, "GET", base, "", "", 200, "[]", http.Header{"Total-Count": {"0"}})
+	if p, err := c.List(context.Background(), ListOptions{}); err != nil || p.Total != 0 || len(p.Clients) != 0 {
+		t.Fatalf("%+v %v", p, err)
+	}
+}
+
+func TestListValidation(t *testing.T) {
+	c, mt := newTest(t)
+	_, err := c.List(context.Background(), ListOptions{IDs: []string{"ok", " "}, Tags: []string{""}, Skip: -1, Count: -5})
+	for _, f := range []string{"IDs[1]", "Tags[0]", "Skip", "Count"} {
+		if !strings.Contains(fmt.Sprint(err), f) {
+			t.Errorf("%s not named in %v", f, err)
+		}
+	}
+	if mt.GetTotalCallCount() != 0 {
+		t.Fatal("request sent")
+	}
+}
+
+func TestAllPagesLazily(t *testing.T) {
+	c, mt := newTest(t)
+	page := func(from, n int) string {
+		var parts []string
+		for i := from; i < from+n; i++ {
+			parts = append(parts, fmt.Sprintf(`{"Id":"c%03d","Name":"n"}`, i))
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	pages := map[string]string{"count=2": page(0, 2), "count=2&skip=2": page(2, 2), "count=2&skip=4": page(4, 1)}
+	mt.RegisterResponder("GET", base, func(r *http.Request) (*http.Response, error) {
+		body, ok := pages[r.URL.RawQuery]
+		if !ok {
+			t.Errorf("unexpected query %q", r.URL.RawQuery)
+		}
+		resp := httpmock.NewStringResponse(200, body)
+		resp.Header.Set("Total-Count", "5")
+		return resp, nil
+	})
+	var ids []string
+	for hc, err := range c.All(context.Background(), ListOptions{Count: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, hc.ID)
+	}
+	if strings.Join(ids, ",") != "c000,c001,c002,c003,c004" || mt.GetTotalCallCount() != 3 {
+		t.Fatalf("ids %v after %d calls", ids, mt.GetTotalCallCount())
+	}
+
+	// Breaking out early fetches no further page.
+	c, mt = newTest(t)
+	expect(t, mt, "GET", base, "count=2", "", 200, page(0, 2), http.Header{"Total-Count": {"5"}})
+	for range c.All(context.Background(), ListOptions{Count: 2}) {
+		break
+	}
+	if mt.GetTotalCallCount() != 1 {
+		t.Fatalf("calls = %d after break", mt.GetTotalCallCount())
+	}
+
+	// An error is yielded once and ends the loop.
+	c, mt = newTest(t)
+	expect(t, mt, "GET", base, "count=100", "", 403, mocktest.ErrorBody, nil)
+	n := 0
+	for _, err := range c.All(context.Background(), ListOptions{}) {
+		n++
+		if !errors.Is(err, identity.ErrForbidden) {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("yielded %d times", n)
+	}
+}
+
+func TestCount(t *testing.T) {
+	c, mt := newTest(t)
+	expect(t, mt, "HEAD", base, "id=x&tag=prod", "", 200, "", http.Header{"Total-Count": {"3"}})
+	if n, err := c.Count(context.Background(), CountOptions{IDs: []string{"x"}, Tags: []string{"prod"}}); err != nil || n != 3 {
+		t.Fatalf("%d %v", n, err)
+	}
+	c, mt = newTest(t)
+	expect(t, mt, "HEAD", base, "", "", 200, "", nil)
+	if _, err := c.Count(context.Background(), CountOptions{}); !errors.Is(err, identity.ErrInvalidResponse) {
+		t.Fatalf("missing Total-Count: %v", err)
+	}
+}
+
+const createdJSON = `{"Secret":"` + oneTimeValue + `","Id":1,"Description":"first","ExpirationDate":"2027-11-25T10:00:00Z","Client":` + clientJSON + `}`
+
+func TestCreate(t *testing.T) {
+	c, mt := newTest(t)
+	exp := time.Date(2027, 11, 25, 10, 0, 0, 0, time.UTC)
+	expect(t, mt, "POST", base, "", `{"Id":"`+clientID+`","Name":"Billing","Enabled":true,"AccessTokenLifetime":1800,
+		"Tags":["prod"],"RedirectUris":["https://app.example.com/cb"],"PostLogoutRedirectUris":["https://app.example.com/"],
+		"ClientUri":"https://app.example.com","LogoUri":"https://app.example.com/logo.png","AllowOfflineAccess":true,
+		"AllowAccessTokensViaBrowser":false,"SecretDescription":"first","SecretExpirationDate":"2027-11-25T10:00:00Z"}`,
+		201, createdJSON, nil)
+	got, err := c.Create(context.Background(), CreateRequest{
+		Name: "Billing", AllowRefreshTokens: true, RedirectURIs: []string{"https://app.example.com/cb"},
+		PostLogoutRedirectURIs: []string{"https://app.example.com/"}, AccessTokenLifetime: 30 * time.Minute,
+		Tags: []string{"prod"}, ClientURI: "https://app.example.com", LogoURI: "https://app.example.com/logo.png",
+		SecretDescription: "first", SecretExpiry: secrets.ExpiresAt(exp),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Client.ID != clientID || got.Secret.ID != 1 || got.Secret.Description != "first" ||
+		got.Secret.Value.Reveal() != oneTimeValue || got.Secret.Expiry.String() != "2027-11-25T10:00:00Z" {
+		t.Fatalf("%+v", got)
+	}
+	for _, s := range []string{fmt.Sprint(got), fmt.Sprintf("%+v", got), fmt.Sprintf("%#v", got), fmt.Sprintf("%+v", *got)} {
+		if strings.Contains(s, oneTimeValue) {
+			t.Fatalf("the secret value leaked into %s", s)
+		}
+	}
+	if b, _ := json.Marshal(got); strings.Contains(string(b), oneTimeValue) {
+		t.Fatal("the secret value leaked into JSON")
+	}
+}
+
+func TestCreateDefaults(t *testing.T) {
+	c, mt := newTest(t)
+	var sent map[string]any
+	mt.RegisterResponder("POST", base, func(r *http.Request) (*http.Response, error) {
+		_ = json.NewDecoder(r.Body).Decode(&sent)
+		return httpmock.NewStringResponse(201, createdJSON), nil
+	})
+	before := time.Now()
+	if _, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"myapp://cb"}}); err != nil {
+		t.Fatal(err)
+	}
+	if sent["Id"] != clientID || sent["AccessTokenLifetime"] != 3600.0 || sent["Enabled"] != true || sent["AllowOfflineAccess"] != false {
+		t.Fatalf("defaults not sent: %v", sent)
+	}
+	exp, err := time.Parse(time.RFC3339, fmt.Sprint(sent["SecretExpirationDate"]))
+	if err != nil || exp.Before(before.AddDate(1, 0, 0).Add(-time.Second)) || exp.After(time.Now().AddDate(1, 0, 0).Add(time.Second)) {
+		t.Fatalf("SecretExpirationDate %v: want one year ahead", sent["SecretExpirationDate"])
+	}
+	for _, k := range []string{"ClientUri", "LogoUri", "Tags", "PostLogoutRedirectUris", "SecretDescription"} {
+		if _, ok := sent[k]; ok {
+			t.Errorf("%s sent although not set", k)
+		}
+	}
+
+	// Never expires is explicit, and becomes null on the wire.
+	c, mt = newTest(t)
+	mt.RegisterResponder("POST", base, func(r *http.Request) (*http.Response, error) {
+		sent = nil
+		_ = json.NewDecoder(r.Body).Decode(&sent)
+		return httpmock.NewStringResponse(201, strings.Replace(createdJSON, `"2027-11-25T10:00:00Z"`, "null", 1)), nil
+	})
+	got, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"https://a/"}, SecretExpiry: secrets.NeverExpires()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := sent["SecretExpirationDate"]; !ok || v != nil {
+		t.Fatalf("SecretExpirationDate = %v (present %v), want null", v, ok)
+	}
+	if !got.Secret.Expiry.Never() {
+		t.Fatalf("expiry %v, want never", got.Secret.Expiry)
+	}
+}
+
+func TestCreateResponseWithoutSecret(t *testing.T) {
+	c, mt := newTest(t)
+	mt.RegisterResponder("POST", base, httpmock.NewStringResponder(201, `{"Id":1,"Client":`+clientJSON+`}`))
+	if _, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"https://a/"}}); !errors.Is(err, identity.ErrInvalidResponse) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCreateValidation(t *testing.T) {
+	many := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("https://app.example.com/cb%d", i)
+		}
+		return out
+	}
+	ok := CreateRequest{Name: "n", RedirectURIs: []string{"https://app.example.com/cb"}}
+	cases := []struct {
+		name  string
+		mod   func(*CreateRequest)
+		field string // "" means accepted
+	}{
+		{"minimal", func(*CreateRequest) {}, ""},
+		{"native app scheme", func(r *CreateRequest) { r.RedirectURIs = []string{"com.example.app:/oauth2redirect", "myapp://cb"} }, ""},
+		{"loopback redirect", func(r *CreateRequest) { r.RedirectURIs = []string{"http://127.0.0.1:8080/cb"} }, ""},
+		{"10 redirects", func(r *CreateRequest) { r.RedirectURIs = many(10) }, ""},
+		{"10 post-logout", func(r *CreateRequest) { r.PostLogoutRedirectURIs = many(10) }, ""},
+		{"given GUID", func(r *CreateRequest) { r.ID = "0f8fad5b-d9cb-469f-a165-70867728950e" }, ""},
+		{"lifetime 60s", func(r *CreateRequest) { r.AccessTokenLifetime = time.Minute }, ""},
+		{"lifetime 3600s", func(r *CreateRequest) { r.AccessTokenLifetime = time.Hour }, ""},
+		{"never expires", func(r *CreateRequest) { r.SecretExpiry = secrets.NeverExpires() }, ""},
+		{"expires in 30 days", func(r *CreateRequest) { r.SecretExpiry = secrets.ExpiresIn(30 * 24 * time.Hour) }, ""},
+		{"blank name", func(r *CreateRequest) { r.Name = "  " }, "Name"},
+		{"no redirect", func(r *CreateRequest) { r.RedirectURIs = nil }, "RedirectURIs"},
+		{"11 redirects", func(r *CreateRequest) { r.RedirectURIs = many(11) }, "RedirectURIs"},
+		{"11 post-logout", func(r *CreateRequest) { r.PostLogoutRedirectURIs = many(11) }, "PostLogoutRedirectURIs"},
+		{"relative redirect", func(r *CreateRequest) { r.RedirectURIs = []string{"/cb"} }, "RedirectURIs[0]"},
+		{"wildcard redirect", func(r *CreateRequest) { r.RedirectURIs = []string{"https://*.example.com/cb"} }, "RedirectURIs[0]"},
+		{"fragment", func(r *CreateRequest) { r.RedirectURIs = []string{"https://a.example.com/cb#x"} }, "RedirectURIs[0]"},
+		{"whitespace", func(r *CreateRequest) { r.RedirectURIs = []string{"https://a.example.com/c b"} }, "RedirectURIs[0]"},
+		{"empty redirect", func(r *CreateRequest) { r.RedirectURIs = []string{""} }, "RedirectURIs[0]"},
+		{"duplicate", func(r *CreateRequest) { r.RedirectURIs = []string{"https://a/", "https://a/"} }, "RedirectURIs[1]"},
+		{"bad post-logout", func(r *CreateRequest) { r.PostLogoutRedirectURIs = []string{"nope"} }, "PostLogoutRedirectURIs[0]"},
+		{"client uri not http", func(r *CreateRequest) { r.ClientURI = "ftp://a.example.com" }, "ClientURI"},
+		{"logo uri relative", func(r *CreateRequest) { r.LogoURI = "logo.png" }, "LogoURI"},
+		{"lifetime 59s", func(r *CreateRequest) { r.AccessTokenLifetime = 59 * time.Second }, "AccessTokenLifetime"},
+		{"lifetime 3601s", func(r *CreateRequest) { r.AccessTokenLifetime = 3601 * time.Second }, "AccessTokenLifetime"},
+		{"lifetime fraction", func(r *CreateRequest) { r.AccessTokenLifetime = 90*time.Second + time.Millisecond }, "AccessTokenLifetime"},
+		{"negative lifetime", func(r *CreateRequest) { r.AccessTokenLifetime = -time.Hour }, "AccessTokenLifetime"},
+		{"id not GUID", func(r *CreateRequest) { r.ID = "my-client" }, "ID"},
+		{"blank tag", func(r *CreateRequest) { r.Tags = []string{"a", ""} }, "Tags[1]"},
+		{"past expiry", func(r *CreateRequest) { r.SecretExpiry = secrets.ExpiresAt(time.Now().Add(-time.Hour)) }, "SecretExpiry"},
+		{"zero expiry time", func(r *CreateRequest) { r.SecretExpiry = secrets.ExpiresAt(time.Time{}) }, "SecretExpiry"},
+		{"negative duration", func(r *CreateRequest) { r.SecretExpiry = secrets.ExpiresIn(-time.Hour) }, "SecretExpiry"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := ok
+			tc.mod(&req)
+			_, err := req.validate(time.Now(), func() string { return clientID })
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var ve *identity.ValidationError
+			if !errors.Is(err, identity.ErrInvalidInput) || !errors.As(err, &ve) || !strings.HasPrefix(ve.Field, tc.field) {
+				t.Fatalf("err = %v, want a ValidationError on %s", err, tc.field)
+			}
+			if ve.Rule == "" || !strings.Contains(err.Error(), "got ") {
+				t.Fatalf("message %q must say rule and value", err)
+			}
+		})
+	}
+
+	// Every broken rule at once, and nothing sent.
+	c, mt := newTest(t)
+	_, err := c.Create(context.Background(), CreateRequest{ID: "x", AccessTokenLifetime: time.Second, RedirectURIs: []string{"*"}})
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) || len(joined.Unwrap()) != 4 {
+		t.Fatalf("want 4 joined errors (ID, Name, RedirectURIs[0], AccessTokenLifetime), got %v", err)
+	}
+	if mt.GetTotalCallCount() != 0 {
+		t.Fatal("request sent")
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	c, mt := newTest(t)
+	expect(t, mt, "PUT", base+"/"+clientID, "", `{"Name":"New","Enabled":false,"AccessTokenLifetime":120,"Tags":[]}`, 200, clientJSON, nil)
+	got, err := c.Update(context.Background(), clientID, UpdateRequest{
+		Name: identity.Ptr("New"), Enabled: identity.Ptr(false), AccessTokenLifetime: identity.Ptr(2 * time.Minute), Tags: []string{},
+	})
+	if err != nil || got.ID != clientID {
+		t.Fatalf("%+v %v", got, err)
+	}
+}
+
+func TestUpdateValidation(t *testing.T) {
+	cases := []struct {
+		name  string
+		req   UpdateRequest
+		field string
+	}{
+		{"one field", UpdateRequest{Enabled: identity.Ptr(true)}, ""},
+		{"clear tags", UpdateRequest{Tags: []string{}}, ""},
+		{"clear post-logout", UpdateRequest{PostLogoutRedirectURIs: []string{}}, ""},
+		{"clear client uri", UpdateRequest{ClientURI: identity.Ptr("")}, ""},
+		{"nothing", UpdateRequest{}, "UpdateRequest"},
+		{"empty redirects", UpdateRequest{RedirectURIs: []string{}}, "RedirectURIs"},
+		{"blank name", UpdateRequest{Name: identity.Ptr("")}, "Name"},
+		{"lifetime", UpdateRequest{AccessTokenLifetime: identity.Ptr(2 * time.Hour)}, "AccessTokenLifetime"},
+		{"wildcard", UpdateRequest{RedirectURIs: []string{"https://a/*"}}, "RedirectURIs[0]"},
+		{"logo", UpdateRequest{LogoURI: identity.Ptr("javascript:alert(1)")}, "LogoURI"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.req.validate()
+			var ve *identity.ValidationError
+			if tc.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if !errors.As(err, &ve) || !strings.HasPrefix(ve.Field, tc.field) {
+				t.Fatalf("err = %v, want %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestRefusedIDsSendNothing(t *testing.T) {
+	c, mt := newTest(t)
+	ctx := context.Background()
+	for _, id := range []string{"", "..", "a\x00"} {
+		if _, err := c.Get(ctx, id); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Get(%q): %v", id, err)
+		}
+		if _, err := c.Exists(ctx, id); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Exists(%q): %v", id, err)
+		}
+		if err := c.Delete(ctx, id); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Delete(%q): %v", id, err)
+		}
+		if _, err := c.Update(ctx, id, UpdateRequest{Enabled: identity.Ptr(true)}); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Update(%q): %v", id, err)
+		}
+	}
+	if mt.GetTotalCallCount() != 0 {
+		t.Fatal("requests sent")
+	}
+}
+
+// TestDocumentedErrors maps every documented status of every route to its sentinel.
+func TestDocumentedErrors(t *testing.T) {
+	ctx := context.Background()
+	routes := []struct {
+		method, url string
+		call        func(*Client) error
+	}{
+		{"GET", base, func(c *Client) error { _, err := c.List(ctx, ListOptions{}); return err }},
+		{"HEAD", base, func(c *Client) error { _, err := c.Count(ctx, CountOptions{}); return err }},
+		{"POST", base, func(c *Client) error {
+			_, err := c.Create(ctx, CreateRequest{Name: "n", RedirectURIs: []string{"https://a/"}})
+			return err
+		}},
+		{"GET", base + "/" + clientID, func(c *Client) error { _, err := c.Get(ctx, clientID); return err }},
+		{"HEAD", base + "/" + clientID, func(c *Client) error { _, err := c.Exists(ctx, clientID); return err }},
+		{"PUT", base + "/" + clientID, func(c *Client) error {
+			_, err := c.Update(ctx, clientID, UpdateRequest{Enabled: identity.Ptr(true)})
+			return err
+		}},
+		{"DELETE", base + "/" + clientID, func(c *Client) error { return c.Delete(ctx, clientID) }},
+	}
+	for _, rt := range routes {
+		for _, st := range mocktest.Statuses {
+			if rt.method == "HEAD" && rt.url != base && st.Status == 404 {
+				continue // Exists: 404 is false, nil
+			}
+			t.Run(fmt.Sprintf("%s %s %d", rt.method, strings.TrimPrefix(rt.url, base), st.Status), func(t *testing.T) {
+				c, mt := newTest(t)
+				body := mocktest.ErrorBody
+				if rt.method == "HEAD" {
+					body = ""
+				}
+				mt.RegisterResponder(rt.method, rt.url, httpmock.NewStringResponder(st.Status, body))
+				err := rt.call(c)
+				if !errors.Is(err, st.Sentinel) {
+					t.Fatalf("err = %v, want %v", err, st.Sentinel)
+				}
+				var e *identity.Error
+				if !errors.As(err, &e) || e.StatusCode != st.Status || e.Method != rt.method {
+					t.Fatalf("err = %#v", err)
+				}
+				if rt.method != "HEAD" && e.OperationID != "op-1" {
+					t.Fatalf("ErrorResponse not decoded: %#v", e)
+				}
+			})
+		}
+	}
+}

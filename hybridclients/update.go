@@ -1,0 +1,93 @@
+package hybridclients
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/transport"
+)
+
+// UpdateRequest changes some properties of a hybrid client. Only what is set is sent, and
+// the service leaves everything else as it is: nil pointers and nil slices are "not set".
+// A non-nil empty slice clears Tags or PostLogoutRedirectURIs; RedirectURIs cannot be
+// emptied. Use identity.Ptr for the pointer fields:
+//
+//	hybridclients.UpdateRequest{Name: identity.Ptr("Billing"), Enabled: identity.Ptr(false)}
+//
+// Changes can take up to an hour to reach sign-in.
+type UpdateRequest struct {
+	Name                        *string
+	Enabled                     *bool
+	AllowRefreshTokens          *bool
+	AccessTokenLifetime         *time.Duration
+	Tags                        []string
+	RedirectURIs                []string
+	PostLogoutRedirectURIs      []string
+	ClientURI                   *string
+	LogoURI                     *string
+	AllowAccessTokensViaBrowser *bool
+}
+
+func (r UpdateRequest) validate() (*wireClient, error) {
+	var v rules
+	w := &wireClient{
+		Name:                        r.Name,
+		Enabled:                     r.Enabled,
+		AllowOfflineAccess:          r.AllowRefreshTokens,
+		Tags:                        r.Tags,
+		RedirectURIs:                r.RedirectURIs,
+		PostLogoutRedirectURIs:      r.PostLogoutRedirectURIs,
+		ClientURI:                   r.ClientURI,
+		LogoURI:                     r.LogoURI,
+		AllowAccessTokensViaBrowser: r.AllowAccessTokensViaBrowser,
+	}
+	if r.Name != nil {
+		v.name("Name", *r.Name)
+	}
+	if r.AccessTokenLifetime != nil {
+		v.lifetime("AccessTokenLifetime", *r.AccessTokenLifetime)
+		w.AccessTokenLifetime = identity.Ptr(int32(*r.AccessTokenLifetime / time.Second))
+	}
+	if r.Tags != nil {
+		v.tags("Tags", r.Tags)
+	}
+	if r.RedirectURIs != nil {
+		v.redirects("RedirectURIs", r.RedirectURIs, 1, MaxRedirectURIs)
+	}
+	if r.PostLogoutRedirectURIs != nil {
+		v.redirects("PostLogoutRedirectURIs", r.PostLogoutRedirectURIs, 0, MaxPostLogoutRedirectURIs)
+	}
+	if r.ClientURI != nil && *r.ClientURI != "" {
+		v.webURI("ClientURI", *r.ClientURI)
+	}
+	if r.LogoURI != nil && *r.LogoURI != "" {
+		v.webURI("LogoURI", *r.LogoURI)
+	}
+	// Judged on what would be sent, so no field can be forgotten here.
+	if b, _ := json.Marshal(w); string(b) == "{}" {
+		v.add("UpdateRequest", "must set at least one property", nil)
+	}
+	return w, errors.Join(v...)
+}
+
+// Update changes the properties set in req of the hybrid client id and returns the client
+// as it is afterwards. A missing client is an error matching identity.ErrNotFound.
+func (c *Client) Update(ctx context.Context, id string, req UpdateRequest) (*HybridClient, error) {
+	if err := transport.CheckPathSegment("ID", id); err != nil {
+		return nil, err
+	}
+	body, err := req.validate()
+	if err != nil {
+		return nil, err
+	}
+	var w wireClient
+	if _, err := c.t.Do(ctx, transport.Request{Method: http.MethodPut, Path: []string{collection, id}, Body: body}, &w); err != nil {
+		return nil, err
+	}
+	hc := w.toClient()
+	return &hc, nil
+}

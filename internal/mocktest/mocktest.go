@@ -1,0 +1,53 @@
+// Package mocktest sets up httpmock for the SDK's unit tests. The mock transport goes in as
+// the base transport under the SDK's retry and auth layers, so the tests exercise the real
+// retry policy; httpmock.Activate would not intercept it (it swaps http.DefaultTransport).
+package mocktest
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/ocs-go/identity"
+)
+
+// Fixed values of the unit tests.
+const (
+	Resource = "https://uswe.datahub.connect.aveva.com"
+	TenantID = "11111111-2222-3333-4444-555555555555"
+	Token    = "test-bearer-token-5f2a9c"
+	// TenantURL is the base of every API route of the test tenant.
+	TenantURL = Resource + "/api/v1/Tenants/" + TenantID
+)
+
+// Config returns a Config whose requests end in a new mock transport, authenticated with
+// the static token Token, and retrying quickly (1 ms waits) so retry tests stay fast.
+func Config() (identity.Config, *httpmock.MockTransport) {
+	mt := httpmock.NewMockTransport()
+	return identity.Config{
+		Resource:    Resource,
+		TenantID:    TenantID,
+		Credentials: identity.NewStaticToken(identity.NewSecret(Token)),
+		HTTPClient:  &http.Client{Transport: mt},
+		Retry:       identity.RetryPolicy{MinWait: time.Millisecond, MaxWait: 2 * time.Millisecond},
+	}, mt
+}
+
+// ErrorBody is a documented ErrorResponse body, for error-mapping tests.
+const ErrorBody = `{"OperationId":"op-1","Error":"Something failed","Reason":"Because","Resolution":"Do better","EventId":"ev-1","DynamicProperties":{"k":"v"}}`
+
+// Statuses are the documented error statuses and the sentinel each must match.
+var Statuses = []struct {
+	Status   int
+	Sentinel error
+}{
+	{400, identity.ErrBadRequest},
+	{401, identity.ErrUnauthorized},
+	{403, identity.ErrForbidden},
+	{404, identity.ErrNotFound},
+	{408, identity.ErrTimeout},
+	{409, identity.ErrConflict},
+	{429, identity.ErrRateLimited},
+	{500, identity.ErrServer},
+	{503, identity.ErrServer},
+}

@@ -1,0 +1,89 @@
+package transport
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ocs-go/identity"
+)
+
+// authTransport adds the bearer token to requests for the resource's own origin, and to no
+// other: a redirect to another host never carries the Authorization header. On a 401 for
+// a token it believed valid, it fetches a new token once and tries once more.
+//
+// It deliberately has no CloseIdleConnections method: go-retryablehttp calls that after a
+// failed call, which would throw away pooled connections that are still good.
+type authTransport struct {
+	base   http.RoundTripper
+	creds  identity.Credentials
+	treq   identity.TokenRequest
+	origin *url.URL
+}
+
+// authFailure wraps an error of the credentials, so the retry policy does not retry it
+// (the token client has already retried what was transient).
+type authFailure struct{ err error }
+
+func (e *authFailure) Error() string { return e.err.Error() }
+func (e *authFailure) Unwrap() error { return e.err }
+
+func (t *authTransport) sameOrigin(u *url.URL) bool {
+	return strings.EqualFold(u.Scheme, t.origin.Scheme) && strings.EqualFold(u.Host, t.origin.Host)
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.sameOrigin(req.URL) {
+		req = req.Clone(req.Context())
+		req.Header.Del("Authorization")
+		return t.base.RoundTrip(req)
+	}
+	tok, err := t.creds.Token(req.Context(), t.treq)
+	if err != nil {
+		closeBody(req)
+		return nil, &authFailure{err}
+	}
+	resp, err := t.base.RoundTrip(withToken(req, tok.AccessToken, req.Body))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+		return resp, err
+	}
+	// The token was rejected although it looked valid (revoked, clock skew): once more
+	// with a new one, if the credentials can give a different token.
+	t.creds.Invalidate(tok)
+	fresh, ferr := t.creds.Token(req.Context(), t.treq)
+	if ferr != nil || fresh.AccessToken == tok.AccessToken {
+		return resp, nil
+	}
+	body := req.Body
+	if req.GetBody != nil {
+		if body, err = req.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	drain(resp.Body)
+	return t.base.RoundTrip(withToken(req, fresh.AccessToken, body))
+}
+
+func withToken(req *http.Request, token string, body io.ReadCloser) *http.Request {
+	r := req.Clone(req.Context())
+	r.Body = body
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// drain reads what is left of a body, bounded, and closes it, so the connection can be
+// reused.
+func drain(body io.ReadCloser) {
+	if body == nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	_ = body.Close()
+}

@@ -1,0 +1,357 @@
+// Package transport is the one HTTP path every call of the SDK takes: request building,
+// the retry layer (go-retryablehttp) around the auth layer (x/oauth2 tokens) around the
+// base transport, bounded response reading, and the mapping of answers to typed errors.
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/go-querystring/query"
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/ocs-go/identity"
+)
+
+// Client sends requests to one tenant's API routes. It is safe for concurrent use.
+type Client struct {
+	tenantBase *url.URL // {resource}/api/v1/Tenants/{tenant}
+	tenantID   string
+	rc         *retryablehttp.Client
+	logger     *slog.Logger
+	userAgent  string
+	maxBody    int64
+}
+
+// New validates cfg and builds the layers. It makes no network call.
+func New(cfg identity.Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	resource, _ := cfg.ResourceURL()
+	pol := policy{cfg.Retry.WithDefaults()}
+
+	hc := BaseClient(cfg.HTTPClient)
+	base, timeout := hc.Transport, hc.Timeout
+
+	// Token and discovery requests: no bearer, retried on connection errors and 5xx only,
+	// never on a 4xx (a wrong secret does not get better by asking again).
+	tokenRC := &retryablehttp.Client{
+		HTTPClient:   &http.Client{Transport: base, Timeout: timeout},
+		RetryWaitMin: pol.MinWait,
+		RetryWaitMax: pol.MaxWait,
+		RetryMax:     pol.MaxAttempts - 1,
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			if err != nil {
+				return !permanent(err), nil
+			}
+			return resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented, nil
+		},
+		Backoff: func(min, max time.Duration, n int, resp *http.Response) time.Duration {
+			return pol.backoffFor(n+1, nil)
+		},
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+
+	auth := &authTransport{
+		base:   base,
+		creds:  cfg.Credentials,
+		treq:   identity.TokenRequest{Resource: resource, HTTPClient: tokenRC.StandardClient()},
+		origin: resource,
+	}
+	c := &Client{
+		tenantBase: resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID),
+		tenantID:   cfg.TenantID,
+		logger:     cfg.Logger,
+		userAgent:  "ocs-go-identity/" + identity.Version + " (" + runtime.Version() + ")",
+		maxBody:    cfg.MaxResponseBytes,
+	}
+	if c.maxBody == 0 {
+		c.maxBody = identity.DefaultMaxResponseBytes
+	}
+	if ua := strings.TrimSpace(cfg.UserAgent); ua != "" {
+		c.userAgent += " " + ua
+	}
+	c.rc = &retryablehttp.Client{
+		HTTPClient:   &http.Client{Transport: auth, Timeout: timeout},
+		Logger:       nil, // its default logger prints to stderr; ours is slog, below
+		RetryWaitMin: pol.MinWait,
+		RetryWaitMax: pol.MaxWait,
+		RetryMax:     pol.MaxAttempts - 1,
+		CheckRetry:   pol.checkRetry,
+		Backoff:      pol.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		RequestLogHook: func(_ retryablehttp.Logger, r *http.Request, attempt int) {
+			if st := stateFrom(r.Context()); st != nil {
+				st.attempts++
+			}
+			if attempt > 0 {
+				c.log(r.Context(), "identity: retrying", slog.String("method", r.Method),
+					slog.String("path", r.URL.Path), slog.Int("attempt", attempt+1))
+			}
+		},
+	}
+	return c, nil
+}
+
+// BaseClient returns the client whose Transport every request ends in: hc with its nil
+// Transport read as http.DefaultTransport (as net/http does), or, when hc is nil, a new
+// pooled transport that keeps enough idle connections for many concurrent callers.
+func BaseClient(hc *http.Client) *http.Client {
+	if hc != nil {
+		if hc.Transport != nil {
+			return hc
+		}
+		return &http.Client{Transport: http.DefaultTransport, Timeout: hc.Timeout}
+	}
+	t := cleanhttp.DefaultPooledTransport()
+	t.MaxIdleConnsPerHost = 100
+	return &http.Client{Transport: t}
+}
+
+// TenantID returns the tenant the client talks to.
+func (c *Client) TenantID() string { return c.tenantID }
+
+// Request is one API call. Path holds the segments after /api/v1/Tenants/{tenantId}/;
+// each is checked and escaped.
+type Request struct {
+	Method string
+	Path   []string
+	Query  any // a struct with `url` tags for go-querystring, or nil
+	Body   any // encoded as JSON, or nil
+}
+
+// Response is the useful part of a successful answer.
+type Response struct {
+	Method     string
+	Path       string
+	StatusCode int
+	Header     http.Header
+	Attempts   int
+	// EarlierAttemptMayHaveActed is true when the request was retried after an attempt
+	// whose outcome was unknown (a connection error, 408, 5xx).
+	EarlierAttemptMayHaveActed bool
+}
+
+// TotalCount returns the Total-Count header, and whether it was present and valid.
+func (r *Response) TotalCount() (int, bool) {
+	v := r.Header.Get("Total-Count")
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// RequireTotalCount returns the Total-Count header, or an *identity.ResponseError when the
+// answer lacks a valid one.
+func (r *Response) RequireTotalCount() (int, error) {
+	if n, ok := r.TotalCount(); ok {
+		return n, nil
+	}
+	return 0, &identity.ResponseError{StatusCode: r.StatusCode, Method: r.Method, Path: r.Path,
+		Err: errors.New("no valid Total-Count header")}
+}
+
+// CheckPathSegment refuses ids that cannot be a single path segment: empty, "." or "..",
+// or holding control characters. field names the offending input in the error.
+func CheckPathSegment(field, v string) error {
+	switch {
+	case v == "":
+		return &identity.ValidationError{Field: field, Rule: "must not be empty", Value: v}
+	case v == "." || v == "..":
+		return &identity.ValidationError{Field: field, Rule: `must not be "." or ".."`, Value: v}
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return &identity.ValidationError{Field: field, Rule: "must not hold control characters", Value: v}
+	}
+	return nil
+}
+
+// URL returns the full URL of r, after checking its path segments.
+func (c *Client) URL(r Request) (*url.URL, error) {
+	u := *c.tenantBase
+	var raw strings.Builder
+	if base := c.tenantBase.EscapedPath(); !strings.HasPrefix(base, "/") {
+		raw.WriteString("/" + base)
+	} else {
+		raw.WriteString(base)
+	}
+	for i, seg := range r.Path {
+		if err := CheckPathSegment("path segment "+strconv.Itoa(i+1), seg); err != nil {
+			return nil, err
+		}
+		raw.WriteString("/" + url.PathEscape(seg))
+	}
+	p, err := url.PathUnescape(raw.String())
+	if err != nil {
+		return nil, err
+	}
+	u.Path, u.RawPath = p, raw.String()
+	if r.Query != nil {
+		v, err := query.Values(r.Query)
+		if err != nil {
+			return nil, fmt.Errorf("identity: encoding query: %w", err)
+		}
+		u.RawQuery = v.Encode()
+	}
+	return &u, nil
+}
+
+// Do sends r and, on a 2xx answer, decodes its JSON body into out (unless out is nil or
+// the method is HEAD). Any other answer becomes an *identity.Error; an unusable success body
+// an *identity.ResponseError. The body is read with a bound, drained and closed on every
+// path.
+func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) {
+	u, err := c.URL(r)
+	if err != nil {
+		return nil, err
+	}
+	var body any
+	if r.Body != nil {
+		b, err := json.Marshal(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("identity: encoding request body: %w", err)
+		}
+		body = b
+	}
+	st := &callState{method: r.Method}
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, stateKey{}, st), r.Method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
+
+	start := time.Now()
+	resp, err := c.rc.Do(req)
+	if err != nil {
+		if resp != nil {
+			drain(resp.Body)
+		}
+		c.log(ctx, "identity: request failed", slog.String("method", r.Method), slog.String("path", u.Path),
+			slog.Int("attempts", st.attempts), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			err = fmt.Errorf("%w (%v)", ctxErr, err)
+		}
+		return nil, fmt.Errorf("identity: %s %s: %w", r.Method, u.Path, unwrapURLError(err))
+	}
+	defer drain(resp.Body)
+	c.log(ctx, "identity: request", slog.String("method", r.Method), slog.String("path", u.Path),
+		slog.Int("status", resp.StatusCode), slog.Int("attempts", st.attempts), slog.Duration("elapsed", time.Since(start)))
+
+	data, readErr := readBounded(resp.Body, c.maxBody)
+	out2 := &Response{Method: r.Method, Path: u.Path, StatusCode: resp.StatusCode, Header: resp.Header, Attempts: st.attempts, EarlierAttemptMayHaveActed: st.unknown}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return out2, apiError(r.Method, u.Path, resp, data)
+	}
+	if readErr != nil {
+		return out2, &identity.ResponseError{StatusCode: resp.StatusCode, Method: r.Method, Path: u.Path,
+			TooLarge: errors.Is(readErr, errTooLarge), Err: readErr}
+	}
+	if out != nil && r.Method != http.MethodHead {
+		if err := json.Unmarshal(data, out); err != nil {
+			return out2, &identity.ResponseError{StatusCode: resp.StatusCode, Method: r.Method, Path: u.Path, Err: jsonErr(err)}
+		}
+	}
+	return out2, nil
+}
+
+var errTooLarge = errors.New("body exceeds the size limit")
+
+// readBounded reads at most limit bytes; more is errTooLarge.
+func readBounded(body io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return data, err
+	}
+	if int64(len(data)) > limit {
+		return data[:limit], errTooLarge
+	}
+	return data, nil
+}
+
+// jsonErr keeps the kind and position of a decoding error but drops any quoted input, so a
+// secret in a broken success body cannot reach the message.
+func jsonErr(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("malformed JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Errorf("JSON value of type %s at byte %d does not fit field %s", te.Value, te.Offset, te.Field)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("JSON cut short")
+	}
+	return errors.New("JSON not decodable")
+}
+
+// apiError builds the typed error of a non-2xx answer.
+func apiError(method, path string, resp *http.Response, data []byte) *identity.Error {
+	e := &identity.Error{StatusCode: resp.StatusCode, Method: method, Path: path}
+	if ra, ok := RetryAfter(resp.Header, time.Now()); ok {
+		e.RetryAfter = ra
+	}
+	var body map[string]json.RawMessage
+	if len(bytes.TrimSpace(data)) > 0 && json.Unmarshal(data, &body) == nil && body != nil {
+		str := func(k string) string {
+			var s string
+			if raw, ok := body[k]; ok {
+				_ = json.Unmarshal(raw, &s)
+				delete(body, k)
+			}
+			return s
+		}
+		e.OperationID, e.Code, e.Reason = str("OperationId"), str("Error"), str("Reason")
+		e.Resolution, e.EventID = str("Resolution"), str("EventId")
+		for k, raw := range body {
+			var v any
+			if json.Unmarshal(raw, &v) == nil {
+				if e.Properties == nil {
+					e.Properties = map[string]any{}
+				}
+				e.Properties[k] = v
+			}
+		}
+		if e.OperationID != "" || e.Code != "" || e.Reason != "" {
+			return e
+		}
+		e.OperationID, e.Code, e.Reason, e.Resolution, e.EventID, e.Properties = "", "", "", "", "", nil
+	}
+	e.Excerpt = string(data[:min(len(data), 256)])
+	return e
+}
+
+// unwrapURLError drops net/http's *url.Error wrapper, whose message repeats the whole URL
+// with its query; the caller's message names method and path instead.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func (c *Client) log(ctx context.Context, msg string, attrs ...slog.Attr) {
+	if c.logger != nil {
+		c.logger.LogAttrs(ctx, slog.LevelDebug, msg, attrs...)
+	}
+}

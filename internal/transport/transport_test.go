@@ -1,0 +1,446 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/mocktest"
+	"golang.org/x/oauth2"
+)
+
+func newClient(t *testing.T, mod func(*identity.Config)) (*Client, *httpmock.MockTransport) {
+	t.Helper()
+	cfg, mt := mocktest.Config()
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, mt
+}
+
+const itemURL = mocktest.TenantURL + "/HybridClients/x"
+
+func get(c *Client, ctx context.Context) error {
+	_, err := c.Do(ctx, Request{Method: http.MethodGet, Path: []string{"HybridClients", "x"}}, nil)
+	return err
+}
+
+func TestRetryPolicyByMethodAndStatus(t *testing.T) {
+	dialErr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	readErr := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}
+	cases := []struct {
+		method string
+		status int   // 0: the responder returns err
+		err    error // with status 0
+		calls  int   // with MaxAttempts 3
+	}{
+		{"GET", 500, nil, 3}, {"GET", 502, nil, 3}, {"GET", 503, nil, 3}, {"GET", 504, nil, 3},
+		{"GET", 408, nil, 3}, {"GET", 429, nil, 3}, {"GET", 0, readErr, 3}, {"GET", 0, dialErr, 3},
+		{"GET", 400, nil, 1}, {"GET", 401, nil, 1}, {"GET", 403, nil, 1}, {"GET", 404, nil, 1},
+		{"GET", 409, nil, 1}, {"GET", 501, nil, 1},
+		{"HEAD", 503, nil, 3}, {"PUT", 500, nil, 3}, {"DELETE", 504, nil, 3}, {"PUT", 0, readErr, 3},
+		{"POST", 429, nil, 3}, {"POST", 0, dialErr, 3},
+		{"POST", 500, nil, 1}, {"POST", 502, nil, 1}, {"POST", 503, nil, 1}, {"POST", 408, nil, 1},
+		{"POST", 0, readErr, 1}, {"POST", 400, nil, 1},
+	}
+	for _, tc := range cases {
+		name := tc.method + " " + http.StatusText(tc.status)
+		if tc.err != nil {
+			name = tc.method + " " + tc.err.Error()
+		}
+		t.Run(name, func(t *testing.T) {
+			c, mt := newClient(t, func(cfg *identity.Config) { cfg.Retry.MaxAttempts = 3 })
+			mt.RegisterResponder(tc.method, itemURL, func(*http.Request) (*http.Response, error) {
+				if tc.err != nil {
+					return nil, tc.err
+				}
+				return httpmock.NewStringResponse(tc.status, mocktest.ErrorBody), nil
+			})
+			var body any
+			if tc.method == "POST" || tc.method == "PUT" {
+				body = map[string]string{"Name": "n"}
+			}
+			_, err := c.Do(context.Background(), Request{Method: tc.method, Path: []string{"HybridClients", "x"}, Body: body}, nil)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if got := mt.GetTotalCallCount(); got != tc.calls {
+				t.Fatalf("calls = %d, want %d", got, tc.calls)
+			}
+			if tc.status != 0 {
+				var ae *identity.Error
+				if !errors.As(err, &ae) || ae.StatusCode != tc.status {
+					t.Fatalf("err = %v, want *identity.Error with status %d", err, tc.status)
+				}
+			}
+		})
+	}
+}
+
+func TestRetryAfterHonouredAndCapped(t *testing.T) {
+	t.Run("honoured", func(t *testing.T) {
+		c, mt := newClient(t, func(cfg *identity.Config) { cfg.Retry.MaxRetryAfter = 2 * time.Second })
+		var n atomic.Int32
+		mt.RegisterResponder("GET", itemURL, func(*http.Request) (*http.Response, error) {
+			if n.Add(1) == 1 {
+				r := httpmock.NewStringResponse(429, "")
+				r.Header.Set("Retry-After", "1")
+				return r, nil
+			}
+			return httpmock.NewStringResponse(200, "{}"), nil
+		})
+		start := time.Now()
+		if err := get(c, context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el < 900*time.Millisecond {
+			t.Fatalf("retried after %v, want about the 1 s Retry-After", el)
+		}
+	})
+	t.Run("over the cap ends retries at once", func(t *testing.T) {
+		c, mt := newClient(t, func(cfg *identity.Config) { cfg.Retry.MaxRetryAfter = time.Second })
+		mt.RegisterResponder("GET", itemURL, func(*http.Request) (*http.Response, error) {
+			r := httpmock.NewStringResponse(503, mocktest.ErrorBody)
+			r.Header.Set("Retry-After", "3600")
+			return r, nil
+		})
+		start := time.Now()
+		err := get(c, context.Background())
+		var ae *identity.Error
+		if !errors.As(err, &ae) || ae.RetryAfter != time.Hour || !errors.Is(err, identity.ErrServer) {
+			t.Fatalf("err = %v, want 503 with RetryAfter 1h", err)
+		}
+		if mt.GetTotalCallCount() != 1 || time.Since(start) > 500*time.Millisecond {
+			t.Fatalf("calls %d in %v: a Retry-After over the cap must not be waited for", mt.GetTotalCallCount(), time.Since(start))
+		}
+	})
+}
+
+func TestCancelledContextStopsWait(t *testing.T) {
+	c, mt := newClient(t, func(cfg *identity.Config) {
+		cfg.Retry = identity.RetryPolicy{MinWait: 10 * time.Second, MaxWait: 10 * time.Second}
+	})
+	mt.RegisterResponder("GET", itemURL, httpmock.NewStringResponder(500, mocktest.ErrorBody))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	err := get(c, ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("took %v: the wait must end with the context", el)
+	}
+}
+
+func TestWaitPastDeadlineIsNotStarted(t *testing.T) {
+	c, mt := newClient(t, func(cfg *identity.Config) {
+		cfg.Retry = identity.RetryPolicy{MinWait: 10 * time.Second, MaxWait: 10 * time.Second}
+	})
+	mt.RegisterResponder("GET", itemURL, httpmock.NewStringResponder(503, mocktest.ErrorBody))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := get(c, ctx)
+	if !errors.Is(err, identity.ErrServer) {
+		t.Fatalf("err = %v, want the 503 itself", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("took %v: a wait longer than the deadline must not be started", el)
+	}
+}
+
+// countingSource hands out a new token on every call.
+type countingSource struct{ n atomic.Int32 }
+
+func (s *countingSource) Token() (*oauth2.Token, error) {
+	n := s.n.Add(1)
+	return &oauth2.Token{AccessToken: "tok-" + string(rune('0'+n)), Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+func TestUnauthorizedRefetchesTokenOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		rejects  int // how many API answers are 401
+		wantErr  bool
+		apiCalls int
+	}{
+		{"second token works", 1, false, 2},
+		{"second token rejected too", 5, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &countingSource{}
+			c, mt := newClient(t, func(cfg *identity.Config) { cfg.Credentials = identity.NewTokenSource(src) })
+			var calls atomic.Int32
+			var bodies []string
+			mt.RegisterResponder("PUT", itemURL, func(r *http.Request) (*http.Response, error) {
+				b, _ := io.ReadAll(r.Body)
+				bodies = append(bodies, string(b))
+				if int(calls.Add(1)) <= tc.rejects {
+					return httpmock.NewStringResponse(401, mocktest.ErrorBody), nil
+				}
+				if r.Header.Get("Authorization") != "Bearer tok-2" {
+					t.Errorf("retry used %q, want the new token", r.Header.Get("Authorization"))
+				}
+				return httpmock.NewStringResponse(200, "{}"), nil
+			})
+			_, err := c.Do(context.Background(), Request{Method: "PUT", Path: []string{"HybridClients", "x"}, Body: map[string]string{"Name": "n"}}, nil)
+			if (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, identity.ErrUnauthorized)) {
+				t.Fatalf("err = %v", err)
+			}
+			if int(calls.Load()) != tc.apiCalls || src.n.Load() != 2 {
+				t.Fatalf("api calls %d (want %d), token fetches %d (want 2)", calls.Load(), tc.apiCalls, src.n.Load())
+			}
+			for _, b := range bodies {
+				if b != `{"Name":"n"}` {
+					t.Fatalf("replayed body %q, want the original", b)
+				}
+			}
+		})
+	}
+}
+
+func TestStaticTokenRejectedIsNotRetried(t *testing.T) {
+	c, mt := newClient(t, nil)
+	mt.RegisterResponder("GET", itemURL, httpmock.NewStringResponder(401, mocktest.ErrorBody))
+	if err := get(c, context.Background()); !errors.Is(err, identity.ErrUnauthorized) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := mt.GetTotalCallCount(); n != 1 {
+		t.Fatalf("calls = %d, want 1: the same token cannot succeed", n)
+	}
+}
+
+func TestRedirectToOtherHostCarriesNoToken(t *testing.T) {
+	c, mt := newClient(t, nil)
+	mt.RegisterResponder("GET", itemURL, func(*http.Request) (*http.Response, error) {
+		r := httpmock.NewStringResponse(307, "")
+		r.Header.Set("Location", "https://evil.example.com/steal")
+		return r, nil
+	})
+	var leaked atomic.Value
+	mt.RegisterResponder("GET", "https://evil.example.com/steal", func(r *http.Request) (*http.Response, error) {
+		leaked.Store(r.Header.Get("Authorization"))
+		return httpmock.NewStringResponse(200, "{}"), nil
+	})
+	_ = get(c, context.Background())
+	if v, _ := leaked.Load().(string); v != "" {
+		t.Fatalf("the other host received Authorization %q", v)
+	}
+	if mt.GetCallCountInfo()["GET https://evil.example.com/steal"] != 1 {
+		t.Fatal("redirect was not followed; the test proves nothing")
+	}
+}
+
+func TestTokenEndpointErrors(t *testing.T) {
+	for _, tc := range []struct {
+		status, calls int
+		sentinel      error
+	}{
+		{400, 1, identity.ErrUnauthorized},
+		{401, 1, identity.ErrUnauthorized},
+		{429, 1, identity.ErrUnauthorized},
+		{500, 3, nil},
+	} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			c, mt := newClient(t, func(cfg *identity.Config) {
+				cfg.Retry.MaxAttempts = 3
+				cfg.Credentials = identity.NewClientCredentials("cid", identity.NewSecret("s3cr3t-value"), nil)
+			})
+			mt.RegisterResponder("GET", mocktest.Resource+"/identity/.well-known/openid-configuration",
+				httpmock.NewStringResponder(200, `{"token_endpoint":"`+mocktest.Resource+`/identity/connect/token"}`))
+			mt.RegisterResponder("POST", mocktest.Resource+"/identity/connect/token",
+				httpmock.NewStringResponder(tc.status, `{"error":"invalid_client"}`))
+			err := get(c, context.Background())
+			if err == nil || strings.Contains(err.Error(), "s3cr3t-value") {
+				t.Fatalf("err = %v", err)
+			}
+			if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
+				t.Fatalf("err = %v, want %v", err, tc.sentinel)
+			}
+			info := mt.GetCallCountInfo()
+			if n := info["POST "+mocktest.Resource+"/identity/connect/token"]; n != tc.calls {
+				t.Fatalf("token requests = %d, want %d", n, tc.calls)
+			}
+			if n := info["GET "+itemURL]; n != 0 {
+				t.Fatalf("API calls = %d without a token", n)
+			}
+		})
+	}
+}
+
+func TestPathSegmentsCheckedAndEscaped(t *testing.T) {
+	c, mt := newClient(t, nil)
+	for _, bad := range []string{"", ".", "..", "a\x00b", "a\nb", "\x7f"} {
+		if _, err := c.Do(context.Background(), Request{Method: "GET", Path: []string{"HybridClients", bad}}, nil); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("segment %q: err = %v, want ErrInvalidInput", bad, err)
+		}
+	}
+	if n := mt.GetTotalCallCount(); n != 0 {
+		t.Fatalf("%d requests sent for refused ids", n)
+	}
+	u, err := c.URL(Request{Path: []string{"HybridClients", "a/b c?d#e%"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/api/v1/Tenants/" + mocktest.TenantID + "/HybridClients/a%2Fb%20c%3Fd%23e%25"; u.EscapedPath() != want {
+		t.Fatalf("path %q, want %q", u.EscapedPath(), want)
+	}
+}
+
+func TestQueryAndHeaders(t *testing.T) {
+	c, mt := newClient(t, func(cfg *identity.Config) { cfg.UserAgent = "provisioner/2.0" })
+	type q struct {
+		IDs  []string `url:"id,omitempty"`
+		Tags []string `url:"tag,omitempty"`
+		Skip int      `url:"skip,omitempty"`
+	}
+	mt.RegisterResponder("POST", mocktest.TenantURL+"/HybridClients", func(r *http.Request) (*http.Response, error) {
+		if got := r.URL.RawQuery; got != "id=a&id=b&skip=5&tag=t1&tag=t+2" {
+			t.Errorf("query %q", got)
+		}
+		for k, want := range map[string]string{
+			"Accept": "application/json", "Content-Type": "application/json; charset=utf-8",
+			"Authorization": "Bearer " + mocktest.Token,
+		} {
+			if got := r.Header.Get(k); got != want {
+				t.Errorf("%s = %q, want %q", k, got, want)
+			}
+		}
+		if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "ocs-go-identity/"+identity.Version) || !strings.HasSuffix(ua, " provisioner/2.0") {
+			t.Errorf("User-Agent %q", ua)
+		}
+		return httpmock.NewStringResponse(201, `{"ok":true}`), nil
+	})
+	var out struct{ OK bool }
+	if _, err := c.Do(context.Background(), Request{Method: "POST", Path: []string{"HybridClients"},
+		Query: q{IDs: []string{"a", "b"}, Tags: []string{"t1", "t 2"}, Skip: 5}, Body: struct{}{}}, &out); err != nil || !out.OK {
+		t.Fatalf("err %v, out %+v", err, out)
+	}
+}
+
+func TestResponses(t *testing.T) {
+	const secretish = "VALUE-THAT-MUST-NOT-LEAK"
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		check  func(t *testing.T, err error)
+	}{
+		{"service error body", 404, mocktest.ErrorBody, func(t *testing.T, err error) {
+			var e *identity.Error
+			if !errors.As(err, &e) || e.OperationID != "op-1" || e.Code != "Something failed" || e.Reason != "Because" ||
+				e.Resolution != "Do better" || e.EventID != "ev-1" || e.Properties["DynamicProperties"] == nil || e.Excerpt != "" {
+				t.Fatalf("%#v", e)
+			}
+			if !strings.Contains(e.Path, "/HybridClients/x") || strings.Contains(err.Error(), "?") {
+				t.Fatalf("path %q / message %q", e.Path, err)
+			}
+		}},
+		{"gateway HTML", 502, "<html><body>Bad\x00Gateway</body></html>", func(t *testing.T, err error) {
+			var e *identity.Error
+			if !errors.As(err, &e) || !errors.Is(err, identity.ErrServer) || !strings.Contains(e.Excerpt, "Bad") {
+				t.Fatalf("%v", err)
+			}
+			if strings.ContainsRune(err.Error(), 0) {
+				t.Fatal("control character reached the message")
+			}
+		}},
+		{"empty error body", 403, "", func(t *testing.T, err error) {
+			if !errors.Is(err, identity.ErrForbidden) {
+				t.Fatal(err)
+			}
+		}},
+		{"huge error body is bounded", 400, strings.Repeat("x", 1<<20), func(t *testing.T, err error) {
+			var e *identity.Error
+			if !errors.As(err, &e) || len(e.Excerpt) != 256 || len(err.Error()) > 600 {
+				t.Fatalf("excerpt %d bytes, message %d bytes", len(e.Excerpt), len(err.Error()))
+			}
+		}},
+		{"truncated success body", 200, `{"Secret":"` + secretish + `","Id":`, func(t *testing.T, err error) {
+			if !errors.Is(err, identity.ErrInvalidResponse) || strings.Contains(err.Error(), secretish) {
+				t.Fatalf("%v", err)
+			}
+		}},
+		{"wrong type in success body", 200, `{"Secret":"` + secretish + `","Id":"` + secretish + `"}`, func(t *testing.T, err error) {
+			if !errors.Is(err, identity.ErrInvalidResponse) || strings.Contains(err.Error(), secretish) {
+				t.Fatalf("%v", err)
+			}
+		}},
+		{"success body over the limit", 200, `{"Secret":"` + strings.Repeat("a", 5000) + `"}`, func(t *testing.T, err error) {
+			if !errors.Is(err, identity.ErrResponseTooLarge) || !errors.Is(err, identity.ErrInvalidResponse) {
+				t.Fatalf("%v", err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, mt := newClient(t, func(cfg *identity.Config) { cfg.MaxResponseBytes = 4096; cfg.Retry.MaxAttempts = 1 })
+			mt.RegisterResponder("GET", itemURL, httpmock.NewStringResponder(tc.status, tc.body))
+			var out struct {
+				Secret string
+				ID     int `json:"Id"`
+			}
+			_, err := c.Do(context.Background(), Request{Method: "GET", Path: []string{"HybridClients", "x"}}, &out)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			tc.check(t, err)
+		})
+	}
+}
+
+func TestTotalCount(t *testing.T) {
+	for v, want := range map[string]int{"0": 0, "42": 42, " 7 ": 7, "": -1, "-1": -1, "x": -1, "99999999999999999999": -1} {
+		r := &Response{Header: http.Header{"Total-Count": {v}}}
+		n, ok := r.TotalCount()
+		if (want < 0 && ok) || (want >= 0 && (!ok || n != want)) {
+			t.Errorf("Total-Count %q: %d %v", v, n, ok)
+		}
+		if _, err := r.RequireTotalCount(); (err != nil) != (want < 0) || (err != nil && !errors.Is(err, identity.ErrInvalidResponse)) {
+			t.Errorf("RequireTotalCount %q: %v", v, err)
+		}
+	}
+}
+
+func TestRetryAfterParsing(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"0": 0, "5": 5 * time.Second, "Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second,
+		"Wed, 31 Dec 2025 00:00:00 GMT": 0,
+	} {
+		got, ok := RetryAfter(http.Header{"Retry-After": {v}}, now)
+		if !ok || got != want {
+			t.Errorf("%q: %v %v, want %v", v, got, ok, want)
+		}
+	}
+	for _, v := range []string{"", "-3", "soon"} {
+		if _, ok := RetryAfter(http.Header{"Retry-After": {v}}, now); ok {
+			t.Errorf("%q parsed", v)
+		}
+	}
+}
+
+func TestNewRefusesBadConfigWithoutNetwork(t *testing.T) {
+	_, err := New(identity.Config{Resource: "http://example.com", TenantID: "nope"})
+	if !errors.Is(err, identity.ErrInvalidInput) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"Resource", "TenantID", "Credentials"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not named in %v", want, err)
+		}
+	}
+}

@@ -1,0 +1,34 @@
+package secrets
+
+import (
+	"time"
+
+	"github.com/ocs-go/identity"
+)
+
+// Metadata describes a secret as the service lists it. It has no field that could hold the
+// secret's value: the service never returns a value after the secret was created.
+type Metadata struct {
+	ID          int    // the secret's id, unique within its client
+	Description string // what the secret is for
+	// Expiry is ExpiresAt(the expiration time) or NeverExpires().
+	Expiry Expiry
+}
+
+// Expired reports whether the secret no longer works at the time at.
+func (m Metadata) Expired(at time.Time) bool { return m.Expiry.Expired(at) }
+
+// ExpiresBefore reports whether the secret expires (or has expired) before t. A secret that
+// never expires does not.
+func (m Metadata) ExpiresBefore(t time.Time) bool {
+	at, ok := m.Expiry.Time(t)
+	return ok && !m.Expiry.Never() && at.Before(t)
+}
+
+// Added is a secret just created, with its value: the only time the service returns it.
+// Hand Value to where it belongs (Value.WriteFile, a vault) before you lose it; it prints
+// as [REDACTED].
+type Added struct {
+	Metadata
+	Value identity.Secret
+}
