@@ -1,0 +1,38 @@
+// Package identity is the shared vocabulary of a Go SDK for the hybrid clients of a
+// CONNECT data services tenant (formerly OSIsoft Cloud Services and AVEVA Data Hub) and
+// their secrets: what a Tenant Administrator does in the portal's Security > Clients page,
+// done from a Go program.
+//
+// The work is done by two packages built on this one:
+//
+//   - [github.com/ocs-go/identity/hybridclients]: list, count, get, check, create, update
+//     and delete hybrid clients.
+//   - [github.com/ocs-go/identity/secrets]: list, count, get, check, add, update, delete
+//     and rotate the secrets of hybrid (and client-credential) clients, and report those
+//     that have expired or soon will.
+//
+// [github.com/ocs-go/identity/hybridclients/hybridclientstest] runs a faithful in-memory
+// fake of the service for your own tests.
+//
+// This package holds what they share:
+//
+//   - [Config]: the region ([RegionUSWest], [RegionEUWest], ...), the tenant, the
+//     [Credentials] ([NewClientCredentials], [NewTokenSource] for a signed-in
+//     administrator's token, [NewStaticToken]), retries, logging and limits. Making a
+//     client from a Config never touches the network.
+//   - [Secret]: every one-time secret value and every credential travels in a Secret,
+//     which shows [REDACTED] wherever it is printed, logged or encoded; [Secret.Reveal]
+//     returns the value and [Secret.WriteFile] stores it in a new 0600 file.
+//   - Errors as values: [*Error] for an answer of the service, matched by status with
+//     errors.Is ([ErrNotFound], [ErrConflict], [ErrForbidden], ...); [*ValidationError]
+//     for input refused before sending (all broken rules at once, [ErrInvalidInput]);
+//     [*ResponseError] for an unusable success answer; [ErrOutcomeUnknown] when a
+//     non-idempotent call could not be settled.
+//
+// Every call goes through one path: the request is validated, then sent through a retry
+// layer (go-retryablehttp: idempotent calls retried on connection errors, 408, 429 and
+// 5xx, with jittered exponential backoff, a capped Retry-After, and no wait past the
+// context's deadline), an auth layer (x/oauth2 tokens, cached and shared, refreshed
+// before expiry, one fetch at a time, never sent to another host), and the base
+// transport. Responses are read with a size bound and always drained and closed.
+package identity

@@ -1,0 +1,16 @@
+// Package hybridclients manages the hybrid clients of a CONNECT data services tenant:
+// the clients that native and server-side web applications use to sign users in.
+//
+// Make a [Client] from an [identity.Config] with [New], then:
+//
+//   - [Client.Create] does what the portal's Add Client does: it checks the request
+//     locally (redirect URIs, token lifetime, ids), creates the client with its first
+//     secret (expiring in one year unless you choose otherwise) and returns the secret's
+//     value once, as an [identity.Secret] that never prints itself.
+//   - [Client.List], [Client.All] (an iter.Seq2 that pages lazily), [Client.Count],
+//     [Client.Get] and [Client.Exists] read; [Client.Update] changes only what you set;
+//     [Client.Delete] removes.
+//   - [Client.Secrets] manages the clients' secrets (package secrets).
+//
+// Reading needs the Tenant Member role; writing needs Tenant Administrator.
+package hybridclients
