@@ -103,11 +103,11 @@ func (c Config) ResourceURL() (*url.URL, error) {
 	}
 	u, err := url.Parse(strings.TrimRight(r, "/"))
 	if err != nil {
-		return nil, &ValidationError{Field: "Resource", Rule: "must be an absolute URL", Value: r}
+		return nil, &ValidationError{Field: "Resource", Rule: "must be an absolute URL", Value: withoutUserInfo(r)}
 	}
 	switch {
 	case !u.IsAbs() || u.Host == "" || u.Opaque != "":
-		return nil, &ValidationError{Field: "Resource", Rule: "must be an absolute URL", Value: r}
+		return nil, &ValidationError{Field: "Resource", Rule: "must be an absolute URL", Value: withoutUserInfo(r)}
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
 		return nil, &ValidationError{Field: "Resource", Rule: "must not hold user info, a query or a fragment", Value: u.Redacted()}
 	case u.Scheme == "https":
@@ -116,6 +116,20 @@ func (c Config) ResourceURL() (*url.URL, error) {
 		return nil, &ValidationError{Field: "Resource", Rule: "must be https (plain http only on a loopback host)", Value: r}
 	}
 	return u, nil
+}
+
+// withoutUserInfo returns r for an error message with whatever precedes an "@" of its
+// authority masked: r did not parse as an absolute URL, and that part may be a password.
+func withoutUserInfo(r string) string {
+	at := strings.LastIndex(r, "@")
+	if at < 0 {
+		return r
+	}
+	start := 0
+	if i := strings.Index(r, "//"); i >= 0 && i < at {
+		start = i + 2
+	}
+	return r[:start] + "xxxxx" + r[at:]
 }
 
 // Validate reports every broken rule of the Config at once (errors.Join of

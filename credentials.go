@@ -62,7 +62,7 @@ func newTokenCache(fetch func(context.Context, TokenRequest) (*oauth2.Token, err
 }
 
 func (ct *cachedToken) fresh(now time.Time) bool {
-	return ct != nil && (ct.refreshAt.IsZero() || now.Before(ct.refreshAt))
+	return ct.usable(now) && (ct.refreshAt.IsZero() || now.Before(ct.refreshAt))
 }
 
 func (ct *cachedToken) usable(now time.Time) bool {
@@ -94,14 +94,17 @@ func (c *tokenCache) Token(ctx context.Context, req TokenRequest) (*oauth2.Token
 		return again.tok, nil // fetched by the previous holder of the slot
 	}
 	tok, err := c.fetch(ctx, req)
+	if err == nil && (tok == nil || tok.AccessToken == "") {
+		err = errors.New("identity: token source returned an empty token")
+	}
+	if err == nil && !tok.Expiry.IsZero() && !time.Now().Before(tok.Expiry) {
+		err = errors.New("identity: token source returned an expired token")
+	}
 	if err != nil {
 		if cur.usable(time.Now()) {
 			return cur.tok, nil // the early refresh failed; the old token still works
 		}
 		return nil, err
-	}
-	if tok == nil || tok.AccessToken == "" {
-		return nil, errors.New("identity: token source returned an empty token")
 	}
 	next := &cachedToken{tok: tok}
 	if !tok.Expiry.IsZero() {
@@ -239,8 +242,9 @@ func discover(ctx context.Context, req TokenRequest) (string, error) {
 	return ep.String(), nil
 }
 
-// AuthError is a refusal of the token endpoint (a wrong client id or secret, a disabled
-// client). It matches ErrUnauthorized.
+// AuthError is a refusal (4xx) of the token endpoint: a wrong client id or secret, a
+// disabled client. It matches ErrUnauthorized. A 5xx of the token endpoint is an *Error
+// matching ErrServer instead.
 type AuthError struct {
 	StatusCode  int
 	Code        string // the OAuth2 "error", e.g. "invalid_client"
@@ -267,6 +271,15 @@ func (e *AuthError) Is(target error) bool { return target == ErrUnauthorized }
 func tokenError(tokenURL string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
+		if st := re.Response.StatusCode; st < 400 || st >= 500 {
+			// An outage of the token endpoint is not a verdict on the credentials.
+			u, _ := url.Parse(tokenURL)
+			e := &Error{StatusCode: st, Method: http.MethodPost, Code: re.ErrorCode, Reason: re.ErrorDescription}
+			if u != nil {
+				e.Path = u.Path
+			}
+			return e
+		}
 		return &AuthError{StatusCode: re.Response.StatusCode, Code: re.ErrorCode, Description: re.ErrorDescription}
 	}
 	return fmt.Errorf("identity: fetching a token from %s: %w", tokenURL, err)

@@ -65,17 +65,18 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "identity: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	// The service's texts are made printable and bounded: a reply cannot forge log lines.
 	if e.Code != "" {
-		b.WriteString(": " + e.Code)
+		b.WriteString(": " + excerpt(e.Code, 200))
 	}
 	if e.Reason != "" {
-		b.WriteString(": " + e.Reason)
+		b.WriteString(": " + excerpt(e.Reason, 500))
 	}
 	if e.Resolution != "" {
-		b.WriteString(" (resolution: " + e.Resolution + ")")
+		b.WriteString(" (resolution: " + excerpt(e.Resolution, 300) + ")")
 	}
 	if e.OperationID != "" {
-		b.WriteString(" [operation " + e.OperationID + "]")
+		b.WriteString(" [operation " + excerpt(e.OperationID, 64) + "]")
 	}
 	if e.Excerpt != "" {
 		b.WriteString(": body: " + strconv.Quote(e.Excerpt))
@@ -192,3 +193,40 @@ func excerpt(s string, max int) string {
 	}
 	return b.String()
 }
+
+// OutcomeError is returned when the SDK could not establish whether a non-idempotent call
+// (creating a client, adding a secret) took effect, or could not finish putting things
+// right after it did. It says what may have been left behind, so the caller can check and
+// clean up. It matches ErrOutcomeUnknown, and unwraps to the last error met.
+type OutcomeError struct {
+	Op       string // "create hybrid client" or "add secret"
+	ClientID string // the client concerned
+	// SecretIDs are secrets that may exist although no caller holds their value; delete
+	// them (or check them) once the service is reachable again.
+	SecretIDs []int
+	// ClientMayExist is true when the client of a create may have been created.
+	ClientMayExist bool
+	Err            error
+}
+
+// Error says what is unknown and what may be left.
+func (e *OutcomeError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "identity: %s for client %s: outcome unknown", e.Op, e.ClientID)
+	if e.ClientMayExist {
+		b.WriteString("; the client may exist")
+	}
+	if len(e.SecretIDs) > 0 {
+		fmt.Fprintf(&b, "; secrets %v may exist with no value held by anyone: delete them", e.SecretIDs)
+	}
+	if e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the last error met.
+func (e *OutcomeError) Unwrap() error { return e.Err }
+
+// Is matches ErrOutcomeUnknown.
+func (e *OutcomeError) Is(target error) bool { return target == ErrOutcomeUnknown }

@@ -33,6 +33,7 @@ type Client struct {
 	logger     *slog.Logger
 	userAgent  string
 	maxBody    int64
+	policy     policy
 }
 
 // New validates cfg and builds the layers. It makes no network call.
@@ -80,6 +81,7 @@ func New(cfg identity.Config) (*Client, error) {
 		logger:     cfg.Logger,
 		userAgent:  "ocs-go-identity/" + identity.Version + " (" + runtime.Version() + ")",
 		maxBody:    cfg.MaxResponseBytes,
+		policy:     pol,
 	}
 	if c.maxBody == 0 {
 		c.maxBody = identity.DefaultMaxResponseBytes
@@ -349,6 +351,8 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func (c *Client) log(ctx context.Context, msg string, attrs ...slog.Attr) {
 	if c.logger != nil {

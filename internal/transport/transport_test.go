@@ -252,7 +252,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{400, 1, identity.ErrUnauthorized},
 		{401, 1, identity.ErrUnauthorized},
 		{429, 1, identity.ErrUnauthorized},
-		{500, 3, nil},
+		{500, 3, identity.ErrServer},
 	} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
 			c, mt := newClient(t, func(cfg *identity.Config) {
@@ -267,8 +267,11 @@ func TestTokenEndpointErrors(t *testing.T) {
 			if err == nil || strings.Contains(err.Error(), "s3cr3t-value") {
 				t.Fatalf("err = %v", err)
 			}
-			if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
+			if !errors.Is(err, tc.sentinel) {
 				t.Fatalf("err = %v, want %v", err, tc.sentinel)
+			}
+			if tc.status >= 500 && errors.Is(err, identity.ErrUnauthorized) {
+				t.Fatalf("an outage of the token endpoint reads as bad credentials: %v", err)
 			}
 			info := mt.GetCallCountInfo()
 			if n := info["POST "+mocktest.Resource+"/identity/connect/token"]; n != tc.calls {

@@ -1,0 +1,364 @@
+package identity_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"golang.org/x/oauth2"
+)
+
+const (
+	testTenant   = "2f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+	testClientID = "client-id-4711"
+	clientSecret = "client-SECRET-value-0815"
+	staticToken  = "static-BEARER-token-9999"
+)
+
+func validConfig() identity.Config {
+	return identity.Config{
+		TenantID:    testTenant,
+		Credentials: identity.NewStaticToken(identity.NewSecret(staticToken)),
+	}
+}
+
+// joined returns the errors an errors.Join holds (or err itself).
+func joined(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// fields returns the Field of every *ValidationError that err joins.
+func fields(t *testing.T, err error) []string {
+	t.Helper()
+	var out []string
+	for _, e := range joined(err) {
+		var ve *identity.ValidationError
+		if !errors.As(e, &ve) {
+			t.Errorf("joined error %T %v is not a *ValidationError", e, e)
+			continue
+		}
+		out = append(out, ve.Field)
+	}
+	return out
+}
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*identity.Config)
+		field  string // the one field expected to be refused; "" for valid
+		hide   string // a string that must not appear in the error
+	}{
+		{"defaults", func(c *identity.Config) {}, "", ""},
+		{"https region", func(c *identity.Config) { c.Resource = identity.RegionEUWest }, "", ""},
+		{"https with trailing slash", func(c *identity.Config) { c.Resource = identity.RegionJapan + "/" }, "", ""},
+		{"https legacy", func(c *identity.Config) { c.Resource = identity.LegacyOCS }, "", ""},
+		{"https with path", func(c *identity.Config) { c.Resource = "https://example.com/base" }, "", ""},
+		{"http localhost", func(c *identity.Config) { c.Resource = "http://localhost:8080" }, "", ""},
+		{"http LOCALHOST", func(c *identity.Config) { c.Resource = "http://LOCALHOST" }, "", ""},
+		{"http 127.0.0.1", func(c *identity.Config) { c.Resource = "http://127.0.0.1:1234" }, "", ""},
+		{"http 127.5.6.7", func(c *identity.Config) { c.Resource = "http://127.5.6.7" }, "", ""},
+		{"http [::1]", func(c *identity.Config) { c.Resource = "http://[::1]:9000" }, "", ""},
+		{"retry set", func(c *identity.Config) {
+			c.Retry = identity.RetryPolicy{MaxAttempts: 1, MinWait: time.Second, MaxWait: time.Second, MaxRetryAfter: time.Minute}
+		}, "", ""},
+		{"max response bytes", func(c *identity.Config) { c.MaxResponseBytes = 1 }, "", ""},
+
+		{"http public host", func(c *identity.Config) { c.Resource = "http://uswe.datahub.connect.aveva.com" }, "Resource", ""},
+		{"http localhost lookalike", func(c *identity.Config) { c.Resource = "http://localhost.example.com" }, "Resource", ""},
+		{"http 0.0.0.0", func(c *identity.Config) { c.Resource = "http://0.0.0.0:80" }, "Resource", ""},
+		{"ftp", func(c *identity.Config) { c.Resource = "ftp://example.com" }, "Resource", ""},
+		{"relative", func(c *identity.Config) { c.Resource = "/api" }, "Resource", ""},
+		{"host only", func(c *identity.Config) { c.Resource = "example.com" }, "Resource", ""},
+		{"garbage", func(c *identity.Config) { c.Resource = "::not a url::" }, "Resource", ""},
+		{"control char", func(c *identity.Config) { c.Resource = "https://exa\x7fmple.com" }, "Resource", ""},
+		{"scheme only", func(c *identity.Config) { c.Resource = "https://" }, "Resource", ""},
+		{"query", func(c *identity.Config) { c.Resource = "https://example.com?x=1" }, "Resource", ""},
+		{"fragment", func(c *identity.Config) { c.Resource = "https://example.com#frag" }, "Resource", ""},
+		{"user info", func(c *identity.Config) { c.Resource = "https://user:pa55word@example.com" }, "Resource", "pa55word"},
+		{"user info on loopback", func(c *identity.Config) { c.Resource = "http://user:pa55word@127.0.0.1" }, "Resource", "pa55word"},
+		{"user info, relative", func(c *identity.Config) { c.Resource = "//user:pa55word@example.com" }, "Resource", "pa55word"},
+		{"user info, no scheme", func(c *identity.Config) { c.Resource = "user:pa55word@example.com" }, "Resource", "pa55word"},
+		{"user info, bad escape", func(c *identity.Config) { c.Resource = "https://user:pa55word@example.com/%zz" }, "Resource", "pa55word"},
+		{"user info, bad host", func(c *identity.Config) { c.Resource = "https://user:pa55word@[::1" }, "Resource", "pa55word"},
+		{"user info, space", func(c *identity.Config) { c.Resource = "https://user:pa55 word@example.com" }, "Resource", "pa55"},
+
+		{"tenant empty", func(c *identity.Config) { c.TenantID = "" }, "TenantID", ""},
+		{"tenant not GUID", func(c *identity.Config) { c.TenantID = "my-tenant" }, "TenantID", ""},
+		{"tenant braces", func(c *identity.Config) { c.TenantID = "{" + testTenant + "}" }, "TenantID", ""},
+		{"tenant urn", func(c *identity.Config) { c.TenantID = "urn:uuid:" + testTenant }, "TenantID", ""},
+		{"tenant no dashes", func(c *identity.Config) { c.TenantID = strings.ReplaceAll(testTenant, "-", "") }, "TenantID", ""},
+		{"tenant non-hex", func(c *identity.Config) { c.TenantID = "2f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4z" }, "TenantID", ""},
+		{"credentials nil", func(c *identity.Config) { c.Credentials = nil }, "Credentials", ""},
+		{"negative attempts", func(c *identity.Config) { c.Retry.MaxAttempts = -1 }, "Retry.MaxAttempts", ""},
+		{"negative MinWait", func(c *identity.Config) { c.Retry.MinWait = -time.Second }, "Retry", ""},
+		{"negative MaxRetryAfter", func(c *identity.Config) { c.Retry.MaxRetryAfter = -time.Second }, "Retry", ""},
+		{"MaxWait below MinWait", func(c *identity.Config) {
+			c.Retry.MinWait, c.Retry.MaxWait = 2*time.Second, time.Second
+		}, "Retry.MaxWait", ""},
+		{"MinWait above default MaxWait", func(c *identity.Config) { c.Retry.MinWait = time.Minute }, "Retry.MaxWait", ""},
+		{"MaxWait below default MinWait", func(c *identity.Config) { c.Retry.MaxWait = 100 * time.Millisecond }, "Retry.MaxWait", ""},
+		{"MaxWait equal to MinWait", func(c *identity.Config) { c.Retry.MinWait, c.Retry.MaxWait = time.Second, time.Second }, "", ""},
+		{"negative MaxResponseBytes", func(c *identity.Config) { c.MaxResponseBytes = -1 }, "MaxResponseBytes", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := validConfig()
+			c.mutate(&cfg)
+			err := cfg.Validate()
+			if c.field == "" {
+				if err != nil {
+					t.Fatalf("Validate = %v, want nil", err)
+				}
+				if _, err := cfg.ResourceURL(); err != nil {
+					t.Fatalf("ResourceURL = %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate = nil, want a refusal of %s", c.field)
+			}
+			if !errors.Is(err, identity.ErrInvalidInput) {
+				t.Errorf("errors.Is(err, ErrInvalidInput) = false for %v", err)
+			}
+			var ve *identity.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("errors.As(*ValidationError) = false for %T %v", err, err)
+			}
+			if got := fields(t, err); len(got) != 1 || got[0] != c.field {
+				t.Errorf("refused fields = %q, want [%q] (err %v)", got, c.field, err)
+			}
+			if !strings.Contains(err.Error(), c.field) {
+				t.Errorf("error %q does not name %s", err, c.field)
+			}
+			if c.hide != "" && strings.Contains(err.Error(), c.hide) {
+				t.Errorf("error leaks %q: %v", c.hide, err)
+			}
+			if c.hide != "" && strings.Contains(fmt.Sprintf("%#v", ve), c.hide) {
+				t.Errorf("ValidationError value leaks %q: %#v", c.hide, ve)
+			}
+		})
+	}
+}
+
+func TestConfigValidateReportsAllAtOnce(t *testing.T) {
+	cfg := identity.Config{
+		Resource: "http://example.com",
+		TenantID: "nope",
+		Retry: identity.RetryPolicy{
+			MaxAttempts: -1,
+			MinWait:     -time.Second,
+		},
+		MaxResponseBytes: -5,
+	}
+	err := cfg.Validate()
+	if !errors.Is(err, identity.ErrInvalidInput) {
+		t.Fatalf("err = %v, want ErrInvalidInput", err)
+	}
+	var ve *identity.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "Resource" {
+		t.Errorf("errors.As found %+v, want the Resource error first", ve)
+	}
+	got := fields(t, err)
+	want := []string{"Resource", "TenantID", "Credentials", "Retry.MaxAttempts", "Retry", "MaxResponseBytes"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("fields = %q, want %q", got, want)
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != len(want) {
+		t.Errorf("error has %d lines, want %d:\n%v", n, len(want), err)
+	}
+}
+
+func TestConfigResourceURL(t *testing.T) {
+	cases := []struct {
+		in, want string
+	}{
+		{"", identity.DefaultResource},
+		{identity.RegionAustralia + "///", identity.RegionAustralia},
+		{"https://example.com/base/", "https://example.com/base"},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+	}
+	for _, c := range cases {
+		u, err := identity.Config{Resource: c.in}.ResourceURL()
+		if err != nil {
+			t.Errorf("ResourceURL(%q): %v", c.in, err)
+			continue
+		}
+		if u.String() != c.want {
+			t.Errorf("ResourceURL(%q) = %q, want %q", c.in, u, c.want)
+		}
+	}
+	if identity.DefaultResource != identity.RegionUSWest || identity.RegionUSWest != "https://uswe.datahub.connect.aveva.com" {
+		t.Errorf("DefaultResource = %q", identity.DefaultResource)
+	}
+	if identity.APIVersion != "v1" {
+		t.Errorf("APIVersion = %q", identity.APIVersion)
+	}
+}
+
+func TestRetryPolicyWithDefaults(t *testing.T) {
+	def := identity.RetryPolicy{MaxAttempts: 4, MinWait: 500 * time.Millisecond, MaxWait: 30 * time.Second, MaxRetryAfter: 60 * time.Second}
+	cases := []struct {
+		name   string
+		in     identity.RetryPolicy
+		want   identity.RetryPolicy
+		mutate bool
+	}{
+		{"zero", identity.RetryPolicy{}, def, false},
+		{"attempts kept", identity.RetryPolicy{MaxAttempts: 1},
+			identity.RetryPolicy{MaxAttempts: 1, MinWait: def.MinWait, MaxWait: def.MaxWait, MaxRetryAfter: def.MaxRetryAfter}, false},
+		{"all set", identity.RetryPolicy{MaxAttempts: 7, MinWait: time.Millisecond, MaxWait: time.Second, MaxRetryAfter: 2 * time.Second},
+			identity.RetryPolicy{MaxAttempts: 7, MinWait: time.Millisecond, MaxWait: time.Second, MaxRetryAfter: 2 * time.Second}, false},
+		{"waits only", identity.RetryPolicy{MinWait: time.Second, MaxRetryAfter: time.Hour},
+			identity.RetryPolicy{MaxAttempts: 4, MinWait: time.Second, MaxWait: def.MaxWait, MaxRetryAfter: time.Hour}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := c.in
+			if got := in.WithDefaults(); got != c.want {
+				t.Errorf("WithDefaults = %+v, want %+v", got, c.want)
+			}
+			if in != c.in {
+				t.Errorf("WithDefaults changed its receiver to %+v", in)
+			}
+		})
+	}
+}
+
+func TestConfigPrintsNoSecret(t *testing.T) {
+	cc := identity.NewClientCredentials(testClientID, identity.NewSecret(clientSecret), nil)
+	cases := []struct {
+		name     string
+		creds    identity.Credentials
+		hide     string
+		showName string
+	}{
+		{"client credentials", cc, clientSecret, testClientID},
+		{"client credentials with token url", identity.NewClientCredentials(testClientID, identity.NewSecret(clientSecret),
+			&identity.ClientCredentialsOptions{TokenURL: "https://example.com/token"}), clientSecret, testClientID},
+		{"static token", identity.NewStaticToken(identity.NewSecret(staticToken)), staticToken, "StaticToken"},
+		{"token source", identity.NewTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: staticToken})), staticToken, "TokenSource"},
+	}
+	for _, c := range cases {
+		cfg := identity.Config{
+			Resource:    identity.RegionEUWest,
+			TenantID:    testTenant,
+			Credentials: c.creds,
+			UserAgent:   "tool/1.0",
+		}
+		outs := map[string]string{
+			"String":   cfg.String(),
+			"GoString": cfg.GoString(),
+			"%v":       fmt.Sprintf("%v", cfg),
+			"%+v":      fmt.Sprintf("%+v", cfg),
+			"%#v":      fmt.Sprintf("%#v", cfg),
+			"%s":       fmt.Sprintf("%s", cfg),
+			"&%v":      fmt.Sprintf("%v", &cfg),
+			"&%#v":     fmt.Sprintf("%#v", &cfg),
+			"Sprint":   fmt.Sprint(cfg),
+			"in slice": fmt.Sprintf("%+v", []identity.Config{cfg}),
+		}
+		for how, out := range outs {
+			t.Run(c.name+"/"+how, func(t *testing.T) {
+				if strings.Contains(out, c.hide) {
+					t.Errorf("Config printed with %s leaks %q: %s", how, c.hide, out)
+				}
+				for _, want := range []string{c.showName, testTenant, identity.RegionEUWest} {
+					if !strings.Contains(out, want) {
+						t.Errorf("Config printed with %s = %s, want it to contain %q", how, out, want)
+					}
+				}
+			})
+		}
+	}
+	// A Config without credentials still prints.
+	if out := (identity.Config{TenantID: testTenant}).String(); !strings.Contains(out, "none") {
+		t.Errorf("Config without credentials = %s", out)
+	}
+}
+
+func TestValidateGUID(t *testing.T) {
+	cases := []struct {
+		in string
+		ok bool
+	}{
+		{testTenant, true},
+		{strings.ToUpper(testTenant), true},
+		{"00000000-0000-0000-0000-000000000000", true},
+		{"", false},
+		{"not-a-guid", false},
+		{"{" + testTenant + "}", false},
+		{"urn:uuid:" + testTenant, false},
+		{strings.ReplaceAll(testTenant, "-", ""), false},
+		{testTenant + " ", false},
+		{" " + testTenant, false},
+		{testTenant[:35], false},
+		{testTenant + "0", false},
+		{"2f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4g", false},
+		{"2f1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d", false},
+	}
+	for _, c := range cases {
+		err := identity.ValidateGUID("Some.Field", c.in)
+		if (err == nil) != c.ok {
+			t.Errorf("ValidateGUID(%q) = %v, want ok=%v", c.in, err, c.ok)
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		var ve *identity.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "Some.Field" || ve.Value != c.in || !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("ValidateGUID(%q) = %#v, want a ValidationError of Some.Field holding the value", c.in, err)
+		}
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	cases := []struct {
+		host string
+		want bool
+	}{
+		{"localhost", true},
+		{"LocalHost", true},
+		{"127.0.0.1", true},
+		{"127.255.255.254", true},
+		{"::1", true},
+		{"[::1]", true},
+		{"0:0:0:0:0:0:0:1", true},
+		{"", false},
+		{"0.0.0.0", false},
+		{"::", false},
+		{"128.0.0.1", false},
+		{"10.0.0.1", false},
+		{"example.com", false},
+		{"localhost.example.com", false},
+		{"mylocalhost", false},
+		{"127.0.0.1.nip.io", false},
+		{"::2", false},
+	}
+	for _, c := range cases {
+		if got := identity.IsLoopback(c.host); got != c.want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", c.host, got, c.want)
+		}
+	}
+}
+
+func TestPtr(t *testing.T) {
+	p := identity.Ptr("x")
+	q := identity.Ptr("x")
+	if *p != "x" || p == q {
+		t.Errorf("Ptr gave %v %v", p, q)
+	}
+	if identity.Version == "" {
+		t.Error("Version is empty")
+	}
+}

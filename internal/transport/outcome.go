@@ -1,0 +1,84 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ocs-go/identity"
+)
+
+// Outcome is what an error of Do says about whether the service acted on the request.
+type Outcome int
+
+const (
+	// Done: no error.
+	Done Outcome = iota
+	// NotActed: the service cannot have acted (refused locally, never sent, rejected
+	// with a 4xx other than 408, or rate limited).
+	NotActed
+	// ActedUnreadable: the service answered 2xx, so it acted, but the answer was unusable.
+	ActedUnreadable
+	// Unknown: the request may or may not have been acted on (connection lost after
+	// sending, 408, 5xx, context ended while waiting for the answer).
+	Unknown
+)
+
+// OutcomeOf classifies an error returned by Do.
+func OutcomeOf(err error) Outcome {
+	if err == nil {
+		return Done
+	}
+	var ve *identity.ValidationError
+	var re *identity.ResponseError
+	var ae *identity.Error
+	var af *authFailure
+	switch {
+	case errors.As(err, &ve), errors.As(err, &af):
+		return NotActed
+	case errors.As(err, &re):
+		return ActedUnreadable
+	case errors.As(err, &ae):
+		if ae.StatusCode == http.StatusRequestTimeout || ae.StatusCode >= 500 {
+			return Unknown
+		}
+		return NotActed
+	case neverSent(err):
+		return NotActed
+	}
+	return Unknown
+}
+
+// Wait sleeps before the next try of a call that the caller retries itself (after
+// attempts tries so far), with the same backoff as the retry layer and err's Retry-After.
+// It returns an error instead when the context ends first or its deadline would pass.
+func (c *Client) Wait(ctx context.Context, attempts int, err error) error {
+	var resp *http.Response
+	var ae *identity.Error
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		resp = &http.Response{Header: http.Header{"Retry-After": {formatSeconds(ae.RetryAfter)}}}
+	}
+	d := c.policy.backoffFor(attempts, resp)
+	if d < 0 {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return context.DeadlineExceeded
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// MaxAttempts is the configured number of tries of one call.
+func (c *Client) MaxAttempts() int { return c.policy.MaxAttempts }
+
+func formatSeconds(d time.Duration) string {
+	return itoa(int64((d + time.Second - 1) / time.Second))
+}
