@@ -3,7 +3,9 @@ package hybridclients
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ocs-go/identity"
@@ -112,17 +114,103 @@ func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate
 // The request is checked first: every broken rule comes back at once (errors.Is(err,
 // identity.ErrInvalidInput)) and nothing is sent. A client id that exists already is an
 // error matching identity.ErrConflict.
+//
+// Create is safe to retry although the service's create is not idempotent: it always
+// sends a client id, so when an attempt's answer is lost (connection cut after sending,
+// 408, 5xx) and a retry meets 409, or the answer came without a usable secret, Create
+// knows the client was made and its one-time secret lost on the way. It then deletes that
+// orphan secret, adds a fresh one with the same description and expiry, and returns the
+// client with the fresh value. You end with exactly one usable secret, or with an error
+// matching identity.ErrOutcomeUnknown (an *identity.OutcomeError naming the client and any
+// secret left behind) when that cannot be established before ctx ends.
 func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error) {
 	body, err := req.validate(time.Now(), c.newID)
 	if err != nil {
 		return nil, err
 	}
-	var w wireCreated
-	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodPost, Path: []string{collection}, Body: body}, &w)
-	if err != nil {
-		return nil, err
+	uncertain := false // an earlier attempt may have created the client
+	for attempt := 1; ; attempt++ {
+		var w wireCreated
+		resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodPost, Path: []string{collection}, Body: body}, &w)
+		if err == nil {
+			if created, cerr := w.toCreated(resp); cerr == nil {
+				return created, nil
+			} else {
+				err = cerr
+			}
+		}
+		switch transport.OutcomeOf(err) {
+		case transport.ActedUnreadable:
+			return c.recoverSecret(ctx, body, err)
+		case transport.NotActed:
+			if !uncertain {
+				return nil, err
+			}
+			return c.settle(ctx, body, err) // e.g. 409: did an earlier attempt create it?
+		}
+		uncertain = true
+		if attempt >= c.t.MaxAttempts() || c.t.Wait(ctx, attempt, err) != nil {
+			return c.settle(ctx, body, err)
+		}
 	}
-	return w.toCreated(resp)
+}
+
+const opCreate = "create hybrid client"
+
+// settle finds out whether an earlier attempt, whose answer was lost, created the client:
+// if not, failure stands; if so, its secret is recovered.
+func (c *Client) settle(ctx context.Context, body *wireCreate, failure error) (*Created, error) {
+	id := *body.ID
+	exists, err := c.Exists(ctx, id)
+	if err != nil {
+		return nil, &identity.OutcomeError{Op: opCreate, ClientID: id, ClientMayExist: true, Err: errors.Join(failure, err)}
+	}
+	if !exists {
+		return nil, failure
+	}
+	return c.recoverSecret(ctx, body, failure)
+}
+
+// recoverSecret handles a client that this call created but whose first secret's value
+// was lost: it deletes the client's secrets (nobody holds their values) and adds a fresh
+// one with the requested description and expiry.
+func (c *Client) recoverSecret(ctx context.Context, body *wireCreate, cause error) (*Created, error) {
+	id := *body.ID
+	fail := func(left []int, err error) (*Created, error) {
+		return nil, &identity.OutcomeError{Op: opCreate, ClientID: id, SecretIDs: left, Err: errors.Join(cause, err)}
+	}
+	hc, err := c.Get(ctx, id)
+	if err != nil {
+		return fail(nil, err)
+	}
+	// A client id given by the caller may belong to an older client: never touch one that
+	// is not what this call asked for.
+	if hc.Name != *body.Name || !slices.Equal(hc.RedirectURIs, body.RedirectURIs) {
+		return nil, fmt.Errorf("%w: client %s exists but is not the one this call tried to create", cause, id)
+	}
+	sec := c.secrets
+	page, err := sec.List(ctx, id, secrets.ListOptions{Count: secrets.MaxPerClient})
+	if err != nil {
+		return fail(nil, err)
+	}
+	orphans := make([]int, 0, len(page.Secrets))
+	for _, s := range page.Secrets {
+		orphans = append(orphans, s.ID)
+	}
+	for i, sid := range orphans {
+		if err := sec.Delete(ctx, id, sid); err != nil {
+			return fail(orphans[i:], err)
+		}
+	}
+	exp := secrets.NeverExpires()
+	if body.SecretExpirationDate != nil {
+		exp = secrets.ExpiresAt(*body.SecretExpirationDate)
+	}
+	added, err := sec.Add(ctx, id, secrets.AddRequest{Description: body.SecretDescription, Expiry: exp})
+	if err != nil {
+		return fail(nil, err)
+	}
+	return &Created{Client: *hc, Secret: *added}, nil
 }
 
 // toCreated checks that the answer holds what the caller needs: a value and a client id.

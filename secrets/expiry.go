@@ -7,8 +7,9 @@ import (
 	"github.com/ocs-go/identity"
 )
 
-// DefaultLifetime is how long a new secret lives when the caller does not choose: one
-// year, as the portal does.
+// DefaultLifetime is about how long a new secret lives when the caller does not choose:
+// one year, as the portal does. Add and Rotate (and hybridclients.Create) set the same date
+// and time one calendar year later, so across a leap day it is a day longer.
 const DefaultLifetime = 365 * 24 * time.Hour
 
 // Expiry says when a secret stops working: at a given future time, or never, as an

@@ -1,0 +1,205 @@
+package secrets_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/secrets"
+)
+
+const (
+	tenantID = "11111111-2222-3333-4444-555555555555"
+	clientID = "5a3b9c1e-7f00-4d2a-9e61-0c8b2f4a7d10"
+)
+
+// ExampleClient_Add adds a secret that expires at a chosen time and stores its value in
+// a file the application reads.
+func ExampleClient_Add() {
+	cfg, stop := fakeService()
+	defer stop()
+	sc, err := secrets.New(cfg, secrets.HybridClients)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	added, err := sc.Add(context.Background(), clientID, secrets.AddRequest{
+		Description: "billing service, production",
+		Expiry:      secrets.ExpiresAt(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Store the value now: the service never shows it again. For example:
+	//	err = added.Value.WriteFile("/etc/billing/client-secret")
+	fmt.Println("id:", added.ID)
+	fmt.Println("description:", added.Description)
+	fmt.Println("expires:", added.Expiry)
+	fmt.Println("value:", added.Value) // prints [REDACTED]; Reveal returns the value
+	fmt.Println("value received:", added.Value.Reveal() != "")
+	// Output:
+	// id: 1
+	// description: billing service, production
+	// expires: 2099-01-01T00:00:00Z
+	// value: [REDACTED]
+	// value received: true
+}
+
+// ExampleClient_Rotate replaces a client's secrets: the new value goes to a vault first,
+// and only then are the old secrets retired.
+func ExampleClient_Rotate() {
+	cfg, stop := fakeService(
+		secret{ID: 1, Description: "2023 deployment", Expires: false},
+		secret{ID: 2, Description: "2024 deployment", Expires: true, Expiration: time.Date(2099, 6, 1, 0, 0, 0, 0, time.UTC)},
+	)
+	defer stop()
+	sc, err := secrets.New(cfg, secrets.HybridClients)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	vault := map[string]identity.Secret{} // stands for a real secret store
+	rot, err := sc.Rotate(context.Background(), clientID, secrets.RotateOptions{
+		Description: "2025 deployment",
+		Expiry:      secrets.ExpiresAt(time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC)),
+		Store: func(ctx context.Context, s secrets.Added) error {
+			vault["billing/client-secret"] = s.Value
+			return nil
+		},
+		Retire: secrets.RetireAll(),
+	})
+	if err != nil {
+		log.Fatal(err) // the error says what was done and what was not
+	}
+	fmt.Println("added:", rot.Added.ID, rot.Added.Description, rot.Added.Expiry)
+	for _, s := range rot.Deleted {
+		fmt.Println("deleted:", s.ID, s.Description)
+	}
+	fmt.Println("in the vault:", !vault["billing/client-secret"].IsZero())
+	// Output:
+	// added: 3 2025 deployment 2099-12-31T00:00:00Z
+	// deleted: 1 2023 deployment
+	// deleted: 2 2024 deployment
+	// in the vault: true
+}
+
+// ExampleClient_CheckExpiry warns about secrets that have expired or expire within 30
+// days, as a daily cron job would.
+func ExampleClient_CheckExpiry() {
+	cfg, stop := fakeService(
+		secret{ID: 1, Description: "old", Expires: true, Expiration: time.Date(2030, 5, 1, 0, 0, 0, 0, time.UTC)},
+		secret{ID: 2, Description: "current", Expires: true, Expiration: time.Date(2030, 6, 20, 0, 0, 0, 0, time.UTC)},
+		secret{ID: 3, Description: "legacy", Expires: false},
+	)
+	defer stop()
+	sc, err := secrets.New(cfg, secrets.HybridClients)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	now := time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC) // in a real job: time.Now()
+	r, err := sc.CheckExpiry(context.Background(), clientID, 30*24*time.Hour, now)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range r.Expired {
+		fmt.Printf("secret %d (%s) expired at %s\n", s.ID, s.Description, s.Expiry)
+	}
+	for _, s := range r.ExpiringSoon {
+		fmt.Printf("secret %d (%s) expires at %s: rotate it\n", s.ID, s.Description, s.Expiry)
+	}
+	for _, s := range r.NeverExpiring {
+		fmt.Printf("secret %d (%s) never expires\n", s.ID, s.Description)
+	}
+	fmt.Println("locked out in 30 days unless rotated:", r.LockoutAhead())
+	// Output:
+	// secret 1 (old) expired at 2030-05-01T00:00:00Z
+	// secret 2 (current) expires at 2030-06-20T00:00:00Z: rotate it
+	// secret 3 (legacy) never expires
+	// locked out in 30 days unless rotated: false
+}
+
+// secret is a ClientSecret of the examples' stand-in service.
+type secret struct {
+	ID          int
+	Description string
+	Expires     bool
+	Expiration  time.Time
+}
+
+// wire is the secret as the service writes it: Expiration null when it does not expire.
+func (s secret) wire() map[string]any {
+	m := map[string]any{"Id": s.ID, "Description": s.Description, "Expires": s.Expires, "Expiration": nil}
+	if s.Expires {
+		m["Expiration"] = s.Expiration
+	}
+	return m
+}
+
+// fakeService serves the secrets routes of one hybrid client from memory on a loopback
+// port, just enough for the examples, and returns a Config that reaches it.
+func fakeService(seed ...secret) (identity.Config, func()) {
+	var mu sync.Mutex
+	stored := slices.Clone(seed)
+	next := len(seed)
+	base := "/api/v1/Tenants/" + tenantID + "/HybridClients/" + clientID + "/Secrets"
+	reply := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+base, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		out := []map[string]any{}
+		for _, s := range stored {
+			out = append(out, s.wire())
+		}
+		w.Header().Set("Total-Count", strconv.Itoa(len(stored)))
+		reply(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Description string
+			Expires     bool
+			Expiration  *time.Time
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Expires != (in.Expiration != nil) {
+			reply(w, http.StatusBadRequest, map[string]string{"OperationId": "1", "Error": "bad secret"})
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		next++
+		s := secret{ID: next, Description: in.Description, Expires: in.Expires}
+		if in.Expiration != nil {
+			s.Expiration = *in.Expiration
+		}
+		stored = append(stored, s)
+		out := s.wire()
+		out["Secret"] = "example-value-" + strconv.Itoa(next)
+		reply(w, http.StatusCreated, out)
+	})
+	mux.HandleFunc("DELETE "+base+"/{id}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		id, _ := strconv.Atoi(r.PathValue("id"))
+		stored = slices.DeleteFunc(stored, func(s secret) bool { return s.ID == id })
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(mux)
+	return identity.Config{
+		Resource:    srv.URL, // http is accepted on a loopback host only
+		TenantID:    tenantID,
+		Credentials: identity.NewStaticToken(identity.NewSecret("example-token")),
+	}, srv.Close
+}

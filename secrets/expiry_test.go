@@ -1,0 +1,316 @@
+package secrets
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/mocktest"
+)
+
+func TestAddExpiryRules(t *testing.T) {
+	tests := []struct {
+		name   string
+		expiry Expiry
+		body   string // "" means refused
+		rule   string // part of the refusal
+	}{
+		{"unset is one year ahead", Expiry{}, `{"Expires":true,"Expiration":"2031-06-01T12:00:00Z"}`, ""},
+		{"future time", ExpiresAt(testNow.Add(time.Hour)), `{"Expires":true,"Expiration":"2030-06-01T13:00:00Z"}`, ""},
+		{"future time in another zone is sent in UTC", ExpiresAt(time.Date(2030, 6, 2, 0, 0, 0, 0, time.FixedZone("x", 3600))), `{"Expires":true,"Expiration":"2030-06-01T23:00:00Z"}`, ""},
+		{"duration", ExpiresIn(48 * time.Hour), `{"Expires":true,"Expiration":"2030-06-03T12:00:00Z"}`, ""},
+		{"never, with an explicit null", NeverExpires(), `{"Expires":false,"Expiration":null}`, ""},
+		{"past time", ExpiresAt(testNow.Add(-time.Second)), "", "must be in the future"},
+		{"present time", ExpiresAt(testNow), "", "must be in the future"},
+		{"zero time is not never", ExpiresAt(time.Time{}), "", "a zero time does not mean never"},
+		{"zero duration", ExpiresIn(0), "", "positive duration"},
+		{"negative duration", ExpiresIn(-time.Hour), "", "positive duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, HybridClients)
+			f.on("GET", secretsURL(HybridClients), list())
+			f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(1, "", "2031-06-01T12:00:00Z")})
+			_, err := f.c.Add(ctx, testClient, AddRequest{Expiry: tt.expiry})
+			if tt.body == "" {
+				var ve *identity.ValidationError
+				if !errors.As(err, &ve) || ve.Field != "Expiry" || !strings.Contains(ve.Rule, tt.rule) {
+					t.Fatalf("err = %v, want a ValidationError of Expiry saying %q", err, tt.rule)
+				}
+				wantCalls(t, f) // nothing sent
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCalls(t, f, "GET HybridClients/"+testClient+"/Secrets?count=100", "POST HybridClients/"+testClient+"/Secrets "+tt.body)
+		})
+	}
+}
+
+func TestAddSendsDescription(t *testing.T) {
+	w, err := AddRequest{Description: "billing"}.wire(testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(w)
+	if want := `{"Description":"billing","Expires":true,"Expiration":"2031-06-01T12:00:00Z"}`; string(b) != want {
+		t.Errorf("body %s, want %s", b, want)
+	}
+}
+
+func TestUpdateRules(t *testing.T) {
+	tests := []struct {
+		name string
+		req  UpdateRequest
+		body string // "" means refused
+	}{
+		{"description only", UpdateRequest{Description: identity.Ptr("x")}, `{"Description":"x"}`},
+		{"clear description", UpdateRequest{Description: identity.Ptr("")}, `{"Description":""}`},
+		{"expiry only", UpdateRequest{Expiry: ExpiresIn(time.Hour)}, `{"Expires":true,"Expiration":"2030-06-01T13:00:00Z"}`},
+		{"never", UpdateRequest{Expiry: NeverExpires()}, `{"Expires":false,"Expiration":null}`},
+		{"both", UpdateRequest{Description: identity.Ptr("x"), Expiry: ExpiresAt(testNow.Add(time.Minute))}, `{"Description":"x","Expires":true,"Expiration":"2030-06-01T12:01:00Z"}`},
+		{"nothing set", UpdateRequest{}, ""},
+		{"past expiry", UpdateRequest{Description: identity.Ptr("x"), Expiry: ExpiresAt(testNow.Add(-time.Hour))}, ""},
+		{"zero time", UpdateRequest{Expiry: ExpiresAt(time.Time{})}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, HybridClients)
+			f.on("PUT", secretsURL(HybridClients, "3"), ok(secretJSON(3, "x", "")))
+			_, err := f.c.Update(ctx, testClient, 3, tt.req)
+			if tt.body == "" {
+				if !errors.Is(err, identity.ErrInvalidInput) {
+					t.Fatalf("err = %v, want a ValidationError", err)
+				}
+				wantCalls(t, f)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCalls(t, f, "PUT HybridClients/"+testClient+"/Secrets/3 "+tt.body)
+		})
+	}
+}
+
+func TestDecodeExpiry(t *testing.T) {
+	at := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		body  string
+		never bool
+	}{
+		{`{"Id":1,"Expires":true,"Expiration":"2031-01-02T03:04:05Z"}`, false},
+		{`{"Id":1,"Expiration":"2031-01-02T03:04:05Z"}`, false},
+		{`{"Id":1,"Expires":null,"Expiration":"2031-01-02T05:04:05+02:00"}`, false},
+		{`{"Id":1,"Expires":true,"Expiration":"2031-01-02T03:04:05"}`, false},
+		{`{"Id":1,"Expires":false,"Expiration":null}`, true},
+		{`{"Id":1,"Expires":false,"Expiration":"2031-01-02T03:04:05Z"}`, true},
+		{`{"Id":1,"Expires":true,"Expiration":null}`, true},
+		{`{"Id":1}`, true},
+	}
+	for _, tt := range tests {
+		var w wireSecret
+		if err := json.Unmarshal([]byte(tt.body), &w); err != nil {
+			t.Fatalf("%s: %v", tt.body, err)
+		}
+		m, err := w.metadata()
+		if err != nil {
+			t.Fatalf("%s: %v", tt.body, err)
+		}
+		got, ok := m.Expiry.Time(testNow)
+		if m.Expiry.Never() != tt.never || (!tt.never && (!ok || !got.Equal(at))) {
+			t.Errorf("%s: Expiry = %v", tt.body, m.Expiry)
+		}
+	}
+}
+
+func TestMetadataExpired(t *testing.T) {
+	m := Metadata{ID: 1, Expiry: ExpiresAt(testNow)}
+	if !m.Expired(testNow) || m.Expired(testNow.Add(-time.Nanosecond)) {
+		t.Error("Expired is wrong at the boundary")
+	}
+	if (Metadata{Expiry: NeverExpires()}).Expired(testNow.AddDate(100, 0, 0)) {
+		t.Error("a never-expiring secret expired")
+	}
+}
+
+func TestAddMissingValueIsResponseError(t *testing.T) {
+	// The answer lacks the value on both of the 2 attempts allowed: each time the secret it
+	// added is found by listing, deleted (nobody holds its value), and the add tried again
+	// while attempts remain.
+	f := newFixtureAttempts(t, HybridClients, 2)
+	f.on("GET", secretsURL(HybridClients),
+		list(secretJSON(1, "old", "")),
+		list(secretJSON(1, "old", ""), secretJSON(11, "new", "2031-06-01T12:00:00Z")),
+		list(secretJSON(1, "old", ""), secretJSON(12, "new", "2031-06-01T12:00:00Z")))
+	f.on("POST", secretsURL(HybridClients),
+		reply{status: 201, body: secretJSON(11, "new", "2031-06-01T12:00:00Z")},
+		reply{status: 201, body: secretJSON(12, "new", "2031-06-01T12:00:00Z")})
+	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 204})
+	f.on("DELETE", secretsURL(HybridClients, "12"), reply{status: 204})
+	a, err := f.c.Add(ctx, testClient, AddRequest{Description: "new"})
+	var re *identity.ResponseError
+	if a != nil || !errors.As(err, &re) || errors.Is(err, identity.ErrOutcomeUnknown) {
+		t.Fatalf("Add = %v, %v", a, err)
+	}
+	if !strings.Contains(err.Error(), "secret 12 was added but its value was lost; it was deleted again") {
+		t.Errorf("err = %v", err)
+	}
+	pre := "HybridClients/" + testClient + "/Secrets"
+	body := ` {"Description":"new","Expires":true,"Expiration":"2031-06-01T12:00:00Z"}`
+	wantCalls(t, f, "GET "+pre+"?count=100", "POST "+pre+body, "GET "+pre+"?count=100", "DELETE "+pre+"/11",
+		"POST "+pre+body, "GET "+pre+"?count=100", "DELETE "+pre+"/12")
+}
+
+func TestAddLostAnswerRecovered(t *testing.T) {
+	// A 502 after the service added the secret: the orphan is deleted and the add repeated.
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients),
+		list(),
+		list(secretJSON(11, "", "2031-06-01T12:00:00Z")))
+	f.on("POST", secretsURL(HybridClients),
+		reply{status: 502, body: "bad gateway"},
+		reply{status: 201, body: addedJSON(12, "", "2031-06-01T12:00:00Z")})
+	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 204})
+	a, err := f.c.Add(ctx, testClient, AddRequest{})
+	if err != nil || a.ID != 12 || a.Value.Reveal() != testValue {
+		t.Fatalf("Add = %v, %v", a, err)
+	}
+	if n := len(f.calls()); n != 5 {
+		t.Errorf("calls: %q", f.calls())
+	}
+}
+
+func TestAddOutcomeUnknown(t *testing.T) {
+	t.Run("listing fails", func(t *testing.T) {
+		f := newFixture(t, HybridClients)
+		f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "", "")), reply{status: 403, body: mocktest.ErrorBody})
+		f.on("POST", secretsURL(HybridClients), reply{status: 500, body: mocktest.ErrorBody})
+		_, err := f.c.Add(ctx, testClient, AddRequest{})
+		if !errors.Is(err, identity.ErrOutcomeUnknown) || !errors.Is(err, identity.ErrServer) ||
+			!strings.Contains(err.Error(), "delete any secret not among [1]") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("several new secrets", func(t *testing.T) {
+		f := newFixture(t, HybridClients)
+		f.on("GET", secretsURL(HybridClients), list(), list(secretJSON(11, "", "2031-06-01T12:00:00Z"), secretJSON(12, "", "2031-06-01T12:00:00Z")))
+		f.on("POST", secretsURL(HybridClients), reply{status: 408})
+		_, err := f.c.Add(ctx, testClient, AddRequest{})
+		var oe *identity.OutcomeError
+		if !errors.As(err, &oe) || len(oe.SecretIDs) != 0 || !errors.Is(err, identity.ErrTimeout) ||
+			!strings.Contains(err.Error(), "secrets [11 12] appeared") {
+			t.Fatalf("err = %v", err)
+		}
+		for _, c := range f.calls() {
+			if strings.HasPrefix(c, "DELETE") {
+				t.Errorf("deleted a secret that may be someone else's: %s", c)
+			}
+		}
+	})
+	t.Run("orphan cannot be deleted", func(t *testing.T) {
+		f := newFixture(t, HybridClients)
+		f.on("GET", secretsURL(HybridClients), list(), list(secretJSON(11, "", "2031-06-01T12:00:00Z")))
+		f.on("POST", secretsURL(HybridClients), reply{status: 201, body: `{"Id":11}`})
+		f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 403, body: mocktest.ErrorBody})
+		_, err := f.c.Add(ctx, testClient, AddRequest{})
+		var oe *identity.OutcomeError
+		if !errors.As(err, &oe) || !equalInts(oe.SecretIDs, []int{11}) || oe.ClientID != testClient ||
+			!errors.Is(err, identity.ErrInvalidResponse) || !errors.Is(err, identity.ErrForbidden) ||
+			!strings.Contains(err.Error(), "secrets [11] may exist with no value held by anyone: delete them") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("nothing added", func(t *testing.T) {
+		f := newFixtureAttempts(t, HybridClients, 2)
+		f.on("GET", secretsURL(HybridClients), list())
+		f.on("POST", secretsURL(HybridClients), reply{status: 500})
+		_, err := f.c.Add(ctx, testClient, AddRequest{})
+		if errors.Is(err, identity.ErrOutcomeUnknown) || !errors.Is(err, identity.ErrServer) || !strings.Contains(err.Error(), "no secret was added") {
+			t.Fatalf("err = %v", err)
+		}
+		if n := len(f.calls()); n != 5 { // GET, POST, GET, POST (second and last attempt), GET
+			t.Errorf("calls: %q", f.calls())
+		}
+	})
+}
+
+func TestAddAtLimitSendsNothing(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	var ten []string
+	for i := 1; i <= MaxPerClient; i++ {
+		ten = append(ten, secretJSON(i, "", "2030-01-01T00:00:00Z"))
+	}
+	f.on("GET", secretsURL(HybridClients), list(ten...))
+	_, err := f.c.Add(ctx, testClient, AddRequest{})
+	if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "has 10 secrets, 10 of them expired") {
+		t.Fatalf("err = %v", err)
+	}
+	if info := f.mt.GetCallCountInfo(); info["POST "+secretsURL(HybridClients)] != 0 {
+		t.Errorf("POST sent: %v", info)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	s := func(id int, e Expiry) Metadata { return Metadata{ID: id, Expiry: e} }
+	in := []Metadata{
+		s(1, ExpiresAt(testNow.Add(40*24*time.Hour))),
+		s(2, ExpiresAt(testNow.Add(-time.Hour))),
+		s(3, NeverExpires()),
+		s(4, ExpiresAt(testNow.Add(2*time.Hour))),
+		s(5, ExpiresAt(testNow)),                      // expires at now: expired
+		s(6, ExpiresAt(testNow.Add(30*24*time.Hour))), // at the horizon: soon
+		s(7, ExpiresAt(testNow.Add(-48*time.Hour))),
+	}
+	r := Classify(in, 30*24*time.Hour, testNow)
+	got := map[string][]int{"expired": ids(r.Expired), "soon": ids(r.ExpiringSoon), "never": ids(r.NeverExpiring), "valid": ids(r.Valid)}
+	want := map[string][]int{"expired": {7, 2, 5}, "soon": {4, 6}, "never": {3}, "valid": {1}}
+	for k := range want {
+		if !equalInts(got[k], want[k]) {
+			t.Errorf("%s = %v, want %v", k, got[k], want[k])
+		}
+	}
+	if r.LockoutAhead() {
+		t.Error("LockoutAhead with a valid secret")
+	}
+	if !Classify(in[1:2], time.Hour, testNow).LockoutAhead() {
+		t.Error("no LockoutAhead with only an expired secret")
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestCheckExpiry(t *testing.T) {
+	f := newFixture(t, ClientCredentialClients)
+	f.on("GET", secretsURL(ClientCredentialClients), list(
+		secretJSON(1, "old", "2030-05-01T00:00:00Z"),
+		secretJSON(2, "soon", "2030-06-10T00:00:00Z"),
+		secretJSON(3, "forever", ""),
+		secretJSON(4, "fresh", "2031-06-01T00:00:00Z")))
+	r, err := f.c.CheckExpiry(ctx, testClient, 30*24*time.Hour, time.Time{}) // zero: the client's clock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalInts(ids(r.Expired), []int{1}) || !equalInts(ids(r.ExpiringSoon), []int{2}) ||
+		!equalInts(ids(r.NeverExpiring), []int{3}) || !equalInts(ids(r.Valid), []int{4}) {
+		t.Errorf("report = %+v", r)
+	}
+	wantCalls(t, f, "GET ClientCredentialClients/"+testClient+"/Secrets?count=100")
+	if _, err := f.c.CheckExpiry(ctx, testClient, -time.Second, testNow); !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("negative within: %v", err)
+	}
+}

@@ -1,0 +1,62 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ocs-go/identity/internal/mocktest"
+)
+
+// TestNothingPrintsTheValue prints every result and error that met a secret value, with
+// every verb a log line might use.
+func TestNothingPrintsTheValue(t *testing.T) {
+	var shown []any
+
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "old", "")))
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "new", "2031-06-01T12:00:00Z")})
+	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 403, body: mocktest.ErrorBody})
+	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 403, body: mocktest.ErrorBody})
+	a, err := f.c.Add(ctx, testClient, AddRequest{Description: "new"})
+	if err != nil || a.Value.Reveal() != testValue {
+		t.Fatalf("Add = %v, %v", a, err)
+	}
+	shown = append(shown, a, *a)
+
+	// Retiring fails: a partial Rotation and an error.
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Store: func(context.Context, Added) error { return nil }})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	shown = append(shown, rot, err)
+
+	// Store fails with the Added in hand, and the cleanup fails too.
+	rot, err = f.c.Rotate(ctx, testClient, RotateOptions{Store: func(_ context.Context, s Added) error {
+		return fmt.Errorf("could not store %v", s)
+	}})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	shown = append(shown, rot, err)
+
+	// An add answer cut short after the value: unusable, reconciled, outcome unknown.
+	f2 := newFixture(t, HybridClients)
+	f2.on("GET", secretsURL(HybridClients), list(), reply{status: 500})
+	f2.on("POST", secretsURL(HybridClients), reply{status: 201, body: `{"Id":11,"Secret":"` + testValue + `","Expires":tru`})
+	_, err = f2.c.Add(ctx, testClient, AddRequest{})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	shown = append(shown, err, errors.Unwrap(err))
+
+	for _, v := range shown {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+			if s := fmt.Sprintf(verb, v); strings.Contains(s, testValue) {
+				t.Errorf("%s of %T shows the value: %s", verb, v, s)
+			}
+		}
+	}
+}

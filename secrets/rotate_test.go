@@ -1,0 +1,288 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/mocktest"
+)
+
+const pre = "HybridClients/" + testClient + "/Secrets"
+
+// newBody is the POST body of a rotation with the default options.
+const newBody = `POST ` + pre + ` {"Description":"v2","Expires":true,"Expiration":"2031-06-01T12:00:00Z"}`
+
+// storeInto returns a Store function that logs the call and keeps the value.
+func (f *fixture) storeInto(kept *string, err error) func(context.Context, Added) error {
+	return func(_ context.Context, s Added) error {
+		f.record("STORE " + strconv.Itoa(s.ID))
+		if err == nil {
+			*kept = s.Value.Reveal()
+		}
+		return err
+	}
+}
+
+func TestRotateSuccess(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "v0", "2030-01-01T00:00:00Z"), secretJSON(2, "v1", "")))
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 204})
+	f.on("DELETE", secretsURL(HybridClients, "2"), reply{status: 204})
+	var stored string
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: f.storeInto(&stored, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != testValue || rot.Added.ID != 11 || !equalInts(ids(rot.Deleted), []int{1, 2}) ||
+		len(rot.Shortened)+len(rot.Kept)+len(rot.FreedRoom) != 0 {
+		t.Errorf("rotation = %+v", rot)
+	}
+	// Add, then store, then retire.
+	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
+}
+
+func TestRotateRetirePolicies(t *testing.T) {
+	old := list(
+		secretJSON(1, "expired", "2030-01-01T00:00:00Z"),
+		secretJSON(2, "soon", "2030-06-05T00:00:00Z"),
+		secretJSON(3, "later", "2030-12-01T00:00:00Z"),
+		secretJSON(4, "never", ""))
+	for _, tt := range []struct {
+		policy RetirePolicy
+		want   []int
+	}{
+		{RetireAll(), []int{1, 2, 3, 4}},
+		{RetirePolicy{}, []int{1, 2, 3, 4}},
+		{RetireExpired(), []int{1}},
+		{RetireExpiringBefore(testNow.Add(7 * 24 * time.Hour)), []int{1, 2}},
+		{RetireExpiringBefore(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)), []int{1, 2, 3}},
+	} {
+		t.Run(tt.policy.String(), func(t *testing.T) {
+			f := newFixture(t, HybridClients)
+			f.on("GET", secretsURL(HybridClients), old)
+			f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+			for i := 1; i <= 4; i++ {
+				f.on("DELETE", secretsURL(HybridClients, strconv.Itoa(i)), reply{status: 204})
+			}
+			var stored string
+			rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Retire: tt.policy, Store: f.storeInto(&stored, nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalInts(ids(rot.Deleted), tt.want) {
+				t.Errorf("deleted %v, want %v", ids(rot.Deleted), tt.want)
+			}
+		})
+	}
+}
+
+func TestRotateStoreFails(t *testing.T) {
+	storeErr := errors.New("vault sealed")
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "v1", "")))
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 204})
+	var stored string
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: f.storeInto(&stored, storeErr)})
+	if !errors.Is(err, storeErr) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"storing the new secret failed", "new secret 11 was deleted again", "old secrets are untouched", "vault sealed"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err %q lacks %q", err, want)
+		}
+	}
+	if rot == nil || rot.Added.ID != 0 || len(rot.Deleted) != 0 {
+		t.Errorf("rotation = %+v", rot)
+	}
+	// The new secret was removed; the old one was not touched.
+	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/11")
+}
+
+func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
+	storeErr := errors.New("vault sealed")
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "v1", "")))
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 403, body: mocktest.ErrorBody})
+	// Store cancels the caller's context: the cleanup must still run.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rot, err := f.c.Rotate(cctx, testClient, RotateOptions{Description: "v2", Store: func(_ context.Context, s Added) error {
+		cancel()
+		f.record("STORE " + strconv.Itoa(s.ID))
+		return storeErr
+	}})
+	if !errors.Is(err, storeErr) || !errors.Is(err, identity.ErrForbidden) ||
+		!strings.Contains(err.Error(), "new secret 11 is left on the client") {
+		t.Fatalf("err = %v", err)
+	}
+	if rot.Added.ID != 11 {
+		t.Errorf("rotation = %+v", rot)
+	}
+	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/11")
+}
+
+func tenSecrets(expired ...int) reply {
+	var items []string
+	for i := 1; i <= MaxPerClient; i++ {
+		exp := "2031-01-01T00:00:00Z"
+		for _, e := range expired {
+			if e == i {
+				exp = fmt.Sprintf("2030-0%d-01T00:00:00Z", 1+i%5)
+			}
+		}
+		items = append(items, secretJSON(i, "s"+strconv.Itoa(i), exp))
+	}
+	return list(items...)
+}
+
+func TestRotateLimitReached(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		expired  []int
+		freeRoom bool
+	}{
+		{"FreeRoom not allowed", []int{3}, false},
+		{"nothing expired", nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, HybridClients)
+			f.on("GET", secretsURL(HybridClients), tenSecrets(tt.expired...))
+			called := false
+			rot, err := f.c.Rotate(ctx, testClient, RotateOptions{FreeRoom: tt.freeRoom, Store: func(context.Context, Added) error { called = true; return nil }})
+			if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "limit of 10 secrets per client reached") {
+				t.Fatalf("err = %v", err)
+			}
+			if called || rot == nil || rot.Added.ID != 0 {
+				t.Errorf("rotation = %+v", rot)
+			}
+			wantCalls(t, f, "GET "+pre+"?count=100") // no POST, no DELETE
+		})
+	}
+}
+
+func TestRotateFreeRoom(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), tenSecrets(4, 7)) // 4 expired 2030-05-01, 7 expired 2030-03-01
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("DELETE", secretsURL(HybridClients, "4"), reply{status: 204})
+	f.on("DELETE", secretsURL(HybridClients, "7"), reply{status: 204})
+	var stored string
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", FreeRoom: true, Retire: RetireExpired(), Store: f.storeInto(&stored, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The earliest expired goes first to make room; the other expired one is retired after.
+	if !equalInts(ids(rot.FreedRoom), []int{7}) || !equalInts(ids(rot.Deleted), []int{4}) || rot.Added.ID != 11 {
+		t.Errorf("rotation = %+v", rot)
+	}
+	wantCalls(t, f, "GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "DELETE "+pre+"/4")
+}
+
+func TestRotateGrace(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), list(
+		secretJSON(1, "expired", "2030-05-01T00:00:00Z"),
+		secretJSON(2, "expires within the grace", "2030-06-01T13:00:00Z"),
+		secretJSON(3, "at the grace's end", "2030-06-01T14:00:00Z"),
+		secretJSON(4, "later", "2031-01-01T00:00:00Z"),
+		secretJSON(5, "never", "")))
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 204})
+	f.on("PUT", secretsURL(HybridClients, "4"), ok(secretJSON(4, "later", "2030-06-01T14:00:00Z")))
+	f.on("PUT", secretsURL(HybridClients, "5"), ok(secretJSON(5, "never", "2030-06-01T14:00:00Z")))
+	var stored string
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Grace: 2 * time.Hour, Store: f.storeInto(&stored, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalInts(ids(rot.Deleted), []int{1}) || !equalInts(ids(rot.Kept), []int{2, 3}) || !equalInts(ids(rot.Shortened), []int{4, 5}) {
+		t.Errorf("rotation = %+v", rot)
+	}
+	if rot.Shortened[1].Expiry.Never() {
+		t.Errorf("shortened secret 5 still never expires: %+v", rot.Shortened[1])
+	}
+	short := `{"Expires":true,"Expiration":"2030-06-01T14:00:00Z"}`
+	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/1",
+		"PUT "+pre+"/4 "+short, "PUT "+pre+"/5 "+short)
+}
+
+func TestRotateRetireFailsHalfway(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", ""), secretJSON(2, "b", ""), secretJSON(3, "c", "")))
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 204})
+	f.on("DELETE", secretsURL(HybridClients, "2"), reply{status: 403, body: mocktest.ErrorBody})
+	f.on("DELETE", secretsURL(HybridClients, "3"), reply{status: 204})
+	var stored string
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: f.storeInto(&stored, nil)})
+	if !errors.Is(err, identity.ErrForbidden) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"new secret 11 was added and stored", "deleting old secret 2 failed", "old secrets [1] were deleted", "not yet retired: [2 3]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err %q lacks %q", err, want)
+		}
+	}
+	if rot.Added.ID != 11 || !equalInts(ids(rot.Deleted), []int{1}) || stored != testValue {
+		t.Errorf("rotation = %+v", rot)
+	}
+	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
+}
+
+func TestRotateShortenFailsHalfway(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", ""), secretJSON(2, "b", "")))
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("PUT", secretsURL(HybridClients, "1"), ok(secretJSON(1, "a", "2030-06-02T12:00:00Z")))
+	f.on("PUT", secretsURL(HybridClients, "2"), reply{status: 400, body: mocktest.ErrorBody})
+	var stored string
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Grace: 24 * time.Hour, Store: f.storeInto(&stored, nil)})
+	if !errors.Is(err, identity.ErrBadRequest) || !strings.Contains(err.Error(), "shortening the expiry of old secret 2 failed") ||
+		!strings.Contains(err.Error(), "old secrets [1] now expire at the end of the grace period") || !strings.Contains(err.Error(), "not yet retired: [2]") {
+		t.Fatalf("err = %v", err)
+	}
+	if !equalInts(ids(rot.Shortened), []int{1}) {
+		t.Errorf("rotation = %+v", rot)
+	}
+}
+
+func TestRotateAddFails(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", "")))
+	f.on("POST", secretsURL(HybridClients), reply{status: 403, body: mocktest.ErrorBody})
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Store: func(context.Context, Added) error { t.Error("Store called"); return nil }})
+	if !errors.Is(err, identity.ErrForbidden) || !strings.Contains(err.Error(), "old secrets are untouched") || rot == nil {
+		t.Fatalf("Rotate = %+v, %v", rot, err)
+	}
+}
+
+func TestRotateRefusesBadOptions(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	_, err := f.c.Rotate(ctx, testClient, RotateOptions{
+		Expiry: ExpiresAt(testNow.Add(-time.Hour)),
+		Retire: RetireExpiringBefore(time.Time{}),
+		Grace:  -time.Hour,
+	})
+	for _, field := range []string{"Expiry", "Store", "Retire", "Grace"} {
+		if !strings.Contains(err.Error(), "invalid "+field+":") {
+			t.Errorf("err %q does not name %s", err, field)
+		}
+	}
+	if !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("err = %v", err)
+	}
+	_, err = f.c.Rotate(ctx, testClient, RotateOptions{Grace: time.Second, Store: func(context.Context, Added) error { return nil }})
+	if !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("Grace 1s: %v", err)
+	}
+	wantCalls(t, f)
+}

@@ -1,0 +1,314 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/mocktest"
+)
+
+var ctx = context.Background()
+
+func wantCalls(t *testing.T, f *fixture, want ...string) {
+	t.Helper()
+	if got := f.calls(); !slices.Equal(got, want) {
+		t.Errorf("calls:\n got  %q\n want %q", got, want)
+	}
+}
+
+func TestNewRefusesUnknownKind(t *testing.T) {
+	cfg, _ := mocktest.Config()
+	if _, err := New(cfg, "Clients"); !errors.Is(err, identity.ErrInvalidInput) {
+		t.Fatalf("New: %v", err)
+	}
+	c, err := New(cfg, ClientCredentialClients)
+	if err != nil || c.Kind() != ClientCredentialClients {
+		t.Fatalf("New: %v %v", c, err)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	for _, kind := range []Kind{HybridClients, ClientCredentialClients} {
+		pre := string(kind) + "/" + testClient + "/Secrets"
+		t.Run(string(kind), func(t *testing.T) {
+			t.Run("List", func(t *testing.T) {
+				f := newFixture(t, kind)
+				f.on("GET", secretsURL(kind), ok("["+
+					secretJSON(3, "prod", "2031-01-02T03:04:05Z")+","+
+					secretJSON(4, "forever", "")+","+
+					`{"Id":5,"Description":null,"Expires":true,"Expiration":null}`+","+
+					`{"Id":6,"Expiration":"2031-02-03T04:05:06"}`+"]", "Total-Count", "9"))
+				p, err := f.c.List(ctx, testClient, ListOptions{Skip: 2, Count: 4})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantCalls(t, f, "GET "+pre+"?count=4&skip=2")
+				want := &Page{Total: 9, Secrets: []Metadata{
+					{ID: 3, Description: "prod", Expiry: ExpiresAt(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC))},
+					{ID: 4, Description: "forever", Expiry: NeverExpires()},
+					{ID: 5, Expiry: NeverExpires()},
+					{ID: 6, Expiry: ExpiresAt(time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC))},
+				}}
+				if fmt.Sprintf("%#v", p) != fmt.Sprintf("%#v", want) {
+					t.Errorf("got  %#v\nwant %#v", p, want)
+				}
+			})
+			t.Run("Count", func(t *testing.T) {
+				f := newFixture(t, kind)
+				f.on("HEAD", secretsURL(kind), ok("", "Total-Count", "7"))
+				n, err := f.c.Count(ctx, testClient)
+				if err != nil || n != 7 {
+					t.Fatalf("Count = %d, %v", n, err)
+				}
+				wantCalls(t, f, "HEAD "+pre)
+			})
+			t.Run("Get", func(t *testing.T) {
+				f := newFixture(t, kind)
+				f.on("GET", secretsURL(kind, "3"), ok(secretJSON(3, "prod", "2031-01-02T03:04:05.5+02:00")))
+				m, err := f.c.Get(ctx, testClient, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				at, _ := m.Expiry.Time(testNow)
+				if m.ID != 3 || m.Description != "prod" || !at.Equal(time.Date(2031, 1, 2, 1, 4, 5, 5e8, time.UTC)) {
+					t.Errorf("Get = %+v", m)
+				}
+				wantCalls(t, f, "GET "+pre+"/3")
+			})
+			t.Run("Exists", func(t *testing.T) {
+				f := newFixture(t, kind)
+				f.on("HEAD", secretsURL(kind, "3"), ok(""))
+				f.on("HEAD", secretsURL(kind, "4"), reply{status: 404, body: mocktest.ErrorBody})
+				if ok, err := f.c.Exists(ctx, testClient, 3); !ok || err != nil {
+					t.Errorf("Exists(3) = %v, %v", ok, err)
+				}
+				if ok, err := f.c.Exists(ctx, testClient, 4); ok || err != nil {
+					t.Errorf("Exists(4) = %v, %v", ok, err)
+				}
+				wantCalls(t, f, "HEAD "+pre+"/3", "HEAD "+pre+"/4")
+			})
+			t.Run("Add", func(t *testing.T) {
+				f := newFixture(t, kind)
+				f.on("GET", secretsURL(kind), list(secretJSON(1, "old", "")))
+				f.on("POST", secretsURL(kind), reply{status: 201, body: addedJSON(2, "new", "2030-07-01T00:00:00Z")})
+				a, err := f.c.Add(ctx, testClient, AddRequest{Description: "new", Expiry: ExpiresAt(time.Date(2030, 7, 1, 2, 0, 0, 0, time.FixedZone("x", 2*3600)))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.ID != 2 || a.Description != "new" || a.Value.Reveal() != testValue || a.Expiry.String() != "2030-07-01T00:00:00Z" {
+					t.Errorf("Add = %+v", a)
+				}
+				wantCalls(t, f, "GET "+pre+"?count=100",
+					"POST "+pre+` {"Description":"new","Expires":true,"Expiration":"2030-07-01T00:00:00Z"}`)
+			})
+			t.Run("Update", func(t *testing.T) {
+				f := newFixture(t, kind)
+				f.on("PUT", secretsURL(kind, "3"), ok(secretJSON(3, "renamed", "")))
+				m, err := f.c.Update(ctx, testClient, 3, UpdateRequest{Description: identity.Ptr("renamed"), Expiry: NeverExpires()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.ID != 3 || m.Description != "renamed" || !m.Expiry.Never() {
+					t.Errorf("Update = %+v", m)
+				}
+				wantCalls(t, f, "PUT "+pre+`/3 {"Description":"renamed","Expires":false,"Expiration":null}`)
+			})
+			t.Run("Delete", func(t *testing.T) {
+				f := newFixture(t, kind)
+				f.on("DELETE", secretsURL(kind, "3"), reply{status: 204})
+				if err := f.c.Delete(ctx, testClient, 3); err != nil {
+					t.Fatal(err)
+				}
+				wantCalls(t, f, "DELETE "+pre+"/3")
+			})
+		})
+	}
+}
+
+func TestListWithoutTotalCount(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), ok("["+secretJSON(1, "a", "")+"]"))
+	p, err := f.c.List(ctx, testClient, ListOptions{Skip: 3})
+	if err != nil || p.Total != 4 {
+		t.Fatalf("List = %+v, %v", p, err)
+	}
+}
+
+func TestListRefusesBadOptionsAndBadAnswers(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	_, err := f.c.List(ctx, testClient, ListOptions{Skip: -1, Count: -1})
+	var ve *identity.ValidationError
+	if !errors.As(err, &ve) || strings.Count(err.Error(), "invalid") != 2 {
+		t.Errorf("List(-1,-1): %v", err)
+	}
+	for _, body := range []string{`[{"Description":"no id"}]`, `[{"Id":1,"Expiration":"yesterday"}]`, `{"Id":1}`} {
+		f := newFixture(t, HybridClients)
+		f.on("GET", secretsURL(HybridClients), ok(body))
+		if _, err := f.c.List(ctx, testClient, ListOptions{}); !errors.Is(err, identity.ErrInvalidResponse) {
+			t.Errorf("List of %s: %v", body, err)
+		}
+	}
+}
+
+func TestAllPagesLazily(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	pages := map[string]string{
+		"count=2":        "[" + secretJSON(1, "a", "") + "," + secretJSON(2, "b", "") + "]",
+		"count=2&skip=2": "[" + secretJSON(3, "c", "") + "," + secretJSON(4, "d", "") + "]",
+		"count=2&skip=4": "[" + secretJSON(5, "e", "") + "]",
+	}
+	f.onFunc("GET", secretsURL(HybridClients), func(r *http.Request) reply {
+		return ok(pages[r.URL.RawQuery], "Total-Count", "5")
+	})
+	var got []int
+	for s, err := range f.c.All(ctx, testClient, ListOptions{Count: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s.ID)
+	}
+	if !slices.Equal(got, []int{1, 2, 3, 4, 5}) {
+		t.Errorf("All = %v", got)
+	}
+	pre := "GET HybridClients/" + testClient + "/Secrets?"
+	wantCalls(t, f, pre+"count=2", pre+"count=2&skip=2", pre+"count=2&skip=4")
+
+	// Breaking out of the loop fetches no further page.
+	f.log = nil
+	for range f.c.All(ctx, testClient, ListOptions{Count: 2}) {
+		break
+	}
+	wantCalls(t, f, pre+"count=2")
+}
+
+func TestAllYieldsErrorOnce(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("GET", secretsURL(HybridClients), reply{status: 403, body: mocktest.ErrorBody})
+	n := 0
+	for _, err := range f.c.All(ctx, testClient, ListOptions{}) {
+		n++
+		if !errors.Is(err, identity.ErrForbidden) {
+			t.Errorf("err = %v", err)
+		}
+	}
+	if n != 1 {
+		t.Errorf("yielded %d times", n)
+	}
+}
+
+func TestCountWithoutTotalCount(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("HEAD", secretsURL(HybridClients), ok(""))
+	if _, err := f.c.Count(ctx, testClient); !errors.Is(err, identity.ErrInvalidResponse) {
+		t.Errorf("Count: %v", err)
+	}
+}
+
+func TestIDsRefusedBeforeSending(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	for _, id := range []int{0, -1, 1 << 31} {
+		if _, err := f.c.Get(ctx, testClient, id); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Get(%d): %v", id, err)
+		}
+		if _, err := f.c.Exists(ctx, testClient, id); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Exists(%d): %v", id, err)
+		}
+		if _, err := f.c.Update(ctx, testClient, id, UpdateRequest{Description: identity.Ptr("x")}); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Update(%d): %v", id, err)
+		}
+		if err := f.c.Delete(ctx, testClient, id); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Delete(%d): %v", id, err)
+		}
+	}
+	for _, cid := range []string{"", "..", "a\nb"} {
+		if _, err := f.c.List(ctx, cid, ListOptions{}); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("List(%q): %v", cid, err)
+		}
+		if _, err := f.c.Add(ctx, cid, AddRequest{}); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Add(%q): %v", cid, err)
+		}
+		if _, err := f.c.Count(ctx, cid); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Count(%q): %v", cid, err)
+		}
+		if _, err := f.c.CheckExpiry(ctx, cid, time.Hour, testNow); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("CheckExpiry(%q): %v", cid, err)
+		}
+	}
+	wantCalls(t, f)
+}
+
+func TestErrorStatuses(t *testing.T) {
+	type op struct {
+		name   string
+		routes func(f *fixture, r reply)
+		call   func(c *Client) error
+	}
+	one := secretsURL(HybridClients, "3")
+	all := secretsURL(HybridClients)
+	ops := []op{
+		{"List", func(f *fixture, r reply) { f.on("GET", all, r) },
+			func(c *Client) error { _, err := c.List(ctx, testClient, ListOptions{}); return err }},
+		{"Count", func(f *fixture, r reply) { f.on("HEAD", all, r) },
+			func(c *Client) error { _, err := c.Count(ctx, testClient); return err }},
+		{"Get", func(f *fixture, r reply) { f.on("GET", one, r) },
+			func(c *Client) error { _, err := c.Get(ctx, testClient, 3); return err }},
+		{"Exists", func(f *fixture, r reply) { f.on("HEAD", one, r) },
+			func(c *Client) error { _, err := c.Exists(ctx, testClient, 3); return err }},
+		{"Add", func(f *fixture, r reply) { f.on("GET", all, list()); f.on("POST", all, r) },
+			func(c *Client) error { _, err := c.Add(ctx, testClient, AddRequest{}); return err }},
+		{"Update", func(f *fixture, r reply) { f.on("PUT", one, r) },
+			func(c *Client) error {
+				_, err := c.Update(ctx, testClient, 3, UpdateRequest{Description: identity.Ptr("x")})
+				return err
+			}},
+		{"Delete", func(f *fixture, r reply) { f.on("DELETE", one, r) },
+			func(c *Client) error { return c.Delete(ctx, testClient, 3) }},
+		{"CheckExpiry", func(f *fixture, r reply) { f.on("GET", all, r) },
+			func(c *Client) error { _, err := c.CheckExpiry(ctx, testClient, time.Hour, testNow); return err }},
+	}
+	for _, o := range ops {
+		for _, s := range mocktest.Statuses {
+			t.Run(fmt.Sprintf("%s/%d", o.name, s.Status), func(t *testing.T) {
+				f := newFixture(t, HybridClients)
+				body := mocktest.ErrorBody
+				if s.Status == 503 {
+					body = "<html>gateway</html>" // not JSON: still the status's sentinel
+				}
+				o.routes(f, reply{status: s.Status, body: body})
+				err := o.call(f.c)
+				if o.name == "Exists" && s.Status == 404 {
+					if err != nil {
+						t.Fatalf("Exists on 404: %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, s.Sentinel) {
+					t.Fatalf("err = %v, want %v", err, s.Sentinel)
+				}
+				var ae *identity.Error
+				if !errors.As(err, &ae) || ae.StatusCode != s.Status {
+					t.Fatalf("err = %#v", err)
+				}
+				if s.Status != 503 && (ae.Code != "Something failed" || ae.OperationID != "op-1") {
+					t.Errorf("ErrorResponse not decoded: %#v", ae)
+				}
+			})
+		}
+	}
+}
+
+func TestDeleteRetriedIntoNotFoundIsDone(t *testing.T) {
+	f := newFixture(t, HybridClients)
+	f.on("DELETE", secretsURL(HybridClients, "3"), reply{status: 503}, reply{status: 404, body: mocktest.ErrorBody})
+	if err := f.c.Delete(ctx, testClient, 3); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	wantCalls(t, f, "DELETE HybridClients/"+testClient+"/Secrets/3", "DELETE HybridClients/"+testClient+"/Secrets/3")
+}
