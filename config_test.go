@@ -261,7 +261,7 @@ func TestConfigPrintsNoSecret(t *testing.T) {
 			"%v":       fmt.Sprintf("%v", cfg),
 			"%+v":      fmt.Sprintf("%+v", cfg),
 			"%#v":      fmt.Sprintf("%#v", cfg),
-			"%s":       fmt.Sprintf("%s", cfg),
+			"%s":       fmt.Sprintf("%s", cfg), //lint:ignore S1025 the fmt path itself is under test
 			"&%v":      fmt.Sprintf("%v", &cfg),
 			"&%#v":     fmt.Sprintf("%#v", &cfg),
 			"Sprint":   fmt.Sprint(cfg),

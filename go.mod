@@ -10,3 +10,5 @@ require (
 	github.com/jarcoal/httpmock v1.4.2
 	golang.org/x/oauth2 v0.34.0
 )
+
+require go.uber.org/goleak v1.3.0

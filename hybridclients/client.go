@@ -36,6 +36,11 @@ func New(cfg identity.Config) (*Client, error) {
 	return &Client{t: t, secrets: s, newID: uuid.NewString}, nil
 }
 
+// CloseIdleConnections closes idle connections of the Client (and of its Secrets client,
+// which shares them). Call it when you are done with a Client you made without your own
+// Config.HTTPClient, so its pooled connections do not wait for their idle timeout.
+func (c *Client) CloseIdleConnections() { c.t.CloseIdleConnections() }
+
 // Secrets returns the client of the hybrid clients' secrets routes, sharing this Client's
 // connections and token.
 func (c *Client) Secrets() *secrets.Client { return c.secrets }

@@ -44,6 +44,10 @@ func New(cfg identity.Config, kind Kind) (*Client, error) {
 	return &Client{t: t, kind: kind, now: time.Now}, nil
 }
 
+// CloseIdleConnections closes idle connections of the Client, as
+// http.Client.CloseIdleConnections does.
+func (c *Client) CloseIdleConnections() { c.t.CloseIdleConnections() }
+
 // Kind returns the type of client whose secrets c manages.
 func (c *Client) Kind() Kind { return c.kind }
 

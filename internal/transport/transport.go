@@ -34,6 +34,7 @@ type Client struct {
 	userAgent  string
 	maxBody    int64
 	policy     policy
+	base       http.RoundTripper
 }
 
 // New validates cfg and builds the layers. It makes no network call.
@@ -82,6 +83,7 @@ func New(cfg identity.Config) (*Client, error) {
 		userAgent:  "ocs-go-identity/" + identity.Version + " (" + runtime.Version() + ")",
 		maxBody:    cfg.MaxResponseBytes,
 		policy:     pol,
+		base:       base,
 	}
 	if c.maxBody == 0 {
 		c.maxBody = identity.DefaultMaxResponseBytes
@@ -124,6 +126,14 @@ func BaseClient(hc *http.Client) *http.Client {
 	t := cleanhttp.DefaultPooledTransport()
 	t.MaxIdleConnsPerHost = 100
 	return &http.Client{Transport: t}
+}
+
+// CloseIdleConnections closes the base transport's idle connections (when it has such a
+// method), as http.Client.CloseIdleConnections does.
+func (c *Client) CloseIdleConnections() {
+	if ci, ok := c.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
 }
 
 // TenantID returns the tenant the client talks to.
