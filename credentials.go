@@ -218,7 +218,11 @@ func discover(ctx context.Context, req TokenRequest) (string, error) {
 	hr.Header.Set("Accept", "application/json")
 	resp, err := req.HTTPClient.Do(hr)
 	if err != nil {
-		return "", fmt.Errorf("identity: OpenID discovery: %w", err)
+		var ue *url.Error // its message repeats the URL the caller's message already names
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", fmt.Errorf("identity: OpenID discovery at %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -67,7 +67,7 @@ func New(cfg identity.Config) (*Client, error) {
 		Backoff: func(min, max time.Duration, n int, resp *http.Response) time.Duration {
 			return pol.backoffFor(n+1, nil)
 		},
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		ErrorHandler: responseOrError,
 	}
 
 	auth := &authTransport{
@@ -134,6 +134,20 @@ func (c *Client) CloseIdleConnections() {
 	if ci, ok := c.base.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
+}
+
+// responseOrError is the token client's go-retryablehttp ErrorHandler: the last response
+// when there is no error, else the error alone (its response drained). A RoundTripper
+// must not return both: net/http would log "RoundTripper returned a response & error"
+// through the standard logger.
+func responseOrError(resp *http.Response, err error, _ int) (*http.Response, error) {
+	if err != nil {
+		if resp != nil {
+			drain(resp.Body)
+		}
+		return nil, err
+	}
+	return resp, nil
 }
 
 // TenantID returns the tenant the client talks to.

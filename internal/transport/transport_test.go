@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -445,5 +447,30 @@ func TestNewRefusesBadConfigWithoutNetwork(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q not named in %v", want, err)
 		}
+	}
+}
+
+// TestDeadlineDuringTokenFetchLogsNothing: a context ending while the token endpoint
+// answers a retryable status must give an error, and net/http must not print "RoundTripper
+// returned a response & error" through the standard logger.
+func TestDeadlineDuringTokenFetchLogsNothing(t *testing.T) {
+	var buf strings.Builder
+	log.SetOutput(&buf)
+	defer log.SetOutput(os.Stderr)
+	c, mt := newClient(t, func(cfg *identity.Config) {
+		cfg.Credentials = identity.NewClientCredentials("cid", identity.NewSecret("s3cr3t-value"),
+			&identity.ClientCredentialsOptions{TokenURL: mocktest.Resource + "/identity/connect/token"})
+	})
+	mt.RegisterResponder("POST", mocktest.Resource+"/identity/connect/token", func(r *http.Request) (*http.Response, error) {
+		<-r.Context().Done()
+		return httpmock.NewStringResponse(503, "busy"), nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := get(c, ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if buf.Len() > 0 {
+		t.Fatalf("the standard logger printed: %q", buf.String())
 	}
 }

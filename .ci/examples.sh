@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Runs every example program against the in-process emulator (no OCS_* variable set) and
+# checks exit status and output, including the failure modes: misused flags, a partial
+# configuration, an unreachable service. Run from anywhere; needs only Go.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+work=$tmp/work # the examples' working directory: the files they write land here
+mkdir -p "$work"
+
+guid='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+tenant=6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b # any GUID: the unreachable service is never asked
+
+# Build once; each case then runs a binary in $work (go run would run it in the repo).
+go build -o "$tmp/bin/" ./examples/...
+
+# run [VAR=VALUE...] EXAMPLE ARGS...: runs the example in $work with no OCS_* variable but
+# the VARs given (none: the example starts the emulator); sets $rc, $out, $err.
+run() {
+  local vars=()
+  while [[ $1 == *=* ]]; do vars+=("$1"); shift; done
+  local name=$1; shift
+  set +e
+  (cd "$work" && env -u OCS_RESOURCE -u OCS_TENANT_ID -u OCS_CLIENT_ID -u OCS_CLIENT_SECRET \
+    ${vars[@]+"${vars[@]}"} "$tmp/bin/$name" "$@") >"$tmp/stdout" 2>"$tmp/stderr"
+  rc=$?
+  set -e
+  out=$(cat "$tmp/stdout"); err=$(cat "$tmp/stderr")
+}
+
+problems=()
+want_rc()  { [ "$rc" = "$1" ] || problems+=("exit status $rc, want $1"); }
+want_out() { grep -Eq -- "$1" <<<"$out" || problems+=("stdout lacks /$1/"); }
+want_err() { grep -Eq -- "$1" <<<"$err" || problems+=("stderr lacks /$1/"); }
+no_out()   { ! grep -Eq -- "$1" <<<"$out" || problems+=("stdout has /$1/"); }
+# one_line_error: stderr is exactly one line, and no stack trace.
+one_line_error() {
+  local n; n=$(wc -l <"$tmp/stderr" | tr -d ' ')
+  [ "$n" = 1 ] || problems+=("stderr has $n lines, want 1")
+  ! grep -Eq 'goroutine|panic' "$tmp/stderr" || problems+=("stderr shows a panic or a stack trace")
+}
+want_file_mode() { # want_file_mode PATH MODE
+  local m; m=$(stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1" 2>/dev/null || echo missing)
+  [ "$m" = "$2" ] || problems+=("$1: mode $m, want $2")
+}
+want_no_file() { [ ! -e "$1" ] || problems+=("$1 is left behind"); }
+
+passed=0 failed=0
+# finish NAME: reports the case's checks.
+finish() {
+  if [ ${#problems[@]} -eq 0 ]; then
+    passed=$((passed + 1)); echo "ok    $1"
+  else
+    failed=$((failed + 1)); echo "FAIL  $1"
+    printf '      %s\n' "${problems[@]}"
+    echo "      --- stdout:"; sed 's/^/      /' "$tmp/stdout"
+    echo "      --- stderr:"; sed 's/^/      /' "$tmp/stderr"
+  fi
+  problems=()
+}
+
+emulator_note='^running against the in-process emulator \(set OCS_TENANT_ID, OCS_CLIENT_ID, OCS_CLIENT_SECRET to use a real tenant\)$'
+
+# --- quickstart
+
+# The README's command, word for word, from the repository's root.
+set +e
+env -u OCS_RESOURCE -u OCS_TENANT_ID -u OCS_CLIENT_ID -u OCS_CLIENT_SECRET \
+  go run ./examples/quickstart >"$tmp/stdout" 2>"$tmp/stderr"
+rc=$?
+set -e
+out=$(cat "$tmp/stdout"); err=$(cat "$tmp/stderr")
+want_rc 0
+want_out "^client id: $guid$"
+want_err "$emulator_note"
+secrets_left=$(find . -maxdepth 1 -name '*.secret' | head -1)
+[ -z "$secrets_left" ] || problems+=("$secrets_left is left in the repository")
+finish "quickstart: go run ./examples/quickstart from the repository root"
+
+run quickstart
+want_rc 0
+want_err "$emulator_note"
+want_out "^client id: $guid$"
+want_out "^secret value written to \./$guid\.secret \(mode 0600\)$"
+want_err "^warning: .*cannot be retrieved again"
+want_out "^ID +NAME +ENABLED +REFRESH TOKENS +TOKEN LIFETIME$"
+want_out "^$guid +quickstart example +true +true +30m0s$"
+want_out "^deleted client $guid"
+want_out "^removed \./$guid\.secret"
+no_out "secret value:"
+id=$(sed -n 's/^client id: //p' <<<"$out")
+want_no_file "$work/$id.secret"
+finish "quickstart: creates, writes the secret file, lists, cleans up"
+
+run quickstart -keep -secret-file "$work/kept.secret"
+want_rc 0
+want_out "^secret value written to $work/kept\.secret \(mode 0600\)$"
+want_out "^kept client $guid$"
+want_file_mode "$work/kept.secret" 600
+[ -s "$work/kept.secret" ] || problems+=("$work/kept.secret is empty")
+finish "quickstart -keep -secret-file: the file has mode 600"
+
+echo "an earlier secret" >"$work/taken.secret"
+run quickstart -secret-file "$work/taken.secret"
+want_rc 1
+want_err '^quickstart: -secret-file .*exists already'
+[ "$(cat "$work/taken.secret")" = "an earlier secret" ] || problems+=("taken.secret was overwritten")
+finish "quickstart -secret-file EXISTING: refuses to overwrite"
+rm -f "$work/kept.secret" "$work/taken.secret"
+
+run quickstart -print-secret
+want_rc 0
+want_out '^secret value: [^ ]{16,}$'
+want_err '^warning: .*cannot be retrieved again'
+[ -z "$(ls -A "$work")" ] || problems+=("files written: $(ls -A "$work")")
+finish "quickstart -print-secret: the value on stdout, the warning on stderr, no file"
+
+run quickstart -print-secret -secret-file x
+want_rc 2
+one_line_error
+finish "quickstart -print-secret -secret-file: flag misuse"
+
+# --- rotate-secret
+
+run rotate-secret
+want_rc 0
+want_err "$emulator_note"
+want_err "^emulator: created client $guid"
+want_out "^added +secret 3 .*; value written to \./$guid\.3\.secret \(mode 0600\)$"
+want_out '^deleted +secret 1 "first secret"'
+want_out '^deleted +secret 2 "legacy secret", expires never$'
+want_out '^emulator: the new secret signs in: true$'
+[ -z "$(ls -A "$work")" ] || problems+=("files left: $(ls -A "$work")")
+finish "rotate-secret: adds, stores, deletes the old secrets"
+
+run rotate-secret -grace 2h -out "$work/new.secret" -keep
+want_rc 0
+want_out "^added +secret 3 .*; value written to $work/new\.secret \(mode 0600\)$"
+want_out '^shortened +secret 1 '
+want_out '^shortened +secret 2 '
+no_out '^deleted'
+want_out '^emulator: the new secret signs in: true$'
+want_file_mode "$work/new.secret" 600
+finish "rotate-secret -grace 2h -out: shortens instead of deleting; the file has mode 600"
+rm -f "$work/new.secret"
+
+run rotate-secret -retire expired
+want_rc 0
+want_out '^retired +none of the old secrets \(-retire expired\)$'
+finish "rotate-secret -retire expired: keeps the unexpired secrets"
+
+run rotate-secret -retire sometimes
+want_rc 2
+one_line_error
+want_err '^rotate-secret: -retire must be all or expired'
+finish "rotate-secret -retire sometimes: flag misuse"
+
+# --- audit
+
+run audit
+want_rc 0
+want_err "$emulator_note"
+want_out '^FINDING +CLIENT ID +CLIENT NAME +SECRET +DESCRIPTION +EXPIRES$'
+want_out "^disabled +$guid +Legacy batch job "
+want_out "^expired +$guid +Billing portal +1 +billing, old +.* ago\)$"
+want_out "^expiring +$guid +Reports +1 +reports web app +.*\(in 1[78] days\)$"
+want_out "^never expires +$guid +Legacy batch job +1 +batch job +never$"
+want_out '^4 clients, 5 secrets, as of .*: 1 disabled, 1 expired, 1 expiring within 30 days, 1 never expiring$'
+finish "audit: reports every category"
+
+run audit -days 10
+want_rc 0
+want_out ': 1 disabled, 1 expired, 0 expiring within 10 days, 1 never expiring$'
+finish "audit -days 10: the secret expiring in 18 days is not reported"
+
+run audit -json
+want_rc 0
+cat >"$tmp/checkjson.go" <<'EOF'
+// checkjson reads audit -json output on stdin and checks its shape and counts.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+func main() {
+	var r struct {
+		Clients, Secrets, WithinDays                     *int
+		Disabled, Expired, ExpiringSoon, NeverExpiring []map[string]any
+	}
+	dec := json.NewDecoder(os.Stdin)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		fmt.Println("invalid JSON:", err)
+		os.Exit(1)
+	}
+	got := fmt.Sprint(*r.Clients, *r.Secrets, *r.WithinDays, len(r.Disabled), len(r.Expired), len(r.ExpiringSoon), len(r.NeverExpiring))
+	if want := "4 5 30 1 1 1 1"; got != want {
+		fmt.Printf("clients secrets withinDays disabled expired expiringSoon neverExpiring: %s, want %s\n", got, want)
+		os.Exit(1)
+	}
+}
+EOF
+# asOf is the one field checkjson does not declare: drop it so unknown fields still fail.
+if ! msg=$(grep -v '"asOf"' "$tmp/stdout" | (cd "$tmp" && GO111MODULE=off go run checkjson.go) 2>&1); then
+  problems+=("$msg")
+fi
+want_out '"asOf": "'
+want_out '"expiration": null'
+finish "audit -json: valid JSON with every category"
+
+# --- failure modes, for every example
+
+unreachable=(OCS_RESOURCE=http://127.0.0.1:1 OCS_TENANT_ID=$tenant OCS_CLIENT_ID=ci OCS_CLIENT_SECRET=not-a-secret)
+for name in quickstart rotate-secret audit; do
+  run "$name" -no-such-flag
+  want_rc 2
+  one_line_error
+  want_err "^$name: flag provided but not defined: -no-such-flag \(see -h\)$"
+  finish "$name -no-such-flag: one line, exit status 2"
+
+  run OCS_TENANT_ID=$tenant "$name"
+  want_rc 1
+  one_line_error
+  want_err "^$name: missing OCS_CLIENT_ID .*OCS_CLIENT_SECRET "
+  finish "$name with only OCS_TENANT_ID: names the missing variables"
+
+  run OCS_TENANT_ID=not-a-guid OCS_CLIENT_ID=ci OCS_CLIENT_SECRET=not-a-secret "$name"
+  want_rc 1
+  one_line_error
+  want_err "^$name: .*invalid TenantID: must be a GUID"
+  finish "$name with an invalid tenant id: one line"
+
+  args=()
+  [ "$name" = rotate-secret ] && args=(-client-id 00000000-0000-0000-0000-000000000001)
+  started=$SECONDS
+  run "${unreachable[@]}" "$name" ${args[@]+"${args[@]}"} -timeout 20s
+  want_rc 1
+  one_line_error
+  want_err 'connection refused'
+  [ $((SECONDS - started)) -lt 15 ] || problems+=("took $((SECONDS - started))s")
+  finish "$name against an unreachable service: one line, quickly"
+done
+
+# --- summary
+echo "examples: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,226 @@
+// Package exampleenv is what the example programs share, so that each of them shows only
+// the SDK calls it is about: settings from flags and environment, the in-process emulator
+// when no tenant is given, a context that ends on Ctrl-C or a timeout, and one-line errors.
+//
+// It is not part of the SDK. In your own program, build an identity.Config as Load does
+// and call hybridclients.New with it.
+package exampleenv
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+)
+
+// The environment variables that point the examples at a real tenant.
+const (
+	EnvResource     = "OCS_RESOURCE"      // optional: the regional host, default US-West
+	EnvTenantID     = "OCS_TENANT_ID"     // the tenant's GUID
+	EnvClientID     = "OCS_CLIENT_ID"     // a client-credential client with the Tenant Administrator role
+	EnvClientSecret = "OCS_CLIENT_SECRET" // its secret
+)
+
+// Program is one example: its flags, and how it runs.
+type Program struct {
+	name  string
+	Flags *flag.FlagSet
+	// Check, when set, is called once the flags are parsed, before anything else: an
+	// error is a misuse of the flags (one line, exit status 2).
+	Check func() error
+
+	resource, tenantID, clientID, secretFile string
+	timeout                                  time.Duration
+}
+
+// New returns a Program named name whose flags include the common ones (-resource,
+// -tenant-id, -auth-client-id, -auth-secret-file, -timeout). Add the example's own flags
+// to p.Flags before calling Run.
+func New(name, summary string) *Program {
+	p := &Program{name: name, Flags: flag.NewFlagSet(name, flag.ContinueOnError)}
+	fs := p.Flags
+	fs.StringVar(&p.resource, "resource", "", "service `URL`, e.g. https://euno.datahub.connect.aveva.com (env "+EnvResource+"; default US-West)")
+	fs.StringVar(&p.tenantID, "tenant-id", "", "tenant `GUID` (env "+EnvTenantID+")")
+	fs.StringVar(&p.clientID, "auth-client-id", "", "client-credential client to sign in with, a Tenant Administrator (env "+EnvClientID+")")
+	fs.StringVar(&p.secretFile, "auth-secret-file", "", "`file` holding that client's secret (env "+EnvClientSecret+" holds the value itself)")
+	fs.DurationVar(&p.timeout, "timeout", 60*time.Second, "give up after this long")
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "%s: %s\n\nUsage: go run ./examples/%s [flags]\n\n", name, summary, name)
+		fmt.Fprintf(out, "With none of %s, %s, %s, %s set (nor their flags), it runs against an\nin-process emulator of the service.\n\nFlags:\n",
+			EnvResource, EnvTenantID, EnvClientID, EnvClientSecret)
+		fs.PrintDefaults()
+	}
+	return p
+}
+
+// Env is where an example runs: a real tenant, or the in-process emulator.
+type Env struct {
+	// Config reaches the tenant as its Tenant Administrator.
+	Config identity.Config
+	// Fake is the in-process emulator; nil on a real tenant.
+	Fake *hybridclientstest.Server
+
+	mu     sync.Mutex
+	offset time.Duration // how far the emulator's clock is ahead of the real one
+}
+
+// Emulated reports whether the example runs against the in-process emulator.
+func (e *Env) Emulated() bool { return e.Fake != nil }
+
+// Now is the current time: the real one on a tenant, the emulator's clock on the emulator.
+func (e *Env) Now() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.Now().Add(e.offset)
+}
+
+// AdvanceClock moves the emulator's clock forward by d, so that secrets made with short
+// expiries have expired. It does nothing on a real tenant.
+func (e *Env) AdvanceClock(d time.Duration) {
+	if e.Fake == nil {
+		return
+	}
+	e.mu.Lock()
+	e.offset += d
+	e.mu.Unlock()
+}
+
+// Run parses the command line, finds the tenant (or starts the emulator), and calls run
+// with a context that ends on Ctrl-C or after -timeout. It does not return: it exits 0
+// when run succeeds, 1 with a one-line error when it fails, and 2 on a misused flag.
+func (p *Program) Run(run func(ctx context.Context, env *Env) error) {
+	os.Exit(p.run(os.Args[1:], os.Stderr, run))
+}
+
+func (p *Program) run(args []string, stderr io.Writer, run func(context.Context, *Env) error) int {
+	// A misused flag gets one line below, not the flag package's message and usage.
+	p.Flags.SetOutput(io.Discard)
+	if err := p.Flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			p.Flags.SetOutput(stderr)
+			p.Flags.Usage()
+			return 0
+		}
+		fmt.Fprintf(stderr, "%s: %v (see -h)\n", p.name, err)
+		return 2
+	}
+	if p.Flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (see -h)\n", p.name, p.Flags.Arg(0))
+		return 2
+	}
+	check := p.Check
+	if check == nil {
+		check = func() error { return nil }
+	}
+	if err := check(); err != nil || p.timeout <= 0 {
+		if err == nil {
+			err = errors.New("-timeout must be positive")
+		}
+		fmt.Fprintf(stderr, "%s: %s (see -h)\n", p.name, OneLine(err))
+		return 2
+	}
+
+	env, err := p.load(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", p.name, OneLine(err))
+		return 1
+	}
+	if env.Fake != nil {
+		defer env.Fake.Close()
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+
+	if err := run(ctx, env); err != nil {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			err = fmt.Errorf("%w (gave up after -timeout %s)", err, p.timeout)
+		case errors.Is(err, context.Canceled):
+			err = fmt.Errorf("interrupted: %w", err)
+		}
+		fmt.Fprintf(stderr, "%s: %s\n", p.name, OneLine(err))
+		return 1
+	}
+	return 0
+}
+
+// load builds the Config from flags and environment (flags win), or starts the emulator
+// when neither names a tenant.
+func (p *Program) load(stderr io.Writer) (*Env, error) {
+	pick := func(flagValue, env string) string {
+		if flagValue != "" {
+			return flagValue
+		}
+		return strings.TrimSpace(os.Getenv(env))
+	}
+	resource := pick(p.resource, EnvResource)
+	tenantID := pick(p.tenantID, EnvTenantID)
+	clientID := pick(p.clientID, EnvClientID)
+	secret := os.Getenv(EnvClientSecret)
+	if p.secretFile != "" {
+		b, err := os.ReadFile(p.secretFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading -auth-secret-file: %w", err)
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+
+	if resource == "" && tenantID == "" && clientID == "" && secret == "" {
+		return startEmulator(stderr)
+	}
+	var missing []string
+	for _, s := range []struct{ value, name string }{
+		{tenantID, EnvTenantID + " (or -tenant-id)"},
+		{clientID, EnvClientID + " (or -auth-client-id)"},
+		{secret, EnvClientSecret + " (or -auth-secret-file)"},
+	} {
+		if s.value == "" {
+			missing = append(missing, s.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing %s: set all of them to use a real tenant, or none to use the emulator", strings.Join(missing, ", "))
+	}
+	cfg := identity.Config{
+		Resource:    resource,
+		TenantID:    tenantID,
+		Credentials: identity.NewClientCredentials(clientID, identity.NewSecret(secret), nil),
+		UserAgent:   "ocs-go-examples",
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Env{Config: cfg}, nil
+}
+
+func startEmulator(stderr io.Writer) (*Env, error) {
+	env := &Env{}
+	fake, err := hybridclientstest.Start(&hybridclientstest.Options{Now: env.Now})
+	if err != nil {
+		return nil, err
+	}
+	env.Fake = fake
+	env.Config = fake.Config()
+	fmt.Fprintf(stderr, "running against the in-process emulator (set %s, %s, %s to use a real tenant)\n",
+		EnvTenantID, EnvClientID, EnvClientSecret)
+	return env, nil
+}
+
+// OneLine renders err on one line: errors.Join puts each error on its own line.
+func OneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
