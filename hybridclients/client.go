@@ -62,7 +62,9 @@ func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
 }
 
 // Exists reports whether the hybrid client with the given id exists (HEAD, no body).
-// A missing client is false with a nil error.
+// A missing client is false with a nil error. A HEAD answer has no body, so a 404 cannot
+// tell a missing client from an unknown tenant: with a mistyped TenantID, Exists reports
+// false, and every other call fails with identity.ErrNotFound.
 func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
 	if err := transport.CheckPathSegment("ID", id); err != nil {
 		return false, err
