@@ -69,6 +69,7 @@ func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate
 	if r.LogoURI != "" {
 		v.webURI("LogoURI", r.LogoURI)
 	}
+	v.text("SecretDescription", r.SecretDescription)
 	at, never, err := r.SecretExpiry.Resolve("SecretExpiry", now, secrets.ExpiresAt(now.AddDate(1, 0, 0)))
 	if err != nil {
 		v = append(v, err)

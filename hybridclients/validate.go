@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/ocs-go/identity"
 )
@@ -20,17 +21,35 @@ const (
 	DefaultAccessTokenLifetime = time.Hour
 )
 
-// rules collects every broken rule of one request.
+// rules collects every broken rule of one request, up to maxReported: an input with
+// thousands of bad entries must not make an error of megabytes.
 type rules []error
 
+// maxReported is how many broken rules one error lists; one more entry says there are more.
+const maxReported = 20
+
 func (r *rules) add(field, rule string, value any) {
-	*r = append(*r, &identity.ValidationError{Field: field, Rule: rule, Value: value})
+	switch {
+	case len(*r) < maxReported:
+		*r = append(*r, &identity.ValidationError{Field: field, Rule: rule, Value: value})
+	case len(*r) == maxReported:
+		*r = append(*r, &identity.ValidationError{Field: field, Rule: fmt.Sprintf("%s; and more rules are broken beyond the %d listed", rule, maxReported), Value: value})
+	}
+}
+
+// text checks what every string sent must be: valid UTF-8, which JSON would otherwise
+// silently turn into U+FFFD.
+func (r *rules) text(field, v string) {
+	if !utf8.ValidString(v) {
+		r.add(field, "must be valid UTF-8", v)
+	}
 }
 
 func (r *rules) name(field, v string) {
 	if strings.TrimSpace(v) == "" {
 		r.add(field, "must not be blank", v)
 	}
+	r.text(field, v)
 }
 
 func (r *rules) lifetime(field string, d time.Duration) {
@@ -67,6 +86,8 @@ func redirectRule(u string) string {
 	switch {
 	case u == "":
 		return "must not be empty"
+	case !utf8.ValidString(u):
+		return "must be valid UTF-8"
 	case strings.ContainsFunc(u, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) }):
 		return "must not hold whitespace or control characters"
 	case strings.Contains(u, "*"):
@@ -84,7 +105,7 @@ func redirectRule(u string) string {
 // webURI checks ClientURI and LogoURI: absolute http(s) with a host.
 func (r *rules) webURI(field, u string) {
 	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" ||
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || !utf8.ValidString(u) ||
 		strings.ContainsFunc(u, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) }) {
 		r.add(field, "must be an absolute http or https URL", u)
 	}
@@ -95,6 +116,7 @@ func (r *rules) tags(field string, tags []string) {
 		if strings.TrimSpace(t) == "" {
 			r.add(fmt.Sprintf("%s[%d]", field, i), "must not be blank", t)
 		}
+		r.text(fmt.Sprintf("%s[%d]", field, i), t)
 	}
 }
 
@@ -108,5 +130,6 @@ func (r *rules) ids(field string, ids []string) {
 		} else if strings.ContainsFunc(id, unicode.IsControl) {
 			r.add(f, "must not hold control characters", id)
 		}
+		r.text(f, id)
 	}
 }

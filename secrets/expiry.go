@@ -96,7 +96,15 @@ func (e Expiry) Resolve(field string, now time.Time, def Expiry) (at time.Time, 
 		if e.in <= 0 {
 			return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must be a positive duration (use NeverExpires to choose no expiry)", Value: e.in}
 		}
-		return now.Add(e.in).UTC().Truncate(time.Second), false, nil
+		// Whole seconds, rounded up, so that even a tiny duration lands after now.
+		at := now.Add(e.in).UTC()
+		if t := at.Truncate(time.Second); !t.Equal(at) {
+			at = t.Add(time.Second)
+		}
+		if at.Year() > maxYear {
+			return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must end before the year 10000 (RFC 3339 cannot write it)", Value: e.in}
+		}
+		return at, false, nil
 	}
 	if e.at.IsZero() {
 		return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must be a time in the future; a zero time does not mean never (use NeverExpires)", Value: "0001-01-01T00:00:00Z"}
@@ -104,8 +112,14 @@ func (e Expiry) Resolve(field string, now time.Time, def Expiry) (at time.Time, 
 	if !e.at.After(now) {
 		return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must be in the future", Value: e.at.UTC().Format(time.RFC3339)}
 	}
+	if e.at.UTC().Year() > maxYear {
+		return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must be before the year 10000 (RFC 3339 cannot write it)", Value: e.at.UTC().Year()}
+	}
 	return e.at.UTC(), false, nil
 }
+
+// maxYear is the last year an RFC 3339 date-time can hold.
+const maxYear = 9999
 
 // GoString makes %#v readable.
 func (e Expiry) GoString() string { return fmt.Sprintf("secrets.Expiry(%s)", e) }

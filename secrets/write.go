@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/transport"
@@ -34,6 +35,9 @@ func defaultExpiry(now time.Time) Expiry {
 
 func (r AddRequest) wire(now time.Time) (*wireWrite, error) {
 	w := &wireWrite{}
+	if err := checkText("Description", r.Description); err != nil {
+		return nil, err
+	}
 	if r.Description != "" {
 		w.Description = &r.Description
 	}
@@ -207,8 +211,22 @@ type UpdateRequest struct {
 	Expiry Expiry
 }
 
+// checkText refuses a string that is not valid UTF-8, which JSON would silently turn into
+// U+FFFD.
+func checkText(field, v string) error {
+	if !utf8.ValidString(v) {
+		return &identity.ValidationError{Field: field, Rule: "must be valid UTF-8", Value: v}
+	}
+	return nil
+}
+
 func (r UpdateRequest) wire(now time.Time) (*wireWrite, error) {
 	w := &wireWrite{Description: r.Description}
+	if r.Description != nil {
+		if err := checkText("Description", *r.Description); err != nil {
+			return nil, err
+		}
+	}
 	if err := w.setExpiry("Expiry", r.Expiry, now, Expiry{}); err != nil {
 		return nil, err
 	}

@@ -271,7 +271,7 @@ var faults = []fault{
 		}
 		return nil // no body to cut; or create/add recover the value
 	}},
-	{name: "slower than the deadline", inject: once(hct.Fault{Delay: 5 * time.Second}), ctxTimeout: 300 * time.Millisecond,
+	{name: "slower than the deadline", inject: once(hct.Fault{Delay: 20 * time.Second}), ctxTimeout: 300 * time.Millisecond,
 		want: func(o op) error {
 			if o.nonIdempotent {
 				return identity.ErrOutcomeUnknown
@@ -305,7 +305,7 @@ func TestFaultMatrix(t *testing.T) {
 				if s, ok := valueOf(v); ok && !s.IsZero() {
 					rec.secret(s.Reveal())
 				}
-				if elapsed > 8*time.Second {
+				if elapsed > 15*time.Second {
 					t.Errorf("took %v: not bounded", elapsed)
 				}
 				want := f.want(o)
@@ -328,7 +328,9 @@ func TestFaultMatrix(t *testing.T) {
 				if !errors.Is(err, want) {
 					t.Fatalf("err = %v, want %v", err, want)
 				}
-				if f.ctxTimeout > 0 && elapsed > f.ctxTimeout+time.Second {
+				// The server holds the answer 20 s: ending well before shows the deadline did it
+				// (the margin absorbs a loaded machine).
+				if f.ctxTimeout > 0 && elapsed > f.ctxTimeout+8*time.Second {
 					t.Errorf("took %v with a %v deadline", elapsed, f.ctxTimeout)
 				}
 				var oe *identity.OutcomeError
