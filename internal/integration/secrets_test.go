@@ -427,6 +427,7 @@ func TestRotateFreeRoom(t *testing.T) {
 	c := create(t, ctx, clients, "full")
 	sc := clients.Secrets()
 	var short []int
+	var lastExpiry time.Time
 	for i := range 9 {
 		req := secrets.AddRequest{Description: "filler"}
 		if i < 2 {
@@ -438,9 +439,13 @@ func TestRotateFreeRoom(t *testing.T) {
 		}
 		if i < 2 {
 			short = append(short, a.ID)
+			if at, ok := a.Expiry.Time(time.Now()); ok && at.After(lastExpiry) {
+				lastExpiry = at
+			}
 		}
 	}
-	time.Sleep(2100 * time.Millisecond)
+	// Wait until the expiry the service reported (ExpiresIn rounds up to whole seconds).
+	time.Sleep(time.Until(lastExpiry) + 100*time.Millisecond)
 
 	store := func(context.Context, secrets.Added) error { return nil }
 	adds := requests(srv, hybridclientstest.OpAddSecret)

@@ -123,20 +123,26 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		if s > int64(24*time.Hour/time.Second) {
-			s = int64(24 * time.Hour / time.Second) // cannot overflow; capped by the caller anyway
+	if v[0] >= '0' && v[0] <= '9' && strings.Trim(v, "0123456789") == "" {
+		// delay-seconds; a number too large to parse still says "wait very long".
+		s, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || s > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
 		}
 		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
+		if t.After(now.Add(maxRetryAfter)) {
+			return maxRetryAfter, true
+		}
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
 }
+
+// maxRetryAfter bounds what RetryAfter returns, so no arithmetic on it can overflow; any
+// Retry-After that long is over every sensible RetryPolicy.MaxRetryAfter anyway.
+const maxRetryAfter = 24 * time.Hour
 
 // permanent reports connection-level errors that a retry cannot mend: bad certificates,
 // bad schemes, too many redirects, and refusals by the auth layer.
