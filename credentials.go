@@ -50,11 +50,13 @@ type tokenCache struct {
 
 type cachedToken struct {
 	tok       *oauth2.Token
-	refreshAt time.Time // zero: never refresh (no expiry)
+	refreshAt time.Time     // zero: never refresh (no expiry)
+	skew      time.Duration // how long before its expiry the token is no longer sent
 }
 
-// expirySkew is how long before its expiry a token is no longer sent: it must survive the
-// trip to the service.
+// expirySkew is how long before its expiry a token is no longer sent, at most: it must
+// survive the trip to the service. A short-lived token gets a tenth of its lifetime, so
+// that a token of a few seconds is still used rather than fetched again for every call.
 const expirySkew = 5 * time.Second
 
 func newTokenCache(fetch func(context.Context, TokenRequest) (*oauth2.Token, error)) *tokenCache {
@@ -66,7 +68,7 @@ func (ct *cachedToken) fresh(now time.Time) bool {
 }
 
 func (ct *cachedToken) usable(now time.Time) bool {
-	return ct != nil && (ct.tok.Expiry.IsZero() || now.Before(ct.tok.Expiry.Add(-expirySkew)))
+	return ct != nil && (ct.tok.Expiry.IsZero() || now.Before(ct.tok.Expiry.Add(-ct.skew)))
 }
 
 func (c *tokenCache) Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
@@ -109,8 +111,9 @@ func (c *tokenCache) Token(ctx context.Context, req TokenRequest) (*oauth2.Token
 	next := &cachedToken{tok: tok}
 	if !tok.Expiry.IsZero() {
 		// Refresh a quarter of the lifetime early, at most a minute early.
-		early := min(time.Until(tok.Expiry)/4, time.Minute)
-		next.refreshAt = tok.Expiry.Add(-early)
+		life := time.Until(tok.Expiry)
+		next.skew = min(expirySkew, life/10)
+		next.refreshAt = tok.Expiry.Add(-min(life/4, time.Minute))
 	}
 	c.cur.Store(next)
 	return tok, nil

@@ -111,7 +111,7 @@ func TestTokenCacheNeverReturnsExpiredOrNearlyExpired(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &gatedFetch{}
 			c := newTokenCache(g.fetch)
-			ct := &cachedToken{tok: &oauth2.Token{AccessToken: "stale", Expiry: time.Now().Add(tc.expiresIn)}}
+			ct := &cachedToken{tok: &oauth2.Token{AccessToken: "stale", Expiry: time.Now().Add(tc.expiresIn)}, skew: expirySkew}
 			if tc.refreshIn != 0 {
 				ct.refreshAt = time.Now().Add(tc.refreshIn)
 			}
@@ -141,7 +141,9 @@ func TestTokenCacheRefreshTime(t *testing.T) {
 	}{
 		{"one hour", time.Hour, time.Minute - time.Second, time.Minute},
 		{"two minutes", 2 * time.Minute, 29 * time.Second, 30 * time.Second},
-		{"ten seconds", 10 * time.Second, expirySkew, 10 * time.Second},
+		// A short-lived token: refreshed a quarter of its life early (2.5 s), sent until a
+		// tenth of its life (1 s) before expiry.
+		{"ten seconds", 10 * time.Second, 2 * time.Second, 3 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,5 +169,28 @@ func TestTokenCacheRefreshTime(t *testing.T) {
 				t.Errorf("token still fresh %v before expiry", tc.minEarly)
 			}
 		})
+	}
+}
+
+func TestTokenCacheSkewScalesWithLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		lifetime, skew time.Duration
+	}{
+		{time.Hour, expirySkew}, {time.Minute, expirySkew}, {20 * time.Second, 2 * time.Second}, {2 * time.Second, 200 * time.Millisecond},
+	} {
+		exp := time.Now().Add(tc.lifetime)
+		c := newTokenCache(func(context.Context, TokenRequest) (*oauth2.Token, error) {
+			return &oauth2.Token{AccessToken: "t", Expiry: exp}, nil
+		})
+		if _, err := c.Token(context.Background(), TokenRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		got := c.cur.Load().skew
+		if d := got - tc.skew; d > 10*time.Millisecond || d < -10*time.Millisecond {
+			t.Errorf("lifetime %v: skew %v, want about %v", tc.lifetime, got, tc.skew)
+		}
+		if c.cur.Load().usable(exp.Add(-got / 2)) {
+			t.Errorf("lifetime %v: usable inside its skew", tc.lifetime)
+		}
 	}
 }

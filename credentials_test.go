@@ -164,9 +164,10 @@ func TestClientCredentialsDiscoveryOnceAndFormAuth(t *testing.T) {
 	}
 }
 
-func TestClientCredentialsShortLivedTokenRefetched(t *testing.T) {
-	// expires_in 2: valid when issued, but inside the margin a token needs to reach the
-	// service, so every call fetches anew instead of sending a token about to expire.
+func TestClientCredentialsShortLivedTokenReusedThenRefetched(t *testing.T) {
+	// expires_in 2: the margin scales with the lifetime (a tenth, 0.2 s), so a short-lived
+	// token is reused while fresh instead of fetched for every call, and replaced once its
+	// refresh time (a quarter of its life before expiry) has passed.
 	s := newIDServer(t, func(s *idServer) { s.expiresIn = 2 })
 	cc := newClientCreds(nil)
 	for i := range 3 {
@@ -174,9 +175,14 @@ func TestClientCredentialsShortLivedTokenRefetched(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := fmt.Sprintf("access-token-%d", i+1); tok.AccessToken != want {
-			t.Errorf("call %d got %q, want %q", i, tok.AccessToken, want)
+		if tok.AccessToken != "access-token-1" {
+			t.Errorf("call %d got %q, want the first token reused", i, tok.AccessToken)
 		}
+	}
+	time.Sleep(1600 * time.Millisecond) // past the refresh time (1.5 s)
+	tok, err := cc.Token(context.Background(), s.request())
+	if err != nil || tok.AccessToken != "access-token-2" {
+		t.Fatalf("after 1.6 s: %v, %v; want a new token", tok, err)
 	}
 	if d := s.discoveries.Load(); d != 1 {
 		t.Errorf("discoveries = %d, want 1", d)
@@ -433,18 +439,16 @@ func TestTokenSourceCaching(t *testing.T) {
 		}
 	})
 	t.Run("token about to expire not reused", func(t *testing.T) {
-		// Two seconds left: inside the margin a token needs to survive the trip to the
-		// service, so the cache must not hand it out again.
-		src := &countingSource{expiry: func() time.Time { return time.Now().Add(2 * time.Second) }}
+		// 300 ms of life: once inside the last quarter (and then its margin, a tenth), the
+		// cache must not hand it out again.
+		src := &countingSource{expiry: func() time.Time { return time.Now().Add(300 * time.Millisecond) }}
 		creds := identity.NewTokenSource(src)
-		for i := range 3 {
-			tok, err := creds.Token(ctx, noReq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := fmt.Sprintf("ts-token-%d", i+1); tok.AccessToken != want {
-				t.Errorf("call %d got %q, want %q (a fresh fetch)", i, tok.AccessToken, want)
-			}
+		if tok, err := creds.Token(ctx, noReq); err != nil || tok.AccessToken != "ts-token-1" {
+			t.Fatalf("first: %v, %v", tok, err)
+		}
+		time.Sleep(280 * time.Millisecond)
+		if tok, err := creds.Token(ctx, noReq); err != nil || tok.AccessToken != "ts-token-2" {
+			t.Fatalf("20 ms before expiry: %v, %v; want a fresh fetch", tok, err)
 		}
 	})
 	t.Run("expired token never returned", func(t *testing.T) {

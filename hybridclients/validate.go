@@ -3,6 +3,7 @@ package hybridclients
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -68,16 +69,26 @@ func (r *rules) redirects(field string, uris []string, min, max int) {
 	if len(uris) < min || len(uris) > max {
 		r.add(field, fmt.Sprintf("must hold %d to %d URIs", min, max), len(uris))
 	}
-	seen := make(map[string]int, len(uris))
+	var seen map[string]int // only for long lists: a scan is cheaper for the usual few
+	if len(uris) > 16 {
+		seen = make(map[string]int, len(uris))
+	}
 	for i, u := range uris {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		if j, dup := seen[u]; dup {
-			r.add(f, fmt.Sprintf("must not repeat %s[%d]", field, j), u)
+		j, dup := -1, false
+		if seen != nil {
+			if j, dup = seen[u]; !dup {
+				seen[u] = i
+			}
+		} else {
+			j = slices.Index(uris[:i], u)
+			dup = j >= 0
+		}
+		if dup {
+			r.add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must not repeat %s[%d]", field, j), u)
 			continue
 		}
-		seen[u] = i
 		if rule := redirectRule(u); rule != "" {
-			r.add(f, rule, u)
+			r.add(fmt.Sprintf("%s[%d]", field, i), rule, u)
 		}
 	}
 }

@@ -65,11 +65,18 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(withToken(req, fresh.AccessToken, body))
 }
 
+// withToken returns a shallow copy of req with its own header map holding the token: a
+// RoundTripper must not change the request it was given (a deep Clone would copy more
+// than the headers for nothing).
 func withToken(req *http.Request, token string, body io.ReadCloser) *http.Request {
-	r := req.Clone(req.Context())
+	r := *req
 	r.Body = body
-	r.Header.Set("Authorization", "Bearer "+token)
-	return r
+	r.Header = make(http.Header, len(req.Header)+1)
+	for k, v := range req.Header {
+		r.Header[k] = v
+	}
+	r.Header["Authorization"] = []string{"Bearer " + token}
+	return &r
 }
 
 func closeBody(req *http.Request) {

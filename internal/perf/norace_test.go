@@ -1,0 +1,5 @@
+//go:build !race
+
+package perf_test
+
+const raceScale = 1
