@@ -2,6 +2,9 @@ package transport
 
 import (
 	"io"
+	"sync/atomic"
+
+	"golang.org/x/oauth2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +23,23 @@ type authTransport struct {
 	creds  identity.Credentials
 	treq   identity.TokenRequest
 	origin *url.URL
+	last   atomic.Pointer[bearer] // the header value of the last token, built once per token
+}
+
+// bearer is a token and its Authorization header value (shared, never modified).
+type bearer struct {
+	tok    *oauth2.Token
+	header []string
+}
+
+// header returns the Authorization value for tok.
+func (t *authTransport) header(tok *oauth2.Token) []string {
+	if b := t.last.Load(); b != nil && b.tok == tok {
+		return b.header
+	}
+	b := &bearer{tok: tok, header: []string{"Bearer " + tok.AccessToken}}
+	t.last.Store(b)
+	return b.header
 }
 
 // authFailure wraps an error of the credentials, so the retry policy does not retry it
@@ -44,7 +64,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, &authFailure{err}
 	}
-	resp, err := t.base.RoundTrip(withToken(req, tok.AccessToken, req.Body))
+	resp, err := t.base.RoundTrip(withToken(req, t.header(tok), req.Body))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 		return resp, err
 	}
@@ -62,20 +82,20 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	drain(resp.Body)
-	return t.base.RoundTrip(withToken(req, fresh.AccessToken, body))
+	return t.base.RoundTrip(withToken(req, t.header(fresh), body))
 }
 
 // withToken returns a shallow copy of req with its own header map holding the token: a
 // RoundTripper must not change the request it was given (a deep Clone would copy more
 // than the headers for nothing).
-func withToken(req *http.Request, token string, body io.ReadCloser) *http.Request {
+func withToken(req *http.Request, authorization []string, body io.ReadCloser) *http.Request {
 	r := *req
 	r.Body = body
 	r.Header = make(http.Header, len(req.Header)+1)
 	for k, v := range req.Header {
 		r.Header[k] = v
 	}
-	r.Header["Authorization"] = []string{"Bearer " + token}
+	r.Header["Authorization"] = authorization
 	return &r
 }
 

@@ -28,6 +28,9 @@ import (
 // Client sends requests to one tenant's API routes. It is safe for concurrent use.
 type Client struct {
 	tenantBase *url.URL // {resource}/api/v1/Tenants/{tenant}
+	basePath   string   // its path, with a leading slash
+	baseRaw    string   // the same, escaped
+	uaHeader   []string // the User-Agent header's value, shared by every request
 	tenantID   string
 	rc         *retryablehttp.Client
 	logger     *slog.Logger
@@ -76,8 +79,11 @@ func New(cfg identity.Config) (*Client, error) {
 		treq:   identity.TokenRequest{Resource: resource, HTTPClient: tokenRC.StandardClient()},
 		origin: resource,
 	}
+	tenantBase := resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID)
 	c := &Client{
-		tenantBase: resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID),
+		tenantBase: tenantBase,
+		basePath:   "/" + strings.TrimPrefix(tenantBase.Path, "/"),
+		baseRaw:    "/" + strings.TrimPrefix(tenantBase.EscapedPath(), "/"),
 		tenantID:   cfg.TenantID,
 		logger:     cfg.Logger,
 		userAgent:  "ocs-go-identity/" + identity.Version + " (" + runtime.Version() + ")",
@@ -91,6 +97,7 @@ func New(cfg identity.Config) (*Client, error) {
 	if ua := strings.TrimSpace(cfg.UserAgent); ua != "" {
 		c.userAgent += " " + ua
 	}
+	c.uaHeader = []string{c.userAgent}
 	c.rc = &retryablehttp.Client{
 		HTTPClient:   &http.Client{Transport: auth, Timeout: timeout},
 		Logger:       nil, // its default logger prints to stderr; ours is slog, below
@@ -215,23 +222,23 @@ func CheckPathSegment(field, v string) error {
 // URL returns the full URL of r, after checking its path segments.
 func (c *Client) URL(r Request) (*url.URL, error) {
 	u := *c.tenantBase
-	var raw strings.Builder
-	if base := c.tenantBase.EscapedPath(); !strings.HasPrefix(base, "/") {
-		raw.WriteString("/" + base)
-	} else {
-		raw.WriteString(base)
-	}
+	var path, raw strings.Builder
+	n := len(c.basePath) + 16*len(r.Path)
+	path.Grow(n)
+	raw.Grow(n)
+	path.WriteString(c.basePath)
+	raw.WriteString(c.baseRaw)
 	for i, seg := range r.Path {
-		if err := CheckPathSegment("path segment "+strconv.Itoa(i+1), seg); err != nil {
+		if err := CheckPathSegment("path segment", seg); err != nil {
+			err.(*identity.ValidationError).Field = "path segment " + strconv.Itoa(i+1)
 			return nil, err
 		}
-		raw.WriteString("/" + url.PathEscape(seg))
+		path.WriteString("/")
+		path.WriteString(seg)
+		raw.WriteString("/")
+		raw.WriteString(url.PathEscape(seg))
 	}
-	p, err := url.PathUnescape(raw.String())
-	if err != nil {
-		return nil, err
-	}
-	u.Path, u.RawPath = p, raw.String()
+	u.Path, u.RawPath = path.String(), raw.String()
 	if r.Query != nil {
 		v, err := query.Values(r.Query)
 		if err != nil {
@@ -265,7 +272,7 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 	hr := (&http.Request{
 		Method: r.Method, URL: u, Host: u.Host,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Accept": jsonType, "User-Agent": {c.userAgent}},
+		Header: http.Header{"Accept": jsonType, "User-Agent": c.uaHeader},
 	}).WithContext(context.WithValue(ctx, stateKey{}, st))
 	if body != nil {
 		hr.Header["Content-Type"] = jsonBodyType
@@ -295,21 +302,39 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 	c.log(ctx, "identity: request", slog.String("method", r.Method), slog.String("path", u.Path),
 		slog.Int("status", resp.StatusCode), slog.Int("attempts", st.attempts), slog.Duration("elapsed", time.Since(start)))
 
-	data, readErr := readBounded(resp.Body, c.maxBody, resp.ContentLength)
 	out2 := &Response{Method: r.Method, Path: u.Path, StatusCode: resp.StatusCode, Header: resp.Header, Attempts: st.attempts, EarlierAttemptMayHaveActed: st.unknown}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		data, _ := readBounded(resp.Body, c.maxBody, resp.ContentLength)
 		return out2, apiError(r.Method, u.Path, resp, data)
 	}
-	if readErr != nil {
-		return out2, &identity.ResponseError{StatusCode: resp.StatusCode, Method: r.Method, Path: u.Path,
-			TooLarge: errors.Is(readErr, errTooLarge), Err: readErr}
+	if out == nil || r.Method == http.MethodHead {
+		return out2, nil // the deferred drain reads what is left
 	}
-	if out != nil && r.Method != http.MethodHead {
-		if err := json.Unmarshal(data, out); err != nil {
-			return out2, &identity.ResponseError{StatusCode: resp.StatusCode, Method: r.Method, Path: u.Path, Err: jsonErr(err)}
-		}
+	if err := decodeBounded(resp.Body, c.maxBody, out); err != nil {
+		return out2, &identity.ResponseError{StatusCode: resp.StatusCode, Method: r.Method, Path: u.Path,
+			TooLarge: errors.Is(err, errTooLarge), Err: err}
 	}
 	return out2, nil
+}
+
+// decodeBounded decodes one JSON value from body into out as it streams in (no copy of the
+// whole body first), reading at most limit bytes. More is errTooLarge; anything but white
+// space after the value is an error, as with json.Unmarshal. Errors never quote the input.
+func decodeBounded(body io.Reader, limit int64, out any) error {
+	lr := &io.LimitedReader{R: body, N: limit + 1}
+	dec := json.NewDecoder(lr)
+	err := dec.Decode(out)
+	if err == nil {
+		if dec.More() {
+			err = errors.New("data after the JSON value")
+		}
+	} else {
+		err = jsonErr(err)
+	}
+	if lr.N <= 0 {
+		return errTooLarge
+	}
+	return err
 }
 
 // Header values shared by every request (never modified).
