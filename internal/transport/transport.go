@@ -325,9 +325,7 @@ func decodeBounded(body io.Reader, limit int64, out any) error {
 	dec := json.NewDecoder(lr)
 	err := dec.Decode(out)
 	if err == nil {
-		if dec.More() {
-			err = errors.New("data after the JSON value")
-		}
+		err = onlySpace(io.MultiReader(dec.Buffered(), lr))
 	} else {
 		err = jsonErr(err)
 	}
@@ -335,6 +333,26 @@ func decodeBounded(body io.Reader, limit int64, out any) error {
 		return errTooLarge
 	}
 	return err
+}
+
+// onlySpace reads r to its end and fails on anything but JSON white space (Decoder.More
+// would miss a stray ']' or '}').
+func onlySpace(r io.Reader) error {
+	var buf [512]byte
+	for {
+		n, err := r.Read(buf[:])
+		for _, c := range buf[:n] {
+			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+				return errors.New("data after the JSON value")
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // Header values shared by every request (never modified).

@@ -386,6 +386,11 @@ func TestResponses(t *testing.T) {
 				t.Fatalf("%v", err)
 			}
 		}},
+		{"data after the JSON value", 200, `{"Secret":"` + secretish + `"} ]`, func(t *testing.T, err error) {
+			if !errors.Is(err, identity.ErrInvalidResponse) || strings.Contains(err.Error(), secretish) {
+				t.Fatalf("%v", err)
+			}
+		}},
 		{"success body over the limit", 200, `{"Secret":"` + strings.Repeat("a", 5000) + `"}`, func(t *testing.T, err error) {
 			if !errors.Is(err, identity.ErrResponseTooLarge) || !errors.Is(err, identity.ErrInvalidResponse) {
 				t.Fatalf("%v", err)
