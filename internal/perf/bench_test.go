@@ -11,32 +11,34 @@ import (
 //
 //	go test -bench . -run '^$' ./internal/perf/
 
-func fixedSide(b *testing.B) *perf.Side {
-	b.Helper()
+// fixedSide starts a fixed server and the Side on it, both stopped when tb ends.
+func fixedSide(tb testing.TB) *perf.Side {
+	tb.Helper()
 	bodies, err := perf.CaptureBodies()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	f, err := perf.StartFixed(bodies)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(f.Close)
+	tb.Cleanup(f.Close)
 	s, err := perf.FixedSide(f)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(s.Close)
+	tb.Cleanup(s.Close)
 	return s
 }
 
-func emulatorSide(b *testing.B) *perf.Side {
-	b.Helper()
+// emulatorSide starts an emulator and the Side on it, stopped when tb ends.
+func emulatorSide(tb testing.TB) *perf.Side {
+	tb.Helper()
 	s, stop, err := perf.StartEmulatorSide()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(stop)
+	tb.Cleanup(stop)
 	return s
 }
 

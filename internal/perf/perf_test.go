@@ -46,25 +46,7 @@ func scaledPaging(r perf.PagingRun) perf.PagingRun { r.Clients /= raceScale; ret
 // different work.
 func TestBaselineMatchesSDK(t *testing.T) {
 	ctx := context.Background()
-	bodies, err := perf.CaptureBodies()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := perf.StartFixed(bodies)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fixed, err := perf.FixedSide(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fixed.Close()
-	emu, stop, err := perf.StartEmulatorSide()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	fixed, emu := fixedSide(t), emulatorSide(t)
 	for name, s := range map[string]*perf.Side{"fixed": fixed, "emulator": emu} {
 		a, err1 := s.SDK.Get(ctx, s.ClientID)
 		b, err2 := s.Base.Get(ctx, s.ClientID)
@@ -91,20 +73,7 @@ func TestBaselineMatchesSDK(t *testing.T) {
 
 // Pair runs under testing.Benchmark as the command runs it, and reports its metrics.
 func TestPairReports(t *testing.T) {
-	bodies, err := perf.CaptureBodies()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := perf.StartFixed(bodies)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s, err := perf.FixedSide(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := fixedSide(t)
 	r := testing.Benchmark(func(b *testing.B) { perf.Pair(b, s.GetOp()) })
 	for _, k := range []string{"ns/op", "base-ns/op", "time-ratio", "allocs/op", "base-allocs/op", "allocs-ratio"} {
 		if v := r.Extra[k]; !(v > 0) {
