@@ -29,18 +29,15 @@ func fzKnown(t *testing.T, finding, format string, args ...any) {
 	t.Fatalf("finding %s: "+format, append([]any{finding}, args...)...)
 }
 
+// fzClient is newClient without retries: one fuzzed answer, one attempt.
 func fzClient(t *testing.T, mod func(*identity.Config)) (*Client, *httpmock.MockTransport) {
 	t.Helper()
-	cfg, mt := mocktest.Config()
-	cfg.Retry.MaxAttempts = 1
-	if mod != nil {
-		mod(&cfg)
-	}
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, mt
+	return newClient(t, func(cfg *identity.Config) {
+		cfg.Retry.MaxAttempts = 1
+		if mod != nil {
+			mod(cfg)
+		}
+	})
 }
 
 var fzSentinels = []error{identity.ErrBadRequest, identity.ErrUnauthorized, identity.ErrForbidden, identity.ErrNotFound,
