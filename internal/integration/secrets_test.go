@@ -462,7 +462,7 @@ func TestRotateFreeRoom(t *testing.T) {
 	}
 	// One expired secret made room; the other expired one was retired afterwards.
 	freed, deleted := metaIDs(rot.FreedRoom), metaIDs(rot.Deleted)
-	if len(freed) != 1 || len(deleted) != 1 || !sameInts(append(freed, deleted...), short) {
+	if len(freed) != 1 || len(deleted) != 1 || !sameElems(append(freed, deleted...), short) {
 		t.Errorf("FreedRoom %v, Deleted %v; want the two expired %v between them", freed, deleted, short)
 	}
 	ids := srv.SecretIDs(c.Client.ID)
@@ -472,13 +472,6 @@ func TestRotateFreeRoom(t *testing.T) {
 	if !srv.CheckSecret(c.Client.ID, c.Secret.Value) {
 		t.Error("RetireExpired retired a valid secret")
 	}
-}
-
-func sameInts(a, b []int) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }
 
 func TestCheckExpiry(t *testing.T) {
