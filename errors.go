@@ -31,10 +31,51 @@ var (
 	ErrInvalidResponse = errors.New("identity: invalid response")
 	// ErrResponseTooLarge matches a response whose body exceeded Config.MaxResponseBytes.
 	ErrResponseTooLarge = errors.New("identity: response too large")
-	// ErrOutcomeUnknown means the SDK could not establish whether a non-idempotent call
-	// (creating a client, adding a secret) took effect; the error says what may be left.
+	// ErrOutcomeUnknown means the SDK could not establish whether a call that changes
+	// something took effect; the error says what may be left. An *OutcomeError (create,
+	// add, rotate) or a *ConnectionError of a write whose request may have arrived.
 	ErrOutcomeUnknown = errors.New("identity: outcome unknown")
+	// ErrUnreachable matches a *ConnectionError: the service could not be reached, or the
+	// connection broke before its answer was read, and no attempt left could mend it.
+	ErrUnreachable = errors.New("identity: service unreachable or answer lost")
 )
+
+// ConnectionError is a call whose last attempt ended without an answer: the connection
+// could not be opened, or broke (or the time ran out) before the answer was read. It
+// matches ErrUnreachable. When the request may have reached the service (Sent) and the
+// method changes something (POST, PUT, DELETE, PATCH), the outcome is unknown and it also
+// matches ErrOutcomeUnknown: look before doing it again.
+type ConnectionError struct {
+	Method string
+	Path   string // URL path of the request; never the query
+	// Sent is false only when the request provably never reached the service (the
+	// connection was never opened).
+	Sent bool
+	Err  error // the network error; never holds a credential
+}
+
+// Error names the call and what broke.
+func (e *ConnectionError) Error() string {
+	what := "service unreachable"
+	if e.Sent {
+		what = "connection lost before the answer was read"
+	}
+	return fmt.Sprintf("identity: %s %s: %s: %v", e.Method, e.Path, what, e.Err)
+}
+
+// Unwrap returns the network error.
+func (e *ConnectionError) Unwrap() error { return e.Err }
+
+// Is matches ErrUnreachable, and ErrOutcomeUnknown for a write that may have arrived.
+func (e *ConnectionError) Is(target error) bool {
+	switch target {
+	case ErrUnreachable:
+		return true
+	case ErrOutcomeUnknown:
+		return e.Sent && e.Method != http.MethodGet && e.Method != http.MethodHead
+	}
+	return false
+}
 
 // Error is an error answer of the service (any status outside 2xx). It carries the
 // service's ErrorResponse when the body had one, or a short printable excerpt of the body
@@ -89,7 +130,7 @@ func (e *Error) Is(target error) bool {
 	return target != nil && target == sentinelFor(e.StatusCode)
 }
 
-// SentinelFor returns the sentinel error of an HTTP status, or nil when it has none.
+// sentinelFor returns the sentinel error of an HTTP status, or nil when it has none.
 func sentinelFor(status int) error {
 	switch {
 	case status == http.StatusBadRequest:
@@ -143,7 +184,8 @@ func (e *ResponseError) Is(target error) bool {
 
 // ValidationError is one broken rule of a request, found before anything was sent. A
 // request that breaks several rules gets all of them back at once, joined with
-// errors.Join; errors.As finds the first, and errors.Is(err, ErrInvalidInput) matches.
+// errors.Join; errors.As finds the first, ValidationErrors returns them all, and
+// errors.Is(err, ErrInvalidInput) matches.
 type ValidationError struct {
 	Field string // Go name of the field, with an index where it applies: "RedirectURIs[2]"
 	Rule  string // what the field must be: "must be an absolute URI without a fragment"
@@ -157,6 +199,31 @@ func (e *ValidationError) Error() string {
 
 // Is matches ErrInvalidInput.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalidInput }
+
+// ValidationErrors returns every *ValidationError in err's tree (errors.Join and %w
+// wrapping included), in order; nil when there is none.
+func ValidationErrors(err error) []*ValidationError {
+	var out []*ValidationError
+	var walk func(error)
+	walk = func(err error) {
+		switch x := err.(type) {
+		case nil:
+			return
+		case *ValidationError:
+			out = append(out, x)
+			return
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				walk(e)
+			}
+			return
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
 
 // showValue renders v for a message: strings quoted and bounded, so control characters and
 // huge inputs cannot garble a log line.
@@ -194,19 +261,25 @@ func excerpt(s string, max int) string {
 	return b.String()
 }
 
-// OutcomeError is returned when the SDK could not establish whether a non-idempotent call
-// (creating a client, adding a secret) took effect, or could not finish putting things
-// right after it did. It says what may have been left behind, so the caller can check and
-// clean up. It matches ErrOutcomeUnknown, and unwraps to the last error met.
+// OutcomeError is returned when the SDK could not establish whether a call that creates
+// something (creating a client, adding or rotating a secret) took effect, or could not
+// finish putting things right after it did. It says, in fields, what may have been left
+// behind, so the caller (or a person) can check and clean up. It matches
+// ErrOutcomeUnknown, and unwraps to the errors met.
 type OutcomeError struct {
-	Op       string // "create hybrid client" or "add secret"
+	Op       string // "create hybrid client", "add secret" or "rotate secret"
 	ClientID string // the client concerned
-	// SecretIDs are secrets that may exist although no caller holds their value; delete
-	// them (or check them) once the service is reachable again.
-	SecretIDs []int
-	// ClientMayExist is true when the client of a create may have been created.
+	// ClientMayExist is true when the client of a create may have been created by this
+	// call (it was, or nobody could check).
 	ClientMayExist bool
-	Err            error
+	// Orphans are secrets that this call provably created and whose value nobody holds:
+	// safe to delete once the service is reachable again.
+	Orphans []int
+	// Unclaimed are secrets that appeared on the client while this call ran and that may
+	// be this call's or someone else's: look before deleting any of them, as another
+	// application may be using it.
+	Unclaimed []int
+	Err       error
 }
 
 // Error says what is unknown and what may be left.
@@ -216,8 +289,11 @@ func (e *OutcomeError) Error() string {
 	if e.ClientMayExist {
 		b.WriteString("; the client may exist")
 	}
-	if len(e.SecretIDs) > 0 {
-		fmt.Fprintf(&b, "; secrets %v may exist with no value held by anyone: delete them", e.SecretIDs)
+	if len(e.Orphans) > 0 {
+		fmt.Fprintf(&b, "; secrets %v were made by this call and nobody holds their value: delete them", e.Orphans)
+	}
+	if len(e.Unclaimed) > 0 {
+		fmt.Fprintf(&b, "; secrets %v appeared meanwhile and may be someone else's: check before deleting", e.Unclaimed)
 	}
 	if e.Err != nil {
 		b.WriteString(": " + e.Err.Error())
@@ -225,7 +301,7 @@ func (e *OutcomeError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the last error met.
+// Unwrap returns the errors met.
 func (e *OutcomeError) Unwrap() error { return e.Err }
 
 // Is matches ErrOutcomeUnknown.

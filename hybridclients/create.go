@@ -178,7 +178,7 @@ func (c *Client) settle(ctx context.Context, body *wireCreate, failure error) (*
 func (c *Client) recoverSecret(ctx context.Context, body *wireCreate, cause error) (*Created, error) {
 	id := *body.ID
 	fail := func(left []int, err error) (*Created, error) {
-		return nil, &identity.OutcomeError{Op: opCreate, ClientID: id, SecretIDs: left, Err: errors.Join(cause, err)}
+		return nil, &identity.OutcomeError{Op: opCreate, ClientID: id, Orphans: left, Err: errors.Join(cause, err)}
 	}
 	hc, err := c.Get(ctx, id)
 	if err != nil {

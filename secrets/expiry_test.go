@@ -202,7 +202,7 @@ func TestAddOutcomeUnknown(t *testing.T) {
 		f.on("POST", secretsURL(HybridClients), reply{status: 408})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		var oe *identity.OutcomeError
-		if !errors.As(err, &oe) || len(oe.SecretIDs) != 0 || !errors.Is(err, identity.ErrTimeout) ||
+		if !errors.As(err, &oe) || len(oe.Orphans) != 0 || !errors.Is(err, identity.ErrTimeout) ||
 			!strings.Contains(err.Error(), "secrets [11 12] appeared") {
 			t.Fatalf("err = %v", err)
 		}
@@ -219,9 +219,9 @@ func TestAddOutcomeUnknown(t *testing.T) {
 		f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 403, body: mocktest.ErrorBody})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		var oe *identity.OutcomeError
-		if !errors.As(err, &oe) || !equalInts(oe.SecretIDs, []int{11}) || oe.ClientID != testClient ||
+		if !errors.As(err, &oe) || !equalInts(oe.Orphans, []int{11}) || oe.ClientID != testClient ||
 			!errors.Is(err, identity.ErrInvalidResponse) || !errors.Is(err, identity.ErrForbidden) ||
-			!strings.Contains(err.Error(), "secrets [11] may exist with no value held by anyone: delete them") {
+			!strings.Contains(err.Error(), "secrets [11] were made by this call and nobody holds their value: delete them") {
 			t.Fatalf("err = %v", err)
 		}
 	})

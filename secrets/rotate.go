@@ -126,6 +126,9 @@ type Rotation struct {
 	// FreedRoom are the expired secrets deleted before the add to stay within
 	// MaxPerClient (RotateOptions.FreeRoom).
 	FreedRoom []Metadata
+	// NotRetired are the secrets that the retire policy selected but that were not yet
+	// handled when Rotate stopped with an error; they still work as before.
+	NotRetired []Metadata
 }
 
 // Rotate replaces a client's secret without locking its application out, in this order:

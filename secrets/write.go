@@ -153,14 +153,14 @@ func (c *Client) reconcile(ctx context.Context, clientID string, before []Metada
 	case len(fresh) == 0:
 		return true, fmt.Errorf("%w (no secret was added)", failure)
 	case len(fresh) > 1 || len(ours) != 1:
-		// Not listed in SecretIDs: some of them hold values that others use.
+		// Not listed in Orphans: some of them hold values that others use.
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
 			"%w; secrets %v appeared meanwhile: one may be the one added here, whose value nobody holds, but none was deleted as it cannot be told apart from secrets added by someone else",
 			failure, ids(fresh))}
 	}
 	orphan := ours[0].ID
 	if err := c.Delete(ctx, clientID, orphan); err != nil {
-		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, SecretIDs: []int{orphan}, Err: fmt.Errorf(
+		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Orphans: []int{orphan}, Err: fmt.Errorf(
 			"%w; secret %d was added but its value was lost, and deleting it failed: %w", failure, orphan, err)}
 	}
 	return true, fmt.Errorf("%w (secret %d was added but its value was lost; it was deleted again)", failure, orphan)
