@@ -1,6 +1,6 @@
 package hybridclients
 
-// Fuzz targets for the hostile-input requirements of issue 5: create and update request
+// Fuzz targets for hostile input: create and update request
 // validation, and list decoding with Total-Count. Plain `go test` runs the seed corpora
 // (f.Add below and testdata/fuzz/<FuzzName>/); .ci/fuzz.sh fuzzes each target for a while.
 

@@ -1,6 +1,6 @@
 package secrets
 
-// Fuzz target for the hostile-input requirements of issue 5: secret expiry validation.
+// Fuzz target for hostile input to secret expiry validation.
 // Plain `go test` runs the seed corpus (f.Add below and testdata/fuzz/FuzzExpiry/).
 
 import (

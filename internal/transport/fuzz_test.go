@@ -1,6 +1,6 @@
 package transport
 
-// Fuzz targets for the hostile-input requirements of issue 5: API error decoding,
+// Fuzz targets for hostile input: API error decoding,
 // path-parameter checks and Retry-After parsing. Plain `go test` runs the seed corpora
 // (f.Add below and testdata/fuzz/<FuzzName>/).
 
