@@ -110,6 +110,22 @@ want_err '^quickstart: -secret-file .*exists already'
 finish "quickstart -secret-file EXISTING: refuses to overwrite"
 rm -f "$work/kept.secret" "$work/taken.secret"
 
+# The destination is checked before the client is created: nothing to clean up.
+run quickstart -secret-file /no/such/dir/x.secret
+want_rc 1
+want_err '^quickstart: -secret-file /no/such/dir/x\.secret: directory /no/such/dir does not exist$'
+no_out 'client id:'
+[ -z "$(ls -A "$work")" ] || problems+=("files written: $(ls -A "$work")")
+finish "quickstart -secret-file in a missing directory: refused before creating the client"
+
+echo "a file" >"$work/plain"
+run quickstart -secret-file "$work/plain/x.secret"
+want_rc 1
+want_err "^quickstart: -secret-file .*: $work/plain is not a directory$"
+no_out 'client id:'
+finish "quickstart -secret-file under a file: refused before creating the client"
+rm -f "$work/plain"
+
 run quickstart -print-secret
 want_rc 0
 want_out '^secret value: [^ ]{16,}$'
@@ -156,6 +172,18 @@ want_rc 2
 one_line_error
 want_err '^rotate-secret: -retire must be all or expired'
 finish "rotate-secret -retire sometimes: flag misuse"
+
+run rotate-secret -client-id 00000000-0000-0000-0000-000000000001
+want_rc 1
+want_err '^rotate-secret: -client-id names a client of a real tenant; the in-process emulator starts empty on every run, so omit -client-id'
+no_out '^added'
+finish "rotate-secret -client-id on the emulator: says to omit it"
+
+run rotate-secret -out /no/such/dir/new.secret
+want_rc 1
+want_err '^rotate-secret: -out /no/such/dir/new\.secret: directory /no/such/dir does not exist$'
+no_out '^added'
+finish "rotate-secret -out in a missing directory: refused before changing anything"
 
 # --- audit
 
@@ -228,6 +256,17 @@ for name in quickstart rotate-secret audit; do
   one_line_error
   want_err "^$name: missing OCS_CLIENT_ID .*OCS_CLIENT_SECRET "
   finish "$name with only OCS_TENANT_ID: names the missing variables"
+
+  run OCS_RESOURCE=https://euno.datahub.connect.aveva.com "$name"
+  want_rc 1
+  one_line_error
+  want_err "^$name: missing OCS_TENANT_ID .*OCS_CLIENT_ID .*OCS_CLIENT_SECRET .*or none of them nor OCS_RESOURCE to use the emulator$"
+  finish "$name with only OCS_RESOURCE: an error naming the three missing variables, not the emulator"
+
+  run OCS_CLIENT_SECRET=' ' "$name"
+  want_rc 0
+  want_err "$emulator_note"
+  finish "$name with a blank OCS_CLIENT_SECRET: counts as unset, the emulator runs"
 
   run OCS_TENANT_ID=not-a-guid OCS_CLIENT_ID=ci OCS_CLIENT_SECRET=not-a-secret "$name"
   want_rc 1

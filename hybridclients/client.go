@@ -12,7 +12,8 @@ import (
 )
 
 // Client calls the Hybrid Clients routes of one tenant. It is safe for concurrent use;
-// make one per tenant and share it.
+// make one per tenant with New and share it. A zero or nil Client sends nothing: every
+// call returns an error matching identity.ErrInvalidInput that says to use New.
 type Client struct {
 	t       *transport.Client
 	secrets *secrets.Client
@@ -39,18 +40,40 @@ func New(cfg identity.Config) (*Client, error) {
 // CloseIdleConnections closes idle connections of the Client (and of its Secrets client,
 // which shares them). Call it when you are done with a Client you made without your own
 // Config.HTTPClient, so its pooled connections do not wait for their idle timeout.
-func (c *Client) CloseIdleConnections() { c.t.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	if c.ready() == nil {
+		c.t.CloseIdleConnections()
+	}
+}
 
 // Secrets returns the client of the hybrid clients' secrets routes, sharing this Client's
-// connections and token.
-func (c *Client) Secrets() *secrets.Client { return c.secrets }
+// connections and token. For a zero or nil Client it is nil, whose calls return errors.
+func (c *Client) Secrets() *secrets.Client {
+	if c == nil {
+		return nil
+	}
+	return c.secrets
+}
+
+// ready refuses a Client that New did not make: a zero Client has no transport, and a
+// call would otherwise panic.
+func (c *Client) ready() error {
+	if c != nil && c.t != nil && c.secrets != nil && c.newID != nil {
+		return nil
+	}
+	v := "zero Client"
+	if c == nil {
+		v = "nil *Client"
+	}
+	return &identity.ValidationError{Field: "hybridclients.Client", Rule: "must be made with hybridclients.New; a zero or nil Client cannot send requests", Value: v}
+}
 
 const collection = "HybridClients"
 
 // Get returns the hybrid client with the given id. A missing client is an error matching
 // identity.ErrNotFound.
 func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
-	if err := transport.CheckPathSegment("ID", id); err != nil {
+	if err := errors.Join(c.ready(), transport.CheckPathSegment("ID", id)); err != nil {
 		return nil, err
 	}
 	var w wireClient
@@ -66,7 +89,7 @@ func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
 // tell a missing client from an unknown tenant: with a mistyped TenantID, Exists reports
 // false, and every other call fails with identity.ErrNotFound.
 func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
-	if err := transport.CheckPathSegment("ID", id); err != nil {
+	if err := errors.Join(c.ready(), transport.CheckPathSegment("ID", id)); err != nil {
 		return false, err
 	}
 	_, err := c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection, id}}, nil)
@@ -81,7 +104,7 @@ func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
 // an error matching identity.ErrNotFound, except when a retry of this same call meets
 // it: then an earlier attempt did the deletion, and Delete returns nil.
 func (c *Client) Delete(ctx context.Context, id string) error {
-	if err := transport.CheckPathSegment("ID", id); err != nil {
+	if err := errors.Join(c.ready(), transport.CheckPathSegment("ID", id)); err != nil {
 		return err
 	}
 	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodDelete, Path: []string{collection, id}}, nil)

@@ -19,26 +19,37 @@ type CreateRequest struct {
 	// ID is the client id to use, a GUID. Empty means the SDK generates one, so that a
 	// retried create can be recognised.
 	ID string
-	// Name identifies the application; required.
+	// Name identifies the application; required. Like Tags and SecretDescription it must
+	// not hold control characters (newlines, tabs, ANSI escapes), U+2028, U+2029 or
+	// bidirectional formatting characters: names reach terminals, portals and logs.
 	Name string
 	// Disabled creates the client disabled; by default it is enabled.
 	Disabled bool
 	// AllowRefreshTokens lets the application use refresh tokens (offline_access); off
 	// unless chosen, as in the portal.
 	AllowRefreshTokens bool
-	// RedirectURIs: 1 to 10 absolute URIs, matched exactly at sign-in.
+	// RedirectURIs: 1 to 10 URLs, matched exactly at sign-in. Each must be an absolute
+	// https URL with a host, or http on any host: the service may accept plain http for
+	// development, but outside loopback (localhost, 127.0.0.1, [::1]) it exposes the
+	// authorization code on the network, so use https in production. A hybrid client is a
+	// server-side web app, so javascript:, data:, file: and private-use schemes of native
+	// apps (com.example.app:/cb) are refused, as are user info (user:password@), a
+	// fragment, a "*" (not a pattern), a backslash, whitespace and control characters.
 	RedirectURIs []string
-	// PostLogoutRedirectURIs: up to 10 absolute URIs, matched exactly.
+	// PostLogoutRedirectURIs: up to 10 URLs, matched exactly, under the rules of
+	// RedirectURIs.
 	PostLogoutRedirectURIs []string
 	// AccessTokenLifetime: whole seconds from 1 minute to 1 hour; zero means 1 hour.
 	AccessTokenLifetime time.Duration
-	Tags                []string
-	// ClientURI and LogoURI: absolute http(s) URLs, optional.
+	// Tags are described by the service as for its internal use; each must be non-blank text
+	// under the rules of Name.
+	Tags []string
+	// ClientURI and LogoURI: absolute http(s) URLs without user info, optional.
 	ClientURI                   string
 	LogoURI                     string
 	AllowAccessTokensViaBrowser bool
 
-	// SecretDescription describes the first secret.
+	// SecretDescription describes the first secret; text under the rules of Name.
 	SecretDescription string
 	// SecretExpiry is when the first secret expires: the zero value means one year from
 	// now (the portal's default); secrets.NeverExpires() is the explicit alternative.
@@ -125,6 +136,9 @@ func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate
 // matching identity.ErrOutcomeUnknown (an *identity.OutcomeError naming the client and any
 // secret left behind) when that cannot be established before ctx ends.
 func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
 	body, err := req.validate(time.Now(), c.newID)
 	if err != nil {
 		return nil, err

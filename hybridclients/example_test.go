@@ -153,7 +153,7 @@ func ExampleClient_Exists() {
 	admin, _ := hybridclients.New(srv.Config())
 	member, _ := hybridclients.New(srv.MemberConfig())
 	ctx := context.Background()
-	created, _ := admin.Create(ctx, hybridclients.CreateRequest{Name: "App", RedirectURIs: []string{"myapp://cb"}})
+	created, _ := admin.Create(ctx, hybridclients.CreateRequest{Name: "App", RedirectURIs: []string{"https://app.example.com/cb"}})
 
 	ok, err := member.Exists(ctx, created.Client.ID)
 	fmt.Println("exists:", ok, err)

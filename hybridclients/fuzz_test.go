@@ -74,21 +74,49 @@ func fzSpaceOrControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
 }
 
+// fzUnsafeText reports text that could rewrite a terminal or a log line (issue 9, finding
+// 11), listed here independently of internal/textrule.
+func fzUnsafeText(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x20 || r >= 0x7f && r < 0xa0 || r == 0x2028 || r == 0x2029 || r == 0x061c ||
+			r == 0x200e || r == 0x200f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+	})
+}
+
+// fzCheckText fails on accepted text that fzUnsafeText finds.
+func fzCheckText(t *testing.T, field string, vs ...string) {
+	t.Helper()
+	for i, v := range vs {
+		if fzUnsafeText(v) {
+			t.Fatalf("accepted %s[%d] = %q: control, separator or bidi character", field, i, v)
+		}
+	}
+}
+
 // fzRedirectProblem re-checks one redirect URI independently of validate.go.
 func fzRedirectProblem(u string) string {
 	switch {
 	case u == "":
 		return "empty"
-	case fzSpaceOrControl(u):
+	case fzSpaceOrControl(u) || fzUnsafeText(u):
 		return "whitespace or control character"
 	case strings.ContainsRune(u, '*'):
 		return "wildcard"
 	case strings.ContainsRune(u, '#'):
 		return "fragment"
+	case strings.ContainsRune(u, '\\'):
+		return "backslash"
 	}
 	p, err := url.Parse(u)
-	if err != nil || p.Scheme == "" {
+	switch {
+	case err != nil || p.Scheme == "":
 		return "not absolute"
+	case p.Scheme != "https" && p.Scheme != "http":
+		return "not http(s)"
+	case p.Host == "" || p.Hostname() == "":
+		return "no host"
+	case p.User != nil:
+		return "user info"
 	}
 	return ""
 }
@@ -114,8 +142,8 @@ func fzCheckRedirects(t *testing.T, field string, uris []string, min, max int) {
 func fzCheckWebURI(t *testing.T, field, u string) {
 	t.Helper()
 	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || fzSpaceOrControl(u) {
-		t.Fatalf("accepted %s = %q: not an absolute http(s) URL", field, u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || fzSpaceOrControl(u) || fzUnsafeText(u) || p.User != nil {
+		t.Fatalf("accepted %s = %q: not an absolute http(s) URL without user info", field, u)
 	}
 }
 
@@ -256,8 +284,9 @@ func FuzzCreateValidate(f *testing.F) {
 		// The documented examples (README, API.md, example_test.go).
 		{fzGUID, "Billing portal", "https://app.example.com/callback|http://localhost:5000/signin-oidc", "https://app.example.com/", byte('|'), 3600e9, "", "", "", 3, 0, 0b1111},
 		{"", "Reports", "https://reports.example.com/signin", "", byte('|'), 60e9, "", "", "", 1, int64(30 * 24 * time.Hour), 0b1000},
+		// Nasty inputs. Private-use schemes of native apps are refused since issue 9, finding 6.
 		{"", "Native", "com.example.app:/oauth2redirect|urn:ietf:wg:oauth:2.0:oob", "", byte('|'), 900e9, "", "", "", 2, int64(time.Hour), 0b1000},
-		// Nasty inputs.
+		{"", "red \x1b[31mX", "https://user:pw@a.example.com/cb|data:text/html,x|file:///etc/passwd", "https://a.example.com\\@b.example.com/", byte('|'), 0, "a\u202Eb|c\u2029", "https://u:p@a.example.com", "", 0, 0, 0b1000},
 		{"", "", "", "", byte('|'), 0, "", "", "", 0, 0, 0},
 		{"..", " ", "https://*.example.com/cb", "", byte('|'), 59e9, " |\u00a0", "", "", 4, 0, 0b1000},
 		{"%2e%2e", "\u2028", "https://a.example.com/cb#frag", "javascript:alert(1)", byte('|'), 3601e9, "", "javascript:alert(1)", "ftp://x", 5, -1, 0b1000},
@@ -310,6 +339,8 @@ func FuzzCreateValidate(f *testing.F) {
 		// Accepted: every rule must hold on what would be sent.
 		fzCheckUTF8(t, "ID", id)
 		fzCheckUTF8(t, "Name", name)
+		fzCheckText(t, "Name", name)
+		fzCheckText(t, "Tags", req.Tags...)
 		fzCheckUTF8(t, "RedirectURIs", req.RedirectURIs...)
 		fzCheckUTF8(t, "PostLogoutRedirectURIs", req.PostLogoutRedirectURIs...)
 		fzCheckUTF8(t, "Tags", req.Tags...)
@@ -453,6 +484,8 @@ func FuzzUpdateValidate(f *testing.F) {
 			return
 		}
 		fzCheckUTF8(t, "Name", deref(req.Name))
+		fzCheckText(t, "Name", deref(req.Name))
+		fzCheckText(t, "Tags", req.Tags...)
 		fzCheckUTF8(t, "RedirectURIs", req.RedirectURIs...)
 		fzCheckUTF8(t, "PostLogoutRedirectURIs", req.PostLogoutRedirectURIs...)
 		fzCheckUTF8(t, "Tags", req.Tags...)

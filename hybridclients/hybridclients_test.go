@@ -286,7 +286,7 @@ func TestCreateDefaults(t *testing.T) {
 		return httpmock.NewStringResponse(201, createdJSON), nil
 	})
 	before := time.Now()
-	if _, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"myapp://cb"}}); err != nil {
+	if _, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"https://app.example.com/cb"}}); err != nil {
 		t.Fatal(err)
 	}
 	if sent["Id"] != clientID || sent["AccessTokenLifetime"] != 3600.0 || sent["Enabled"] != true || sent["AllowOfflineAccess"] != false {
@@ -344,7 +344,7 @@ func TestCreateValidation(t *testing.T) {
 		field string // "" means accepted
 	}{
 		{"minimal", func(*CreateRequest) {}, ""},
-		{"native app scheme", func(r *CreateRequest) { r.RedirectURIs = []string{"com.example.app:/oauth2redirect", "myapp://cb"} }, ""},
+		{"native app scheme", func(r *CreateRequest) { r.RedirectURIs = []string{"com.example.app:/oauth2redirect", "myapp://cb"} }, "RedirectURIs[0]"},
 		{"loopback redirect", func(r *CreateRequest) { r.RedirectURIs = []string{"http://127.0.0.1:8080/cb"} }, ""},
 		{"10 redirects", func(r *CreateRequest) { r.RedirectURIs = many(10) }, ""},
 		{"10 post-logout", func(r *CreateRequest) { r.PostLogoutRedirectURIs = many(10) }, ""},

@@ -17,7 +17,8 @@ const DefaultPageSize = 100
 type ListOptions struct {
 	// IDs keeps only these clients; when set, the service ignores Skip and Count.
 	IDs []string `url:"id,omitempty"`
-	// Tags keeps clients that have any of these tags.
+	// Tags keeps clients that have any of these tags. Blank tags and tags with control
+	// characters (NUL included) are refused, as in CreateRequest.Tags.
 	Tags []string `url:"tag,omitempty"`
 	// Skip is how many matching clients to pass over; 0 is the first page.
 	Skip int `url:"skip,omitempty"`
@@ -53,7 +54,7 @@ func (o ListOptions) validate() error {
 
 // List returns one page of the tenant's hybrid clients and the number matching in all.
 func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
-	if err := opts.validate(); err != nil {
+	if err := errors.Join(c.ready(), opts.validate()); err != nil {
 		return nil, err
 	}
 	var ws []wireClient
@@ -113,7 +114,7 @@ func (c *Client) Count(ctx context.Context, opts CountOptions) (int, error) {
 	var r rules
 	r.ids("IDs", opts.IDs)
 	r.tags("Tags", opts.Tags)
-	if err := errors.Join(r...); err != nil {
+	if err := errors.Join(c.ready(), errors.Join(r...)); err != nil {
 		return 0, err
 	}
 	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection}, Query: opts}, nil)

@@ -15,7 +15,9 @@ type HybridClient struct {
 	// AccessTokenLifetime is how long the client's access tokens live (60 s to 1 h).
 	AccessTokenLifetime time.Duration
 	Tags                []string
-	// RedirectURIs are matched exactly at sign-in; a "*" is not a pattern.
+	// RedirectURIs are matched exactly at sign-in; a "*" is not a pattern. The SDK sends
+	// only absolute http(s) URLs (see CreateRequest.RedirectURIs); what the service
+	// returns is shown as it is.
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
 	ClientURI              string

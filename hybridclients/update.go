@@ -18,7 +18,9 @@ import (
 //
 //	hybridclients.UpdateRequest{Name: identity.Ptr("Billing"), Enabled: identity.Ptr(false)}
 //
-// Changes can take up to an hour to reach sign-in.
+// Each field set follows the rules of the CreateRequest field of the same name (redirect
+// URIs: absolute https, or http for development; text: no control characters). Changes
+// can take up to an hour to reach sign-in.
 type UpdateRequest struct {
 	Name                        *string
 	Enabled                     *bool
@@ -77,11 +79,9 @@ func (r UpdateRequest) validate() (*wireClient, error) {
 // Update changes the properties set in req of the hybrid client id and returns the client
 // as it is afterwards. A missing client is an error matching identity.ErrNotFound.
 func (c *Client) Update(ctx context.Context, id string, req UpdateRequest) (*HybridClient, error) {
-	if err := transport.CheckPathSegment("ID", id); err != nil {
-		return nil, err
-	}
+	// Every broken rule at once: the client, the id and the request.
 	body, err := req.validate()
-	if err != nil {
+	if err := errors.Join(c.ready(), transport.CheckPathSegment("ID", id), err); err != nil {
 		return nil, err
 	}
 	var w wireClient

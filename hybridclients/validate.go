@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/textrule"
 )
 
 // Limits of the service (API.md), checked before a request is sent.
@@ -39,10 +40,14 @@ func (r *rules) add(field, rule string, value any) {
 }
 
 // text checks what every string sent must be: valid UTF-8, which JSON would otherwise
-// silently turn into U+FFFD.
+// silently turn into U+FFFD, and free of what could rewrite a terminal or a log line when
+// it is shown (textrule.Forbidden: control characters such as newlines and ANSI escapes,
+// U+2028/U+2029, bidirectional overrides).
 func (r *rules) text(field, v string) {
 	if !utf8.ValidString(v) {
 		r.add(field, "must be valid UTF-8", v)
+	} else if rule := textrule.Check(v); rule != "" {
+		r.add(field, rule, v)
 	}
 }
 
@@ -62,9 +67,8 @@ func (r *rules) lifetime(field string, d time.Duration) {
 	}
 }
 
-// redirects checks a list of redirect URIs: count within [min, max], each absolute with
-// no fragment, whitespace or "*" (the service matches exactly; a "*" is not a pattern),
-// no duplicates.
+// redirects checks a list of redirect URIs: count within [min, max], each a URL that
+// redirectRule accepts, no duplicates.
 func (r *rules) redirects(field string, uris []string, min, max int) {
 	if len(uris) < min || len(uris) > max {
 		r.add(field, fmt.Sprintf("must hold %d to %d URIs", min, max), len(uris))
@@ -84,41 +88,86 @@ func (r *rules) redirects(field string, uris []string, min, max int) {
 			dup = j >= 0
 		}
 		if dup {
-			r.add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must not repeat %s[%d]", field, j), u)
+			r.add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must not repeat %s[%d]", field, j), shownURI(u))
 			continue
 		}
 		if rule := redirectRule(u); rule != "" {
-			r.add(fmt.Sprintf("%s[%d]", field, i), rule, u)
+			r.add(fmt.Sprintf("%s[%d]", field, i), rule, shownURI(u))
 		}
 	}
 }
 
+// Rules of redirect URIs, named in the ValidationError.
+const (
+	// A hybrid client is a server-side web app: the browser comes back to it over HTTP.
+	// javascript:, data: and file: URIs would run or read something in the browser, and
+	// private-use schemes (com.example.app:/cb) belong to native apps, which are not
+	// hybrid clients. Plain http is allowed on any host, as the service may accept it for
+	// development; outside loopback it exposes the authorization code on the network.
+	ruleRedirectScheme   = "must be an absolute https URL (or http, meant for development): javascript:, data:, file: and private-use schemes are refused"
+	ruleRedirectHost     = "must be an absolute http or https URL with a host (scheme://host/path)"
+	ruleRedirectUserInfo = "must not hold user info (user:password@)"
+)
+
+// redirectRule returns the rule u breaks as a RedirectURIs or PostLogoutRedirectURIs
+// entry, or "" when it breaks none: an absolute http(s) URL with a host, no user info,
+// no fragment, no "*" (the service matches exactly; a "*" is not a pattern), no
+// backslash, whitespace or control characters.
 func redirectRule(u string) string {
 	switch {
 	case u == "":
 		return "must not be empty"
 	case !utf8.ValidString(u):
 		return "must be valid UTF-8"
-	case strings.ContainsFunc(u, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) }):
-		return "must not hold whitespace or control characters"
+	case strings.ContainsFunc(u, func(c rune) bool { return unicode.IsSpace(c) || textrule.Forbidden(c) }):
+		return "must not hold whitespace, control or bidirectional formatting characters"
 	case strings.Contains(u, "*"):
 		return `must not hold "*": redirect URIs are matched exactly, not as patterns`
 	case strings.Contains(u, "#"):
 		return "must not have a fragment"
+	case strings.Contains(u, `\`):
+		return `must not hold "\": browsers read it as "/", the service does not`
 	}
 	p, err := url.Parse(u)
-	if err != nil || p.Scheme == "" || (p.Host == "" && p.Opaque == "" && p.Path == "") {
-		return "must be an absolute URI (scheme:...)"
+	switch {
+	case err != nil || p.Scheme == "":
+		return ruleRedirectHost
+	case p.Scheme != "https" && p.Scheme != "http":
+		return ruleRedirectScheme
+	case p.Opaque != "" || p.Hostname() == "":
+		return ruleRedirectHost
+	case p.User != nil:
+		return ruleRedirectUserInfo
 	}
 	return ""
 }
 
-// webURI checks ClientURI and LogoURI: absolute http(s) with a host.
+// shownURI is u for a ValidationError's Value, with the password of its user info (a
+// rule breaker) masked: an error must never show a secret.
+func shownURI(u string) string {
+	if !strings.Contains(u, "@") {
+		return u
+	}
+	p, err := url.Parse(u)
+	switch {
+	case err == nil && p.User != nil:
+		return p.Redacted()
+	case err == nil:
+		return u
+	}
+	// Not parsable, so where user info ends is unknown: keep only what follows the last "@".
+	return "…@" + u[strings.LastIndex(u, "@")+1:]
+}
+
+// webURI checks ClientURI and LogoURI: absolute http(s) with a host, no user info.
 func (r *rules) webURI(field, u string) {
 	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || !utf8.ValidString(u) ||
-		strings.ContainsFunc(u, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) }) {
-		r.add(field, "must be an absolute http or https URL", u)
+	switch {
+	case err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Hostname() == "" || !utf8.ValidString(u) ||
+		strings.ContainsFunc(u, func(c rune) bool { return unicode.IsSpace(c) || textrule.Forbidden(c) }):
+		r.add(field, "must be an absolute http or https URL", shownURI(u))
+	case p.User != nil:
+		r.add(field, ruleRedirectUserInfo, shownURI(u))
 	}
 }
 
@@ -138,8 +187,6 @@ func (r *rules) ids(field string, ids []string) {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		if strings.TrimSpace(id) == "" {
 			r.add(f, "must not be blank (the service would ignore it and list every client)", id)
-		} else if strings.ContainsFunc(id, unicode.IsControl) {
-			r.add(f, "must not hold control characters", id)
 		}
 		r.text(f, id)
 	}

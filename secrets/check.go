@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -65,11 +66,12 @@ func Classify(secrets []Metadata, within time.Duration, now time.Time) ExpiryRep
 //
 // A zero now means the current time. within must not be negative.
 func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.Duration, now time.Time) (*ExpiryReport, error) {
-	if _, err := c.path(clientID); err != nil {
-		return nil, err
-	}
+	_, err := c.path(clientID)
 	if within < 0 {
-		return nil, &identity.ValidationError{Field: "within", Rule: "must not be negative", Value: within.String()}
+		err = errors.Join(err, &identity.ValidationError{Field: "within", Rule: "must not be negative", Value: within.String()})
+	}
+	if err != nil {
+		return nil, err
 	}
 	if now.IsZero() {
 		now = c.now()

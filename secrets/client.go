@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -23,7 +24,9 @@ const (
 const MaxPerClient = 10
 
 // Client calls the secrets routes of one tenant's clients of one Kind. Every operation
-// needs the Tenant Administrator role. It is safe for concurrent use.
+// needs the Tenant Administrator role. It is safe for concurrent use. Make one with New
+// (or hybridclients.Client.Secrets): a zero or nil Client sends nothing, and every call
+// returns an error matching identity.ErrInvalidInput that says so.
 type Client struct {
 	t    *transport.Client
 	kind Kind
@@ -46,23 +49,61 @@ func New(cfg identity.Config, kind Kind) (*Client, error) {
 
 // CloseIdleConnections closes idle connections of the Client, as
 // http.Client.CloseIdleConnections does.
-func (c *Client) CloseIdleConnections() { c.t.CloseIdleConnections() }
-
-// Kind returns the type of client whose secrets c manages.
-func (c *Client) Kind() Kind { return c.kind }
-
-// path returns the route segments of a client's secrets, or of one secret when id > 0,
-// after checking the ids.
-func (c *Client) path(clientID string, id ...int) ([]string, error) {
-	if err := transport.CheckPathSegment("clientID", clientID); err != nil {
-		return nil, err
+func (c *Client) CloseIdleConnections() {
+	if c.ready() == nil {
+		c.t.CloseIdleConnections()
 	}
-	p := []string{string(c.kind), clientID, "Secrets"}
+}
+
+// Kind returns the type of client whose secrets c manages ("" for a zero or nil Client).
+func (c *Client) Kind() Kind {
+	if c == nil {
+		return ""
+	}
+	return c.kind
+}
+
+// ready refuses a Client that New did not make: a zero Client has no transport, and a
+// call would otherwise panic.
+func (c *Client) ready() error {
+	if c != nil && c.t != nil && c.now != nil && (c.kind == HybridClients || c.kind == ClientCredentialClients) {
+		return nil
+	}
+	v := "zero Client"
+	if c == nil {
+		v = "nil *Client"
+	}
+	return &identity.ValidationError{Field: "secrets.Client", Rule: "must be made with secrets.New or hybridclients.Client.Secrets; a zero or nil Client cannot send requests", Value: v}
+}
+
+// path returns the route segments of a client's secrets, or of one secret for each id
+// given, after checking the Client and the ids: every broken rule at once, joined.
+func (c *Client) path(clientID string, id ...int) ([]string, error) {
+	errs := []error{c.ready(), transport.CheckPathSegment("clientID", clientID)}
+	p := []string{string(c.Kind()), clientID, "Secrets"}
 	for _, n := range id {
 		if n <= 0 || n > 1<<31-1 {
-			return nil, &identity.ValidationError{Field: "secretID", Rule: "must be a positive 32-bit integer", Value: n}
+			errs = append(errs, &identity.ValidationError{Field: "secretID", Rule: "must be a positive 32-bit integer", Value: n})
 		}
 		p = append(p, strconv.Itoa(n))
 	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// prepare checks a write's request body together with the errors of path (pathErr), so
+// that a bad client id is reported with the request's other broken rules, as the
+// hybridclients package does. wire builds the body at the Client's clock.
+func (c *Client) prepare(pathErr error, wire func(now time.Time) (*wireWrite, error)) (*wireWrite, error) {
+	now := time.Now
+	if c.ready() == nil {
+		now = c.now
+	}
+	body, err := wire(now())
+	if err := errors.Join(pathErr, err); err != nil {
+		return nil, err
+	}
+	return body, nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -226,6 +227,9 @@ func FuzzExpiry(f *testing.F) {
 		if aerr != nil {
 			fzCheckRefusal(t, aerr, "Expiry", "Description")
 		} else {
+			if fzUnsafeText(deref(descPtr)) {
+				t.Fatalf("add accepted description %q: control, separator or bidi character", deref(descPtr))
+			}
 			got := fzCheckWire(t, aw, now, nonEmpty(descPtr))
 			if want := map[bool]string{true: "never", false: "time"}[m == fzNever]; got != want {
 				t.Fatalf("add with %v sent %s, want %s", e, got, want)
@@ -236,7 +240,7 @@ func FuzzExpiry(f *testing.F) {
 		uw, uerr := UpdateRequest{Description: descPtr, Expiry: e}.wire(now)
 		if uerr != nil {
 			fzCheckRefusal(t, uerr, "Expiry", "Description", "UpdateRequest")
-			if m == fzUnset && descPtr != nil && utf8.ValidString(desc) {
+			if m == fzUnset && descPtr != nil && utf8.ValidString(desc) && !fzUnsafeText(desc) {
 				t.Fatalf("update of the description refused: %v", uerr)
 			}
 		} else {
@@ -267,6 +271,15 @@ func FuzzExpiry(f *testing.F) {
 		} else {
 			fzCheckWire(t, rw, now, nonEmpty(&desc))
 		}
+	})
+}
+
+// fzUnsafeText reports text that could rewrite a terminal or a log line (issue 9, finding
+// 11), listed here independently of internal/textrule.
+func fzUnsafeText(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x20 || r >= 0x7f && r < 0xa0 || r == 0x2028 || r == 0x2029 || r == 0x061c ||
+			r == 0x200e || r == 0x200f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
 	})
 }
 

@@ -44,10 +44,7 @@ type Page struct {
 // the client has in all. A missing client is an error matching identity.ErrNotFound.
 func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*Page, error) {
 	p, err := c.path(clientID)
-	if err != nil {
-		return nil, err
-	}
-	if err := opts.validate(); err != nil {
+	if err := errors.Join(err, opts.validate()); err != nil {
 		return nil, err
 	}
 	var ws []wireSecret

@@ -152,10 +152,7 @@ type Rotation struct {
 func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions) (*Rotation, error) {
 	rot := &Rotation{}
 	p, err := c.path(clientID)
-	if err != nil {
-		return rot, err
-	}
-	body, err := opts.validate(c.now())
+	body, err := c.prepare(err, opts.validate)
 	if err != nil {
 		return rot, err
 	}

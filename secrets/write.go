@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/textrule"
 	"github.com/ocs-go/identity/internal/transport"
 )
 
@@ -20,7 +21,9 @@ var ErrLimitReached = errors.New("secrets: limit of 10 secrets per client reache
 // AddRequest describes a new secret: what a Tenant Administrator enters in the portal's
 // Add Secret window.
 type AddRequest struct {
-	// Description says what the secret is for (which application, which deployment).
+	// Description says what the secret is for (which application, which deployment). It
+	// must not hold control characters (newlines, tabs, ANSI escapes), U+2028, U+2029 or
+	// bidirectional formatting characters: descriptions reach terminals and logs.
 	Description string
 	// Expiry is when the secret stops working: ExpiresAt a future time, ExpiresIn a
 	// positive duration, or NeverExpires. The zero value means one year from now, as in
@@ -35,13 +38,11 @@ func defaultExpiry(now time.Time) Expiry {
 
 func (r AddRequest) wire(now time.Time) (*wireWrite, error) {
 	w := &wireWrite{}
-	if err := checkText("Description", r.Description); err != nil {
-		return nil, err
-	}
 	if r.Description != "" {
 		w.Description = &r.Description
 	}
-	if err := w.setExpiry("Expiry", r.Expiry, now, defaultExpiry(now)); err != nil {
+	// Every broken rule at once.
+	if err := errors.Join(checkText("Description", r.Description), w.setExpiry("Expiry", r.Expiry, now, defaultExpiry(now))); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -61,10 +62,7 @@ func (r AddRequest) wire(now time.Time) (*wireWrite, error) {
 // that says which secret ids may be left behind.
 func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (*Added, error) {
 	p, err := c.path(clientID)
-	if err != nil {
-		return nil, err
-	}
-	body, err := req.wire(c.now())
+	body, err := c.prepare(err, req.wire)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +202,8 @@ func ids(ms []Metadata) []int {
 //	secrets.UpdateRequest{Description: identity.Ptr("billing, prod")}
 //	secrets.UpdateRequest{Expiry: secrets.ExpiresIn(7 * 24 * time.Hour)}
 type UpdateRequest struct {
-	// Description, when not nil, replaces the description ("" clears it).
+	// Description, when not nil, replaces the description ("" clears it), under the
+	// rules of AddRequest.Description.
 	Description *string
 	// Expiry, when not zero, replaces the expiry: a future time, or NeverExpires. A past
 	// or zero time is refused; it would not shorten the secret's life but fail.
@@ -212,26 +211,31 @@ type UpdateRequest struct {
 }
 
 // checkText refuses a string that is not valid UTF-8, which JSON would silently turn into
-// U+FFFD.
+// U+FFFD, or that holds what could rewrite a terminal or a log line where it is shown
+// (textrule.Forbidden: control characters such as newlines and ANSI escapes, U+2028,
+// U+2029, bidirectional formatting characters).
 func checkText(field, v string) error {
 	if !utf8.ValidString(v) {
 		return &identity.ValidationError{Field: field, Rule: "must be valid UTF-8", Value: v}
+	}
+	if rule := textrule.Check(v); rule != "" {
+		return &identity.ValidationError{Field: field, Rule: rule, Value: v}
 	}
 	return nil
 }
 
 func (r UpdateRequest) wire(now time.Time) (*wireWrite, error) {
 	w := &wireWrite{Description: r.Description}
+	var errs []error
 	if r.Description != nil {
-		if err := checkText("Description", *r.Description); err != nil {
-			return nil, err
-		}
+		errs = append(errs, checkText("Description", *r.Description))
 	}
-	if err := w.setExpiry("Expiry", r.Expiry, now, Expiry{}); err != nil {
+	errs = append(errs, w.setExpiry("Expiry", r.Expiry, now, Expiry{}))
+	if r.Description == nil && r.Expiry.IsZero() {
+		errs = append(errs, &identity.ValidationError{Field: "UpdateRequest", Rule: "must set Description or Expiry", Value: nil})
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
-	}
-	if w.Description == nil && w.Expires == nil {
-		return nil, &identity.ValidationError{Field: "UpdateRequest", Rule: "must set Description or Expiry", Value: nil}
 	}
 	return w, nil
 }
@@ -241,10 +245,7 @@ func (r UpdateRequest) wire(now time.Time) (*wireWrite, error) {
 // Changes can take up to an hour to reach sign-in.
 func (c *Client) Update(ctx context.Context, clientID string, id int, req UpdateRequest) (*Metadata, error) {
 	p, err := c.path(clientID, id)
-	if err != nil {
-		return nil, err
-	}
-	body, err := req.wire(c.now())
+	body, err := c.prepare(err, req.wire)
 	if err != nil {
 		return nil, err
 	}

@@ -39,9 +39,15 @@ func main() {
 	}
 
 	p.Run(func(ctx context.Context, env *exampleenv.Env) error {
-		if *secretFile != "" {
-			if _, err := os.Lstat(*secretFile); err == nil {
-				return fmt.Errorf("-secret-file %s exists already; choose a new file", *secretFile)
+		// Check where the value will go before creating anything: a client whose secret
+		// cannot be stored is of no use.
+		if err := exampleenv.CheckNewFile("-secret-file", *secretFile); err != nil {
+			return err
+		}
+		if *secretFile == "" && !*printSecret {
+			// The file's name needs the client id; its directory can be checked now.
+			if err := exampleenv.CheckDir("the working directory, where the secret file goes (see -secret-file):", "."); err != nil {
+				return err
 			}
 		}
 		if env.Emulated() {
@@ -91,9 +97,8 @@ func main() {
 			if path == "" {
 				path = "./" + id + ".secret"
 			}
-			if err := created.Secret.Value.WriteFile(path); err != nil {
-				// Nobody holds the value: the client is of no use. Delete it.
-				return errors.Join(fmt.Errorf("storing the secret: %w", err), deleteClient(ctx, clients, id))
+			if err := store(ctx, clients, created, path); err != nil {
+				return err
 			}
 			fmt.Println("secret value written to", path, "(mode 0600)")
 			fmt.Fprintln(os.Stderr, "warning: keep that file safe; the secret's value cannot be retrieved again")
@@ -107,6 +112,21 @@ func main() {
 		}
 		return cleanUp(ctx, clients, id, path, *keep)
 	})
+}
+
+// store writes the new client's secret to path. If that fails (the directory vanished
+// since the check, the disk is full), nobody holds the value and the client is of no use:
+// it deletes the client again and says so, or says that it is left and must be deleted.
+func store(ctx context.Context, clients *hybridclients.Client, created *hybridclients.Created, path string) error {
+	werr := created.Secret.Value.WriteFile(path)
+	if werr == nil {
+		return nil
+	}
+	id := created.Client.ID
+	if derr := deleteClient(ctx, clients, id); derr != nil {
+		return fmt.Errorf("storing the secret in %s failed (%w); client %s is LEFT BEHIND with a secret nobody holds: delete it (%w)", path, werr, id, derr)
+	}
+	return fmt.Errorf("storing the secret in %s failed (%w); deleted client %s again, nothing is left", path, werr, id)
 }
 
 // list prints the first page of the tenant's hybrid clients as a table.

@@ -2,7 +2,7 @@
 // Rotate: it adds a new secret, writes its value to a new file (mode 0600), and only then
 // retires the old secrets, deleting them or, with -grace, letting them expire soon.
 //
-//	go run ./examples/rotate-secret                  # on the in-process emulator
+//	go run ./examples/rotate-secret                  # on the in-process emulator (creates a demo client; no -client-id)
 //	OCS_TENANT_ID=... OCS_CLIENT_ID=... OCS_CLIENT_SECRET=... \
 //	  go run ./examples/rotate-secret -client-id 1b2c... -out /etc/myapp/client-secret -grace 24h
 package main
@@ -22,7 +22,7 @@ import (
 
 func main() {
 	p := exampleenv.New("rotate-secret", "replace a hybrid client's secret, storing the new value in a new file")
-	clientID := p.Flags.String("client-id", "", "`id` of the hybrid client whose secret to rotate (required on a real tenant)")
+	clientID := p.Flags.String("client-id", "", "`id` of the hybrid client whose secret to rotate (required on a real tenant; not on the emulator, which creates a demo client)")
 	out := p.Flags.String("out", "", "new `file` (mode 0600) for the new secret's value; default ./<client-id>.<secret-id>.secret")
 	retire := p.Flags.String("retire", "all", "which old secrets to retire: all or expired")
 	grace := p.Flags.Duration("grace", 0, "keep retired secrets working this long (at least 1m; 1h or more advised) instead of deleting them")
@@ -43,9 +43,14 @@ func main() {
 	}
 
 	p.Run(func(ctx context.Context, env *exampleenv.Env) error {
-		if *out != "" {
-			if _, err := os.Lstat(*out); err == nil {
-				return fmt.Errorf("-out %s exists already; choose a new file", *out)
+		// Check where the value will go before changing anything.
+		if err := exampleenv.CheckNewFile("-out", *out); err != nil {
+			return err
+		}
+		if *out == "" {
+			// The file's name needs the ids; its directory can be checked now.
+			if err := exampleenv.CheckDir("the working directory, where the new secret goes (see -out):", "."); err != nil {
+				return err
 			}
 		}
 
@@ -59,6 +64,9 @@ func main() {
 			if id, err = createClientToRotate(ctx, clients); err != nil {
 				return err
 			}
+		case env.Emulated():
+			// The emulator starts empty on every run: no id from an earlier run exists.
+			return errors.New("-client-id names a client of a real tenant; the in-process emulator starts empty on every run, so omit -client-id there (a demo client with two secrets is created to rotate)")
 		case id == "":
 			return errors.New("-client-id is required: which client's secret to rotate")
 		}

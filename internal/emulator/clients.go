@@ -108,10 +108,42 @@ func validate(in *clientIn, creating bool, pathID string) []string {
 	if len(in.PostLogoutRedirectUris) > maxRedirectURIs {
 		problems = append(problems, fmt.Sprintf("PostLogoutRedirectUris must have at most %d entries.", maxRedirectURIs))
 	}
+	for _, l := range []struct {
+		name string
+		uris []string
+	}{{"RedirectUris", in.RedirectUris}, {"PostLogoutRedirectUris", in.PostLogoutRedirectUris}} {
+		for i, u := range l.uris {
+			if why := redirectProblem(u); why != "" {
+				problems = append(problems, fmt.Sprintf("%s[%d] %s.", l.name, i, why))
+			}
+		}
+	}
 	if l := in.AccessTokenLifetime; l != nil && (*l < minLifetime || *l > maxLifetime) {
 		problems = append(problems, fmt.Sprintf("AccessTokenLifetime must be %d to %d seconds.", minLifetime, maxLifetime))
 	}
 	return problems
+}
+
+// redirectProblem says why u cannot be a redirect URI of a hybrid client (a server-side
+// web app), or "": it must be an absolute http or https URL with a host and without user
+// info; javascript:, data:, file: and private-use schemes are refused. Plain http is
+// accepted on any host, as the service may accept it for development. (Issue 9, finding
+// 6: the SDK refuses the same before sending; this copy keeps the emulator free of SDK
+// code.)
+func redirectProblem(u string) string {
+	if strings.ContainsFunc(u, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' || r == '\\' }) {
+		return "must not hold whitespace, control characters or a backslash"
+	}
+	p, err := url.Parse(u)
+	switch {
+	case err != nil || p.Scheme != "https" && p.Scheme != "http":
+		return "must be an absolute https (or http) URL"
+	case p.Opaque != "" || p.Hostname() == "":
+		return "must have a host"
+	case p.User != nil:
+		return "must not hold user info"
+	}
+	return ""
 }
 
 // apply sets the properties present (non-null) in the body: the service's partial update.

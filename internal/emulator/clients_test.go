@@ -299,3 +299,47 @@ func TestList(t *testing.T) {
 		t.Fatalf("Clients snapshot %+v", got)
 	}
 }
+
+// TestFinding06_EmulatorRefusesRedirectURISchemes: the emulator answers 400 with an
+// ErrorResponse for redirect URIs that are not absolute http(s) URLs with a host, or that
+// hold user info, on create and on update, in both lists; plain http is accepted.
+func TestFinding06_EmulatorRefusesRedirectURISchemes(t *testing.T) {
+	h := newHarness(t, Options{})
+	bad := []string{
+		"javascript:alert(document.cookie)",
+		"data:text/html;base64,PHNjcmlwdD4=",
+		"file:///etc/passwd",
+		"https://user:pw@app.example.com/cb",
+		"https://user@app.example.com/cb",
+		"com.example.app:/oauth2redirect",
+		"https:///cb",
+		"/relative/cb",
+	}
+	existing := h.create(newClient("existing", nil)).Client.ID
+	path := h.api("/HybridClients/" + existing)
+	for _, u := range bad {
+		for _, field := range []string{"RedirectUris", "PostLogoutRedirectUris"} {
+			r := h.do(http.MethodPost, h.api("/HybridClients"), h.admin, newClient("bad", map[string]any{field: []string{u}}))
+			e := errorBody(t, r.want(t, http.StatusBadRequest))
+			if !strings.Contains(e.Reason+e.Error, field+"[0]") {
+				t.Errorf("create with %s %q: error %+v does not name %s[0]", field, u, e, field)
+			}
+			r = h.do(http.MethodPut, path, h.admin, map[string]any{field: []string{"https://ok.example.com/cb", u}})
+			e = errorBody(t, r.want(t, http.StatusBadRequest))
+			if !strings.Contains(e.Reason+e.Error, field+"[1]") {
+				t.Errorf("update with %s %q: error %+v does not name %s[1]", field, u, e, field)
+			}
+		}
+	}
+	if n := len(h.e.SecretIDs(h.tenant, existing)); n != 1 {
+		t.Errorf("existing client has %d secrets, want 1", n)
+	}
+	got := decode[clientOut](t, h.do(http.MethodGet, path, h.admin, nil).want(t, http.StatusOK))
+	if !slices.Equal(got.RedirectUris, []string{"https://app.example.com/callback"}) || len(got.PostLogoutRedirectUris) != 0 {
+		t.Errorf("a refused update changed the client: %+v", got)
+	}
+	// Accepted: https anywhere, http on loopback and, for development, on any host.
+	good := []string{"https://app.example.com/cb?x=1", "http://localhost:5000/signin-oidc", "http://127.0.0.1:8080/cb", "http://dev.internal.example/cb"}
+	h.do(http.MethodPost, h.api("/HybridClients"), h.admin, newClient("good", map[string]any{"RedirectUris": good, "PostLogoutRedirectUris": good})).want(t, http.StatusCreated)
+	h.do(http.MethodPut, path, h.admin, map[string]any{"RedirectUris": good}).want(t, http.StatusOK)
+}

@@ -118,7 +118,7 @@ func TestCreateDefaults(t *testing.T) {
 	// Disabled, a caller-given id and a never-expiring secret are honoured.
 	id := uuid.NewString()
 	c2, err := e.clients.Create(ctx, hybridclients.CreateRequest{
-		ID: id, Name: "disabled", Disabled: true, RedirectURIs: []string{"myapp:/callback"},
+		ID: id, Name: "disabled", Disabled: true, RedirectURIs: []string{"https://disabled.example.com/callback"},
 		SecretExpiry: secrets.NeverExpires(),
 	})
 	if err != nil {

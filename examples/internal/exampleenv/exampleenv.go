@@ -12,8 +12,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,8 +59,8 @@ func New(name, summary string) *Program {
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "%s: %s\n\nUsage: go run ./examples/%s [flags]\n\n", name, summary, name)
-		fmt.Fprintf(out, "With none of %s, %s, %s, %s set (nor their flags), it runs against an\nin-process emulator of the service.\n\nFlags:\n",
-			EnvResource, EnvTenantID, EnvClientID, EnvClientSecret)
+		fmt.Fprintf(out, "With %s, %s and %s all set (or their flags), it\nuses that tenant (on %s if set); with none of the four set, it runs\nagainst an in-process emulator of the service; any other mix is an error.\n\nFlags:\n",
+			EnvTenantID, EnvClientID, EnvClientSecret, EnvResource)
 		fs.PrintDefaults()
 	}
 	return p
@@ -171,6 +173,9 @@ func (p *Program) load(stderr io.Writer) (*Env, error) {
 	tenantID := pick(p.tenantID, EnvTenantID)
 	clientID := pick(p.clientID, EnvClientID)
 	secret := os.Getenv(EnvClientSecret)
+	if strings.TrimSpace(secret) == "" {
+		secret = "" // blank counts as unset, as for the other variables
+	}
 	if p.secretFile != "" {
 		b, err := os.ReadFile(p.secretFile)
 		if err != nil {
@@ -179,6 +184,10 @@ func (p *Program) load(stderr io.Writer) (*Env, error) {
 		secret = strings.TrimSpace(string(b))
 	}
 
+	// The rule (README, Examples): none of the four set, the emulator; the tenant id,
+	// client id and secret all set, that tenant (the resource optional with them); any
+	// other mix, OCS_RESOURCE alone included, is an error naming what is missing, never a
+	// silent fall-back to the emulator.
 	if resource == "" && tenantID == "" && clientID == "" && secret == "" {
 		return startEmulator(stderr)
 	}
@@ -193,7 +202,8 @@ func (p *Program) load(stderr io.Writer) (*Env, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("missing %s: set all of them to use a real tenant, or none to use the emulator", strings.Join(missing, ", "))
+		return nil, fmt.Errorf("missing %s: set %s, %s and %s to use a real tenant, or none of them nor %s to use the emulator",
+			strings.Join(missing, ", "), EnvTenantID, EnvClientID, EnvClientSecret, EnvResource)
 	}
 	cfg := identity.Config{
 		Resource:    resource,
@@ -218,6 +228,50 @@ func startEmulator(stderr io.Writer) (*Env, error) {
 	fmt.Fprintf(stderr, "running against the in-process emulator (set %s, %s, %s to use a real tenant)\n",
 		EnvTenantID, EnvClientID, EnvClientSecret)
 	return env, nil
+}
+
+// CheckNewFile checks, before anything is created, that a secret's value can later be
+// written to path as a new file: path does not exist yet, and its directory passes
+// CheckDir. A path of "" is not checked.
+func CheckNewFile(flagName, path string) error {
+	if path == "" {
+		return nil
+	}
+	_, lerr := os.Lstat(path)
+	if lerr == nil {
+		return fmt.Errorf("%s %s exists already; choose a new file", flagName, path)
+	}
+	if err := CheckDir(flagName+" "+path+":", filepath.Dir(path)); err != nil {
+		return err
+	}
+	if !errors.Is(lerr, fs.ErrNotExist) {
+		return fmt.Errorf("%s %s: %w", flagName, path, lerr)
+	}
+	return nil
+}
+
+// CheckDir checks that dir exists, is a directory and is writable: a temporary file is
+// made there and removed. what starts the error message.
+func CheckDir(what, dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s directory %s does not exist", what, dir)
+	case err != nil:
+		return fmt.Errorf("%s %w", what, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s %s is not a directory", what, dir)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("%s directory %s is not writable: %w", what, dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("%s removing the write check %s: %w", what, name, err)
+	}
+	return nil
 }
 
 // OneLine renders err on one line: errors.Join puts each error on its own line.

@@ -1,0 +1,113 @@
+package exampleenv
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTenantOrEmulator pins the rule the README states: none of the four variables set
+// runs the emulator; OCS_TENANT_ID, OCS_CLIENT_ID and OCS_CLIENT_SECRET all set (blank
+// counts as unset) use the tenant, OCS_RESOURCE optional with them; any other mix, even
+// OCS_RESOURCE alone, is an error naming every missing variable.
+func TestTenantOrEmulator(t *testing.T) {
+	const tenant = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		emulated bool
+		missing  []string // error naming these; nil: no error
+	}{
+		{"none", nil, true, nil},
+		{"blank values", map[string]string{EnvResource: " ", EnvTenantID: " ", EnvClientID: "\t", EnvClientSecret: "  "}, true, nil},
+		{"all three", map[string]string{EnvTenantID: tenant, EnvClientID: "ci", EnvClientSecret: "s"}, false, nil},
+		{"all four", map[string]string{EnvResource: "https://euno.datahub.connect.aveva.com", EnvTenantID: tenant, EnvClientID: "ci", EnvClientSecret: "s"}, false, nil},
+		{"resource only", map[string]string{EnvResource: "https://euno.datahub.connect.aveva.com"}, false, []string{EnvTenantID, EnvClientID, EnvClientSecret}},
+		{"tenant only", map[string]string{EnvTenantID: tenant}, false, []string{EnvClientID, EnvClientSecret}},
+		{"secret only", map[string]string{EnvClientSecret: "s"}, false, []string{EnvTenantID, EnvClientID}},
+		{"blank secret", map[string]string{EnvTenantID: tenant, EnvClientID: "ci", EnvClientSecret: " "}, false, []string{EnvClientSecret}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{EnvResource, EnvTenantID, EnvClientID, EnvClientSecret} {
+				t.Setenv(k, tc.env[k])
+			}
+			env, err := New("test", "").load(io.Discard)
+			if tc.missing != nil {
+				if err == nil {
+					t.Fatalf("accepted; want an error naming %v", tc.missing)
+				}
+				for _, k := range []string{EnvTenantID, EnvClientID, EnvClientSecret} {
+					named := strings.Contains(err.Error(), "missing") && strings.Contains(strings.Split(err.Error(), ":")[0], k)
+					want := strings.Contains(strings.Join(tc.missing, " "), k)
+					if named != want {
+						t.Errorf("error %q: names %s as missing = %v, want %v", err, k, named, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env.Fake != nil {
+				defer env.Fake.Close()
+			}
+			if env.Emulated() != tc.emulated {
+				t.Fatalf("emulated = %v, want %v", env.Emulated(), tc.emulated)
+			}
+		})
+	}
+}
+
+// TestCheckNewFile: the quickstart's destination check, before anything is created.
+func TestCheckNewFile(t *testing.T) {
+	dir := t.TempDir()
+	taken := filepath.Join(dir, "taken.secret")
+	if err := os.WriteFile(taken, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"":                                 "",
+		filepath.Join(dir, "new.secret"):   "",
+		"/no/such/dir/x.secret":            "directory /no/such/dir does not exist",
+		taken:                              "exists already",
+		filepath.Join(taken, "x.secret"):   "is not a directory",
+		filepath.Join(dir, "missing", "x"): "does not exist",
+	} {
+		err := CheckNewFile("-secret-file", path)
+		if want == "" {
+			if err != nil {
+				t.Errorf("%q: %v", path, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "-secret-file ") {
+			t.Errorf("%q: err = %v, want %q", path, err, want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".write-check-*")); len(left) > 0 {
+		t.Errorf("write checks left: %v", left)
+	}
+}
+
+// TestCheckDir: the check of the working directory when the file's name is not known yet.
+func TestCheckDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckDir("here:", dir); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDir("here:", file); err == nil || err.Error() != "here: "+file+" is not a directory" {
+		t.Errorf("CheckDir(file) = %v", err)
+	}
+	if err := CheckDir("here:", filepath.Join(dir, "gone")); err == nil || !strings.HasSuffix(err.Error(), "gone does not exist") {
+		t.Errorf("CheckDir(missing) = %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".write-check-*")); len(left) > 0 {
+		t.Errorf("write checks left: %v", left)
+	}
+}
