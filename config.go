@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -68,7 +69,8 @@ type RetryPolicy struct {
 	// MaxAttempts is the number of tries of one request, the first included. Zero means 4;
 	// 1 turns retries off.
 	MaxAttempts int
-	// MinWait is the wait before the first retry; zero means 500ms.
+	// MinWait is the wait before the first retry, and the shortest wait between any two
+	// attempts (a Retry-After of 0 or in the past included); zero means 500ms.
 	MinWait time.Duration
 	// MaxWait caps the exponential wait; zero means 30s.
 	MaxWait time.Duration
@@ -95,25 +97,41 @@ func (p RetryPolicy) WithDefaults() RetryPolicy {
 }
 
 // ResourceURL returns the parsed Resource (DefaultResource when empty), without a
-// trailing slash.
+// trailing slash. The Resource is the service's base URL only: the SDK adds
+// /api/v1/Tenants/... itself, so a path (other than "/"), a query or a fragment is refused.
 func (c Config) ResourceURL() (*url.URL, error) {
 	r := c.Resource
 	if r == "" {
 		r = DefaultResource
 	}
-	u, err := url.Parse(strings.TrimRight(r, "/"))
+	u, err := checkURL("Resource", strings.TrimRight(r, "/"), r)
 	if err != nil {
-		return nil, &ValidationError{Field: "Resource", Rule: "must be an absolute URL", Value: withoutUserInfo(r)}
+		return nil, err
+	}
+	if u.Path != "" || u.RawPath != "" {
+		// "https://host/api/v1" would make every call go to /api/v1/api/v1/...
+		return nil, &ValidationError{Field: "Resource", Rule: "must be the service's base URL without a path (the SDK adds /api/v1/...), e.g. " + RegionUSWest, Value: u.Redacted()}
+	}
+	return u, nil
+}
+
+// checkURL applies the rules of every URL the SDK sends credentials to: absolute, https
+// (plain http only on a loopback host), no user info, no query, no fragment. raw is the
+// value as given, for the message; a password in it never reaches an error.
+func checkURL(field, s, raw string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, &ValidationError{Field: field, Rule: "must be an absolute URL", Value: withoutUserInfo(raw)}
 	}
 	switch {
 	case !u.IsAbs() || u.Host == "" || u.Opaque != "":
-		return nil, &ValidationError{Field: "Resource", Rule: "must be an absolute URL", Value: withoutUserInfo(r)}
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return nil, &ValidationError{Field: "Resource", Rule: "must not hold user info, a query or a fragment", Value: u.Redacted()}
+		return nil, &ValidationError{Field: field, Rule: "must be an absolute URL", Value: withoutUserInfo(raw)}
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, &ValidationError{Field: field, Rule: "must not hold user info, a query or a fragment", Value: withoutUserInfo(u.Redacted())}
 	case u.Scheme == "https":
 	case u.Scheme == "http" && IsLoopback(u.Hostname()):
 	default:
-		return nil, &ValidationError{Field: "Resource", Rule: "must be https (plain http only on a loopback host)", Value: r}
+		return nil, &ValidationError{Field: field, Rule: "must be https (plain http only on a loopback host)", Value: raw}
 	}
 	return u, nil
 }
@@ -144,6 +162,14 @@ func (c Config) Validate() error {
 	}
 	if c.Credentials == nil {
 		errs = append(errs, &ValidationError{Field: "Credentials", Rule: "must be set", Value: nil})
+	} else if v := reflect.ValueOf(c.Credentials); v.Kind() == reflect.Pointer && v.IsNil() {
+		// var c *ClientCredentials; cfg.Credentials = c: not nil as an interface, but
+		// every call would fail on it.
+		errs = append(errs, &ValidationError{Field: "Credentials", Rule: "must not be a nil pointer", Value: fmt.Sprintf("%T(nil)", c.Credentials)})
+	} else if cv, ok := c.Credentials.(interface{ validate() error }); ok {
+		if err := cv.validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	p := c.Retry
 	if p.MaxAttempts < 0 {

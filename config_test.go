@@ -62,7 +62,7 @@ func TestConfigValidate(t *testing.T) {
 		{"https region", func(c *identity.Config) { c.Resource = identity.RegionEUWest }, "", ""},
 		{"https with trailing slash", func(c *identity.Config) { c.Resource = identity.RegionJapan + "/" }, "", ""},
 		{"https legacy", func(c *identity.Config) { c.Resource = identity.LegacyOCS }, "", ""},
-		{"https with path", func(c *identity.Config) { c.Resource = "https://example.com/base" }, "", ""},
+		{"https host with slash", func(c *identity.Config) { c.Resource = "https://example.com/" }, "", ""},
 		{"http localhost", func(c *identity.Config) { c.Resource = "http://localhost:8080" }, "", ""},
 		{"http LOCALHOST", func(c *identity.Config) { c.Resource = "http://LOCALHOST" }, "", ""},
 		{"http 127.0.0.1", func(c *identity.Config) { c.Resource = "http://127.0.0.1:1234" }, "", ""},
@@ -184,7 +184,7 @@ func TestConfigResourceURL(t *testing.T) {
 	}{
 		{"", identity.DefaultResource},
 		{identity.RegionAustralia + "///", identity.RegionAustralia},
-		{"https://example.com/base/", "https://example.com/base"},
+		{"https://example.com/", "https://example.com"},
 		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
 	}
 	for _, c := range cases {

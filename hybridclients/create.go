@@ -181,7 +181,7 @@ func (c *Client) settle(ctx context.Context, body *wireCreate, failure error) (*
 		return nil, &identity.OutcomeError{Op: opCreate, ClientID: id, ClientMayExist: true, Err: errors.Join(failure, err)}
 	}
 	if !exists {
-		return nil, failure
+		return nil, transport.Settled(failure) // looked: nothing was created
 	}
 	return c.recoverSecret(ctx, body, failure)
 }

@@ -3,9 +3,11 @@ package hybridclients
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"net/http"
 
+	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/transport"
 )
 
@@ -77,7 +79,12 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 // All iterates over every hybrid client matching opts, fetching one page at a time as the
 // loop advances (memory holds one page), starting at opts.Skip with pages of opts.Count
 // (default 100). An error ends the iteration after being yielded once. Clients created or
-// deleted while the loop runs may be missed or seen twice, as with any skip/count paging.
+// deleted while the loop runs may be missed, as with any skip/count paging; a client that
+// a concurrent create pushes from the end of one page to the next is not yielded twice.
+//
+// A service that ignores skip cannot make the loop run forever: three pages in a row with
+// no client that was not on the page before, or more clients than a tenant can hold (50,000), ends it with an
+// *identity.ResponseError (identity.ErrInvalidResponse).
 //
 //	for hc, err := range clients.All(ctx, hybridclients.ListOptions{}) {
 //		if err != nil { return err }
@@ -88,16 +95,40 @@ func (c *Client) All(ctx context.Context, opts ListOptions) iter.Seq2[HybridClie
 		if opts.Count == 0 {
 			opts.Count = DefaultPageSize
 		}
+		// Only the previous page's ids are kept (memory holds pages, not the tenant): a
+		// shift under a concurrent create repeats the end of the previous page, and a
+		// service that ignores skip repeats the previous page whole.
+		var prev map[string]bool
+		listed, stale := 0, 0 // clients yielded; pages in a row with nothing new
 		for {
 			p, err := c.List(ctx, opts)
 			if err != nil {
 				yield(HybridClient{}, err)
 				return
 			}
+			ids := make(map[string]bool, len(p.Clients))
+			fresh := 0
 			for _, hc := range p.Clients {
+				dup := prev[hc.ID] || ids[hc.ID]
+				ids[hc.ID] = true
+				if dup {
+					continue
+				}
+				fresh++
+				listed++
 				if !yield(hc, nil) {
 					return
 				}
+			}
+			prev = ids
+			if len(p.Clients) > 0 && fresh == 0 {
+				stale++
+			} else {
+				stale = 0
+			}
+			if err := pagingError(c.t, opts, stale, listed); err != nil {
+				yield(HybridClient{}, err)
+				return
 			}
 			opts.Skip += len(p.Clients)
 			// IDs make the service return every match at once; a short or empty page, or
@@ -107,6 +138,35 @@ func (c *Client) All(ctx context.Context, opts ListOptions) iter.Seq2[HybridClie
 			}
 		}
 	}
+}
+
+// maxClientsPerTenant is the service's limit of clients of all types in one tenant.
+const maxClientsPerTenant = 50_000
+
+// maxStalePages is how many pages in a row may bring nothing new before the list is
+// judged stuck. One such page can be honest (small pages, clients created meanwhile
+// shift the list); a service that ignores skip repeats itself forever.
+const maxStalePages = 3
+
+// pagingError stops a list that does not advance: maxStalePages pages in a row without a
+// client not on the page before (the service ignores skip), or more clients than a tenant
+// can hold.
+func pagingError(t *transport.Client, opts ListOptions, stale, listed int) error {
+	var why string
+	switch {
+	case stale >= maxStalePages:
+		why = fmt.Sprintf("%d pages in a row up to skip=%d repeat clients already listed; the service ignores skip", stale, opts.Skip)
+	case listed > maxClientsPerTenant:
+		why = fmt.Sprintf("more than %d clients listed, the most a tenant can hold", maxClientsPerTenant)
+	default:
+		return nil
+	}
+	u, _ := t.URL(transport.Request{Method: http.MethodGet, Path: []string{collection}})
+	path := ""
+	if u != nil {
+		path = u.Path
+	}
+	return &identity.ResponseError{StatusCode: http.StatusOK, Method: http.MethodGet, Path: path, Err: errors.New(why)}
 }
 
 // Count returns the number of hybrid clients matching opts (HEAD: no body is sent back).

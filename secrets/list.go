@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"net/http"
 
@@ -68,7 +69,12 @@ func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*
 
 // All iterates over the secrets of client clientID, fetching one page at a time as the
 // loop advances (memory holds one page), starting at opts.Skip with pages of opts.Count
-// (default 100). An error ends the iteration after being yielded once.
+// (default 100). An error ends the iteration after being yielded once. A secret met
+// again on a later page (the list shifted under a concurrent add) is not yielded twice.
+//
+// A service that ignores skip cannot make the loop run forever: three pages in a row with
+// no secret not seen before, or far more secrets than a client can hold (MaxPerClient), ends it with an
+// *identity.ResponseError (identity.ErrInvalidResponse).
 //
 //	for s, err := range sc.All(ctx, clientID, secrets.ListOptions{}) {
 //		if err != nil { return err }
@@ -79,16 +85,33 @@ func (c *Client) All(ctx context.Context, clientID string, opts ListOptions) ite
 		if opts.Count == 0 {
 			opts.Count = DefaultPageSize
 		}
+		seen := map[int]bool{}
+		stale := 0 // pages in a row without a secret not seen before
 		for {
 			p, err := c.List(ctx, clientID, opts)
 			if err != nil {
 				yield(Metadata{}, err)
 				return
 			}
+			fresh := 0
 			for _, s := range p.Secrets {
+				if seen[s.ID] {
+					continue
+				}
+				seen[s.ID] = true
+				fresh++
 				if !yield(s, nil) {
 					return
 				}
+			}
+			if len(p.Secrets) > 0 && fresh == 0 {
+				stale++
+			} else {
+				stale = 0
+			}
+			if err := c.pagingError(clientID, opts, stale, len(seen)); err != nil {
+				yield(Metadata{}, err)
+				return
 			}
 			opts.Skip += len(p.Secrets)
 			if len(p.Secrets) < opts.Count || opts.Skip >= p.Total {
@@ -96,6 +119,38 @@ func (c *Client) All(ctx context.Context, clientID string, opts ListOptions) ite
 			}
 		}
 	}
+}
+
+// maxListed bounds how many secrets one listing may return: the service holds at most
+// MaxPerClient per client; the slack allows for secrets added and deleted while a listing
+// of small pages runs.
+const maxListed = 4 * MaxPerClient
+
+// maxStalePages is how many pages in a row may bring nothing new before the listing is
+// judged stuck. One such page can be honest (small pages, secrets added meanwhile shift
+// the list); a service that ignores skip repeats itself forever.
+const maxStalePages = 3
+
+// pagingError stops a listing that does not advance: maxStalePages pages in a row without
+// a secret not seen before (the service ignores skip), or far more secrets than a client
+// can hold.
+func (c *Client) pagingError(clientID string, opts ListOptions, stale, seen int) error {
+	var why string
+	switch {
+	case stale >= maxStalePages:
+		why = fmt.Sprintf("%d pages in a row up to skip=%d repeat secrets already listed; the service ignores skip", stale, opts.Skip)
+	case seen > maxListed:
+		why = fmt.Sprintf("more than %d secrets listed for one client, which holds at most %d", maxListed, MaxPerClient)
+	default:
+		return nil
+	}
+	path := ""
+	if p, err := c.path(clientID); err == nil {
+		if u, err := c.t.URL(transport.Request{Method: http.MethodGet, Path: p}); err == nil {
+			path = u.Path
+		}
+	}
+	return &identity.ResponseError{StatusCode: http.StatusOK, Method: http.MethodGet, Path: path, Err: errors.New(why)}
 }
 
 // collect returns every secret of the client.

@@ -149,7 +149,7 @@ func (c *Client) reconcile(ctx context.Context, clientID string, before []Metada
 	}
 	switch {
 	case len(fresh) == 0:
-		return true, fmt.Errorf("%w (no secret was added)", failure)
+		return true, transport.Settled(fmt.Errorf("%w (no secret was added)", failure))
 	case len(fresh) > 1 || len(ours) != 1:
 		// Not listed in Orphans: some of them hold values that others use.
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
@@ -161,7 +161,7 @@ func (c *Client) reconcile(ctx context.Context, clientID string, before []Metada
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Orphans: []int{orphan}, Err: fmt.Errorf(
 			"%w; secret %d was added but its value was lost, and deleting it failed: %w", failure, orphan, err)}
 	}
-	return true, fmt.Errorf("%w (secret %d was added but its value was lost; it was deleted again)", failure, orphan)
+	return true, transport.Settled(fmt.Errorf("%w (secret %d was added but its value was lost; it was deleted again)", failure, orphan))
 }
 
 // opAdd names an add in an *identity.OutcomeError.

@@ -43,10 +43,16 @@ func (t *authTransport) header(tok *oauth2.Token) []string {
 }
 
 // authFailure wraps an error of the credentials, so the retry policy does not retry it
-// (the token client has already retried what was transient).
-type authFailure struct{ err error }
+// (the token client has already retried what was transient). It names the call once:
+// "identity: GET /api/...: getting a token: ...".
+type authFailure struct {
+	method, path string
+	err          error
+}
 
-func (e *authFailure) Error() string { return e.err.Error() }
+func (e *authFailure) Error() string {
+	return "identity: " + e.method + " " + e.path + ": getting a token: " + strings.TrimPrefix(e.err.Error(), "identity: ")
+}
 func (e *authFailure) Unwrap() error { return e.err }
 
 func (t *authTransport) sameOrigin(u *url.URL) bool {
@@ -62,7 +68,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tok, err := t.creds.Token(req.Context(), t.treq)
 	if err != nil {
 		closeBody(req)
-		return nil, &authFailure{err}
+		return nil, &authFailure{method: req.Method, path: req.URL.Path, err: err}
 	}
 	resp, err := t.base.RoundTrip(withToken(req, t.header(tok), req.Body))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {

@@ -34,8 +34,15 @@ func OutcomeOf(err error) Outcome {
 	var re *identity.ResponseError
 	var ae *identity.Error
 	var af *authFailure
+	var ns *notSent
+	var ce *identity.ConnectionError
 	switch {
-	case errors.As(err, &ve), errors.As(err, &af):
+	case errors.As(err, &ve), errors.As(err, &af), errors.As(err, &ns):
+		return NotActed
+	case errors.As(err, &ce):
+		if ce.Sent {
+			return Unknown
+		}
 		return NotActed
 	case errors.As(err, &re):
 		return ActedUnreadable
@@ -54,6 +61,9 @@ func OutcomeOf(err error) Outcome {
 // attempts tries so far), with the same backoff as the retry layer and err's Retry-After.
 // It returns an error instead when the context ends first or its deadline would pass.
 func (c *Client) Wait(ctx context.Context, attempts int, err error) error {
+	if ctx == nil {
+		return errNilContext()
+	}
 	var resp *http.Response
 	var ae *identity.Error
 	if errors.As(err, &ae) && ae.RetryAfter > 0 {
@@ -75,6 +85,29 @@ func (c *Client) Wait(ctx context.Context, attempts int, err error) error {
 		return nil
 	}
 }
+
+// Settled returns err for a call whose outcome the caller has established after all (it
+// looked, and the service did not act): the same message and chain for errors.As, but it
+// no longer matches identity.ErrOutcomeUnknown, which err's *identity.ConnectionError of
+// a write would.
+func Settled(err error) error {
+	if err == nil || !errors.Is(err, identity.ErrOutcomeUnknown) {
+		return err
+	}
+	return &settled{err}
+}
+
+type settled struct{ err error }
+
+func (s *settled) Error() string { return s.err.Error() }
+
+// Is matches what err matches, except ErrOutcomeUnknown.
+func (s *settled) Is(target error) bool {
+	return target != identity.ErrOutcomeUnknown && errors.Is(s.err, target)
+}
+
+// As finds what err holds.
+func (s *settled) As(target any) bool { return errors.As(s.err, target) }
 
 // MaxAttempts is the configured number of tries of one call.
 func (c *Client) MaxAttempts() int { return c.policy.MaxAttempts }

@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -23,6 +25,8 @@ type callState struct {
 	// unknown is set when a retried attempt may have been acted on by the service (a
 	// connection error after sending, 408, 5xx): a later 404 on DELETE then means done.
 	unknown bool
+	// lastErr is the network error of the last attempt, nil when it had an answer.
+	lastErr error
 }
 
 type stateKey struct{}
@@ -53,10 +57,13 @@ type policy struct {
 // would outlast the context's deadline, or a Retry-After over the cap, ends the retries
 // at once with the last answer instead of sleeping into a certain failure.
 func (p policy) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	st := stateFrom(ctx)
+	if st != nil {
+		st.lastErr = err
+	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	st := stateFrom(ctx)
 	if st == nil {
 		return false, nil
 	}
@@ -100,13 +107,15 @@ func (p policy) backoff(_, _ time.Duration, attempt int, resp *http.Response) ti
 // backoffFor returns the wait after the given number of attempts: the server's Retry-After
 // when it sent one (-1 when that exceeds MaxRetryAfter), else exponential from MinWait,
 // capped at MaxWait, with jitter over the upper half so concurrent clients spread out.
+// It is never less than MinWait: a "Retry-After: 0" or a date in the past does not make
+// retries go back to back.
 func (p policy) backoffFor(attempts int, resp *http.Response) time.Duration {
 	if resp != nil {
 		if ra, ok := RetryAfter(resp.Header, time.Now()); ok {
 			if ra > p.MaxRetryAfter {
 				return -1
 			}
-			return ra
+			return max(ra, p.MinWait)
 		}
 	}
 	d := p.MinWait
@@ -114,7 +123,7 @@ func (p policy) backoffFor(attempts int, resp *http.Response) time.Duration {
 		d *= 2
 	}
 	d = min(d, p.MaxWait)
-	return d/2 + rand.N(d/2+1)
+	return max(d/2+rand.N(d/2+1), p.MinWait)
 }
 
 // RetryAfter parses a Retry-After header: delay-seconds or an HTTP date.
@@ -153,6 +162,16 @@ func permanent(err error) bool {
 	}
 	ok, _ := retryablehttp.DefaultRetryPolicy(context.Background(), nil, err)
 	return !ok
+}
+
+// handshakeFailed reports a TLS handshake that failed: the request was never written.
+func handshakeFailed(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &rh) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
 // neverSent reports whether err shows that the request cannot have reached the service:

@@ -52,9 +52,11 @@ func New(cfg identity.Config) (*Client, error) {
 	base, timeout := hc.Transport, hc.Timeout
 
 	// Token and discovery requests: no bearer, retried on connection errors and 5xx only,
-	// never on a 4xx (a wrong secret does not get better by asking again).
+	// never on a 4xx (a wrong secret does not get better by asking again), and never
+	// redirected: the client secret goes to the endpoint named or nowhere (a 3xx comes
+	// back as the answer, which the credentials refuse).
 	tokenRC := &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: base, Timeout: timeout},
+		HTTPClient:   &http.Client{Transport: base, Timeout: timeout, CheckRedirect: refuseRedirect},
 		RetryWaitMin: pol.MinWait,
 		RetryWaitMax: pol.MaxWait,
 		RetryMax:     pol.MaxAttempts - 1,
@@ -72,11 +74,13 @@ func New(cfg identity.Config) (*Client, error) {
 		},
 		ErrorHandler: responseOrError,
 	}
+	tokenHC := tokenRC.StandardClient()
+	tokenHC.CheckRedirect = refuseRedirect
 
 	auth := &authTransport{
 		base:   base,
 		creds:  cfg.Credentials,
-		treq:   identity.TokenRequest{Resource: resource, HTTPClient: tokenRC.StandardClient()},
+		treq:   identity.TokenRequest{Resource: resource, HTTPClient: tokenHC},
 		origin: resource,
 	}
 	tenantBase := resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID)
@@ -138,6 +142,10 @@ func BaseClient(hc *http.Client) *http.Client {
 	t.MaxIdleConnsPerHost = 64
 	return &http.Client{Transport: t}
 }
+
+// refuseRedirect is the CheckRedirect of token and discovery requests: the 3xx answer is
+// returned as it is, never followed.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // CloseIdleConnections closes the base transport's idle connections (when it has such a
 // method), as http.Client.CloseIdleConnections does.
@@ -253,10 +261,21 @@ func (c *Client) URL(r Request) (*url.URL, error) {
 // the method is HEAD). Any other answer becomes an *identity.Error; an unusable success body
 // an *identity.ResponseError. The body is read with a bound, drained and closed on every
 // path.
+//
+// A call whose last attempt got no answer (no connection, or the connection or the time
+// ran out before the answer was read) returns an *identity.ConnectionError, which keeps
+// the context's error in its chain when the context ended.
 func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) {
+	if ctx == nil {
+		return nil, errNilContext()
+	}
 	u, err := c.URL(r)
 	if err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		// Nothing is sent on a context that has ended already.
+		return nil, &notSent{fmt.Errorf("identity: %s %s: %w", r.Method, u.Path, err)}
 	}
 	var body any
 	if r.Body != nil {
@@ -291,12 +310,10 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		if resp != nil {
 			drain(resp.Body)
 		}
+		err = failure(ctx, r.Method, u.Path, st, err)
 		c.log(ctx, "identity: request failed", slog.String("method", r.Method), slog.String("path", u.Path),
 			slog.Int("attempts", st.attempts), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w (%v)", ctxErr, err)
-		}
-		return nil, fmt.Errorf("identity: %s %s: %w", r.Method, u.Path, unwrapURLError(err))
+		return nil, err
 	}
 	defer drain(resp.Body)
 	c.log(ctx, "identity: request", slog.String("method", r.Method), slog.String("path", u.Path),
@@ -431,6 +448,59 @@ func apiError(method, path string, resp *http.Response, data []byte) *identity.E
 	}
 	e.Excerpt = string(data[:min(len(data), 256)])
 	return e
+}
+
+// errNilContext is returned instead of a panic for a nil context (a new value each time).
+func errNilContext() error {
+	return &identity.ValidationError{Field: "ctx", Rule: "must not be nil (use context.Background())", Value: nil}
+}
+
+// notSent is an error of a call that sent nothing because its context had already ended.
+type notSent struct{ error }
+
+func (e *notSent) Unwrap() error { return e.error }
+
+// checkResource is the hint of a connection that could not be opened.
+const checkResource = "check Config.Resource (OCS_RESOURCE in the examples)"
+
+// failure turns the error of the retry layer into the error of the call:
+//   - the credentials' failure, named once with the call (a discovery or token request
+//     that got no answer is an *identity.ConnectionError of this call, never sent);
+//   - the last attempt's network failure (the context's error kept in the chain when it
+//     ended) is an *identity.ConnectionError, Sent unless no connection was opened;
+//   - the context ending after an answer (while waiting to retry) stays that error.
+func failure(ctx context.Context, method, path string, st *callState, err error) error {
+	err = unwrapURLError(err)
+	var af *authFailure
+	if errors.As(err, &af) {
+		var ce *identity.ConnectionError
+		if errors.As(af.err, &ce) {
+			return &identity.ConnectionError{Method: method, Path: path, Sent: false,
+				Err: fmt.Errorf("getting a token: %s %s: %w", ce.Method, ce.Path, ce.Err)}
+		}
+		return af
+	}
+	ctxErr := ctx.Err()
+	netErr := st.lastErr
+	if netErr == nil {
+		if ctxErr != nil && st.attempts > 0 && !errors.Is(err, ctxErr) {
+			return fmt.Errorf("identity: %s %s: %w (%w)", method, path, ctxErr, err)
+		}
+		if ctxErr != nil || st.attempts == 0 {
+			// The last attempt had an answer; the context ended before the next one.
+			return fmt.Errorf("identity: %s %s: %w", method, path, err)
+		}
+		netErr = err
+	}
+	netErr = unwrapURLError(netErr)
+	if ctxErr != nil && !errors.Is(netErr, ctxErr) {
+		netErr = fmt.Errorf("%w (%w)", ctxErr, netErr)
+	}
+	ce := &identity.ConnectionError{Method: method, Path: path, Sent: !neverSent(netErr) && !handshakeFailed(netErr), Err: netErr}
+	if !ce.Sent {
+		ce.Err = fmt.Errorf("%w; %s", netErr, checkResource)
+	}
+	return ce
 }
 
 // unwrapURLError drops net/http's *url.Error wrapper, whose message repeats the whole URL
