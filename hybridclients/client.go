@@ -3,6 +3,7 @@ package hybridclients
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -18,6 +19,7 @@ type Client struct {
 	t       *transport.Client
 	secrets *secrets.Client
 	newID   func() string
+	randN   func(int) int // random in [0, n): picks the first secret's marker; tests set it
 }
 
 // New returns a Client for cfg. It validates cfg (every broken rule at once) and makes no
@@ -34,7 +36,7 @@ func New(cfg identity.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{t: t, secrets: s, newID: uuid.NewString}, nil
+	return &Client{t: t, secrets: s, newID: uuid.NewString, randN: rand.IntN}, nil
 }
 
 // CloseIdleConnections closes idle connections of the Client (and of its Secrets client,

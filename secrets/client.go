@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -31,6 +32,8 @@ type Client struct {
 	t    *transport.Client
 	kind Kind
 	now  func() time.Time // the clock of defaults, rotation and grace periods; tests set it
+	// randN returns a random number in [0, n): it picks each add's marker; tests set it.
+	randN func(int) int
 }
 
 // New returns a Client for the secrets of cfg's tenant's clients of the given kind. It
@@ -44,7 +47,7 @@ func New(cfg identity.Config, kind Kind) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{t: t, kind: kind, now: time.Now}, nil
+	return &Client{t: t, kind: kind, now: time.Now, randN: rand.IntN}, nil
 }
 
 // CloseIdleConnections closes idle connections of the Client, as

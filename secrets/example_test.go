@@ -42,19 +42,23 @@ func ExampleClient_Add() {
 	//	err = added.Value.WriteFile("/etc/billing/client-secret")
 	fmt.Println("id:", added.ID)
 	fmt.Println("description:", added.Description)
-	fmt.Println("expires:", added.Expiry)
+	// The expiry is this call's marker: up to an hour earlier than asked (AddRequest.Expiry).
+	at, _ := added.Expiry.Time(time.Now())
+	asked := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	fmt.Println("expires in the hour before 2099-01-01:", at.Before(asked) && !at.Before(asked.Add(-time.Hour)))
 	fmt.Println("value:", added.Value) // prints [REDACTED]; Reveal returns the value
 	fmt.Println("value received:", added.Value.Reveal() != "")
 	// Output:
 	// id: 1
 	// description: billing service, production
-	// expires: 2099-01-01T00:00:00Z
+	// expires in the hour before 2099-01-01: true
 	// value: [REDACTED]
 	// value received: true
 }
 
 // ExampleClient_Rotate replaces a client's secrets: the new value goes to a vault first,
-// and only then are the old secrets retired.
+// and only then are the old secrets retired: by default they keep working for one more
+// hour (DefaultGrace), the time the new secret may take to work at sign-in.
 func ExampleClient_Rotate() {
 	cfg, stop := fakeService(
 		secret{ID: 1, Description: "2023 deployment", Expires: false},
@@ -79,15 +83,16 @@ func ExampleClient_Rotate() {
 	if err != nil {
 		log.Fatal(err) // the error says what was done and what was not
 	}
-	fmt.Println("added:", rot.Added.ID, rot.Added.Description, rot.Added.Expiry)
-	for _, s := range rot.Deleted {
-		fmt.Println("deleted:", s.ID, s.Description)
+	fmt.Println("added:", rot.Added.ID, rot.Added.Description)
+	for _, s := range rot.Shortened {
+		at, _ := s.Expiry.Time(time.Now())
+		fmt.Println("works for one more hour:", s.ID, s.Description, time.Until(at).Round(time.Hour))
 	}
 	fmt.Println("in the vault:", !vault["billing/client-secret"].IsZero())
 	// Output:
-	// added: 3 2025 deployment 2099-12-31T00:00:00Z
-	// deleted: 1 2023 deployment
-	// deleted: 2 2024 deployment
+	// added: 3 2025 deployment
+	// works for one more hour: 1 2023 deployment 1h0m0s
+	// works for one more hour: 2 2024 deployment 1h0m0s
 	// in the vault: true
 }
 
@@ -188,6 +193,30 @@ func fakeService(seed ...secret) (identity.Config, func()) {
 		out := s.wire()
 		out["Secret"] = "example-value-" + strconv.Itoa(next)
 		reply(w, http.StatusCreated, out)
+	})
+	mux.HandleFunc("GET "+base+"/{id}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		id, _ := strconv.Atoi(r.PathValue("id"))
+		if i := slices.IndexFunc(stored, func(s secret) bool { return s.ID == id }); i >= 0 {
+			reply(w, http.StatusOK, stored[i].wire())
+			return
+		}
+		reply(w, http.StatusNotFound, map[string]string{"OperationId": "1", "Error": "no such secret"})
+	})
+	mux.HandleFunc("PUT "+base+"/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Expiration *time.Time }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		mu.Lock()
+		defer mu.Unlock()
+		id, _ := strconv.Atoi(r.PathValue("id"))
+		i := slices.IndexFunc(stored, func(s secret) bool { return s.ID == id })
+		if i < 0 || in.Expiration == nil {
+			reply(w, http.StatusNotFound, map[string]string{"OperationId": "1", "Error": "no such secret"})
+			return
+		}
+		stored[i].Expires, stored[i].Expiration = true, *in.Expiration
+		reply(w, http.StatusOK, stored[i].wire())
 	})
 	mux.HandleFunc("DELETE "+base+"/{id}", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()

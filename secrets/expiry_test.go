@@ -18,10 +18,10 @@ func TestAddExpiryRules(t *testing.T) {
 		body   string // "" means refused
 		rule   string // part of the refusal
 	}{
-		{"unset is one year ahead", Expiry{}, `{"Expires":true,"Expiration":"2031-06-01T12:00:00Z"}`, ""},
-		{"future time", ExpiresAt(testNow.Add(time.Hour)), `{"Expires":true,"Expiration":"2030-06-01T13:00:00Z"}`, ""},
-		{"future time in another zone is sent in UTC", ExpiresAt(time.Date(2030, 6, 2, 0, 0, 0, 0, time.FixedZone("x", 3600))), `{"Expires":true,"Expiration":"2030-06-01T23:00:00Z"}`, ""},
-		{"duration", ExpiresIn(48 * time.Hour), `{"Expires":true,"Expiration":"2030-06-03T12:00:00Z"}`, ""},
+		{"unset is one year ahead", Expiry{}, `{"Expires":true,"Expiration":"2031-06-01T11:00:00Z"}`, ""},
+		{"future time", ExpiresAt(testNow.Add(time.Hour)), `{"Expires":true,"Expiration":"2030-06-01T12:54:00Z"}`, ""},
+		{"future time in another zone is sent in UTC", ExpiresAt(time.Date(2030, 6, 2, 0, 0, 0, 0, time.FixedZone("x", 3600))), `{"Expires":true,"Expiration":"2030-06-01T22:00:00Z"}`, ""},
+		{"duration", ExpiresIn(48 * time.Hour), `{"Expires":true,"Expiration":"2030-06-03T11:00:00Z"}`, ""},
 		{"never, with an explicit null", NeverExpires(), `{"Expires":false,"Expiration":null}`, ""},
 		{"past time", ExpiresAt(testNow.Add(-time.Second)), "", "must be in the future"},
 		{"present time", ExpiresAt(testNow), "", "must be in the future"},
@@ -33,7 +33,7 @@ func TestAddExpiryRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, HybridClients)
 			f.on("GET", secretsURL(HybridClients), list())
-			f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(1, "", "2031-06-01T12:00:00Z")})
+			f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(1, "", "2031-06-01T11:00:00Z")})
 			_, err := f.c.Add(ctx, testClient, AddRequest{Expiry: tt.expiry})
 			if tt.body == "" {
 				var ve *identity.ValidationError
@@ -145,11 +145,11 @@ func TestAddMissingValueIsResponseError(t *testing.T) {
 	f := newFixtureAttempts(t, HybridClients, 2)
 	f.on("GET", secretsURL(HybridClients),
 		list(secretJSON(1, "old", "")),
-		list(secretJSON(1, "old", ""), secretJSON(11, "new", "2031-06-01T12:00:00Z")),
-		list(secretJSON(1, "old", ""), secretJSON(12, "new", "2031-06-01T12:00:00Z")))
+		list(secretJSON(1, "old", ""), secretJSON(11, "new", "2031-06-01T11:00:00Z")),
+		list(secretJSON(1, "old", ""), secretJSON(12, "new", "2031-06-01T11:00:00Z")))
 	f.on("POST", secretsURL(HybridClients),
-		reply{status: 201, body: secretJSON(11, "new", "2031-06-01T12:00:00Z")},
-		reply{status: 201, body: secretJSON(12, "new", "2031-06-01T12:00:00Z")})
+		reply{status: 201, body: secretJSON(11, "new", "2031-06-01T11:00:00Z")},
+		reply{status: 201, body: secretJSON(12, "new", "2031-06-01T11:00:00Z")})
 	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 204})
 	f.on("DELETE", secretsURL(HybridClients, "12"), reply{status: 204})
 	a, err := f.c.Add(ctx, testClient, AddRequest{Description: "new"})
@@ -161,7 +161,7 @@ func TestAddMissingValueIsResponseError(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 	pre := "HybridClients/" + testClient + "/Secrets"
-	body := ` {"Description":"new","Expires":true,"Expiration":"2031-06-01T12:00:00Z"}`
+	body := ` {"Description":"new","Expires":true,"Expiration":"2031-06-01T11:00:00Z"}`
 	wantCalls(t, f, "GET "+pre+"?count=100", "POST "+pre+body, "GET "+pre+"?count=100", "DELETE "+pre+"/11",
 		"POST "+pre+body, "GET "+pre+"?count=100", "DELETE "+pre+"/12")
 }
@@ -171,10 +171,10 @@ func TestAddLostAnswerRecovered(t *testing.T) {
 	f := newFixture(t, HybridClients)
 	f.on("GET", secretsURL(HybridClients),
 		list(),
-		list(secretJSON(11, "", "2031-06-01T12:00:00Z")))
+		list(secretJSON(11, "", "2031-06-01T11:00:00Z")))
 	f.on("POST", secretsURL(HybridClients),
 		reply{status: 502, body: "bad gateway"},
-		reply{status: 201, body: addedJSON(12, "", "2031-06-01T12:00:00Z")})
+		reply{status: 201, body: addedJSON(12, "", "2031-06-01T11:00:00Z")})
 	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 204})
 	a, err := f.c.Add(ctx, testClient, AddRequest{})
 	if err != nil || a.ID != 12 || a.Value.Reveal() != testValue {
@@ -192,13 +192,13 @@ func TestAddOutcomeUnknown(t *testing.T) {
 		f.on("POST", secretsURL(HybridClients), reply{status: 500, body: mocktest.ErrorBody})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		if !errors.Is(err, identity.ErrOutcomeUnknown) || !errors.Is(err, identity.ErrServer) ||
-			!strings.Contains(err.Error(), "delete any secret not among [1]") {
+			!strings.Contains(err.Error(), "it would be one not among [1]") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("several new secrets", func(t *testing.T) {
 		f := newFixture(t, HybridClients)
-		f.on("GET", secretsURL(HybridClients), list(), list(secretJSON(11, "", "2031-06-01T12:00:00Z"), secretJSON(12, "", "2031-06-01T12:00:00Z")))
+		f.on("GET", secretsURL(HybridClients), list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z"), secretJSON(12, "", "2031-06-01T11:00:00Z")))
 		f.on("POST", secretsURL(HybridClients), reply{status: 408})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		var oe *identity.OutcomeError
@@ -214,7 +214,7 @@ func TestAddOutcomeUnknown(t *testing.T) {
 	})
 	t.Run("orphan cannot be deleted", func(t *testing.T) {
 		f := newFixture(t, HybridClients)
-		f.on("GET", secretsURL(HybridClients), list(), list(secretJSON(11, "", "2031-06-01T12:00:00Z")))
+		f.on("GET", secretsURL(HybridClients), list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z")))
 		f.on("POST", secretsURL(HybridClients), reply{status: 201, body: `{"Id":11}`})
 		f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 403, body: mocktest.ErrorBody})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})

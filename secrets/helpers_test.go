@@ -58,6 +58,8 @@ func newFixtureAttempts(t *testing.T, kind Kind, attempts int) *fixture {
 		t.Fatal(err)
 	}
 	c.now = func() time.Time { return testNow }
+	// Deterministic markers: the largest offset, one hour earlier on a year-long secret.
+	c.randN = func(n int) int { return n - 1 }
 	return &fixture{t: t, c: c, mt: mt}
 }
 

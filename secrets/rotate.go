@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/marker"
 )
 
 // RetirePolicy chooses which of a client's other secrets Rotate retires once the new one
@@ -64,11 +65,37 @@ func (p RetirePolicy) retires(s Metadata, now time.Time) bool {
 // before the service has applied it.
 const MinGrace = time.Minute
 
+// PropagationDelay is how long a change to a client's secrets can take to reach sign-in
+// (API reference): a new secret may not work, and a deleted one may still work, for this
+// long.
+const PropagationDelay = time.Hour
+
+// DefaultGrace is the grace period of Rotate when RotateOptions.Grace is zero: old
+// secrets keep working for PropagationDelay, until the new one surely works at sign-in.
+const DefaultGrace = PropagationDelay
+
+// ClockSkewMargin is how long past its expiry, by this machine's clock, a secret must be
+// before Rotate deletes it as expired (RotateOptions.FreeRoom, retiring with a grace
+// period): a clock that runs ahead of the service's must not make Rotate delete a secret
+// that still works.
+const ClockSkewMargin = 5 * time.Minute
+
+// ErrLockoutRisk matches the error of Rotate when the secret it stored no longer exists,
+// or someone shortened its expiry, after Store returned: another rotation of the same
+// client overlapped this one (rotations of one client must not overlap). The value that
+// Store put in place may not work, or not for long: the application may be locked out.
+// Rotate then retires nothing; check what is stored and rotate again.
+var ErrLockoutRisk = errors.New("secrets: the stored secret was deleted or shortened by someone else: the application may be locked out")
+
 // RotateOptions configure Rotate.
 type RotateOptions struct {
 	// Description describes the new secret.
 	Description string
-	// Expiry is the new secret's expiry; the zero value means one year from now.
+	// Expiry is the new secret's expiry; the zero value means one year from now. It must
+	// leave the new secret at least max(Grace, PropagationDelay) to live, marker included
+	// (see AddRequest.Expiry: the expiry sent may be up to a tenth of the lifetime, at most
+	// an hour, earlier than asked); a sooner expiry is refused before anything is sent, as
+	// the new secret would stop working before the old ones do.
 	Expiry Expiry
 	// Store receives the new secret with its value and must put the value where the
 	// application reads it (a file, a vault, a deployment) before returning nil. It is
@@ -78,17 +105,32 @@ type RotateOptions struct {
 	// Retire chooses which of the other secrets are retired after Store succeeded. The
 	// zero value is RetireAll().
 	Retire RetirePolicy
-	// Grace, when positive, keeps retired secrets working for this long: instead of being
-	// deleted, each gets its expiry shortened to now+Grace, so applications that still use
-	// it have time to pick up the new one. A secret that expires sooner anyway is left as
-	// it is (never lengthened); one that has already expired is deleted. As changes take up
-	// to an hour to reach sign-in, a Grace of at least an hour is advisable.
+	// Grace keeps retired secrets working for this long: instead of being deleted, each
+	// gets its expiry shortened to now+Grace, so applications that still use it have time
+	// to pick up the new one (which itself can take up to PropagationDelay to work). A
+	// secret that expires sooner anyway is left as it is (never lengthened); one that
+	// expired more than ClockSkewMargin ago is deleted. Zero means DefaultGrace (one hour);
+	// a positive Grace must be at least MinGrace, and a Grace under an hour risks a lockout.
 	Grace time.Duration
+	// RetireAtOnce deletes the retired secrets at once instead of shortening them (Grace
+	// must then be zero). Risk: the new secret can take up to an hour to work at sign-in,
+	// and the deleted ones stop working at once, so applications may be locked out for up
+	// to that hour. Choose it only when an old secret must stop working now (it leaked).
+	RetireAtOnce bool
 	// FreeRoom allows Rotate, when the client already has MaxPerClient secrets, to delete
-	// expired secrets (the earliest expired first, only as many as needed) to make room
-	// for the new one. Without it, or without expired secrets, Rotate fails before
-	// creating anything with an error matching ErrLimitReached.
+	// secrets that expired more than ClockSkewMargin ago by this machine's clock (the
+	// earliest first, only as many as needed) to make room for the new one. Without it, or
+	// without such secrets, Rotate fails before creating anything with an error matching
+	// ErrLimitReached.
 	FreeRoom bool
+}
+
+// grace is the grace period in effect.
+func (o RotateOptions) grace() time.Duration {
+	if o.Grace == 0 && !o.RetireAtOnce {
+		return DefaultGrace
+	}
+	return o.Grace
 }
 
 func (o RotateOptions) validate(now time.Time) (*wireWrite, error) {
@@ -103,8 +145,21 @@ func (o RotateOptions) validate(now time.Time) (*wireWrite, error) {
 	if o.Retire.kind == retireBefore && o.Retire.before.IsZero() {
 		errs = append(errs, &identity.ValidationError{Field: "Retire", Rule: "RetireExpiringBefore needs a non-zero time", Value: o.Retire.String()})
 	}
-	if o.Grace < 0 || (o.Grace > 0 && o.Grace < MinGrace) {
-		errs = append(errs, &identity.ValidationError{Field: "Grace", Rule: "must be zero (delete at once) or at least " + MinGrace.String(), Value: o.Grace.String()})
+	switch {
+	case o.Grace < 0 || (o.Grace > 0 && o.Grace < MinGrace):
+		errs = append(errs, &identity.ValidationError{Field: "Grace", Rule: "must be zero (one hour) or at least " + MinGrace.String(), Value: o.Grace.String()})
+	case o.RetireAtOnce && o.Grace != 0:
+		errs = append(errs, &identity.ValidationError{Field: "Grace", Rule: "must be zero with RetireAtOnce (deleting at once has no grace period)", Value: o.Grace.String()})
+	}
+	// The new secret must outlive the old ones' grace period and the hour it may take to
+	// work at all; else Rotate would plan a lockout (ExpiresIn(time.Second) retiring all).
+	if w != nil && w.Expiration.at != nil {
+		need := max(o.grace(), PropagationDelay)
+		if earliest := marker.Earliest(*w.Expiration.at, now); earliest.Before(now.Add(need)) {
+			errs = append(errs, &identity.ValidationError{Field: "Expiry",
+				Rule:  "must leave the new secret at least " + need.String() + " (the grace period, and the hour a new secret may take to work) after the marker's shift of up to a tenth of its lifetime",
+				Value: w.Expiration.at.Format(time.RFC3339)})
+		}
 	}
 	return w, errors.Join(errs...)
 }
@@ -133,22 +188,31 @@ type Rotation struct {
 
 // Rotate replaces a client's secret without locking its application out, in this order:
 //
-//  1. List the client's secrets. If it has MaxPerClient, delete expired ones when
-//     opts.FreeRoom allows, else fail with ErrLimitReached before creating anything.
-//  2. Add the new secret (see Add).
+//  1. List the client's secrets. If it has MaxPerClient, delete secrets expired for more
+//     than ClockSkewMargin when opts.FreeRoom allows, else fail with ErrLimitReached
+//     before creating anything.
+//  2. Add the new secret (see Add; it carries this call's marker). When the add's outcome
+//     cannot be settled, the *identity.OutcomeError is returned wrapped (errors.As finds
+//     it) and the old secrets are untouched.
 //  3. Store: hand the new secret with its value to opts.Store. If Store fails, delete the
 //     new secret again and leave the old ones untouched.
-//  4. Retire the secrets listed in step 1 that opts.Retire selects: delete them, or with
-//     opts.Grace shorten their expiry. Secrets added by someone else meanwhile are never
+//  4. Check that the stored secret still exists with the expiry it was given. If not,
+//     another rotation retired it meanwhile: the error matches ErrLockoutRisk and nothing
+//     is retired.
+//  5. Retire the secrets listed in step 1 that opts.Retire selects: by default shorten
+//     their expiry to an hour from now (DefaultGrace), or opts.Grace; with
+//     opts.RetireAtOnce delete them. Secrets added after step 1 (by anyone) are never
 //     touched; a secret someone else deleted meanwhile counts as deleted.
 //
-// The new secret can take up to an hour to work at sign-in; use Grace to keep the old ones
-// alive meanwhile.
+// Rotations of one client must not overlap (run them from one place, or under a lock):
+// a second rotation lists the first one's new secret among the old ones and retires it,
+// and whichever Store runs last may put a retired value in place. Rotate detects this in
+// step 4 for its own secret (ErrLockoutRisk), but cannot undo the other's Store.
 //
-// Rotate always returns a non-nil *Rotation saying what was done, also with an error. An
-// error after the add says exactly what state the client is in: which secret failed, what
-// was already deleted or shortened, and what was not yet handled. Invalid options are
-// refused before anything is sent (errors.Is(err, identity.ErrInvalidInput)).
+// Rotate always returns a non-nil *Rotation saying what was done, also with an error:
+// Deleted, Shortened and Kept are the old secrets handled, NotRetired those selected but
+// not handled when it stopped. Invalid options are refused before anything is sent
+// (errors.Is(err, identity.ErrInvalidInput)).
 func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions) (*Rotation, error) {
 	rot := &Rotation{}
 	p, err := c.path(clientID)
@@ -160,7 +224,8 @@ func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions
 		return fmt.Errorf("secrets: rotating the secret of client %q: "+format, append([]any{clientID}, a...)...)
 	}
 
-	// 1. What is there, and room for one more.
+	// 1. What is there, and room for one more. Only secrets of this first listing are ever
+	// retired: one that appears later may be another caller's new secret.
 	old, err := c.collect(ctx, clientID)
 	if err != nil {
 		return rot, fail("listing its secrets: nothing was changed: %w", err)
@@ -169,16 +234,18 @@ func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions
 		if !opts.FreeRoom {
 			return rot, fail("nothing was changed: %w", limitError(clientID, old, c.now()))
 		}
-		now := c.now()
+		// Expired by the local clock less the margin: a clock running ahead of the
+		// service's must not make a working secret look expired.
+		cutoff := c.now().Add(-ClockSkewMargin)
 		var expired []Metadata
 		for _, s := range old {
-			if s.Expired(now) {
+			if s.Expired(cutoff) {
 				expired = append(expired, s)
 			}
 		}
 		need := len(old) - MaxPerClient + 1
 		if len(expired) < need {
-			return rot, fail("nothing was changed: %w", limitError(clientID, old, now))
+			return rot, fail("nothing was changed: %w", limitError(clientID, old, cutoff))
 		}
 		slices.SortStableFunc(expired, func(a, b Metadata) int { return a.Expiry.at.Compare(b.Expiry.at) })
 		for _, s := range expired[:need] {
@@ -209,7 +276,6 @@ func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions
 	}
 	rot.Added = added.Metadata
 
-	// 4. Retire.
 	now := c.now()
 	var retiring []Metadata
 	for _, s := range old {
@@ -217,14 +283,24 @@ func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions
 			retiring = append(retiring, s)
 		}
 	}
+
+	// 4. Is what was stored still there? An overlapping rotation may have retired it
+	// while Store ran; retiring the old secrets then could leave nothing that works.
+	if err := c.checkStored(ctx, clientID, *added); err != nil {
+		rot.NotRetired = retiring
+		return rot, fail("new secret %d was added and stored, but %w; no old secret was retired (not retired: %v)", added.ID, err, ids(retiring))
+	}
+
+	// 5. Retire.
+	grace := opts.grace()
 	var graceEnd time.Time
-	if opts.Grace > 0 {
-		graceEnd, _, _ = ExpiresIn(opts.Grace).Resolve("Grace", now, Expiry{})
+	if !opts.RetireAtOnce {
+		graceEnd, _, _ = ExpiresIn(grace).Resolve("Grace", now, Expiry{})
 	}
 	for i, s := range retiring {
 		var err error
 		switch {
-		case opts.Grace <= 0 || s.Expired(now):
+		case opts.RetireAtOnce || s.Expired(now.Add(-ClockSkewMargin)):
 			if err = c.Delete(ctx, clientID, s.ID); err == nil || errors.Is(err, identity.ErrNotFound) {
 				err = nil // a secret already gone is retired
 				rot.Deleted = append(rot.Deleted, s)
@@ -242,11 +318,37 @@ func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions
 			}
 		}
 		if err != nil {
+			rot.NotRetired = retiring[i:]
 			return rot, fail("new secret %d was added and stored; retiring the old secrets stopped: %w; %s; not yet retired: %v",
 				added.ID, err, rot.done(), ids(retiring[i:]))
 		}
 	}
 	return rot, nil
+}
+
+// checkStored checks that secret a, just stored, still exists with the expiry it was
+// given (an unusable answer is read again, as in Add's check).
+func (c *Client) checkStored(ctx context.Context, clientID string, a Added) error {
+	m, err := retryRead(ctx, c.t, func(ctx context.Context) (*Metadata, error) { return c.Get(ctx, clientID, a.ID) })
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		return fmt.Errorf("%w: it no longer exists (did another rotation of this client overlap this one?)", ErrLockoutRisk)
+	case err != nil:
+		return fmt.Errorf("checking that it still exists failed: %w", err)
+	}
+	want, wantExpires := expiryOf(a.Metadata)
+	if got, expires := expiryOf(*m); expires && (!wantExpires || got.Before(want.Add(-time.Second))) {
+		return fmt.Errorf("%w: its expiry was shortened to %s (did another rotation of this client overlap this one?)", ErrLockoutRisk, got.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// expiryOf returns when m expires, and false when it never does.
+func expiryOf(m Metadata) (time.Time, bool) {
+	if m.Expiry.Never() {
+		return time.Time{}, false
+	}
+	return m.Expiry.Time(time.Time{})
 }
 
 // expiresBy reports whether s expires at or before t.

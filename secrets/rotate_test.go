@@ -16,7 +16,7 @@ import (
 const pre = "HybridClients/" + testClient + "/Secrets"
 
 // newBody is the POST body of a rotation with the default options.
-const newBody = `POST ` + pre + ` {"Description":"v2","Expires":true,"Expiration":"2031-06-01T12:00:00Z"}`
+const newBody = `POST ` + pre + ` {"Description":"v2","Expires":true,"Expiration":"2031-06-01T11:00:00Z"}`
 
 // storeInto returns a Store function that logs the call and keeps the value.
 func (f *fixture) storeInto(kept *string, err error) func(context.Context, Added) error {
@@ -32,11 +32,12 @@ func (f *fixture) storeInto(kept *string, err error) func(context.Context, Added
 func TestRotateSuccess(t *testing.T) {
 	f := newFixture(t, HybridClients)
 	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "v0", "2030-01-01T00:00:00Z"), secretJSON(2, "v1", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 204})
 	f.on("DELETE", secretsURL(HybridClients, "2"), reply{status: 204})
 	var stored string
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: f.storeInto(&stored, nil)})
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", RetireAtOnce: true, Store: f.storeInto(&stored, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestRotateSuccess(t *testing.T) {
 		t.Errorf("rotation = %+v", rot)
 	}
 	// Add, then store, then retire.
-	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
+	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
 }
 
 func TestRotateRetirePolicies(t *testing.T) {
@@ -67,12 +68,14 @@ func TestRotateRetirePolicies(t *testing.T) {
 		t.Run(tt.policy.String(), func(t *testing.T) {
 			f := newFixture(t, HybridClients)
 			f.on("GET", secretsURL(HybridClients), old)
-			f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+			f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+			f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+			f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 			for i := 1; i <= 4; i++ {
 				f.on("DELETE", secretsURL(HybridClients, strconv.Itoa(i)), reply{status: 204})
 			}
 			var stored string
-			rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Retire: tt.policy, Store: f.storeInto(&stored, nil)})
+			rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", RetireAtOnce: true, Retire: tt.policy, Store: f.storeInto(&stored, nil)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +90,8 @@ func TestRotateStoreFails(t *testing.T) {
 	storeErr := errors.New("vault sealed")
 	f := newFixture(t, HybridClients)
 	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "v1", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 204})
 	var stored string
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: f.storeInto(&stored, storeErr)})
@@ -110,7 +114,8 @@ func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
 	storeErr := errors.New("vault sealed")
 	f := newFixture(t, HybridClients)
 	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "v1", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 403, body: mocktest.ErrorBody})
 	// Store cancels the caller's context: the cleanup must still run.
 	cctx, cancel := context.WithCancel(ctx)
@@ -172,7 +177,8 @@ func TestRotateLimitReached(t *testing.T) {
 func TestRotateFreeRoom(t *testing.T) {
 	f := newFixture(t, HybridClients)
 	f.on("GET", secretsURL(HybridClients), tenSecrets(4, 7)) // 4 expired 2030-05-01, 7 expired 2030-03-01
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 	f.on("DELETE", secretsURL(HybridClients, "4"), reply{status: 204})
 	f.on("DELETE", secretsURL(HybridClients, "7"), reply{status: 204})
 	var stored string
@@ -184,7 +190,7 @@ func TestRotateFreeRoom(t *testing.T) {
 	if !equalInts(ids(rot.FreedRoom), []int{7}) || !equalInts(ids(rot.Deleted), []int{4}) || rot.Added.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
-	wantCalls(t, f, "GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "DELETE "+pre+"/4")
+	wantCalls(t, f, "GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/4")
 }
 
 func TestRotateGrace(t *testing.T) {
@@ -195,7 +201,8 @@ func TestRotateGrace(t *testing.T) {
 		secretJSON(3, "at the grace's end", "2030-06-01T14:00:00Z"),
 		secretJSON(4, "later", "2031-01-01T00:00:00Z"),
 		secretJSON(5, "never", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 204})
 	f.on("PUT", secretsURL(HybridClients, "4"), ok(secretJSON(4, "later", "2030-06-01T14:00:00Z")))
 	f.on("PUT", secretsURL(HybridClients, "5"), ok(secretJSON(5, "never", "2030-06-01T14:00:00Z")))
@@ -211,19 +218,20 @@ func TestRotateGrace(t *testing.T) {
 		t.Errorf("shortened secret 5 still never expires: %+v", rot.Shortened[1])
 	}
 	short := `{"Expires":true,"Expiration":"2030-06-01T14:00:00Z"}`
-	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/1",
+	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1",
 		"PUT "+pre+"/4 "+short, "PUT "+pre+"/5 "+short)
 }
 
 func TestRotateRetireFailsHalfway(t *testing.T) {
 	f := newFixture(t, HybridClients)
 	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", ""), secretJSON(2, "b", ""), secretJSON(3, "c", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 204})
 	f.on("DELETE", secretsURL(HybridClients, "2"), reply{status: 403, body: mocktest.ErrorBody})
 	f.on("DELETE", secretsURL(HybridClients, "3"), reply{status: 204})
 	var stored string
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: f.storeInto(&stored, nil)})
+	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", RetireAtOnce: true, Store: f.storeInto(&stored, nil)})
 	if !errors.Is(err, identity.ErrForbidden) {
 		t.Fatalf("err = %v", err)
 	}
@@ -235,13 +243,14 @@ func TestRotateRetireFailsHalfway(t *testing.T) {
 	if rot.Added.ID != 11 || !equalInts(ids(rot.Deleted), []int{1}) || stored != testValue {
 		t.Errorf("rotation = %+v", rot)
 	}
-	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
+	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
 }
 
 func TestRotateShortenFailsHalfway(t *testing.T) {
 	f := newFixture(t, HybridClients)
 	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", ""), secretJSON(2, "b", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T12:00:00Z")})
+	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 	f.on("PUT", secretsURL(HybridClients, "1"), ok(secretJSON(1, "a", "2030-06-02T12:00:00Z")))
 	f.on("PUT", secretsURL(HybridClients, "2"), reply{status: 400, body: mocktest.ErrorBody})
 	var stored string

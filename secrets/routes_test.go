@@ -106,7 +106,7 @@ func TestRoutes(t *testing.T) {
 					t.Errorf("Add = %+v", a)
 				}
 				wantCalls(t, f, "GET "+pre+"?count=100",
-					"POST "+pre+` {"Description":"new","Expires":true,"Expiration":"2030-07-01T00:00:00Z"}`)
+					"POST "+pre+` {"Description":"new","Expires":true,"Expiration":"2030-06-30T23:00:00Z"}`)
 			})
 			t.Run("Update", func(t *testing.T) {
 				f := newFixture(t, kind)

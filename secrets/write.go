@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/marker"
 	"github.com/ocs-go/identity/internal/textrule"
 	"github.com/ocs-go/identity/internal/transport"
 )
@@ -28,6 +29,13 @@ type AddRequest struct {
 	// Expiry is when the secret stops working: ExpiresAt a future time, ExpiresIn a
 	// positive duration, or NeverExpires. The zero value means one year from now, as in
 	// the portal.
+	//
+	// The expiry sent is cut to whole seconds and moved a random 1 to 3600 seconds earlier
+	// (at most a tenth of the secret's lifetime; not moved when that is under a minute),
+	// avoiding the expiry of every secret the client has. That moment is this call's
+	// marker: after a lost answer, the one new secret carrying it is provably this call's
+	// and may be deleted, while a look-alike added by someone else is never touched. The
+	// returned Added holds the expiry as stored.
 	Expiry Expiry
 }
 
@@ -54,12 +62,23 @@ func (r AddRequest) wire(now time.Time) (*wireWrite, error) {
 //
 // Add first lists the client's secrets (one GET). That lets it refuse at the limit of
 // MaxPerClient secrets without sending anything (errors.Is(err, ErrLimitReached)), and
-// recognise a secret added by a request whose answer was lost (a dropped connection, a
-// timeout, a 5xx, an answer without the value): when exactly one new secret with the
-// requested description and expiry appeared, Add deletes it, since nobody holds its value,
-// and tries once more. When it cannot establish what happened, or cannot delete that
-// secret, the error is an *identity.OutcomeError (matching identity.ErrOutcomeUnknown)
-// that says which secret ids may be left behind.
+// settle a request whose answer was lost (a dropped connection, a timeout, a 5xx, an
+// answer without the value). It lists the secrets again (an unusable listing is tried
+// again while attempts and ctx allow) and looks for the one new secret carrying this
+// call's marker (see AddRequest.Expiry):
+//
+//   - none: the request did nothing; Add tries again;
+//   - exactly one: it is this call's and nobody holds its value; Add deletes it and tries
+//     again;
+//   - no proof (a never-expiring secret, or a lifetime too short for a marker, with a
+//     look-alike: same description and expiry; or several secrets with the marker): Add
+//     deletes nothing and stops.
+//
+// Secrets that others added meanwhile without this call's marker are never touched. In
+// all, Add sends at most RetryPolicy.MaxAttempts POSTs. When it cannot settle what
+// happened, the error is an *identity.OutcomeError (matching identity.ErrOutcomeUnknown):
+// Orphans holds this call's secrets whose value nobody holds (delete them), Unclaimed the
+// look-alikes that may be this call's or someone else's (check before deleting).
 func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (*Added, error) {
 	p, err := c.path(clientID)
 	body, err := c.prepare(err, req.wire)
@@ -85,15 +104,40 @@ func limitError(clientID string, secrets []Metadata, now time.Time) error {
 		ErrLimitReached, clientID, len(secrets), expired)
 }
 
-// add posts body, knowing the client's secrets before. See Add for what it does when the
-// answer is lost.
+// mark moves body's expiry to this call's marker (see AddRequest.Expiry), avoiding the
+// expiries of the secrets in before, and reports whether the marker proves ownership.
+func (c *Client) mark(body *wireWrite, before []Metadata) bool {
+	if body.Expiration.at == nil {
+		return false // never expires: nothing the service stores can tell two adds apart
+	}
+	m, ok := marker.Mark(*body.Expiration.at, c.now(), expiries(before), c.randN)
+	body.Expiration.at = &m
+	return ok
+}
+
+// expiries returns the expiry times of the secrets that expire.
+func expiries(ms []Metadata) []time.Time {
+	var out []time.Time
+	for _, m := range ms {
+		if t, ok := m.Expiry.Time(time.Time{}); ok && !m.Expiry.Never() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// add posts body, knowing the client's secrets before; it first puts this call's marker
+// into body. See Add for what it does when the answer is lost.
 func (c *Client) add(ctx context.Context, clientID string, p []string, body *wireWrite, before []Metadata) (*Added, error) {
 	if len(before) >= MaxPerClient {
 		return nil, limitError(clientID, before, c.now())
 	}
+	proof := c.mark(body, before)
+	// One count for the retry layer's retries (429) and ours: at most MaxAttempts POSTs.
+	budget := transport.NewBudget(c.t.MaxAttempts())
 	for attempt := 1; ; attempt++ {
 		var w wireAdded
-		resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodPost, Path: p, Body: body}, &w)
+		resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodPost, Path: p, Body: body, Budget: budget}, &w)
 		if err == nil {
 			a, aerr := w.added(resp)
 			if aerr == nil {
@@ -106,8 +150,8 @@ func (c *Client) add(ctx context.Context, clientID string, p []string, body *wir
 		}
 		// Settle what the failed attempt did, then try again with the retry layer's
 		// backoff while attempts and the context's deadline allow.
-		again, rerr := c.reconcile(ctx, clientID, before, body, err)
-		if !again || attempt >= c.t.MaxAttempts() || c.t.Wait(ctx, attempt, err) != nil {
+		again, rerr := c.reconcile(ctx, clientID, before, body, proof, err)
+		if !again || budget.Left() <= 0 || c.t.Wait(ctx, attempt, err) != nil {
 			return nil, rerr
 		}
 	}
@@ -123,40 +167,89 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
 
+// namingTimeout bounds the one look past the caller's deadline that names what a lost
+// answer may have left (it never deletes anything).
+const namingTimeout = 10 * time.Second
+
+// retryRead runs read (an idempotent GET) and runs it again, with the retry layer's
+// backoff, after an unusable 2xx answer (cut short, not JSON), which the retry layer does
+// not retry, while attempts and ctx allow: giving up after one unreadable check would
+// leave a secret nobody holds the value of, with seconds to spare. (Connection errors and
+// 5xx were retried by the retry layer already.)
+func retryRead[T any](ctx context.Context, t *transport.Client, read func(context.Context) (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := read(ctx)
+		if err == nil || !errors.Is(err, identity.ErrInvalidResponse) || attempt >= t.MaxAttempts() || t.Wait(ctx, attempt, err) != nil {
+			return v, err
+		}
+	}
+}
+
+// look lists the client's secrets to settle a lost answer (retryRead). When ctx has
+// ended, it takes one bounded look (namingTimeout) past it and reports late: the error
+// can then name what may be left, but nothing is deleted, and a request still in flight
+// may yet add a secret, so "nothing was added" cannot be concluded.
+func (c *Client) look(ctx context.Context, clientID string) (after []Metadata, late bool, err error) {
+	list := func(ctx context.Context) ([]Metadata, error) { return c.collect(ctx, clientID) }
+	after, err = retryRead(ctx, c.t, list)
+	if err != nil && ctx.Err() != nil {
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namingTimeout)
+		defer cancel()
+		if a, nerr := retryRead(nctx, c.t, list); nerr == nil {
+			return a, true, nil
+		}
+	}
+	return after, false, err
+}
+
 // reconcile finds out whether the failed add (failure) created a secret, by comparing the
-// client's secrets with before. When it did and that secret can be told apart, it deletes
-// it and reports again = true (the add may be tried once more). The error returned is what
-// the caller gets when the add is not tried again.
-//
-// It runs under the caller's context: when that ends first, the error matches
-// identity.ErrOutcomeUnknown and says what may be left, rather than working on past the
-// caller's deadline.
-func (c *Client) reconcile(ctx context.Context, clientID string, before []Metadata, body *wireWrite, failure error) (again bool, _ error) {
-	after, err := c.collect(ctx, clientID)
+// client's secrets with before. When it did and the secret is provably this call's (proof:
+// body carries a marker, and exactly one new secret has it), it deletes it and reports
+// again = true (the add may be tried once more). The error returned is what the caller
+// gets when the add is not tried again.
+func (c *Client) reconcile(ctx context.Context, clientID string, before []Metadata, body *wireWrite, proof bool, failure error) (again bool, _ error) {
+	after, late, err := c.look(ctx, clientID)
 	if err != nil {
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
-			"%w; listing the client's secrets to check failed (%w): a secret whose value nobody holds may have been added; delete any secret not among %v",
+			"%w; listing the client's secrets to check failed (%w): a secret whose value nobody holds may have been added; it would be one not among %v",
 			failure, err, ids(before))}
 	}
-	var fresh, ours []Metadata
+	var alike []Metadata // new secrets that look like this call's: description and expiry (marker)
 	for _, s := range after {
-		if !slices.ContainsFunc(before, func(b Metadata) bool { return b.ID == s.ID }) {
-			fresh = append(fresh, s)
-			if body.matches(s) {
-				ours = append(ours, s)
-			}
+		if !slices.ContainsFunc(before, func(b Metadata) bool { return b.ID == s.ID }) && body.matches(s) {
+			alike = append(alike, s)
 		}
 	}
 	switch {
-	case len(fresh) == 0:
+	case late:
+		// Past the caller's deadline: name, never delete; the request may still land.
+		oe := &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
+			"%w; the context ended before the outcome was settled: the request may still add a secret, whose value nobody would hold; it would carry this call's description and expiry (%s)",
+			failure, body.expiryText())}
+		if proof && len(alike) == 1 {
+			oe.Orphans = ids(alike)
+		} else {
+			oe.Unclaimed = ids(alike)
+		}
+		return false, oe
+	case len(alike) == 0:
+		// Had the add acted, its secret would carry the description and expiry sent. New
+		// secrets without them are someone else's: not this call's business.
 		return true, transport.Settled(fmt.Errorf("%w (no secret was added)", failure))
-	case len(fresh) > 1 || len(ours) != 1:
-		// Not listed in Orphans: some of them hold values that others use.
-		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
-			"%w; secrets %v appeared meanwhile: one may be the one added here, whose value nobody holds, but none was deleted as it cannot be told apart from secrets added by someone else",
-			failure, ids(fresh))}
+	case !proof:
+		// Never-expiring (or too short-lived for a marker): a look-alike someone else added
+		// cannot be told from ours. Deleting it could lock their application out.
+		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Unclaimed: ids(alike), Err: fmt.Errorf(
+			"%w; secrets %v appeared meanwhile with this call's description and expiry; one may be the one added here, whose value nobody holds, but none was deleted as nothing proves whose it is",
+			failure, ids(alike))}
+	case len(alike) > 1:
+		// Two secrets with this call's marker: a collision (1 in up to 3600) with a
+		// concurrent look-alike call. Neither is provably ours.
+		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Unclaimed: ids(alike), Err: fmt.Errorf(
+			"%w; secrets %v appeared meanwhile carrying this call's marker; one may be the one added here, whose value nobody holds, but none was deleted as they cannot be told apart",
+			failure, ids(alike))}
 	}
-	orphan := ours[0].ID
+	orphan := alike[0].ID
 	if err := c.Delete(ctx, clientID, orphan); err != nil {
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Orphans: []int{orphan}, Err: fmt.Errorf(
 			"%w; secret %d was added but its value was lost, and deleting it failed: %w", failure, orphan, err)}
@@ -181,11 +274,18 @@ func (w *wireWrite) matches(s Metadata) bool {
 		return s.Expiry.Never()
 	}
 	at, ok := s.Expiry.Time(time.Time{})
-	if !ok {
+	if !ok || s.Expiry.Never() {
 		return false
 	}
-	d := at.Sub(*w.Expiration.at)
-	return d < time.Second && d > -time.Second
+	return marker.Same(at, *w.Expiration.at)
+}
+
+// expiryText shows the expiry w sends: an RFC 3339 time or "never".
+func (w *wireWrite) expiryText() string {
+	if w.Expiration.at == nil {
+		return "never"
+	}
+	return w.Expiration.at.UTC().Format(time.RFC3339)
 }
 
 func ids(ms []Metadata) []int {

@@ -25,7 +25,7 @@ func main() {
 	clientID := p.Flags.String("client-id", "", "`id` of the hybrid client whose secret to rotate (required on a real tenant; not on the emulator, which creates a demo client)")
 	out := p.Flags.String("out", "", "new `file` (mode 0600) for the new secret's value; default ./<client-id>.<secret-id>.secret")
 	retire := p.Flags.String("retire", "all", "which old secrets to retire: all or expired")
-	grace := p.Flags.Duration("grace", 0, "keep retired secrets working this long (at least 1m; 1h or more advised) instead of deleting them")
+	grace := p.Flags.Duration("grace", 0, "keep retired secrets working this long (at least 1m; 1h or more advised); 0 means one hour, the SDK's default")
 	description := p.Flags.String("description", "rotated "+time.Now().Format(time.DateOnly), "the new secret's description")
 	keep := p.Flags.Bool("keep", false, "on the emulator: keep the file written (it is removed at the end by default)")
 

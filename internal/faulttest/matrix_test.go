@@ -187,7 +187,8 @@ var ops = []op{
 			file := filepath.Join(t.TempDir(), "new.secret")
 			var stored identity.Secret
 			rot, err := fx.sec.Rotate(ctx, fx.clientID, secrets.RotateOptions{
-				Description: "rotated",
+				Description:  "rotated",
+				RetireAtOnce: true, // the check below wants the old secret deleted (the default keeps it an hour)
 				Store: func(_ context.Context, s secrets.Added) error {
 					stored = s.Value
 					rec.see(s)

@@ -168,6 +168,20 @@ func expiryNear(t *testing.T, what string, e secrets.Expiry, lo, hi time.Time) {
 	}
 }
 
+// expiryMarked is expiryNear for the expiry of a new secret, which the SDK moves up to an
+// hour earlier than asked as the add's marker (secrets.AddRequest.Expiry).
+func expiryMarked(t *testing.T, what string, e secrets.Expiry, lo, hi time.Time) {
+	t.Helper()
+	at, ok := e.Time(time.Time{})
+	if !ok || e.Never() {
+		t.Errorf("%s: expiry %v, want a time in [%s, %s]", what, e, lo.Format(time.RFC3339), hi.Format(time.RFC3339))
+		return
+	}
+	if lo = lo.Add(-time.Hour); at.Before(lo.Add(-time.Second)) || at.After(hi.Add(time.Second)) {
+		t.Errorf("%s: expires %s, want in [%s, %s]", what, at.Format(time.RFC3339Nano), lo.Format(time.RFC3339Nano), hi.Format(time.RFC3339Nano))
+	}
+}
+
 // metaIDs returns the ids of secrets' metadata.
 func metaIDs(ms []secrets.Metadata) []int {
 	out := make([]int, 0, len(ms))

@@ -61,7 +61,7 @@ func TestCreateEverySetting(t *testing.T) {
 	if created.Secret.Description != "billing web app" {
 		t.Errorf("secret description %q", created.Secret.Description)
 	}
-	expiryNear(t, "created secret", created.Secret.Expiry, before.Add(48*time.Hour), after.Add(48*time.Hour))
+	expiryMarked(t, "created secret", created.Secret.Expiry, before.Add(48*time.Hour), after.Add(48*time.Hour))
 
 	// The fake's own view matches what was asked.
 	fv := fakeView(t, e.srv, id)
@@ -88,7 +88,7 @@ func TestCreateEverySetting(t *testing.T) {
 	if m.Description != "billing web app" {
 		t.Errorf("secret metadata description %q", m.Description)
 	}
-	expiryNear(t, "secret metadata", m.Expiry, before.Add(48*time.Hour), after.Add(48*time.Hour))
+	expiryMarked(t, "secret metadata", m.Expiry, before.Add(48*time.Hour), after.Add(48*time.Hour))
 }
 
 func TestCreateDefaults(t *testing.T) {
@@ -110,7 +110,7 @@ func TestCreateDefaults(t *testing.T) {
 		t.Errorf("fake's view of defaults: %s", d)
 	}
 	// The first secret expires one year later by default, as in the portal.
-	expiryNear(t, "default secret expiry", created.Secret.Expiry, before.AddDate(1, 0, 0), after.AddDate(1, 0, 0))
+	expiryMarked(t, "default secret expiry", created.Secret.Expiry, before.AddDate(1, 0, 0), after.AddDate(1, 0, 0))
 	if !e.srv.CheckSecret(created.Client.ID, created.Secret.Value) {
 		t.Error("default client's secret does not authenticate")
 	}

@@ -2,8 +2,11 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +37,7 @@ func exerciseSecrets(t *testing.T, ctx context.Context, srv *hybridclientstest.S
 	if added.Description != "second" || added.ID == firstID || added.ID <= 0 {
 		t.Errorf("Add returned %+v", added.Metadata)
 	}
-	expiryNear(t, "added", added.Expiry, before.Add(30*24*time.Hour), after.Add(30*24*time.Hour))
+	expiryMarked(t, "added", added.Expiry, before.Add(30*24*time.Hour), after.Add(30*24*time.Hour))
 	if got := srv.SecretIDs(clientID); !slices.Equal(got, []int{firstID, added.ID}) {
 		t.Errorf("fake's secret ids %v, want [%d %d]", got, firstID, added.ID)
 	}
@@ -70,7 +73,7 @@ func exerciseSecrets(t *testing.T, ctx context.Context, srv *hybridclientstest.S
 	if m.ID != added.ID || m.Description != "second" {
 		t.Errorf("Get = %+v", m)
 	}
-	expiryNear(t, "Get", m.Expiry, before.Add(30*24*time.Hour), after.Add(30*24*time.Hour))
+	expiryMarked(t, "Get", m.Expiry, before.Add(30*24*time.Hour), after.Add(30*24*time.Hour))
 	if ok, err := sc.Exists(ctx, clientID, added.ID); err != nil || !ok {
 		t.Errorf("Exists = %v, %v; want true", ok, err)
 	}
@@ -265,7 +268,8 @@ func TestRotateOwnSecretSignsIn(t *testing.T) {
 	var stored identity.Secret
 	var storedID int
 	rot, err := self.Rotate(ctx, ident.ClientID, secrets.RotateOptions{
-		Description: "rotated",
+		Description:  "rotated",
+		RetireAtOnce: true, // old secrets stop working now (not after the default hour)
 		Store: func(_ context.Context, s secrets.Added) error {
 			stored, storedID = s.Value, s.ID
 			return nil
@@ -340,10 +344,11 @@ func TestRotateRetireAllAndStoreFailure(t *testing.T) {
 		}
 	}
 
-	// A successful one retires all three.
+	// A successful one retires all three (at once: no grace period).
 	var stored identity.Secret
 	rot, err = sc.Rotate(ctx, c.Client.ID, secrets.RotateOptions{
-		Store: func(_ context.Context, s secrets.Added) error { stored = s.Value; return nil },
+		RetireAtOnce: true,
+		Store:        func(_ context.Context, s secrets.Added) error { stored = s.Value; return nil },
 	})
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
@@ -419,33 +424,26 @@ func TestRotateWithGrace(t *testing.T) {
 
 func TestRotateFreeRoom(t *testing.T) {
 	t.Parallel()
-	// The SDK judges expiry by its own clock, so here the fake runs on real time and two
-	// secrets really expire (after 2 s).
-	srv := hybridclientstest.NewServer(t, nil)
-	clients := newClients(t, srv.Config())
+	// The SDK frees only secrets expired for more than secrets.ClockSkewMargin by its own
+	// clock. Two such secrets are made while the fake's clock runs 10 minutes behind (it
+	// accepts an expiry 6 minutes ago by real time; the SDK would refuse to send one, so
+	// they are added with plain HTTP), then the fake's clock is set right.
+	e := newEnv(t, nil)
+	srv, clients := e.srv, e.clients
 	ctx := testCtx(t)
 	c := create(t, ctx, clients, "full")
 	sc := clients.Secrets()
+	e.clock.Advance(-10 * time.Minute)
 	var short []int
-	var lastExpiry time.Time
-	for i := range 9 {
-		req := secrets.AddRequest{Description: "filler"}
-		if i < 2 {
-			req.Expiry = secrets.ExpiresIn(2 * time.Second)
-		}
-		a, err := sc.Add(ctx, c.Client.ID, req)
-		if err != nil {
-			t.Fatalf("Add %d: %v", i, err)
-		}
-		if i < 2 {
-			short = append(short, a.ID)
-			if at, ok := a.Expiry.Time(time.Now()); ok && at.After(lastExpiry) {
-				lastExpiry = at
-			}
+	for range 2 {
+		short = append(short, rawAddSecret(t, srv, c.Client.ID, time.Now().Add(-6*time.Minute)))
+	}
+	e.clock.Advance(10 * time.Minute)
+	for range 7 {
+		if _, err := sc.Add(ctx, c.Client.ID, secrets.AddRequest{Description: "filler"}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	// Wait until the expiry the service reported (ExpiresIn rounds up to whole seconds).
-	time.Sleep(time.Until(lastExpiry) + 100*time.Millisecond)
 
 	store := func(context.Context, secrets.Added) error { return nil }
 	adds := requests(srv, hybridclientstest.OpAddSecret)
@@ -551,4 +549,27 @@ func TestCheckExpiry(t *testing.T) {
 	if _, err := sc.CheckExpiry(ctx, id, -time.Hour, time.Time{}); !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("CheckExpiry(negative within) = %v, want ErrInvalidInput", err)
 	}
+}
+
+// rawAddSecret adds a secret expiring at at to a client of srv with plain HTTP, bypassing
+// the SDK's checks, and returns its id.
+func rawAddSecret(t *testing.T, srv *hybridclientstest.Server, clientID string, at time.Time) int {
+	t.Helper()
+	body := `{"Description":"short","Expires":true,"Expiration":"` + at.UTC().Format(time.RFC3339) + `"}`
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/Tenants/"+srv.TenantID+"/HybridClients/"+clientID+"/Secrets", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+srv.IssueToken(hybridclientstest.RoleAdmin).Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Id int }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated || out.Id <= 0 {
+		t.Fatalf("adding a secret with plain HTTP: %d, %v", resp.StatusCode, err)
+	}
+	return out.Id
 }

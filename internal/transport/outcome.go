@@ -115,3 +115,36 @@ func (c *Client) MaxAttempts() int { return c.policy.MaxAttempts }
 func formatSeconds(d time.Duration) string {
 	return itoa(int64((d + time.Second - 1) / time.Second))
 }
+
+// Budget bounds the attempts of a POST that its caller retries itself (create a client,
+// add a secret): the retry layer's own retries (after a 429, or a connection that never
+// opened) and the caller's retries draw on one count, so one call never sends more than
+// RetryPolicy.MaxAttempts POSTs in all. It is used by one call, not shared.
+type Budget struct{ left int }
+
+// NewBudget returns a Budget of n attempts.
+func NewBudget(n int) *Budget { return &Budget{left: n} }
+
+// Left is the number of attempts not yet used.
+func (b *Budget) Left() int { return b.left }
+
+type budgetKey struct{}
+
+// budgetFrom returns the Budget of a request's context, or nil.
+func budgetFrom(ctx context.Context) *Budget {
+	b, _ := ctx.Value(budgetKey{}).(*Budget)
+	return b
+}
+
+// withinBudget wraps a CheckRetry so that no retry is made once the call's Budget is spent.
+func withinBudget(check func(context.Context, *http.Response, error) (bool, error)) func(context.Context, *http.Response, error) (bool, error) {
+	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if b := budgetFrom(ctx); b != nil && b.left <= 0 {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return false, nil
+		}
+		return check(ctx, resp, err)
+	}
+}

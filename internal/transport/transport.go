@@ -108,12 +108,15 @@ func New(cfg identity.Config) (*Client, error) {
 		RetryWaitMin: pol.MinWait,
 		RetryWaitMax: pol.MaxWait,
 		RetryMax:     pol.MaxAttempts - 1,
-		CheckRetry:   pol.checkRetry,
+		CheckRetry:   withinBudget(pol.checkRetry),
 		Backoff:      pol.backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		RequestLogHook: func(_ retryablehttp.Logger, r *http.Request, attempt int) {
 			if st := stateFrom(r.Context()); st != nil {
 				st.attempts++
+			}
+			if b := budgetFrom(r.Context()); b != nil {
+				b.left--
 			}
 			if attempt > 0 {
 				c.log(r.Context(), "identity: retrying", slog.String("method", r.Method),
@@ -179,6 +182,8 @@ type Request struct {
 	Path   []string
 	Query  any // a struct with `url` tags for go-querystring, or nil
 	Body   any // encoded as JSON, or nil
+	// Budget, when not nil, is drawn on by every attempt; no retry is made once it is spent.
+	Budget *Budget
 }
 
 // Response is the useful part of a successful answer.
@@ -293,6 +298,9 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: http.Header{"Accept": jsonType, "User-Agent": c.uaHeader},
 	}).WithContext(context.WithValue(ctx, stateKey{}, st))
+	if r.Budget != nil {
+		hr = hr.WithContext(context.WithValue(hr.Context(), budgetKey{}, r.Budget))
+	}
 	if body != nil {
 		hr.Header["Content-Type"] = jsonBodyType
 	}
