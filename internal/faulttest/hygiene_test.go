@@ -77,17 +77,16 @@ func (r *recorder) check() (checked int, leaks []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	all := append([]string{r.logs.String()}, r.strs...)
+	scanner := newLeakScanner(r.secrets)
 	for _, s := range all {
-		for sec := range r.secrets {
-			if i := strings.Index(s, sec); i >= 0 {
-				// Show where, never what: the secret itself is masked in the report.
-				ctx := s[max(0, i-80):min(len(s), i+len(sec)+40)]
-				for other := range r.secrets {
-					ctx = strings.ReplaceAll(ctx, other, "[SECRET]")
-				}
-				leaks = append(leaks, fmt.Sprintf("a secret of %d bytes appears in %q", len(sec), ctx))
+		scanner.scan(s, func(sec string, i int) {
+			// Show where, never what: the secret itself is masked in the report.
+			ctx := s[max(0, i-80):min(len(s), i+len(sec)+40)]
+			for other := range r.secrets {
+				ctx = strings.ReplaceAll(ctx, other, "[SECRET]")
 			}
-		}
+			leaks = append(leaks, fmt.Sprintf("a secret of %d bytes appears in %q", len(sec), ctx))
+		})
 	}
 	return len(all), leaks
 }
