@@ -241,6 +241,77 @@ want_out '"asOf": "'
 want_out '"expiration": null'
 finish "audit -json: valid JSON with every category"
 
+# --- signin: a web application; started in the background, walked with curl, stopped
+
+signin_pid=
+stop_signin() { if [ -n "$signin_pid" ]; then kill "$signin_pid" 2>/dev/null || true; wait "$signin_pid" 2>/dev/null || true; signin_pid=; fi; }
+trap 'stop_signin; rm -rf "$tmp"' EXIT
+(cd "$work" && exec env -u OCS_RESOURCE -u OCS_TENANT_ID -u OCS_CLIENT_ID -u OCS_CLIENT_SECRET \
+  "$tmp/bin/signin" -stop-after 60s) >"$tmp/stdout" 2>"$tmp/stderr" &
+signin_pid=$!
+url=
+for _ in $(seq 100); do
+  url=$(sed -n 's|^open \(http://127\.0\.0\.1:[0-9]*/\) in a browser to sign in (client .*); stop with Ctrl-C$|\1|p' "$tmp/stdout")
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+out=$(cat "$tmp/stdout"); err=$(cat "$tmp/stderr")
+[ -n "$url" ] || problems+=("no URL printed")
+want_err '^running against the in-process emulator'
+if [ -n "$url" ]; then
+  jar=$tmp/cookies
+  home=$(curl -sS --max-time 10 "$url") || problems+=("fetching $url failed")
+  grep -q 'id="signin" href="/login"' <<<"$home" || problems+=("the home page has no Sign in link")
+  signin_page=$(curl -sS --max-time 10 -L -c "$jar" -b "$jar" -w '\n%{url_effective}' "${url}login") || problems+=("following Sign in failed")
+  grep -q 'id="submit"' <<<"$signin_page" || problems+=("Sign in does not lead to the emulator's sign-in page")
+  grep -q '/identity/connect/authorize?.*code_challenge_method=S256' <<<"$signin_page" || problems+=("the authorization URL lacks PKCE S256")
+  # Submit the sign-in form as a person would: the emulator's default user, typed.
+  action=$(sed -n 's|.*<form id="signin" method="post" action="\([^"]*\)".*|\1|p' <<<"$signin_page")
+  # The form's hidden request, its HTML escapes (&amp; &#43; &#34; &#39; &lt; &gt;) undone.
+  request=$(sed -n 's|.*name="request" value="\([^"]*\)".*|\1|p' <<<"$signin_page" |
+    sed -e 's/&#43;/+/g' -e 's/&#34;/"/g' -e "s/&#39;/'/g" -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&amp;/\&/g')
+  origin=$(tail -1 <<<"$signin_page" | sed 's|^\(http://[^/]*\)/.*|\1|')
+  signed_in=$(curl -sS --max-time 10 -L -c "$jar" -b "$jar" --data-urlencode "request=$request" \
+    --data-urlencode "username=Ada Lovelace" --data "action=signin" "$origin$action") || problems+=("submitting the sign-in form failed")
+  grep -q '<span id="user-name">Ada Lovelace</span>' <<<"$signed_in" || problems+=("not signed in: $(tr -s ' \n' ' ' <<<"$signed_in" | grep -o "id=.error-description.>[^<]*" | head -c 300)")
+  grep -q '<span id="token-lifetime">3600</span>' <<<"$signed_in" || problems+=("the token lifetime is not 3600 s")
+fi
+stop_signin
+# Nothing on stdout or stderr may hold a token or a code.
+! grep -Eq 'eyJ|access_token|refresh_token|code=' "$tmp/stdout" "$tmp/stderr" || problems+=("a token or code was printed")
+finish "signin: serves the home page, the printed URL signs Ada Lovelace in on the emulator"
+
+run signin -no-such-flag
+want_rc 2
+one_line_error
+want_err '^signin: flag provided but not defined: -no-such-flag \(see -h\)$'
+finish "signin -no-such-flag: one line, exit status 2"
+
+run OCS_TENANT_ID=$tenant signin
+want_rc 2
+one_line_error
+want_err '^signin: against a tenant, give your hybrid client.s -client-id'
+finish "signin with only OCS_TENANT_ID: says what a tenant needs"
+
+run signin -client-id x -tenant-id $tenant
+want_rc 2
+one_line_error
+want_err '^signin: with -client-id, also give -secret-file, -redirect-uri'
+finish "signin -client-id without its secret and redirect URI: names them"
+
+echo "not-a-secret" >"$work/hc.secret"
+started=$SECONDS
+run OCS_RESOURCE=http://127.0.0.1:1 signin -tenant-id $tenant -client-id 00000000-0000-0000-0000-000000000001 \
+  -secret-file "$work/hc.secret" -redirect-uri http://127.0.0.1:0/callback
+want_rc 1
+one_line_error
+want_err 'OpenID discovery .*connection refused'
+no_out 'not-a-secret'
+! grep -q 'not-a-secret' "$tmp/stderr" || problems+=("the secret was printed")
+[ $((SECONDS - started)) -lt 15 ] || problems+=("took $((SECONDS - started))s")
+finish "signin against an unreachable service: one line, quickly, no secret"
+rm -f "$work/hc.secret"
+
 # --- failure modes, for every example
 
 unreachable=(OCS_RESOURCE=http://127.0.0.1:1 OCS_TENANT_ID=$tenant OCS_CLIENT_ID=ci OCS_CLIENT_SECRET=not-a-secret)

@@ -19,7 +19,8 @@ type Client struct {
 	t       *transport.Client
 	secrets *secrets.Client
 	newID   func() string
-	randN   func(int) int // random in [0, n): picks the first secret's marker; tests set it
+	randN   func(int) int   // random in [0, n): picks the first secret's marker; tests set it
+	cfg     identity.Config // for SignIn: resource, tenant, base HTTP client
 }
 
 // New returns a Client for cfg. It validates cfg (every broken rule at once) and makes no
@@ -36,7 +37,7 @@ func New(cfg identity.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{t: t, secrets: s, newID: uuid.NewString, randN: rand.IntN}, nil
+	return &Client{t: t, secrets: s, newID: uuid.NewString, randN: rand.IntN, cfg: cfg}, nil
 }
 
 // CloseIdleConnections closes idle connections of the Client (and of its Secrets client,

@@ -11,6 +11,9 @@
 //     [Client.Get] and [Client.Exists] read; [Client.Update] changes only what you set;
 //     [Client.Delete] removes.
 //   - [Client.Secrets] manages the clients' secrets (package secrets).
+//   - [Client.SignIn] (or [DiscoverSignIn], for an application without management
+//     credentials) signs users in with a client: a ready *oauth2.Config with PKCE, the
+//     tenant, refresh and logout, refusing unregistered URIs before a browser sees them.
 //
 // Reading needs the Tenant Member role; writing needs Tenant Administrator.
 package hybridclients

@@ -13,6 +13,11 @@ type Op string
 const (
 	OpDiscovery    Op = "Discovery"
 	OpToken        Op = "Token"
+	OpAuthorize    Op = "Authorize"  // the sign-in page, /identity/connect/authorize
+	OpSignIn       Op = "SignIn"     // the sign-in page's form, /identity/account/login
+	OpUserInfo     Op = "UserInfo"   // /identity/connect/userinfo
+	OpEndSession   Op = "EndSession" // /identity/connect/endsession
+	OpJWKS         Op = "JWKS"       // /identity/.well-known/openid-configuration/jwks
 	OpListClients  Op = "ListClients"
 	OpCountClients Op = "CountClients"
 	OpCreateClient Op = "CreateClient"
@@ -32,7 +37,8 @@ const (
 // Fault makes some requests to the fake misbehave, to test how code copes with a failing
 // service. Set one effect (or Delay alone) and, optionally, a schedule.
 type Fault struct {
-	// Op is the route; empty means every API route (not discovery or token).
+	// Op is the route; empty means every management API route (not discovery, token or
+	// the sign-in endpoints).
 	Op Op
 	// Status answers with this status and an ErrorResponse body, without acting.
 	Status int

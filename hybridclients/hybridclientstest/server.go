@@ -2,8 +2,8 @@
 // Secrets API on a loopback port, for testing code that uses this SDK, in the manner of
 // net/http/httptest and google-cloud-go's pstest.
 //
-// The fake serves OpenID discovery, the token endpoint (client-credentials grant) and every
-// v1 hybrid-client and secrets route with the service's status codes, Total-Count headers,
+// The fake serves OpenID discovery, the token endpoint, the sign-in endpoints (see "Signing
+// users in" below) and every v1 hybrid-client and secrets route with the service's status codes, Total-Count headers,
 // limits, roles, partial updates and one-time secret values (kept only as hashes). It was
 // written from the API reference, independently of the SDK, so it catches a wrong route or
 // JSON name instead of mirroring it.
@@ -14,6 +14,61 @@
 //		... exercise your code with clients ...
 //		if !srv.CheckSecret(id, value) { t.Fatal("the stored secret does not work") }
 //	}
+//
+// # Signing users in
+//
+// The fake is also the identity server a hybrid client signs users in with, so a test can
+// create a client and then sign a user in with it, in a browser or with [Server.SignIn].
+// Every client setting counts there: RedirectUris and PostLogoutRedirectUris (matched
+// exactly), Enabled, AllowOfflineAccess (refresh tokens only with the offline_access
+// scope), AllowAccessTokensViaBrowser (response types with token), AccessTokenLifetime
+// (expires_in) and the secrets with their expiry. PKCE S256 is required, nonce is echoed
+// in the ID token, acr_values=tenant:{TenantID} must name the fake's tenant, and codes are
+// single use. [Options.PropagationDelay] makes changes reach sign-in late, as the service
+// warns they can (up to an hour): what a change grants arrives after the delay, what it
+// takes away applies at once. Then a secret rotation without a grace period locks an
+// application out for the whole delay (the old secret is gone, the new one not yet
+// known), while a grace longer than the delay keeps the old secret working meanwhile.
+//
+// Discovery at Issuer()+"/.well-known/openid-configuration" announces the endpoints:
+//
+//	{URL}/identity/connect/authorize    the sign-in page (GET or POST)
+//	{URL}/identity/connect/token        authorization_code, refresh_token, client_credentials
+//	{URL}/identity/connect/userinfo     the user's claims for a Bearer access token
+//	{URL}/identity/connect/endsession   logout: id_token_hint, post_logout_redirect_uri, state
+//	{URL}/identity/.well-known/openid-configuration/jwks   the RS256 key of the ID tokens
+//
+// ID tokens are RS256 JWTs (iss = Issuer(), aud = client id, sub, nonce, name, email and
+// the user's Claims); verify them with github.com/coreos/go-oidc/v3. The token endpoint
+// takes client_id and client_secret in the form body only (x/oauth2's AuthStyleInParams).
+//
+// The sign-in page lists the users ([Server.Users]; the first is DefaultUserName,
+// DefaultUserEmail; [Server.AddUser] adds more) and has stable element ids for browser
+// tests: form#signin, select#user (option values are subjects; an authorization request's
+// login_hint preselects the user it names), input#username (type a
+// name or email instead), button#submit and button#cancel, p#signin-error. A request the
+// fake cannot send back (unknown or disabled client, unregistered redirect URI) gets the
+// error page, status 400: h1#error, code#error-code (e.g. unauthorized_client),
+// #error-description. Logout without an accepted post-logout URI shows h1#signed-out (and
+// p#logout-error with code#error-code when a redirect was refused). Other errors go back to
+// the redirect URI as error=... with state, as OAuth 2.0 prescribes.
+//
+// Where the service's reference is silent the fake follows OpenID Connect, OAuth 2.0 and
+// IdentityServer's defaults (internal/emulator's documentation has the full list):
+//
+//   - There is no sign-in session: every authorization request shows the sign-in page, and
+//     prompt=none answers login_required. Nothing asks for a password.
+//   - Without acr_values the client's own tenant signs in.
+//   - A Basic Authorization header at the token endpoint is refused (invalid_client);
+//     token errors are status 400 with an OAuth error code.
+//   - Codes are valid 5 minutes and burnt by their first redemption attempt, a failed one
+//     included; a replayed code also revokes the tokens issued from it.
+//   - Refresh tokens are one time only (each refresh answers a new one) and live 30 days
+//     from sign-in at most. A deleted or disabled client's refresh tokens stop at once;
+//     access tokens stay valid until they expire.
+//   - ID tokens live 5 minutes and always carry name, email and the user's Claims.
+//   - Users' access tokens granted the ocsapi scope work on the management API with the
+//     user's Role.
 package hybridclientstest
 
 import (
@@ -37,6 +92,12 @@ type Options struct {
 	TokenLifetime time.Duration
 	// Now is the fake's clock, for testing expiry; nil means time.Now.
 	Now func() time.Time
+	// PropagationDelay is how long a change to a hybrid client or its secrets takes to
+	// reach sign-in; zero means at once. The service documents up to one hour. The fake
+	// takes the application's worst case: what a change grants (a new secret, a redirect
+	// URI, Enabled, ...) works only after the delay, what it takes away (a deleted secret,
+	// a removed URI, a disabled client, ...) applies at once. Measured by Now.
+	PropagationDelay time.Duration
 }
 
 // Identity is a client-credential client of the fake tenant, for signing in.
@@ -88,7 +149,8 @@ func NewServer(t testing.TB, opts *Options) *Server {
 func Start(opts *Options) (*Server, error) {
 	var o emulator.Options
 	if opts != nil {
-		o = emulator.Options{MaxClients: opts.MaxClients, TokenLifetime: opts.TokenLifetime, Now: opts.Now}
+		o = emulator.Options{MaxClients: opts.MaxClients, TokenLifetime: opts.TokenLifetime, Now: opts.Now,
+			PropagationDelay: opts.PropagationDelay}
 	}
 	s := &Server{em: emulator.New(o)}
 	s.TenantID = s.em.AddTenant()

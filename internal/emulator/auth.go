@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -14,6 +15,12 @@ type token struct {
 	tenant  string // key(tenant id)
 	role    Role
 	expires time.Time
+
+	// Set on a user's token from sign-in.
+	subject  string
+	clientID string
+	scopes   []string
+	origin   string // the authorization code it descends from, for revocation on reuse
 }
 
 // randomString returns n random bytes, base64url-encoded without padding.
@@ -71,31 +78,61 @@ func (e *Emulator) CheckSecret(tenantID, clientID, value string) bool {
 	return c != nil && c.authenticates(value, e.now())
 }
 
-// discovery answers the OpenID configuration; endpoints follow the host the caller used.
-func discovery(r *http.Request) reply {
+// issuer is the issuer identifier for a request: the host the caller used, then /identity,
+// as the service's discovery document says.
+func issuer(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	base := scheme + "://" + r.Host + "/identity"
+	return scheme + "://" + r.Host + "/identity"
+}
+
+// discovery answers the OpenID configuration; endpoints follow the host the caller used.
+func discovery(r *http.Request) reply {
+	base := issuer(r)
 	return jsonReply(http.StatusOK, map[string]any{
 		"issuer":                                base,
+		"jwks_uri":                              base + "/.well-known/openid-configuration/jwks",
+		"authorization_endpoint":                base + "/connect/authorize",
 		"token_endpoint":                        base + "/connect/token",
+		"userinfo_endpoint":                     base + "/connect/userinfo",
+		"end_session_endpoint":                  base + "/connect/endsession",
+		"scopes_supported":                      supportedScopes(),
+		"claims_supported":                      []string{"sub", "name", "email", "auth_time", "amr", "idp"},
 		"grant_types_supported":                 []string{"client_credentials", "authorization_code", "refresh_token"},
+		"response_types_supported":              []string{"code", "code id_token", "code token", "code id_token token"},
+		"response_modes_supported":              []string{"query", "fragment", "form_post"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post"},
+		"request_parameter_supported":           false,
+		"frontchannel_logout_supported":         false,
 	})
 }
 
 // oauthError is the token endpoint's error body, per RFC 6749 section 5.2.
 func oauthError(code string) reply {
-	return jsonReply(http.StatusBadRequest, map[string]string{"error": code}).withHeader("Cache-Control", "no-store")
+	return oauthErrorDesc(code, "")
 }
 
-// token serves the client-credentials grant. Credentials are accepted in the form body
-// only: a Basic header is refused, which proves the SDK sends them in the body.
+// oauthErrorDesc is oauthError with an error_description (never a secret or token).
+func oauthErrorDesc(code, desc string) reply {
+	body := map[string]string{"error": code}
+	if desc != "" {
+		body["error_description"] = desc
+	}
+	return jsonReply(http.StatusBadRequest, body).withHeader("Cache-Control", "no-store").withHeader("Pragma", "no-cache")
+}
+
+// token serves the token endpoint: client_credentials for client-credential clients,
+// authorization_code and refresh_token for hybrid clients (signin.go). Credentials are
+// accepted in the form body only (client_secret_post): a Basic header is refused, which
+// proves the SDK sends them in the body.
 func (e *Emulator) token(r *http.Request, body []byte) reply {
 	if auth := r.Header.Get("Authorization"); len(auth) >= 6 && strings.EqualFold(auth[:6], "basic ") {
-		return oauthError("invalid_client")
+		return oauthErrorDesc("invalid_client", "Client credentials go in the form body (client_secret_post), not in an Authorization header.")
 	}
 	mt := strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0])
 	if !strings.EqualFold(mt, "application/x-www-form-urlencoded") {
@@ -106,20 +143,19 @@ func (e *Emulator) token(r *http.Request, body []byte) reply {
 		return oauthError("invalid_request")
 	}
 	id, secret := form.Get("client_id"), form.Get("client_secret")
+	grant := form.Get("grant_type")
 	c := e.identities[key(id)]
 	if c == nil {
-		// A hybrid client with a right secret exists but may not use this grant.
-		for _, t := range e.tenants {
-			if h := t.clients[key(id)]; h != nil && h.authenticates(secret, e.now()) {
-				return oauthError("unauthorized_client")
-			}
-		}
-		return oauthError("invalid_client")
+		return e.hybridToken(r, form, id, secret, grant)
 	}
 	if !c.authenticates(secret, e.now()) {
 		return oauthError("invalid_client")
 	}
-	if form.Get("grant_type") != "client_credentials" {
+	switch grant {
+	case "client_credentials":
+	case "authorization_code", "refresh_token":
+		return oauthError("unauthorized_client")
+	default:
 		return oauthError("unsupported_grant_type")
 	}
 	tok, life := e.issueLocked(c.tenantID, c.role)
@@ -158,6 +194,9 @@ func (e *Emulator) authorize(r *http.Request, tgt target) (*tenant, reply) {
 	}
 	if tok.tenant != key(t.id) {
 		return nil, errReply(http.StatusForbidden, "The token belongs to another tenant.")
+	}
+	if tok.subject != "" && !slices.Contains(tok.scopes, scopeAPI) {
+		return nil, errReply(http.StatusForbidden, "The user's token was not granted the ocsapi scope.")
 	}
 	if !rolesAllowed(tgt.op, tok.role) {
 		return nil, errReply(http.StatusForbidden, "The caller's role does not allow this operation.")

@@ -259,6 +259,7 @@ func (e *Emulator) handleClients(t *tenant, tgt target, r *http.Request, body []
 	case OpDeleteClient:
 		delete(t.clients, key(c.id))
 		t.order = slices.DeleteFunc(t.order, func(x *client) bool { return x == c })
+		e.recordLocked(t, c.id, nil)
 		return reply{status: http.StatusNoContent}
 	}
 	// OpUpdateClient
@@ -273,6 +274,7 @@ func (e *Emulator) handleClients(t *tenant, tgt target, r *http.Request, body []
 		return errReply(http.StatusBadRequest, strings.Join(problems, " "))
 	}
 	c.apply(&in)
+	e.changedLocked(t, c)
 	return jsonReply(http.StatusOK, c.out())
 }
 
@@ -313,6 +315,7 @@ func (e *Emulator) createClient(t *tenant, r *http.Request, body []byte) reply {
 	value := c.addSecret(desc, exp)
 	t.clients[key(id)] = c
 	t.order = append(t.order, c)
+	e.changedLocked(t, c)
 	return jsonReply(http.StatusCreated, createOut{
 		Secret: value, ID: c.secrets[0].id, Description: desc, ExpirationDate: timePtr(exp), Client: c.out(),
 	})

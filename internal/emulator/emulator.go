@@ -6,11 +6,130 @@
 //
 // It deliberately imports no package of the SDK, so that the SDK cannot pass by sharing a
 // mistake with its own fake.
+//
+// # Sign-in
+//
+// Beside the management API the emulator is the identity server a hybrid client signs users
+// in with (OpenID Connect authorization-code flow with PKCE; hybrid response types too). It
+// reads the same client records, so a setting changed through the API changes sign-in,
+// after Options.PropagationDelay. Endpoints, under {base}/identity as IdentityServer has them
+// and as discovery announces them:
+//
+//	GET       /identity/.well-known/openid-configuration       discovery
+//	GET       /identity/.well-known/openid-configuration/jwks  the RS256 public key (kid)
+//	GET, POST /identity/connect/authorize                       the sign-in page
+//	POST      /identity/account/login                           the sign-in page's form
+//	POST      /identity/connect/token                           client_credentials, authorization_code, refresh_token
+//	GET, POST /identity/connect/userinfo                        the user's claims (Bearer access token)
+//	GET, POST /identity/connect/endsession                      RP-initiated logout
+//
+// The pages are plain HTML whose element ids are stable, for browser tests:
+//
+//	sign-in page (200): form#signin with select#user (name "user", one option per user,
+//	  value = subject, the default user first; login_hint preselects), input#username
+//	  (name "username": a name, email or subject typed in; wins over the select),
+//	  button#submit, button#cancel; #client-name, #client-id, #tenant; p#signin-error
+//	  when the user was not found.
+//	error page (400, never a redirect): h1#error, code#error-code (the OAuth error code),
+//	  #error-description.
+//	signed-out page (200): h1#signed-out; when a post-logout redirect was refused also
+//	  p#logout-error with code#error-code and #error-description.
+//	form_post page (200): form#form-post, submitted by a script.
+//
+// Every tenant starts with one user, DefaultUserName <DefaultUserEmail>; AddUser adds more.
+//
+// # What the sign-in plane enforces
+//
+//   - client_id must name a hybrid client sign-in knows and that is Enabled, and
+//     redirect_uri must equal one of its RedirectUris exactly (no wildcard, case or
+//     trailing-slash leniency); otherwise the error page (unauthorized_client, or
+//     invalid_request for a missing or repeated parameter), never a redirect. Every later
+//     error goes back to the redirect URI with error, error_description and state.
+//   - response_type code, "code id_token", "code token" or "code id_token token" (any
+//     order); anything with token needs AllowAccessTokensViaBrowser (else
+//     unauthorized_client); others are unsupported_response_type. Code answers go in the
+//     query, hybrid ones in the fragment; response_mode fragment or form_post may be asked,
+//     query only for code.
+//   - scope must hold openid (invalid_scope); known scopes are openid, profile, email,
+//     ocsapi, offline_access (others: invalid_scope); offline_access needs
+//     AllowOfflineAccess (invalid_scope).
+//   - PKCE is required: code_challenge (43 to 128 characters) with code_challenge_method
+//     S256; plain or a missing method is invalid_request. The token request's
+//     code_verifier must hash to it (invalid_grant).
+//   - nonce is required when the response type has id_token (invalid_request) and is
+//     echoed in every ID token of the sign-in (not in those of refreshes).
+//   - acr_values tenant:{id} must name the client's tenant (case-insensitive), else
+//     invalid_request.
+//   - Codes live CodeLifetime, are bound to the client, redirect URI, challenge, nonce,
+//     scopes and user, and work once: a second redemption is invalid_grant and revokes
+//     the tokens issued from the code (RFC 6749 4.1.2).
+//   - The token endpoint authenticates a hybrid client with client_id and client_secret in
+//     the form body against its current, unexpired secrets, as sign-in sees them; an
+//     unknown, deleted or disabled client or a wrong, deleted or expired secret is 400
+//     invalid_client.
+//   - expires_in (and the access token's real lifetime) is the client's
+//     AccessTokenLifetime when the token is issued.
+//   - A refresh token is issued only when offline_access was granted and the client
+//     allows it when the code is redeemed; refreshing needs the client still enabled
+//     (else invalid_client) and still AllowOfflineAccess (else invalid_grant).
+//   - post_logout_redirect_uri must equal one of the client's PostLogoutRedirectUris; the
+//     client comes from id_token_hint (this server's signature and issuer; an expired hint
+//     is fine) or client_id; otherwise the signed-out page, no redirect. state is echoed.
+//
+// # Choices where the API reference is silent
+//
+// Where API.md says nothing, the emulator does what OpenID Connect, OAuth 2.0 or
+// IdentityServer (the server behind the service) do, and says so here:
+//
+//   - No sign-in session cookie: every authorization request shows the sign-in page (as
+//     with prompt=login), prompt=none answers login_required, and end session has no
+//     session to end; it only validates and redirects.
+//   - Without acr_values the client's own tenant is used: a client belongs to one tenant.
+//     Values other than tenant:… are ignored.
+//   - Only client_secret_post is accepted, as API.md describes the token request; a Basic
+//     header is refused with invalid_client (400, IdentityServer's status for it), which
+//     proves a caller sends the secret in the body.
+//   - Errors at the token endpoint are 400 with an RFC 6749 error code, as IdentityServer
+//     answers; error_description never holds a secret, code or token.
+//   - A code is burnt by its first redemption attempt, even a failed one (IdentityServer
+//     removes it before validating). CodeLifetime, IDTokenLifetime and
+//     RefreshTokenLifetime are IdentityServer's defaults (5 min, 5 min, 30 days absolute).
+//   - Refresh tokens are one time only (IdentityServer's RefreshTokenUsage.OneTimeOnly):
+//     each refresh answers a new refresh token with the same absolute expiry and the old
+//     one is invalid_grant. An optional scope may narrow, never widen (invalid_scope).
+//   - ID tokens always carry name, email and the user's Claims, besides iss, aud (the
+//     client id), sub, iat, nbf, exp, auth_time, amr, idp, nonce and at_hash/c_hash. They
+//     are signed RS256 with a 2048-bit key made on first use (not in New, so emulators that
+//     never sign stay cheap) and published with its kid (the JWK thumbprint).
+//   - Access tokens of users are opaque; userinfo takes them in the Authorization header.
+//     They outlive a deleted client until they expire, as API.md says of the service's,
+//     and a disabled one likewise.
+//     With the ocsapi scope they work on the management API with the user's Role (none by
+//     default: 403).
+//   - The issuer is scheme://host/identity of the request, so discovery, tokens and go-oidc
+//     agree on whatever loopback address the caller used.
+//   - Propagation delay: while a change spreads, the service's sign-in may answer from the
+//     old state or the new one. The emulator answers as the least favourable of every
+//     state the client had during the last PropagationDelay (a timestamped history per
+//     client, by Options.Now): what a change grants (a new client, secret, redirect or
+//     post-logout URI, Enabled, AllowOfflineAccess, AllowAccessTokensViaBrowser, a longer
+//     lifetime or expiry) counts only once it is older than the delay; what a change
+//     takes away (a deleted secret or client, a removed URI, a disabled client, a shorter
+//     lifetime or expiry) counts at once. So a rotation without grace locks the
+//     application out for the whole delay, whichever secret it uses, and a rotation whose
+//     grace outlasts the delay keeps the old secret working until the new one arrives:
+//     why the default grace exists. The lenient side of the service (a disabled client or
+//     deleted secret still accepted for a while) is not modelled: nothing should rely on
+//     it. A deleted client's refresh tokens (API.md: "up to one hour") stop at once, its
+//     access tokens live on until they expire. The display name is the latest.
+//   - Sign-in has no tenant in its requests, so it finds a client by id alone; client ids
+//     are GUIDs and unique across the emulator's tenants in practice.
 package emulator
 
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"slices"
@@ -38,6 +157,11 @@ type Options struct {
 	TokenLifetime time.Duration
 	// Now is the clock; nil means time.Now. Tests move time with it.
 	Now func() time.Time
+	// PropagationDelay is how long a change to a hybrid client or its secrets takes to
+	// reach sign-in (the service documents up to one hour); zero means at once. Sign-in
+	// answers as the least favourable state of the client during that time, by the clock
+	// Now: what a change grants arrives after the delay, what it takes away applies at once.
+	PropagationDelay time.Duration
 }
 
 // Emulator is the whole fake service. It is an http.Handler; all its methods are safe for
@@ -53,6 +177,15 @@ type Emulator struct {
 	tokenReqs  int
 	requests   map[Op]int
 	seq        uint64 // creation order of clients
+
+	// The sign-in plane (signin.go).
+	codes   map[string]*authCode     // authorization codes, used ones kept until they expire
+	refresh map[string]*refreshGrant // live refresh tokens
+	history map[string][]version     // key(client id): states for PropagationDelay
+	pages   *template.Template
+
+	keyOnce sync.Once
+	sigKey  *signingKey
 }
 
 // tenant holds one tenant's clients. Hybrid clients are kept both in a map (lookups) and in
@@ -63,6 +196,7 @@ type tenant struct {
 	order   []*client          // hybrid, creation order
 	cc      map[string]*client // client-credential, by key(id)
 	seeded  int                // names handed out by SeedClients so far
+	users   []*User            // who can sign in, in the order added
 }
 
 // client is a hybrid or client-credential client.
@@ -103,6 +237,10 @@ func New(opts Options) *Emulator {
 		identities: map[string]*client{},
 		tokens:     map[string]token{},
 		requests:   map[Op]int{},
+		codes:      map[string]*authCode{},
+		refresh:    map[string]*refreshGrant{},
+		history:    map[string][]version{},
+		pages:      parsePages(),
 	}
 }
 
@@ -127,7 +265,8 @@ func (e *Emulator) tenantLocked(id string) *tenant {
 	if t := e.tenants[key(id)]; t != nil {
 		return t
 	}
-	t := &tenant{id: id, clients: map[string]*client{}, cc: map[string]*client{}}
+	t := &tenant{id: id, clients: map[string]*client{}, cc: map[string]*client{},
+		users: []*User{{Subject: newGUID(), Name: DefaultUserName, Email: DefaultUserEmail, Role: RoleNone}}}
 	e.tenants[key(id)] = t
 	return t
 }
@@ -161,6 +300,7 @@ func (e *Emulator) SeedClients(tenantID string, n int) error {
 		}
 		t.clients[key(c.id)] = c
 		t.order = append(t.order, c)
+		e.changedLocked(t, c)
 	}
 	return nil
 }
@@ -323,6 +463,16 @@ func (e *Emulator) handle(tgt target, r *http.Request, body []byte) reply {
 		return discovery(r)
 	case OpToken:
 		return e.token(r, body)
+	case OpJWKS:
+		return reply{status: http.StatusOK, header: http.Header{}, contentType: "application/json; charset=utf-8", body: e.signingKey().jwks}
+	case OpAuthorize:
+		return e.authorizeEndpoint(r, body)
+	case OpSignIn:
+		return e.signIn(r, body)
+	case OpUserInfo:
+		return e.userinfo(r)
+	case OpEndSession:
+		return e.endSession(r, body)
 	}
 	t, rep := e.authorize(r, tgt)
 	if t == nil {

@@ -12,7 +12,7 @@ import (
 // handling of lost responses. Action fields combine in this order: Delay, then
 // ResetBeforeAct or Status, else the route acts and then CutAfterCommit or Truncate.
 type Fault struct {
-	// Op is the route; "" means every route except Discovery and Token.
+	// Op is the route; "" means every management API route (not discovery, token or sign-in).
 	Op Op
 	// Status, if non-zero, answers this status with an ErrorResponse body, without acting.
 	Status int
@@ -76,7 +76,7 @@ func (e *Emulator) ClearFaults() {
 // schedules of the rules it checks; e.mu is held so schedules are deterministic.
 func (e *Emulator) pickFaultLocked(op Op) *Fault {
 	for _, r := range e.faults {
-		if r.f.Op != op && (r.f.Op != "" || op == OpDiscovery || op == OpToken) {
+		if r.f.Op != op && (r.f.Op != "" || !op.api()) {
 			continue
 		}
 		r.seen++

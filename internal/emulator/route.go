@@ -15,6 +15,12 @@ const (
 	OpDiscovery Op = "Discovery" // GET /identity/.well-known/openid-configuration
 	OpToken     Op = "Token"     // POST /identity/connect/token
 
+	OpAuthorize  Op = "Authorize"  // GET, POST /identity/connect/authorize (the sign-in page)
+	OpSignIn     Op = "SignIn"     // POST /identity/account/login (the sign-in page's form)
+	OpUserInfo   Op = "UserInfo"   // GET, POST /identity/connect/userinfo
+	OpEndSession Op = "EndSession" // GET, POST /identity/connect/endsession
+	OpJWKS       Op = "JWKS"       // GET /identity/.well-known/openid-configuration/jwks
+
 	OpListClients  Op = "ListClients"  // GET  .../HybridClients
 	OpCountClients Op = "CountClients" // HEAD .../HybridClients
 	OpCreateClient Op = "CreateClient" // POST .../HybridClients
@@ -79,6 +85,16 @@ func route(method, path string) (tgt target, status int, allow string) {
 		ms = methods{http.MethodGet: OpDiscovery}
 	case len(segs) == 3 && is(0, "identity") && is(1, "connect") && is(2, "token"):
 		ms = methods{http.MethodPost: OpToken}
+	case len(segs) == 4 && is(0, "identity") && is(1, ".well-known") && is(2, "openid-configuration") && is(3, "jwks"):
+		ms = methods{http.MethodGet: OpJWKS}
+	case len(segs) == 3 && is(0, "identity") && is(1, "connect") && is(2, "authorize"):
+		ms = methods{http.MethodGet: OpAuthorize, http.MethodPost: OpAuthorize}
+	case len(segs) == 3 && is(0, "identity") && is(1, "connect") && is(2, "userinfo"):
+		ms = methods{http.MethodGet: OpUserInfo, http.MethodPost: OpUserInfo}
+	case len(segs) == 3 && is(0, "identity") && is(1, "connect") && is(2, "endsession"):
+		ms = methods{http.MethodGet: OpEndSession, http.MethodPost: OpEndSession}
+	case len(segs) == 3 && is(0, "identity") && is(1, "account") && is(2, "login"):
+		ms = methods{http.MethodPost: OpSignIn}
 	case len(segs) >= 5 && is(0, "api") && is(1, "v1") && is(2, "Tenants"):
 		tgt.tenantID = segs[3]
 		hybrid := is(4, "HybridClients")
@@ -193,4 +209,14 @@ func errReply(status int, reason string) reply {
 		rep = rep.withHeader("WWW-Authenticate", "Bearer")
 	}
 	return rep
+}
+
+// api reports whether op is a management API route (under /api/v1), as opposed to the
+// identity server's discovery, token and sign-in endpoints.
+func (op Op) api() bool {
+	switch op {
+	case OpDiscovery, OpToken, OpAuthorize, OpSignIn, OpUserInfo, OpEndSession, OpJWKS:
+		return false
+	}
+	return true
 }

@@ -50,11 +50,16 @@ func (s *secret) expired(now time.Time) bool {
 
 // authenticates reports whether value matches an unexpired secret of the client.
 func (c *client) authenticates(value string, now time.Time) bool {
+	return authenticates(c.secrets, value, now)
+}
+
+// authenticates reports whether value matches one of the unexpired secrets.
+func authenticates(secrets []*secret, value string, now time.Time) bool {
 	if value == "" {
 		return false
 	}
 	ok := false
-	for _, s := range c.secrets {
+	for _, s := range secrets {
 		h := hashSecret(s.salt, value)
 		if subtle.ConstantTimeCompare(h[:], s.hash[:]) == 1 && !s.expired(now) {
 			ok = true
@@ -141,7 +146,7 @@ func (e *Emulator) handleSecrets(t *tenant, tgt target, r *http.Request, body []
 	case OpCountSecrets:
 		return reply{status: http.StatusOK}.withHeader("Total-Count", strconv.Itoa(len(c.secrets)))
 	case OpAddSecret:
-		return e.addSecretRoute(c, r, body)
+		return e.addSecretRoute(t, c, r, body)
 	}
 
 	i, s := c.findSecret(tgt.secretID)
@@ -155,6 +160,7 @@ func (e *Emulator) handleSecrets(t *tenant, tgt target, r *http.Request, body []
 		return reply{status: http.StatusOK}
 	case OpDeleteSecret:
 		c.secrets = slices.Delete(c.secrets, i, i+1)
+		e.changedLocked(t, c)
 		return reply{status: http.StatusNoContent}
 	}
 	// OpUpdateSecret
@@ -170,6 +176,7 @@ func (e *Emulator) handleSecrets(t *tenant, tgt target, r *http.Request, body []
 		s.description = *in.Description
 	}
 	s.expiration = exp
+	e.changedLocked(t, c)
 	return jsonReply(http.StatusOK, s.out())
 }
 
@@ -184,7 +191,7 @@ func decodeSecret(r *http.Request, body []byte) (secretIn, reply, bool) {
 	return in, reply{}, true
 }
 
-func (e *Emulator) addSecretRoute(c *client, r *http.Request, body []byte) reply {
+func (e *Emulator) addSecretRoute(t *tenant, c *client, r *http.Request, body []byte) reply {
 	in, rep, ok := decodeSecret(r, body)
 	if !ok {
 		return rep
@@ -202,5 +209,6 @@ func (e *Emulator) addSecretRoute(c *client, r *http.Request, body []byte) reply
 	}
 	value := c.addSecret(desc, exp)
 	s := c.secrets[len(c.secrets)-1]
+	e.changedLocked(t, c)
 	return jsonReply(http.StatusCreated, secretCreatedOut{secretOut: s.out(), Secret: value})
 }

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/hybridclients"
+	"golang.org/x/oauth2"
+)
+
+// appConfig is what the web application needs.
+type appConfig struct {
+	// SignIn is the hybrid client the application signs users in with.
+	SignIn *hybridclients.SignIn
+	// PostLogoutURI is where the identity server sends the browser after logout: the
+	// application's home page, when it is registered on the client.
+	PostLogoutURI string
+	// Now is the clock ID tokens are checked against; nil means time.Now.
+	Now func() time.Time
+	// Logger receives one record per sign-in, refresh, logout and failure; nil is silent.
+	// Records never hold a token.
+	Logger *slog.Logger
+}
+
+// app is the web application: its pages, and the sessions of its users in memory.
+type app struct {
+	cfg      appConfig
+	verifier *oidc.IDTokenVerifier
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+// session is one browser's state, found by the random id in its cookie.
+type session struct {
+	created time.Time
+	// Between /login and /callback: what the answer must match.
+	state, nonce, verifier string
+	// After sign-in. The tokens never leave the server.
+	token     *oauth2.Token
+	idToken   string // raw, for the logout's id_token_hint
+	name      string
+	email     string
+	subject   string
+	refreshes int
+}
+
+const (
+	cookieName  = "signin_session"
+	maxSessions = 10000
+	pendingTTL  = 10 * time.Minute // a sign-in not finished by then starts over
+)
+
+// newApp returns the application's handler. ctx bounds the application's life: go-oidc
+// fetches the identity server's keys with it, through the SignIn's HTTP client.
+func newApp(ctx context.Context, cfg appConfig) (http.Handler, error) {
+	if cfg.SignIn == nil {
+		return nil, errors.New("newApp: SignIn is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	si := cfg.SignIn
+	eps := si.Endpoints()
+	// The SDK discovered and checked the endpoints; go-oidc checks the ID tokens with them.
+	provider := (&oidc.ProviderConfig{
+		IssuerURL: si.Issuer(), AuthURL: eps.Authorization, TokenURL: eps.Token,
+		JWKSURL: eps.JWKS, UserInfoURL: eps.UserInfo, Algorithms: []string{oidc.RS256},
+	}).NewProvider(oidc.ClientContext(ctx, si.HTTPClient()))
+	a := &app{
+		cfg:      cfg,
+		verifier: provider.Verifier(&oidc.Config{ClientID: si.ClientID(), Now: cfg.Now}),
+		log:      cfg.Logger,
+		sessions: map[string]*session{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("GET /login", a.login)
+	mux.HandleFunc("GET /callback", a.callback)
+	mux.HandleFunc("POST /refresh", a.refresh)
+	mux.HandleFunc("POST /logout", a.logout)
+	return securityHeaders(mux), nil
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// session returns the browser's session, or nil.
+func (a *app) session(r *http.Request) (string, *session) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return "", nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return c.Value, a.sessions[c.Value]
+}
+
+// newSession starts a session, sets its cookie, and forgets the oldest sessions past
+// maxSessions and unfinished sign-ins past pendingTTL.
+func (a *app) newSession(w http.ResponseWriter, r *http.Request, s *session) {
+	id := rand.Text()
+	s.created = time.Now()
+	a.mu.Lock()
+	for k, old := range a.sessions {
+		if old.token == nil && time.Since(old.created) > pendingTTL {
+			delete(a.sessions, k)
+		}
+	}
+	for len(a.sessions) >= maxSessions {
+		var oldest string
+		for k, old := range a.sessions {
+			if oldest == "" || old.created.Before(a.sessions[oldest].created) {
+				oldest = k
+			}
+		}
+		delete(a.sessions, oldest)
+	}
+	a.sessions[id] = s
+	a.mu.Unlock()
+	// Lax: the identity server's redirect back to /callback is a top-level navigation
+	// that must carry it; a cross-site POST to /refresh or /logout must not.
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+}
+
+func (a *app) endSession(w http.ResponseWriter, id string) {
+	a.mu.Lock()
+	delete(a.sessions, id)
+	a.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// home shows the Sign in link, or who is signed in.
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	_, s := a.session(r)
+	a.mu.Lock()
+	if s == nil || s.token == nil {
+		a.mu.Unlock()
+		render(w, http.StatusOK, homePage, nil)
+		return
+	}
+	view := signedInView{
+		Name: s.name, Email: s.email, Subject: s.subject,
+		Lifetime:   s.token.ExpiresIn,
+		Expires:    s.token.Expiry.Format(time.RFC3339),
+		CanRefresh: s.token.RefreshToken != "",
+		Refreshes:  s.refreshes,
+		ClientID:   a.cfg.SignIn.ClientID(),
+	}
+	a.mu.Unlock()
+	render(w, http.StatusOK, signedInPage, view)
+}
+
+// login starts a sign-in: fresh state, nonce and PKCE verifier in a new session, then
+// off to the identity server.
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	s := &session{state: rand.Text(), nonce: rand.Text(), verifier: oauth2.GenerateVerifier()}
+	u, err := a.cfg.SignIn.AuthCodeURL(s.state, s.nonce, s.verifier)
+	if err != nil {
+		a.fail(w, http.StatusInternalServerError, "cannot start the sign-in", err)
+		return
+	}
+	a.newSession(w, r, s)
+	http.Redirect(w, r, u, http.StatusFound)
+}
+
+// callback is where the identity server sends the browser back: check state, redeem the
+// code with the verifier, verify the ID token and its nonce.
+func (a *app) callback(w http.ResponseWriter, r *http.Request) {
+	id, s := a.session(r)
+	var state, nonce, verifier string
+	if s != nil {
+		a.mu.Lock()
+		state, nonce, verifier = s.state, s.nonce, s.verifier
+		a.mu.Unlock()
+	}
+	q := r.URL.Query()
+	switch {
+	case state == "":
+		a.fail(w, http.StatusBadRequest, "no sign-in in progress in this browser: start again from the home page", nil)
+		return
+	case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1:
+		a.fail(w, http.StatusBadRequest, "the answer's state does not match this browser's sign-in", nil)
+		return
+	case q.Get("error") != "":
+		a.endSession(w, id)
+		a.fail(w, http.StatusForbidden, "the identity server refused the sign-in: "+q.Get("error")+" "+q.Get("error_description"), nil)
+		return
+	}
+	tok, err := a.cfg.SignIn.Exchange(r.Context(), q.Get("code"), verifier)
+	if err != nil {
+		a.endSession(w, id)
+		a.fail(w, http.StatusBadGateway, "the identity server did not redeem the code", err)
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := a.verifier.Verify(r.Context(), raw)
+	if err == nil && subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		err = errors.New("the ID token's nonce is not this sign-in's")
+	}
+	if err == nil && idt.AccessTokenHash != "" {
+		err = idt.VerifyAccessToken(tok.AccessToken)
+	}
+	var claims struct {
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	}
+	if err == nil {
+		err = idt.Claims(&claims)
+	}
+	if err != nil {
+		a.endSession(w, id)
+		a.fail(w, http.StatusBadGateway, "the ID token does not check out", err)
+		return
+	}
+	a.mu.Lock()
+	s.state, s.nonce, s.verifier = "", "", ""
+	s.token, s.idToken, s.subject, s.name, s.email = tok, raw, idt.Subject, claims.Name, claims.Email
+	a.mu.Unlock()
+	a.log.Info("signed in", "subject", idt.Subject, "expires_in", tok.ExpiresIn, "can_refresh", tok.RefreshToken != "")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// refresh trades the session's refresh token for a new access token.
+func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
+	_, s := a.session(r)
+	a.mu.Lock()
+	if s == nil || s.token == nil {
+		a.mu.Unlock()
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	old, subject := s.token, s.subject
+	a.mu.Unlock()
+	tok, err := a.cfg.SignIn.Refresh(r.Context(), old)
+	if err == nil {
+		err = a.checkRefreshedIDToken(r.Context(), tok, subject)
+	}
+	if err != nil {
+		a.fail(w, http.StatusBadGateway, "the refresh failed", err)
+		return
+	}
+	a.mu.Lock()
+	s.token = tok
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		s.idToken = raw
+	}
+	s.refreshes++
+	a.mu.Unlock()
+	a.log.Info("refreshed", "subject", subject, "expires_in", tok.ExpiresIn)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// checkRefreshedIDToken verifies the ID token a refresh may bring: same issuer, audience
+// and subject (OpenID Connect Core 1.0, section 12.2); it has no nonce.
+func (a *app) checkRefreshedIDToken(ctx context.Context, tok *oauth2.Token, subject string) error {
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil
+	}
+	idt, err := a.verifier.Verify(ctx, raw)
+	if err != nil {
+		return err
+	}
+	if idt.Subject != subject {
+		return errors.New("the refreshed ID token is for another subject")
+	}
+	return nil
+}
+
+// logout ends the session here and at the identity server, which sends the browser back
+// to PostLogoutURI when that is registered on the client. When it is not, the SDK says so
+// before the browser goes anywhere, and the browser is signed out without coming back.
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	id, s := a.session(r)
+	a.mu.Lock()
+	if s == nil || s.token == nil {
+		a.mu.Unlock()
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	hint := s.idToken
+	a.mu.Unlock()
+	a.endSession(w, id)
+	u, err := a.cfg.SignIn.LogoutURL(hint, a.cfg.PostLogoutURI, rand.Text())
+	if errors.Is(err, identity.ErrInvalidInput) {
+		a.log.Warn("logout without coming back", "error", err)
+		u, err = a.cfg.SignIn.LogoutURL(hint, "", "")
+	}
+	if err != nil {
+		a.fail(w, http.StatusInternalServerError, "signed out here, but not at the identity server", err)
+		return
+	}
+	http.Redirect(w, r, u, http.StatusFound)
+}
+
+// fail shows the error page. err goes to the page and the log: the SDK's errors never
+// hold a secret or a token.
+func (a *app) fail(w http.ResponseWriter, status int, what string, err error) {
+	detail := ""
+	if err != nil {
+		detail = err.Error()
+	}
+	a.log.Warn("sign-in failed", "what", what, "error", detail)
+	render(w, status, errorPage, struct{ What, Detail string }{what, detail})
+}
+
+func render(w http.ResponseWriter, status int, t *template.Template, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := t.Execute(w, data); err != nil {
+		fmt.Fprintf(w, "<p>rendering failed</p>")
+	}
+}
+
+type signedInView struct {
+	Name, Email, Subject, Expires, ClientID string
+	Lifetime                                int64
+	CanRefresh                              bool
+	Refreshes                               int
+}
+
+const style = `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem}dt{color:#666}
+dd{margin:0}form{display:inline}button,a.button{font:inherit;padding:.4rem .9rem;margin-right:.5rem;border:1px solid #1a5fb4;
+border-radius:4px;background:#1a5fb4;color:#fff;text-decoration:none;cursor:pointer}
+.error{border-left:4px solid #c01c28;padding:.5rem 1rem;background:#fbeaea}</style>`
+
+var (
+	homePage = template.Must(template.New("home").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Sign-in example</title>` + style + `</head><body>
+<h1>Sign-in example</h1>
+<p>This web application signs you in with a hybrid client of CONNECT data services.</p>
+<p><a class="button" id="signin" href="/login">Sign in</a></p>
+</body></html>`))
+
+	signedInPage = template.Must(template.New("signedin").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Signed in</title>` + style + `</head><body>
+<h1>Signed in as <span id="user-name">{{.Name}}</span></h1>
+<dl>
+<dt>Email</dt><dd id="user-email">{{.Email}}</dd>
+<dt>Subject</dt><dd id="user-subject">{{.Subject}}</dd>
+<dt>Access token lifetime</dt><dd><span id="token-lifetime">{{.Lifetime}}</span> s (expires {{.Expires}})</dd>
+<dt>Refresh token</dt><dd id="refresh-token">{{if .CanRefresh}}yes{{else}}none (the client does not allow refresh tokens){{end}}</dd>
+<dt>Refreshes</dt><dd id="refresh-count">{{.Refreshes}}</dd>
+<dt>Client</dt><dd id="client-id">{{.ClientID}}</dd>
+</dl>
+<p>{{if .CanRefresh}}<form method="post" action="/refresh"><button id="refresh">Refresh</button></form>{{end}}
+<form method="post" action="/logout"><button id="logout">Logout</button></form></p>
+</body></html>`))
+
+	errorPage = template.Must(template.New("error").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Sign-in failed</title>` + style + `</head><body>
+<h1>Sign-in failed</h1>
+<div class="error"><p id="app-error">{{.What}}</p>{{if .Detail}}<p id="app-error-detail">{{.Detail}}</p>{{end}}</div>
+<p><a href="/">Home</a></p>
+</body></html>`))
+)

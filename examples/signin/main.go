@@ -1,0 +1,228 @@
+// Command signin is a small web application that signs a user in with a hybrid client:
+// the OpenID Connect authorization-code flow with PKCE, through the SDK's
+// hybridclients.SignIn, with the ID token checked by github.com/coreos/go-oidc/v3. It shows
+// the user's name and the access token's lifetime, refreshes when the client allows
+// refresh tokens, and logs out to its home page.
+//
+//	go run ./examples/signin            # on the in-process emulator: open the printed URL
+//	go run ./examples/signin -tenant-id GUID -client-id ID -secret-file FILE \
+//	    -redirect-uri http://127.0.0.1:5000/callback -post-logout-uri http://127.0.0.1:5000/
+//
+// On the emulator it creates its own hybrid client, whose redirect URI is its loopback
+// /callback and whose post-logout URI is its home page; sign in as one of the emulator's
+// test users (Ada Lovelace). Against a tenant, register those URIs on your client first.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/examples/internal/exampleenv"
+	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+)
+
+// options are the command line.
+type options struct {
+	addr                 string
+	stopAfter            time.Duration
+	refresh              bool
+	lifetime             time.Duration
+	resource, tenantID   string
+	clientID, secretFile string
+	redirectURI          string
+	postLogoutURI        string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "signin: %s (see -h)\n", exampleenv.OneLine(err))
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.stopAfter > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.stopAfter)
+		defer cancel()
+	}
+	if err := serve(ctx, o, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "signin: %s\n", exampleenv.OneLine(err))
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("signin", flag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", "", "`host:port` to serve on; default 127.0.0.1:0 (any free port) on the emulator, the -redirect-uri's host on a tenant")
+	fs.DurationVar(&o.stopAfter, "stop-after", 0, "stop serving after this long (0: on Ctrl-C)")
+	fs.BoolVar(&o.refresh, "refresh", true, "the client allows refresh tokens (AllowRefreshTokens); on the emulator, create it so")
+	fs.DurationVar(&o.lifetime, "token-lifetime", time.Hour, "emulator: the client's access token lifetime, 1m to 1h")
+	fs.StringVar(&o.resource, "resource", "", "tenant: service `URL` (env "+exampleenv.EnvResource+"; default US-West)")
+	fs.StringVar(&o.tenantID, "tenant-id", "", "tenant: tenant `GUID` (env "+exampleenv.EnvTenantID+")")
+	fs.StringVar(&o.clientID, "client-id", "", "tenant: your hybrid client's `id`; without it, the example runs on the in-process emulator")
+	fs.StringVar(&o.secretFile, "secret-file", "", "tenant: `file` holding one of the client's secrets")
+	fs.StringVar(&o.redirectURI, "redirect-uri", "", "tenant: one of the client's redirect `URI`s, ending in /callback")
+	fs.StringVar(&o.postLogoutURI, "post-logout-uri", "", "tenant: one of the client's post-logout redirect `URI`s (optional)")
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintf(stderr, "signin: a web application that signs users in with a hybrid client\n\nUsage: go run ./examples/signin [flags]\n\nFlags:\n")
+			fs.PrintDefaults()
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.resource == "" {
+		o.resource = os.Getenv(exampleenv.EnvResource)
+	}
+	if o.tenantID == "" {
+		o.tenantID = os.Getenv(exampleenv.EnvTenantID)
+	}
+	if o.clientID == "" {
+		if o.secretFile != "" || o.redirectURI != "" || o.postLogoutURI != "" {
+			return nil, errors.New("-secret-file, -redirect-uri and -post-logout-uri go with -client-id (a tenant's client)")
+		}
+		if o.resource != "" || o.tenantID != "" {
+			return nil, errors.New("against a tenant, give your hybrid client's -client-id, -secret-file and -redirect-uri; without " +
+				exampleenv.EnvResource + " and " + exampleenv.EnvTenantID + " the example runs on the emulator")
+		}
+		return o, nil
+	}
+	var missing []string
+	for _, f := range []struct{ v, name string }{{o.tenantID, "-tenant-id"}, {o.secretFile, "-secret-file"}, {o.redirectURI, "-redirect-uri"}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("with -client-id, also give %s", strings.Join(missing, ", "))
+	}
+	if o.addr == "" {
+		u, err := url.Parse(o.redirectURI)
+		if err != nil || u.Host == "" || u.Path != "/callback" {
+			return nil, fmt.Errorf("-redirect-uri %q must be an absolute URL whose path is /callback (or give -addr)", o.redirectURI)
+		}
+		o.addr = u.Host
+	}
+	return o, nil
+}
+
+// serve sets up the sign-in (on the emulator, or for the tenant's client), serves the
+// application until ctx ends, and prints where to open it.
+func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	addr := o.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	base := "http://" + l.Addr().String()
+
+	var si *hybridclients.SignIn
+	postLogout := o.postLogoutURI
+	if o.clientID == "" {
+		fake, err := hybridclientstest.Start(nil)
+		if err != nil {
+			return err
+		}
+		defer fake.Close()
+		fmt.Fprintf(stderr, "running against the in-process emulator (give -client-id, -tenant-id, -secret-file, -redirect-uri to use a real tenant)\n")
+		postLogout = base + "/"
+		si, err = emulatorSignIn(ctx, fake, base+"/callback", postLogout, o)
+		if err != nil {
+			return err
+		}
+	} else {
+		si, err = tenantSignIn(ctx, o)
+		if err != nil {
+			return err
+		}
+	}
+
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	h, err := newApp(ctx, appConfig{SignIn: si, PostLogoutURI: postLogout, Logger: logger})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	fmt.Fprintf(stdout, "open %s/ in a browser to sign in (client %s); stop with Ctrl-C\n", base, si.ClientID())
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// emulatorSignIn creates a hybrid client on the emulator, as a Tenant Administrator would
+// in the portal, and returns its SignIn.
+func emulatorSignIn(ctx context.Context, fake *hybridclientstest.Server, redirectURI, postLogoutURI string, o *options) (*hybridclients.SignIn, error) {
+	clients, err := hybridclients.New(fake.Config())
+	if err != nil {
+		return nil, err
+	}
+	created, err := clients.Create(ctx, hybridclients.CreateRequest{
+		Name:                   "signin example",
+		RedirectURIs:           []string{redirectURI},
+		PostLogoutRedirectURIs: []string{postLogoutURI},
+		AllowRefreshTokens:     o.refresh,
+		AccessTokenLifetime:    o.lifetime,
+		SecretDescription:      "signin example",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the client: %w", err)
+	}
+	return clients.SignIn(ctx, &created.Client, created.Secret.Value, redirectURI)
+}
+
+// tenantSignIn returns the SignIn of the tenant's client named by the flags. The app has
+// no management credentials, so it describes the client as registered from the flags.
+func tenantSignIn(ctx context.Context, o *options) (*hybridclients.SignIn, error) {
+	b, err := os.ReadFile(o.secretFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading -secret-file: %w", err)
+	}
+	hc := &hybridclients.HybridClient{
+		ID: o.clientID, Enabled: true, AllowRefreshTokens: o.refresh,
+		RedirectURIs: []string{o.redirectURI},
+	}
+	if o.postLogoutURI != "" {
+		hc.PostLogoutRedirectURIs = []string{o.postLogoutURI}
+	}
+	cfg := identity.Config{Resource: o.resource, TenantID: o.tenantID, UserAgent: "ocs-go-examples"}
+	return hybridclients.DiscoverSignIn(ctx, cfg, hc, identity.NewSecret(strings.TrimSpace(string(b))), o.redirectURI)
+}

@@ -1,0 +1,438 @@
+package hybridclients
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/transport"
+	"golang.org/x/oauth2"
+)
+
+// Scopes a hybrid client asks for at sign-in: ScopeOpenID and ScopeOCSAPI always,
+// ScopeOfflineAccess (a refresh token) only when the client allows refresh tokens.
+const (
+	ScopeOpenID        = "openid"
+	ScopeOCSAPI        = "ocsapi"
+	ScopeOfflineAccess = "offline_access"
+)
+
+// Endpoints are the identity server's sign-in endpoints, as its OpenID discovery document
+// announces them. Each is on the resource's own scheme and host.
+type Endpoints struct {
+	Authorization string // where the browser signs in (authorization_endpoint)
+	Token         string // where codes and refresh tokens become tokens (token_endpoint)
+	JWKS          string // the keys that sign ID tokens (jwks_uri)
+	UserInfo      string // the signed-in user's claims (userinfo_endpoint); may be empty
+	EndSession    string // where the browser signs out (end_session_endpoint); may be empty
+}
+
+// SignIn signs users in to a server-side web application with one hybrid client: the
+// OpenID Connect authorization-code flow with PKCE (S256), for the client's tenant, built
+// on golang.org/x/oauth2. Get one from [Client.SignIn] or [DiscoverSignIn].
+//
+// A SignIn refuses, before any browser sees it, what the identity server would answer with
+// its bad-client page: a redirect or post-logout URI that is not registered on the client.
+// It holds the client's secret as an identity.Secret, revealed only into the
+// oauth2.Config of a token request (and of OAuth2Config), and never prints it: String,
+// GoString, every fmt verb, log/slog and encoding/json show [REDACTED] or leave it out.
+//
+// Verify the ID token that Exchange returns with github.com/coreos/go-oidc/v3 (see the
+// example program examples/signin): the SDK does not check JWTs itself. A SignIn is safe
+// for concurrent use.
+type SignIn struct {
+	// cfg has no ClientSecret: the value is put in a copy at each use (config), so that
+	// no path of fmt through this struct can reach it; identity.Secret prints safely.
+	cfg       oauth2.Config
+	secret    identity.Secret
+	client    HybridClient // a copy: the registration the checks read
+	tenantID  string
+	issuer    string
+	endpoints Endpoints
+	http      *http.Client
+}
+
+// SignIn discovers the identity server's endpoints (one GET of the resource's OpenID
+// discovery document, without a bearer token) and returns the SignIn of the hybrid client
+// hc, authenticating with secret (one of hc's current secrets) and receiving codes at
+// redirectURI, which must be one of hc.RedirectURIs exactly.
+//
+// Discovery and the token requests of the SignIn go through the Config's HTTPClient (or
+// the SDK's pooled transport) without the retry layer: a code is good for one try.
+//
+// hc is the client as registered: the result of Get, or Created.Client. A disabled
+// client, a missing secret or an unregistered redirect URI is an *identity.ValidationError
+// (every broken rule at once), and nothing is sent.
+func (c *Client) SignIn(ctx context.Context, hc *HybridClient, secret identity.Secret, redirectURI string) (*SignIn, error) {
+	return DiscoverSignIn(ctx, c.cfg, hc, secret, redirectURI)
+}
+
+// DiscoverSignIn is [Client.SignIn] for an application that has no management
+// credentials, only its hybrid client: cfg's Resource, TenantID, HTTPClient and
+// MaxResponseBytes are used, its Credentials are not needed (the secret authenticates the
+// application). hc describes the client as registered (its ID, Enabled, RedirectURIs,
+// PostLogoutRedirectURIs and AllowRefreshTokens are read); the checks are only as good as
+// that description, so pass what Get returned when you can.
+func DiscoverSignIn(ctx context.Context, cfg identity.Config, hc *HybridClient, secret identity.Secret, redirectURI string) (*SignIn, error) {
+	resource, err := checkSignIn(cfg, hc, secret, redirectURI)
+	if err != nil {
+		return nil, err
+	}
+	hcl := transport.BaseClient(cfg.HTTPClient)
+	limit := cfg.MaxResponseBytes
+	if limit <= 0 {
+		limit = identity.DefaultMaxResponseBytes
+	}
+	issuer, eps, err := discoverSignIn(ctx, hcl, resource, min(limit, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	s := &SignIn{
+		client:    cloneClient(*hc),
+		secret:    secret,
+		tenantID:  cfg.TenantID,
+		issuer:    issuer,
+		endpoints: eps,
+		http:      hcl,
+	}
+	s.cfg = oauth2.Config{
+		ClientID:    hc.ID,
+		RedirectURL: redirectURI,
+		// Set explicitly: auto-detection tries Basic first and doubles failed requests;
+		// the service takes client_id and client_secret in the form body.
+		Endpoint: oauth2.Endpoint{AuthURL: eps.Authorization, TokenURL: eps.Token, AuthStyle: oauth2.AuthStyleInParams},
+		Scopes:   []string{ScopeOpenID, ScopeOCSAPI},
+	}
+	if hc.AllowRefreshTokens {
+		s.cfg.Scopes = append(s.cfg.Scopes, ScopeOfflineAccess)
+	}
+	return s, nil
+}
+
+func cloneClient(hc HybridClient) HybridClient {
+	hc.RedirectURIs = slices.Clone(hc.RedirectURIs)
+	hc.PostLogoutRedirectURIs = slices.Clone(hc.PostLogoutRedirectURIs)
+	hc.Tags = slices.Clone(hc.Tags)
+	return hc
+}
+
+// checkSignIn reports every broken rule of DiscoverSignIn's input at once.
+func checkSignIn(cfg identity.Config, hc *HybridClient, secret identity.Secret, redirectURI string) (*url.URL, error) {
+	var errs []error
+	resource, err := cfg.ResourceURL()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := identity.ValidateGUID("TenantID", cfg.TenantID); err != nil {
+		errs = append(errs, err)
+	}
+	if secret.IsZero() {
+		errs = append(errs, &identity.ValidationError{Field: "Secret", Rule: "must hold one of the client's current secrets", Value: nil})
+	}
+	if hc == nil {
+		errs = append(errs, &identity.ValidationError{Field: "Client", Rule: "must be set", Value: nil})
+		return nil, errors.Join(errs...)
+	}
+	if err := transport.CheckPathSegment("Client.ID", hc.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if !hc.Enabled {
+		errs = append(errs, &identity.ValidationError{Field: "Client.Enabled", Rule: "must be true: a disabled client cannot sign users in", Value: false})
+	}
+	if !slices.Contains(hc.RedirectURIs, redirectURI) {
+		errs = append(errs, &identity.ValidationError{Field: "RedirectURI", Rule: fmt.Sprintf("must be one of the client's RedirectURIs, exactly (registered: %q)", hc.RedirectURIs), Value: redirectURI})
+	}
+	return resource, errors.Join(errs...)
+}
+
+// discoverSignIn reads {resource}/identity/.well-known/openid-configuration. Every endpoint
+// must be on the resource's scheme and host (the secret and the user's codes go there),
+// and the issuer must be the discovery URL's prefix (OpenID Connect Discovery 1.0, §4.3).
+func discoverSignIn(ctx context.Context, hc *http.Client, resource *url.URL, limit int64) (string, Endpoints, error) {
+	u := resource.JoinPath("identity", ".well-known", "openid-configuration")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", Endpoints{}, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		var ue *url.Error // its message repeats the URL this one names
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", Endpoints{}, fmt.Errorf("identity: OpenID discovery at %s: %w", u, err)
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+	}()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return "", Endpoints{}, fmt.Errorf("identity: OpenID discovery at %s: %w", u, err)
+	}
+	fail := func(tooLarge bool, format string, args ...any) (string, Endpoints, error) {
+		return "", Endpoints{}, &identity.ResponseError{StatusCode: resp.StatusCode, Method: http.MethodGet, Path: u.Path, TooLarge: tooLarge, Err: fmt.Errorf(format, args...)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", Endpoints{}, &identity.Error{StatusCode: resp.StatusCode, Method: http.MethodGet, Path: u.Path, Excerpt: string(body[:min(len(body), 256)])}
+	}
+	if int64(len(body)) > limit {
+		return fail(true, "discovery document larger than %d bytes", limit)
+	}
+	var doc struct {
+		Issuer        string `json:"issuer"`
+		Authorization string `json:"authorization_endpoint"`
+		Token         string `json:"token_endpoint"`
+		JWKS          string `json:"jwks_uri"`
+		UserInfo      string `json:"userinfo_endpoint"`
+		EndSession    string `json:"end_session_endpoint"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return fail(false, "discovery document is not a JSON object")
+	}
+	if want := resource.JoinPath("identity").String(); doc.Issuer != want {
+		return fail(false, "issuer %q is not %q (OpenID Connect Discovery 1.0, section 4.3)", doc.Issuer, want)
+	}
+	eps := Endpoints{Authorization: doc.Authorization, Token: doc.Token, JWKS: doc.JWKS, UserInfo: doc.UserInfo, EndSession: doc.EndSession}
+	for _, ep := range []struct {
+		name, value string
+		required    bool
+	}{
+		{"authorization_endpoint", eps.Authorization, true},
+		{"token_endpoint", eps.Token, true},
+		{"jwks_uri", eps.JWKS, true},
+		{"userinfo_endpoint", eps.UserInfo, false},
+		{"end_session_endpoint", eps.EndSession, false},
+	} {
+		if ep.value == "" {
+			if ep.required {
+				return fail(false, "no %s in the discovery document", ep.name)
+			}
+			continue
+		}
+		p, err := url.Parse(ep.value)
+		if err != nil || p.Scheme != resource.Scheme || !strings.EqualFold(p.Host, resource.Host) || p.User != nil || p.Fragment != "" {
+			return fail(false, "%s %q is not on %s", ep.name, ep.value, resource)
+		}
+	}
+	return doc.Issuer, eps, nil
+}
+
+// ClientID is the hybrid client's id: the audience of its ID tokens (give it to
+// go-oidc's oidc.Config).
+func (s *SignIn) ClientID() string { return s.cfg.ClientID }
+
+// RedirectURI is where the identity server sends the browser back with a code.
+func (s *SignIn) RedirectURI() string { return s.cfg.RedirectURL }
+
+// Issuer is the identity server's issuer: the iss of its ID tokens (give it to go-oidc).
+func (s *SignIn) Issuer() string { return s.issuer }
+
+// Endpoints are the discovered sign-in endpoints.
+func (s *SignIn) Endpoints() Endpoints { return s.endpoints }
+
+// HTTPClient is the client the SignIn sends discovery and token requests with (the
+// Config's HTTPClient, or the SDK's pooled one). It never carries a bearer token; hand it
+// to go-oidc with oidc.ClientContext so keys are fetched the same way.
+func (s *SignIn) HTTPClient() *http.Client { return s.http }
+
+// OAuth2Config returns a copy of the ready oauth2.Config: the discovered endpoints, the
+// client id and secret (AuthStyleInParams), the redirect URI and the scopes. Use it where
+// a library wants an *oauth2.Config; its ClientSecret holds the secret's value, so never
+// print it. Changing the copy does not change the SignIn, whose own methods keep their
+// checks.
+func (s *SignIn) OAuth2Config() *oauth2.Config {
+	c := s.cfg
+	c.Scopes = slices.Clone(s.cfg.Scopes)
+	c.ClientSecret = s.secret.Reveal()
+	return &c
+}
+
+// AuthCodeURL returns the authorization URL to send the browser to: response_type=code,
+// the client id, redirect URI and scopes, state, nonce, the PKCE challenge (S256) of
+// verifier, and acr_values=tenant:{TenantID} so the tenant's users sign in.
+//
+// Make state and nonce fresh and unguessable for each sign-in (crypto/rand.Text), and
+// verifier with oauth2.GenerateVerifier; keep all three in the user's session, to check
+// state and nonce when the browser comes back and to pass verifier to Exchange.
+func (s *SignIn) AuthCodeURL(state, nonce, verifier string) (string, error) {
+	var errs []error
+	if state == "" {
+		errs = append(errs, &identity.ValidationError{Field: "state", Rule: "must be set: it ties the answer to this browser's request", Value: state})
+	}
+	if nonce == "" {
+		errs = append(errs, &identity.ValidationError{Field: "nonce", Rule: "must be set: it ties the ID token to this sign-in", Value: nonce})
+	}
+	errs = append(errs, checkVerifier(verifier))
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	return s.cfg.AuthCodeURL(state,
+		oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("nonce", nonce),
+		oauth2.SetAuthURLParam("acr_values", "tenant:"+s.tenantID),
+	), nil
+}
+
+// checkVerifier applies RFC 7636, section 4.1: 43 to 128 characters of [A-Za-z0-9-._~].
+// The value is not shown: it is the proof that redeems a code.
+func checkVerifier(v string) error {
+	ok := len(v) >= 43 && len(v) <= 128 && !strings.ContainsFunc(v, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r))
+	})
+	if ok {
+		return nil
+	}
+	return &identity.ValidationError{Field: "verifier", Rule: "must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636); make it with oauth2.GenerateVerifier", Value: fmt.Sprintf("%d characters", len(v))}
+}
+
+// Exchange redeems the code the browser brought back to the redirect URI for tokens,
+// proving with verifier (the one AuthCodeURL was given) that this application asked for
+// it. The token holds the ID token in Extra("id_token"): verify it, and its nonce, with
+// go-oidc before trusting who signed in. A refusal of the identity server (a wrong or
+// expired secret, a used code, a disabled client) is an *identity.AuthError matching
+// identity.ErrUnauthorized; a code is good for one try, so Exchange does not retry.
+func (s *SignIn) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
+	var errs []error
+	if code == "" {
+		errs = append(errs, &identity.ValidationError{Field: "code", Rule: "must be set", Value: code})
+	}
+	errs = append(errs, checkVerifier(verifier))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	tok, err := s.OAuth2Config().Exchange(s.ctx(ctx), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return nil, s.tokenError(err)
+	}
+	if id, _ := tok.Extra("id_token").(string); id == "" {
+		return nil, &identity.ResponseError{StatusCode: http.StatusOK, Method: http.MethodPost, Path: s.tokenPath(), Err: errors.New("no id_token in the token response")}
+	}
+	return tok, nil
+}
+
+// Refresh trades tok's refresh token for a new access token now, whether or not the
+// current one has expired. A refresh token exists only when the client allows refresh
+// tokens (HybridClient.AllowRefreshTokens, which adds the offline_access scope). The
+// answer keeps tok's refresh token when the server sends no new one. For automatic
+// refreshes, use OAuth2Config().TokenSource with an http.Client from HTTPClient in the
+// context.
+func (s *SignIn) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	if tok == nil || tok.RefreshToken == "" {
+		return nil, &identity.ValidationError{Field: "RefreshToken", Rule: "must be set: the server issues one only to a client with AllowRefreshTokens", Value: nil}
+	}
+	fresh, err := s.OAuth2Config().TokenSource(s.ctx(ctx), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		return nil, s.tokenError(err)
+	}
+	return fresh, nil
+}
+
+// LogoutURL returns the URL of the identity server's end-session endpoint (OpenID Connect
+// RP-Initiated Logout 1.0) that signs the browser out and, when postLogoutRedirectURI is
+// set, sends it back there with state. postLogoutRedirectURI must be one of the client's
+// PostLogoutRedirectURIs exactly, and then idTokenHint (the ID token of the session) must
+// be set too: the server redirects only when it can tell which client asks.
+func (s *SignIn) LogoutURL(idTokenHint, postLogoutRedirectURI, state string) (string, error) {
+	if s.endpoints.EndSession == "" {
+		return "", errors.New("identity: the identity server announces no end_session_endpoint")
+	}
+	var errs []error
+	if postLogoutRedirectURI != "" {
+		if !slices.Contains(s.client.PostLogoutRedirectURIs, postLogoutRedirectURI) {
+			errs = append(errs, &identity.ValidationError{Field: "PostLogoutRedirectURI",
+				Rule:  fmt.Sprintf("must be one of the client's PostLogoutRedirectURIs, exactly (registered: %q)", s.client.PostLogoutRedirectURIs),
+				Value: postLogoutRedirectURI})
+		}
+		if idTokenHint == "" {
+			errs = append(errs, &identity.ValidationError{Field: "IDTokenHint", Rule: "must be set with a post-logout redirect URI", Value: ""})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(s.endpoints.EndSession)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	for k, v := range map[string]string{"id_token_hint": idTokenHint, "post_logout_redirect_uri": postLogoutRedirectURI, "state": state} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// ctx puts the SignIn's HTTP client where x/oauth2 looks for it (else it would use
+// http.DefaultClient).
+func (s *SignIn) ctx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, s.http)
+}
+
+func (s *SignIn) tokenPath() string {
+	if u, err := url.Parse(s.endpoints.Token); err == nil {
+		return u.Path
+	}
+	return ""
+}
+
+// tokenError turns an x/oauth2 error into an *identity.AuthError (a 4xx: a verdict on the
+// client, the secret, the code or the refresh token), an *identity.Error (any other
+// status), or a wrapped transport error. None carries the request's form.
+func (s *SignIn) tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		if st := re.Response.StatusCode; st >= 400 && st < 500 {
+			return &identity.AuthError{StatusCode: st, Code: re.ErrorCode, Description: re.ErrorDescription}
+		}
+		return &identity.Error{StatusCode: re.Response.StatusCode, Method: http.MethodPost, Path: s.tokenPath(), Code: re.ErrorCode, Reason: re.ErrorDescription}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("identity: token request to %s: %w", s.endpoints.Token, err)
+}
+
+// String shows which client signs in, and where, without the secret.
+func (s SignIn) String() string {
+	if s.cfg.ClientID == "" {
+		return "hybridclients.SignIn{}"
+	}
+	return fmt.Sprintf("hybridclients.SignIn{ClientID: %q, RedirectURI: %q, Issuer: %q, Scopes: %q, Secret: %s}",
+		s.cfg.ClientID, s.cfg.RedirectURL, s.issuer, s.cfg.Scopes, identity.Redacted)
+}
+
+// GoString makes %#v show the same as String.
+func (s SignIn) GoString() string { return s.String() }
+
+// Format writes String for every fmt verb, so no verb can reach the fields. The
+// rendering methods have value receivers so that a SignIn value prints safely too.
+func (s SignIn) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
+// LogValue makes log/slog record the client id, redirect URI and issuer only.
+func (s SignIn) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("client_id", s.cfg.ClientID), slog.String("redirect_uri", s.cfg.RedirectURL),
+		slog.String("issuer", s.issuer), slog.String("secret", identity.Redacted))
+}
+
+// MarshalJSON encodes what String shows, never the secret.
+func (s SignIn) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ClientID, RedirectURI, Issuer string
+		Scopes                        []string
+		Endpoints                     Endpoints
+		Secret                        string
+	}{s.cfg.ClientID, s.cfg.RedirectURL, s.issuer, s.cfg.Scopes, s.endpoints, identity.Redacted})
+}
