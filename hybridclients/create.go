@@ -322,16 +322,15 @@ const namingTimeout = 10 * time.Second
 
 // left is the error of a create that failed (err) once its client may exist: an
 // *identity.OutcomeError with ClientMayExist set, naming the client's secrets as far as
-// one more listing (past ctx's end if need be, bounded by namingTimeout) can tell.
+// one more listing can tell. That listing runs past ctx's end if need be, bounded by
+// namingTimeout, also while ctx is still running: the failure may be the retry layer
+// giving up early (a backoff that would outlast the deadline), and a listing under ctx
+// could fail the same way, leaving an orphan secret that no field names.
 func (c *Client) left(ctx context.Context, st *createState, clientOurs bool, err error) error {
 	id := *st.body.ID
 	oe := &identity.OutcomeError{Op: opCreate, ClientID: id, ClientMayExist: true, Err: err}
-	lctx := ctx
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		lctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), namingTimeout)
-		defer cancel()
-	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namingTimeout)
+	defer cancel()
 	page, lerr := readAgain(lctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
 		return c.secrets.List(ctx, id, secrets.ListOptions{Count: secrets.MaxPerClient})
 	})

@@ -178,6 +178,31 @@ func TestFinding05_CreateRecoveryFailureNamesLeftovers(t *testing.T) {
 	})
 }
 
+// Finding 5, as the chaos soak found it: once the client exists, a failure with the
+// context still running (the retry layer gives up at once on a 429 whose Retry-After
+// outlasts the deadline) must still name the secrets left, although a listing under the
+// caller's context would fail the same way.
+func TestFinding05_CreateGivingUpEarlyStillNamesLeftovers(t *testing.T) {
+	srv := hct.NewServer(t, nil)
+	c := emuClients(t, srv)
+	srv.Inject(hct.Fault{Op: hct.OpCreateClient, CutAfterCommit: true, Times: 1})
+	tooMany := hct.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1}
+	// Settling the lost answer: the existence check gives up, then so would a listing of
+	// the secrets under ctx.
+	for _, op := range []hct.Op{hct.OpClientExists, hct.OpListSecrets} {
+		f := tooMany
+		f.Op = op
+		srv.Inject(f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+	defer cancel()
+	_, err := c.Create(ctx, CreateRequest{Name: "n", RedirectURIs: []string{"https://a.example.com/cb"}})
+	if !errors.Is(err, identity.ErrRateLimited) {
+		t.Errorf("err = %v, want the existence check's 429 in it", err)
+	}
+	wantLeftovers(t, srv, err)
+}
+
 // wantLeftovers checks that err says the one client srv has may exist and names its
 // secrets as this call's orphans.
 func wantLeftovers(t *testing.T, srv *hct.Server, err error) {

@@ -210,6 +210,50 @@ func TestFinding15_AddRetriesUnreadableCheck(t *testing.T) {
 	}
 }
 
+// Finding 15 (ids in fields), as the chaos soak found it: after a lost answer, the check's
+// listing gets a 429 whose Retry-After outlasts the caller's deadline, so the retry layer
+// gives up at once with the context still running. The secret the lost add left must be
+// named in a field (a look past the deadline names it), not only hinted at in the text.
+func TestFinding15_CheckGivingUpEarlyStillNamesOrphan(t *testing.T) {
+	for _, rotate := range []bool{false, true} {
+		name := "Add"
+		if rotate {
+			name = "Rotate"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEmu(t)
+			first := e.srv.SecretIDs(e.subject.ClientID)
+			e.srv.Inject(hct.Fault{Op: hct.OpAddSecret, CutAfterCommit: true, Times: 1})
+			// The first listing is the one before the add; the second is the check.
+			e.srv.Inject(hct.Fault{Op: hct.OpListSecrets, Status: http.StatusTooManyRequests, RetryAfter: 5 * time.Second, EveryNth: 2, Times: 1})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			var err error
+			if rotate {
+				_, err = e.c.Rotate(ctx, e.subject.ClientID, RotateOptions{Description: "new",
+					Store: func(context.Context, Added) error { t.Error("Store called although the add failed"); return nil }})
+			} else {
+				_, err = e.c.Add(ctx, e.subject.ClientID, AddRequest{Description: "new"})
+			}
+			var oe *identity.OutcomeError
+			if !errors.As(err, &oe) {
+				t.Fatalf("err = %v, want an *identity.OutcomeError", err)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("the context ended (%v): this test is about a check that fails with time left", ctx.Err())
+			}
+			left := e.srv.SecretIDs(e.subject.ClientID)
+			added := slices.DeleteFunc(slices.Clone(left), func(id int) bool { return slices.Contains(first, id) })
+			if len(added) != 1 || len(left) != len(first)+1 {
+				t.Fatalf("secrets %v, want %v and one added by the cut POST", left, first)
+			}
+			if !slices.Equal(oe.Orphans, added) || len(oe.Unclaimed) != 0 {
+				t.Errorf("Orphans %v, Unclaimed %v; secret %v was added by this call and nobody holds its value: %v", oe.Orphans, oe.Unclaimed, added, err)
+			}
+		})
+	}
+}
+
 // Finding 4: two overlapping rotations of one client storing to one place. B's first
 // listing holds A's new secret and retires it; A's slow Store then puts A's value in
 // place. A must not return nil.

@@ -64,8 +64,9 @@ func (r AddRequest) wire(now time.Time) (*wireWrite, error) {
 // MaxPerClient secrets without sending anything (errors.Is(err, ErrLimitReached)), and
 // settle a request whose answer was lost (a dropped connection, a timeout, a 5xx, an
 // answer without the value). It lists the secrets again (an unusable listing is tried
-// again while attempts and ctx allow) and looks for the one new secret carrying this
-// call's marker (see AddRequest.Expiry):
+// again while attempts and ctx allow; when it still fails, one more look, at most 10 s
+// and past ctx if need be, only names what may be left) and looks for the one new secret
+// carrying this call's marker (see AddRequest.Expiry):
 //
 //   - none: the request did nothing; Add tries again;
 //   - exactly one: it is this call's and nobody holds its value; Add deletes it and tries
@@ -185,21 +186,27 @@ func retryRead[T any](ctx context.Context, t *transport.Client, read func(contex
 	}
 }
 
-// look lists the client's secrets to settle a lost answer (retryRead). When ctx has
-// ended, it takes one bounded look (namingTimeout) past it and reports late: the error
-// can then name what may be left, but nothing is deleted, and a request still in flight
-// may yet add a secret, so "nothing was added" cannot be concluded.
-func (c *Client) look(ctx context.Context, clientID string) (after []Metadata, late bool, err error) {
+// look lists the client's secrets to settle a lost answer (retryRead). When that fails
+// for any reason (the context ended, or the retry layer stopped early with the context
+// still running: attempts used up, or a backoff, such as a 429's Retry-After, that would
+// outlast the deadline), it takes one bounded look (namingTimeout) past ctx and returns
+// checkErr, the failure of the first look: the error can then name what may be left, but
+// nothing is deleted, and a request still in flight may yet add a secret, so "nothing was
+// added" cannot be concluded. err is set when the naming look failed too.
+func (c *Client) look(ctx context.Context, clientID string) (after []Metadata, checkErr, err error) {
 	list := func(ctx context.Context) ([]Metadata, error) { return c.collect(ctx, clientID) }
 	after, err = retryRead(ctx, c.t, list)
-	if err != nil && ctx.Err() != nil {
-		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namingTimeout)
-		defer cancel()
-		if a, nerr := retryRead(nctx, c.t, list); nerr == nil {
-			return a, true, nil
-		}
+	if err == nil {
+		return after, nil, nil
 	}
-	return after, false, err
+	// Naming only when the context is still running too: a check that failed with time
+	// left must not leave the caller with a secret nobody holds and no id to act on.
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namingTimeout)
+	defer cancel()
+	if a, nerr := retryRead(nctx, c.t, list); nerr == nil {
+		return a, err, nil
+	}
+	return nil, err, err
 }
 
 // reconcile finds out whether the failed add (failure) created a secret, by comparing the
@@ -208,7 +215,7 @@ func (c *Client) look(ctx context.Context, clientID string) (after []Metadata, l
 // again = true (the add may be tried once more). The error returned is what the caller
 // gets when the add is not tried again.
 func (c *Client) reconcile(ctx context.Context, clientID string, before []Metadata, body *wireWrite, proof bool, failure error) (again bool, _ error) {
-	after, late, err := c.look(ctx, clientID)
+	after, checkErr, err := c.look(ctx, clientID)
 	if err != nil {
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
 			"%w; listing the client's secrets to check failed (%w): a secret whose value nobody holds may have been added; it would be one not among %v",
@@ -221,11 +228,12 @@ func (c *Client) reconcile(ctx context.Context, clientID string, before []Metada
 		}
 	}
 	switch {
-	case late:
-		// Past the caller's deadline: name, never delete; the request may still land.
+	case checkErr != nil:
+		// Only the naming look (past the caller's deadline if need be) saw the secrets:
+		// name, never delete; the request may still land.
 		oe := &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
-			"%w; the context ended before the outcome was settled: the request may still add a secret, whose value nobody would hold; it would carry this call's description and expiry (%s)",
-			failure, body.expiryText())}
+			"%w; listing the client's secrets to settle the outcome failed (%w), and one more look only names what may be left: a secret whose value nobody holds may have been added, or may still be; it would carry this call's description and expiry (%s)",
+			failure, checkErr, body.expiryText())}
 		if proof && len(alike) == 1 {
 			oe.Orphans = ids(alike)
 		} else {

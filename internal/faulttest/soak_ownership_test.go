@@ -235,14 +235,37 @@ func TestSoakCallerIDCreates(t *testing.T) {
 	}
 }
 
-const rotationPairs = 40
+const rotationPairs = 40 // half with the default grace, half with RetireAtOnce
+
+// rotationFigures are TestSoakOverlappingRotations' counts for one way of retiring.
+type rotationFigures struct {
+	pairs, overlaps, nils, errs int
+	// lockouts: the stored value is rejected at the end; reported: and the rotation that
+	// stored it returned an error; silent: it returned nil.
+	lockouts, reported, silent int
+	// risk: overlapping pairs where the rotation whose value was stored got an error
+	// matching secrets.ErrLockoutRisk (the after-Store check fired); unchecked:
+	// overlapping pairs where it did not and its stored value is rejected.
+	risk, unchecked int
+}
+
+func (f rotationFigures) String() string {
+	return fmt.Sprintf("%d pairs, %d with the second rotation done within the first one's slow Store; %d returned nil, %d errors; ErrLockoutRisk for the storing rotation in %d of the %d overlapping pairs; %d lockouts (the stored value is rejected), %d reported by the storing rotation's error, %d silent",
+		f.pairs, f.overlaps, f.nils, f.errs, f.risk, f.overlaps, f.lockouts, f.reported, f.silent)
+}
 
 // TestSoakOverlappingRotations: two Rotate calls on one client overlap, both storing to
 // one place (a variable under a mutex, as a vault or a file). The first one's Store is
 // slow, and the second rotation starts once that Store has begun, so that it lists the
-// first one's new secret and retires it before the first one writes its value over. Afterwards the stored value must authenticate, or the rotation
-// that stored it must have returned an error: a nil from it is a silent lockout
-// (finding 4).
+// first one's new secret and retires it before the first one writes its value over.
+// Afterwards the stored value must authenticate, or the rotation that stored it must
+// have returned an error: a nil from it is a silent lockout (finding 4).
+//
+// Half the pairs use Rotate's default, which keeps retired secrets working for an hour
+// (no lockout can happen; the after-Store check still sees the shortened expiry), and
+// half RetireAtOnce, which deletes them: there only the after-Store check stands between
+// the overlap and a silent lockout, so it must have fired (ErrLockoutRisk) in most
+// overlapping pairs, and in every overlapping pair where the stored value is rejected.
 func TestSoakOverlappingRotations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak: run without -short")
@@ -261,8 +284,9 @@ func TestSoakOverlappingRotations(t *testing.T) {
 		}
 	}
 	var mu sync.Mutex
-	var nils, errs, lockouts, reported, silent, overlaps int
+	var grace, atOnce rotationFigures
 	parallelDo(rotationPairs, func(i int) {
+		retireAtOnce := i%2 == 1 // interleaved, so both halves meet the same load
 		c, err := fx.hc.Create(context.Background(), hybridclients.CreateRequest{
 			Name: fmt.Sprintf("rotated-%03d", i), RedirectURIs: []string{"https://soak.example.com/cb"}, SecretDescription: "initial",
 		})
@@ -298,7 +322,8 @@ func TestSoakOverlappingRotations(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
 				rot, err := fx.sec.Rotate(ctx, c.Client.ID, secrets.RotateOptions{
-					Description: fmt.Sprintf("rotation %d", r),
+					Description:  fmt.Sprintf("rotation %d", r),
+					RetireAtOnce: retireAtOnce,
 					Store: func(ctx context.Context, s secrets.Added) error {
 						rec.secret(s.Value.Reveal())
 						rec.see(s)
@@ -325,35 +350,65 @@ func TestSoakOverlappingRotations(t *testing.T) {
 		wg.Wait()
 
 		works := fx.srv.CheckSecret(c.Client.ID, store.value)
+		var storingErr error
+		if store.by >= 0 {
+			storingErr = errOf[store.by]
+		}
 		mu.Lock()
 		defer mu.Unlock()
+		f := &grace
+		if retireAtOnce {
+			f = &atOnce
+		}
+		f.pairs++
 		if !firstWrote.IsZero() && secondDone.Before(firstWrote) {
-			overlaps++ // the second rotation ran entirely within the first one's Store
+			f.overlaps++ // the second rotation ran entirely within the first one's Store
+			switch {
+			case errors.Is(storingErr, secrets.ErrLockoutRisk):
+				f.risk++
+			case !works:
+				f.unchecked++
+			}
 		}
 		for _, err := range errOf {
 			if err == nil {
-				nils++
+				f.nils++
 			} else {
-				errs++
+				f.errs++
 			}
 		}
 		if !works {
-			lockouts++
-			if store.by >= 0 && errOf[store.by] != nil {
-				reported++
+			f.lockouts++
+			if storingErr != nil {
+				f.reported++
 			} else {
-				silent++
+				f.silent++
 			}
 		}
 	})
-	msg := fmt.Sprintf("soak overlapping rotations: %d pairs of rotations of one client storing to one place, %d of them with the second rotation done within the first one's slow Store; %d returned nil, %d errors; %d lockouts (the stored value is rejected), %d reported by the storing rotation's error; silent lockouts: %d",
-		rotationPairs, overlaps, nils, errs, lockouts, reported, silent)
+	msg := fmt.Sprintf("soak overlapping rotations: %d pairs of rotations of one client storing to one place; with the default grace: %v; with RetireAtOnce: %v; silent lockouts: %d",
+		rotationPairs, grace, atOnce, grace.silent+atOnce.silent)
 	t.Log(msg)
 	fmt.Println(msg)
-	if silent != 0 {
-		t.Errorf("%d times the rotation whose value was stored returned nil, yet that value no longer authenticates", silent)
+	for _, h := range []struct {
+		name string
+		f    rotationFigures
+	}{{"default grace", grace}, {"RetireAtOnce", atOnce}} {
+		if h.f.silent != 0 {
+			t.Errorf("%s: %d times the rotation whose value was stored returned nil, yet that value no longer authenticates", h.name, h.f.silent)
+		}
+		if h.f.overlaps < h.f.pairs/2 {
+			t.Errorf("%s: only %d of %d pairs overlapped as planned: the soak proves little", h.name, h.f.overlaps, h.f.pairs)
+		}
 	}
-	if overlaps < rotationPairs/2 {
-		t.Errorf("only %d of %d pairs overlapped as planned: the soak proves little", overlaps, rotationPairs)
+	if grace.lockouts != 0 {
+		t.Errorf("default grace: %d stored values are rejected although retired secrets keep working for an hour", grace.lockouts)
+	}
+	// With RetireAtOnce the after-Store check is what reports the overlap: it must fire.
+	if atOnce.risk*2 <= atOnce.overlaps {
+		t.Errorf("RetireAtOnce: the storing rotation got ErrLockoutRisk in only %d of %d overlapping pairs: the after-Store check did not fire", atOnce.risk, atOnce.overlaps)
+	}
+	if atOnce.unchecked != 0 {
+		t.Errorf("RetireAtOnce: in %d overlapping pairs the stored value is rejected without ErrLockoutRisk for the rotation that stored it", atOnce.unchecked)
 	}
 }
