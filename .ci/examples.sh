@@ -218,7 +218,7 @@ import (
 func main() {
 	var r struct {
 		Clients, Secrets, WithinDays                     *int
-		Disabled, Expired, ExpiringSoon, NeverExpiring []map[string]any
+		Disabled, Expired, ExpiringSoon, NeverExpiring, Failed []map[string]any
 	}
 	dec := json.NewDecoder(os.Stdin)
 	dec.DisallowUnknownFields()
@@ -226,9 +226,9 @@ func main() {
 		fmt.Println("invalid JSON:", err)
 		os.Exit(1)
 	}
-	got := fmt.Sprint(*r.Clients, *r.Secrets, *r.WithinDays, len(r.Disabled), len(r.Expired), len(r.ExpiringSoon), len(r.NeverExpiring))
-	if want := "4 5 30 1 1 1 1"; got != want {
-		fmt.Printf("clients secrets withinDays disabled expired expiringSoon neverExpiring: %s, want %s\n", got, want)
+	got := fmt.Sprint(*r.Clients, *r.Secrets, *r.WithinDays, len(r.Disabled), len(r.Expired), len(r.ExpiringSoon), len(r.NeverExpiring), r.Failed != nil && len(r.Failed) == 0)
+	if want := "4 5 30 1 1 1 1 true"; got != want {
+		fmt.Printf("clients secrets withinDays disabled expired expiringSoon neverExpiring failed=[]: %s, want %s\n", got, want)
 		os.Exit(1)
 	}
 }
@@ -239,6 +239,8 @@ if ! msg=$(grep -v '"asOf"' "$tmp/stdout" | (cd "$tmp" && GO111MODULE=off go run
 fi
 want_out '"asOf": "'
 want_out '"expiration": null'
+# stderr: the emulator's two notes, nothing else (no progress: stderr is not a terminal).
+[ "$(wc -l <"$tmp/stderr" | tr -d ' ')" = 2 ] || problems+=("stderr has more than the emulator's notes")
 finish "audit -json: valid JSON with every category"
 
 # --- signin: a web application; started in the background, walked with curl, stopped
@@ -311,6 +313,37 @@ no_out 'not-a-secret'
 [ $((SECONDS - started)) -lt 15 ] || problems+=("took $((SECONDS - started))s")
 finish "signin against an unreachable service: one line, quickly, no secret"
 rm -f "$work/hc.secret"
+
+# clean_stderr N: stderr is exactly N lines of the emulator's notes: no progress bar, no
+# carriage return, no escape sequence (stderr is a file here, as in a pipe or CI).
+clean_stderr() {
+  local n; n=$(wc -l <"$tmp/stderr" | tr -d ' ')
+  [ "$n" = "$1" ] || problems+=("stderr has $n lines, want $1")
+  ! grep -q $'[\r\e]' "$tmp/stderr" || problems+=("stderr holds a carriage return or an escape sequence")
+  ! grep -Eq 'auditing|%' "$tmp/stderr" || problems+=("stderr shows progress")
+}
+
+run audit -concurrency 16 -emulate-clients 2000 -emulate-latency 5ms -emulate-jitter 2ms
+want_rc 0
+want_out '^2004 clients, [0-9]+ secrets, as of .*: 1 disabled, '
+want_err '^emulator: added 2000 clients with 1 to 3 secrets each \(latency 5ms \+ up to 2ms, rate limit none\)$'
+clean_stderr 3
+finish "audit -concurrency 16 on 2,000 clients at 5 ms: stderr not a terminal, so no progress"
+
+run audit -concurrency 32 -emulate-clients 1500 -emulate-rate 300
+want_rc 0
+want_out '^1504 clients, '
+no_out 'not checked'
+clean_stderr 3
+finish "audit -concurrency 32 against a rate limit of 300/s: every client checked"
+
+for c in 0 257 -3; do
+  run audit -concurrency "$c"
+  want_rc 2
+  one_line_error
+  want_err "^audit: -concurrency must be from 1 to 256, not $c \(see -h\)$"
+  finish "audit -concurrency $c: flag misuse"
+done
 
 # --- failure modes, for every example
 

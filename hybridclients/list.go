@@ -92,6 +92,26 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 //	}
 func (c *Client) All(ctx context.Context, opts ListOptions) iter.Seq2[HybridClient, error] {
 	return func(yield func(HybridClient, error) bool) {
+		for p, err := range c.pages(ctx, opts) {
+			if err != nil {
+				yield(HybridClient{}, err)
+				return
+			}
+			for _, hc := range p.Clients {
+				if !yield(hc, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// pages iterates over the pages of a list, one request per page as the loop advances; an
+// error ends it after being yielded once. All and the scans (Each) walk the tenant with it.
+// A page holds only clients that were not on the page before: a client that a concurrent
+// create pushes from the end of one page to the next is not yielded twice.
+func (c *Client) pages(ctx context.Context, opts ListOptions) iter.Seq2[*Page, error] {
+	return func(yield func(*Page, error) bool) {
 		if opts.Count == 0 {
 			opts.Count = DefaultPageSize
 		}
@@ -103,37 +123,36 @@ func (c *Client) All(ctx context.Context, opts ListOptions) iter.Seq2[HybridClie
 		for {
 			p, err := c.List(ctx, opts)
 			if err != nil {
-				yield(HybridClient{}, err)
+				yield(nil, err)
 				return
 			}
-			ids := make(map[string]bool, len(p.Clients))
-			fresh := 0
+			n := len(p.Clients)
+			ids := make(map[string]bool, n)
+			fresh := make([]HybridClient, 0, n)
 			for _, hc := range p.Clients {
-				dup := prev[hc.ID] || ids[hc.ID]
+				if !prev[hc.ID] && !ids[hc.ID] {
+					fresh = append(fresh, hc)
+				}
 				ids[hc.ID] = true
-				if dup {
-					continue
-				}
-				fresh++
-				listed++
-				if !yield(hc, nil) {
-					return
-				}
 			}
-			prev = ids
-			if len(p.Clients) > 0 && fresh == 0 {
+			prev, p.Clients = ids, fresh
+			listed += len(fresh)
+			if n > 0 && len(fresh) == 0 {
 				stale++
 			} else {
 				stale = 0
 			}
-			if err := pagingError(c.t, opts, stale, listed); err != nil {
-				yield(HybridClient{}, err)
+			if !yield(p, nil) {
 				return
 			}
-			opts.Skip += len(p.Clients)
+			if err := pagingError(c.t, opts, stale, listed); err != nil {
+				yield(nil, err)
+				return
+			}
+			opts.Skip += n
 			// IDs make the service return every match at once; a short or empty page, or
 			// reaching Total, is the end.
-			if len(opts.IDs) > 0 || len(p.Clients) < opts.Count || opts.Skip >= p.Total {
+			if len(opts.IDs) > 0 || n < opts.Count || opts.Skip >= p.Total {
 				return
 			}
 		}

@@ -2,11 +2,16 @@
 // disabled clients, secrets that have expired, secrets that expire within -days, and
 // secrets that never expire. It prints a table, or JSON with -json.
 //
+// It checks -concurrency clients at once (hybridclients.ScanExpiry), slowing down by itself
+// when the service throttles, and shows its progress on stderr when stderr is a terminal.
+//
 //	go run ./examples/audit                  # on the in-process emulator, seeded
+//	go run ./examples/audit -concurrency 32 -emulate-clients 50000 -emulate-latency 20ms -emulate-rate 400 >report.txt
 //	OCS_TENANT_ID=... OCS_CLIENT_ID=... OCS_CLIENT_SECRET=... go run ./examples/audit -days 14 -json
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +23,10 @@ import (
 
 	"github.com/ocs-go/identity/examples/internal/exampleenv"
 	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/secrets"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
 // Report is what the audit found. Its JSON form is the output of -json.
@@ -31,6 +39,8 @@ type Report struct {
 	Expired       []Secret  `json:"expired"`
 	ExpiringSoon  []Secret  `json:"expiringSoon"`
 	NeverExpiring []Secret  `json:"neverExpiring"`
+	// Failed lists the clients whose secrets could not be listed.
+	Failed []Failure `json:"failed"`
 }
 
 // Client names a hybrid client.
@@ -47,67 +57,156 @@ type Secret struct {
 	Expiration  *time.Time `json:"expiration"` // null: never expires
 }
 
+// Failure is a client whose secrets could not be checked.
+type Failure struct {
+	Client
+	Error string `json:"error"`
+}
+
+// flags are the audit's own flags.
+type flags struct {
+	days, concurrency, emulateClients int
+	asJSON                            bool
+	emulateLatency, emulateJitter     time.Duration
+	emulateRate                       float64
+	emulateSeed                       int64
+}
+
 func main() {
 	p := exampleenv.New("audit", "report disabled hybrid clients and secrets that expired, expire soon or never expire")
-	days := p.Flags.Int("days", 30, "report secrets expiring within this many `days`")
-	asJSON := p.Flags.Bool("json", false, "print the report as JSON")
-	p.Check = func() error {
-		if *days < 0 {
-			return errors.New("-days must not be negative")
-		}
-		return nil
-	}
-
+	f := addFlags(p)
 	p.Run(func(ctx context.Context, env *exampleenv.Env) error {
 		clients, err := hybridclients.New(env.Config)
 		if err != nil {
 			return err
 		}
 		if env.Emulated() {
-			if err := seed(ctx, env, clients); err != nil {
+			if err := seed(ctx, env, clients, f); err != nil {
 				return fmt.Errorf("seeding the emulator: %w", err)
 			}
 		}
-		r, err := audit(ctx, clients, *days, env.Now())
+		r, err := audit(ctx, clients, f, env.Now())
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(r)
+		if err := printReport(r, f.asJSON); err != nil {
+			return err
 		}
-		return printTable(r)
+		if len(r.Failed) > 0 {
+			return fmt.Errorf("%d of %d clients could not be checked (listed in the report)", len(r.Failed), r.Clients)
+		}
+		return nil
 	})
 }
 
-// audit walks every hybrid client (one page at a time) and classifies its secrets.
-func audit(ctx context.Context, clients *hybridclients.Client, days int, now time.Time) (*Report, error) {
-	within := time.Duration(days) * 24 * time.Hour
-	r := &Report{AsOf: now.UTC().Truncate(time.Second), WithinDays: days, Disabled: []Client{}, Expired: []Secret{}, ExpiringSoon: []Secret{}, NeverExpiring: []Secret{}}
-	for hc, err := range clients.All(ctx, hybridclients.ListOptions{}) {
+func addFlags(p *exampleenv.Program) *flags {
+	f := &flags{}
+	fs := p.Flags
+	fs.IntVar(&f.days, "days", 30, "report secrets expiring within this many `days`")
+	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fs.IntVar(&f.concurrency, "concurrency", hybridclients.DefaultConcurrency, fmt.Sprintf("check this many clients at once (1 to %d)", hybridclients.MaxConcurrency))
+	fs.IntVar(&f.emulateClients, "emulate-clients", 0, "emulator only: add this many `clients` with 1 to 3 secrets each")
+	fs.DurationVar(&f.emulateLatency, "emulate-latency", 0, "emulator only: answer every request after this `delay`, as a distant service")
+	fs.DurationVar(&f.emulateJitter, "emulate-jitter", 0, "emulator only: plus a random delay of up to this `long`")
+	fs.Float64Var(&f.emulateRate, "emulate-rate", 0, "emulator only: limit the API to this many `requests` per second (429 past it)")
+	fs.Int64Var(&f.emulateSeed, "emulate-seed", 1, "emulator only: `seed` of the added secrets and the jitter")
+	p.Check = func() error {
+		switch {
+		case f.days < 0:
+			return errors.New("-days must not be negative")
+		case f.concurrency < 1 || f.concurrency > hybridclients.MaxConcurrency:
+			return fmt.Errorf("-concurrency must be from 1 to %d, not %d", hybridclients.MaxConcurrency, f.concurrency)
+		case f.emulateClients < 0 || f.emulateClients > 50_000:
+			return errors.New("-emulate-clients must be from 0 to 50000 (the service's limit)")
+		case f.emulateLatency < 0 || f.emulateJitter < 0 || f.emulateRate < 0:
+			return errors.New("-emulate-latency, -emulate-jitter and -emulate-rate must not be negative")
+		}
+		return nil
+	}
+	p.Emulator = func(o *hybridclientstest.Options) {
+		o.MaxClients = f.emulateClients + 10 // the example's own clients and identities too
+		o.Latency, o.LatencyJitter, o.Seed = f.emulateLatency, f.emulateJitter, f.emulateSeed
+		o.RateLimit = f.emulateRate
+	}
+	return f
+}
+
+// audit checks every client's secrets, f.concurrency clients at once.
+func audit(ctx context.Context, clients *hybridclients.Client, f *flags, now time.Time) (*Report, error) {
+	within := time.Duration(f.days) * 24 * time.Hour
+	r := &Report{AsOf: now.UTC().Truncate(time.Second), WithinDays: f.days, Disabled: []Client{}, Expired: []Secret{},
+		ExpiringSoon: []Secret{}, NeverExpiring: []Secret{}, Failed: []Failure{}}
+	bar := newProgress(!f.asJSON && term.IsTerminal(int(os.Stderr.Fd())))
+	defer bar.finish()
+	opts := hybridclients.ScanOptions{Concurrency: f.concurrency, OnProgress: bar.update}
+	for res, err := range clients.ScanExpiry(ctx, within, now, opts) {
 		if err != nil {
-			return nil, fmt.Errorf("listing the clients: %w", err)
+			return nil, err
 		}
 		r.Clients++
-		c := Client{ID: hc.ID, Name: hc.Name}
-		if !hc.Enabled {
+		c := Client{ID: res.Client.ID, Name: res.Client.Name}
+		if !res.Client.Enabled {
 			r.Disabled = append(r.Disabled, c)
 		}
-		report, err := clients.Secrets().CheckExpiry(ctx, hc.ID, within, now)
-		if err != nil {
-			return nil, fmt.Errorf("checking the secrets of client %s: %w", hc.ID, err)
+		if res.Err != nil {
+			r.Failed = append(r.Failed, Failure{Client: c, Error: exampleenv.OneLine(res.Err)})
+			continue
 		}
-		r.Secrets += len(report.Expired) + len(report.ExpiringSoon) + len(report.NeverExpiring) + len(report.Valid)
-		r.Expired = append(r.Expired, secretsOf(c, report.Expired, now)...)
-		r.ExpiringSoon = append(r.ExpiringSoon, secretsOf(c, report.ExpiringSoon, now)...)
-		r.NeverExpiring = append(r.NeverExpiring, secretsOf(c, report.NeverExpiring, now)...)
+		v := res.Value
+		r.Secrets += len(v.Expired) + len(v.ExpiringSoon) + len(v.NeverExpiring) + len(v.Valid)
+		r.Expired = append(r.Expired, secretsOf(c, v.Expired, now)...)
+		r.ExpiringSoon = append(r.ExpiringSoon, secretsOf(c, v.ExpiringSoon, now)...)
+		r.NeverExpiring = append(r.NeverExpiring, secretsOf(c, v.NeverExpiring, now)...)
 	}
-	// The most urgent first, across all clients.
-	byExpiration := func(a, b Secret) int { return a.Expiration.Compare(*b.Expiration) }
-	slices.SortStableFunc(r.Expired, byExpiration)
-	slices.SortStableFunc(r.ExpiringSoon, byExpiration)
+	r.sort()
 	return r, nil
+}
+
+// sort puts the findings in a stable order (results come in completion order): the most
+// urgent first, then by client name.
+func (r *Report) sort() {
+	byName := func(a, b Client) int { return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID)) }
+	bySecret := func(a, b Secret) int { return cmp.Or(byName(a.Client, b.Client), cmp.Compare(a.SecretID, b.SecretID)) }
+	byExpiration := func(a, b Secret) int { return cmp.Or(a.Expiration.Compare(*b.Expiration), bySecret(a, b)) }
+	slices.SortFunc(r.Disabled, byName)
+	slices.SortFunc(r.Expired, byExpiration)
+	slices.SortFunc(r.ExpiringSoon, byExpiration)
+	slices.SortFunc(r.NeverExpiring, bySecret)
+	slices.SortFunc(r.Failed, func(a, b Failure) int { return byName(a.Client, b.Client) })
+}
+
+// progress is a progress bar on stderr (clients done of the total, rate, time left), or
+// nothing when stderr is not a terminal.
+type progress struct {
+	on  bool
+	bar *progressbar.ProgressBar
+}
+
+func newProgress(on bool) *progress { return &progress{on: on} }
+
+func (p *progress) update(s hybridclients.Progress) {
+	if !p.on {
+		return
+	}
+	if p.bar == nil {
+		p.bar = progressbar.NewOptions(s.Total, progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetDescription("auditing"), progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(), progressbar.OptionSetItsString("clients"),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetWidth(30), progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
+	}
+	if s.Throttled > 0 {
+		p.bar.Describe(fmt.Sprintf("auditing (%d throttled, limit %.0f/s)", s.Throttled, s.Rate))
+	}
+	_ = p.bar.Set(min(s.Done, s.Total))
+}
+
+// finish ends the bar's line.
+func (p *progress) finish() {
+	if p.bar != nil && !p.bar.IsFinished() {
+		_ = p.bar.Exit()
+		fmt.Fprintln(os.Stderr)
+	}
 }
 
 func secretsOf(c Client, list []secrets.Metadata, now time.Time) []Secret {
@@ -121,8 +220,13 @@ func secretsOf(c Client, list []secrets.Metadata, now time.Time) []Secret {
 	return out
 }
 
-// printTable prints one line per finding, then a summary.
-func printTable(r *Report) error {
+// printReport prints r as JSON, or as a table: one line per finding, then a summary.
+func printReport(r *Report, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FINDING\tCLIENT ID\tCLIENT NAME\tSECRET\tDESCRIPTION\tEXPIRES")
 	for _, c := range r.Disabled {
@@ -136,6 +240,9 @@ func printTable(r *Report) error {
 	rows("expired", r.Expired)
 	rows("expiring", r.ExpiringSoon)
 	rows("never expires", r.NeverExpiring)
+	for _, c := range r.Failed {
+		fmt.Fprintf(tw, "not checked\t%s\t%s\t-\t%s\t-\n", c.ID, c.Name, c.Error)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -168,8 +275,9 @@ func ago(d time.Duration) string {
 }
 
 // seed fills the emulator with clients whose secrets fall in every category, then moves
-// its clock two days ahead so that the secret made to expire in an hour has expired.
-func seed(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Client) error {
+// its clock two days ahead so that the secret made to expire in an hour has expired; then
+// adds -emulate-clients clients with 1 to 3 secrets each, without HTTP.
+func seed(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Client, f *flags) error {
 	type secret struct {
 		description string
 		expiry      secrets.Expiry
@@ -208,5 +316,23 @@ func seed(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clien
 	}
 	env.AdvanceClock(48 * time.Hour)
 	fmt.Fprintf(os.Stderr, "emulator: seeded %d clients; its clock is now 48h ahead, so one secret has expired\n", len(seeds))
+	if f.emulateClients == 0 {
+		return nil
+	}
+	if err := env.Fake.SeedClients(f.emulateClients); err != nil {
+		return err
+	}
+	if err := env.Fake.SeedSecrets(1, 3, f.emulateSeed); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "emulator: added %d clients with 1 to 3 secrets each (latency %s + up to %s, rate limit %s)\n",
+		f.emulateClients, f.emulateLatency, f.emulateJitter, rateText(f.emulateRate))
 	return nil
+}
+
+func rateText(perSecond float64) string {
+	if perSecond <= 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%g/s", perSecond)
 }

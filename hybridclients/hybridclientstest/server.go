@@ -98,6 +98,17 @@ type Options struct {
 	// URI, Enabled, ...) works only after the delay, what it takes away (a deleted secret,
 	// a removed URI, a disabled client, ...) applies at once. Measured by Now.
 	PropagationDelay time.Duration
+
+	// Latency delays every request this long, plus a random part of up to LatencyJitter
+	// (seeded with Seed): a distant service. The delay is a timer, not busy work.
+	Latency, LatencyJitter time.Duration
+	// RateLimit, when positive, limits the API calls to this many requests per second
+	// (a token bucket holding RateBurst; 0 means a tenth of a second's worth): past it
+	// the fake answers 429 with Retry-After and does nothing. Stats.Throttled counts them.
+	RateLimit float64
+	RateBurst int
+	// Seed seeds the latency's jitter.
+	Seed int64
 }
 
 // Identity is a client-credential client of the fake tenant, for signing in.
@@ -150,7 +161,8 @@ func Start(opts *Options) (*Server, error) {
 	var o emulator.Options
 	if opts != nil {
 		o = emulator.Options{MaxClients: opts.MaxClients, TokenLifetime: opts.TokenLifetime, Now: opts.Now,
-			PropagationDelay: opts.PropagationDelay}
+			PropagationDelay: opts.PropagationDelay,
+			Latency:          opts.Latency, LatencyJitter: opts.LatencyJitter, RateLimit: opts.RateLimit, RateBurst: opts.RateBurst, Seed: opts.Seed}
 	}
 	s := &Server{em: emulator.New(o)}
 	s.TenantID = s.em.AddTenant()
@@ -252,12 +264,15 @@ type Stats struct {
 	Requests map[Op]int
 	// Connections counts TCP connections the fake accepted.
 	Connections int
+	// Throttled counts the requests answered 429 by Options.RateLimit (they are in
+	// Requests too).
+	Throttled int
 }
 
 // Stats returns the request and connection counters.
 func (s *Server) Stats() Stats {
 	st := s.em.Stats()
-	out := Stats{TokenRequests: st.TokenRequests, Requests: map[Op]int{}, Connections: int(s.conns.Load())}
+	out := Stats{TokenRequests: st.TokenRequests, Requests: map[Op]int{}, Connections: int(s.conns.Load()), Throttled: st.Throttled}
 	for op, n := range st.Requests {
 		out.Requests[Op(op)] = n
 	}

@@ -125,7 +125,15 @@ func declLines(fset *token.FileSet, d ast.Decl) []string {
 func typeLines(fset *token.FileSet, s *ast.TypeSpec) []string {
 	head := "type " + s.Name.Name
 	if s.TypeParams != nil {
-		head += render(fset, s.TypeParams)
+		var ps []string
+		for _, f := range s.TypeParams.List {
+			var names []string
+			for _, n := range f.Names {
+				names = append(names, n.Name)
+			}
+			ps = append(ps, strings.Join(names, ", ")+" "+render(fset, f.Type))
+		}
+		head += "[" + strings.Join(ps, ", ") + "]"
 	}
 	switch tt := s.Type.(type) {
 	case *ast.StructType:

@@ -162,6 +162,20 @@ type Options struct {
 	// answers as the least favourable state of the client during that time, by the clock
 	// Now: what a change grants arrives after the delay, what it takes away applies at once.
 	PropagationDelay time.Duration
+
+	// Latency delays every request this long before it is handled, plus a random part of
+	// up to LatencyJitter drawn from a source seeded with Seed: a distant service. The
+	// wait is a timer; a caller that gives up ends it.
+	Latency, LatencyJitter time.Duration
+	// RateLimit, when positive, limits the API routes (not discovery or the token
+	// endpoint) to this many requests per second, with a token bucket holding RateBurst
+	// (0 means a tenth of a second's worth, at least 1). A request past the limit is
+	// answered 429 with Retry-After (whole seconds, rounded up) and not acted on;
+	// Stats.Throttled counts them.
+	RateLimit float64
+	RateBurst int
+	// Seed seeds the latency's jitter.
+	Seed int64
 }
 
 // Emulator is the whole fake service. It is an http.Handler; all its methods are safe for
@@ -184,8 +198,11 @@ type Emulator struct {
 	history map[string][]version     // key(client id): states for PropagationDelay
 	pages   *template.Template
 
-	keyOnce sync.Once
-	sigKey  *signingKey
+	keyOnce   sync.Once
+	sigKey    *signingKey
+	distance  *distance // Options.Latency; nil: none
+	throttle  *throttle // Options.RateLimit; nil: none
+	throttled int       // 429s of the rate limit
 }
 
 // tenant holds one tenant's clients. Hybrid clients are kept both in a map (lookups) and in
@@ -241,6 +258,8 @@ func New(opts Options) *Emulator {
 		refresh:    map[string]*refreshGrant{},
 		history:    map[string][]version{},
 		pages:      parsePages(),
+		distance:   newDistance(opts),
+		throttle:   newThrottle(opts),
 	}
 }
 
@@ -375,6 +394,9 @@ type Stats struct {
 	TokenRequests int
 	// Requests counts requests per route (unknown routes and wrong methods are not counted).
 	Requests map[Op]int
+	// Throttled counts the requests answered 429 by the rate limit (Options.RateLimit);
+	// they are in Requests too.
+	Throttled int
 }
 
 // Stats returns a copy of the request counters.
@@ -385,7 +407,7 @@ func (e *Emulator) Stats() Stats {
 	for k, v := range e.requests {
 		m[k] = v
 	}
-	return Stats{TokenRequests: e.tokenReqs, Requests: m}
+	return Stats{TokenRequests: e.tokenReqs, Requests: m, Throttled: e.throttled}
 }
 
 // maxBody bounds request bodies; the largest valid one is a few kilobytes.
@@ -405,6 +427,13 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Read the body first: only then does net/http watch the connection, so that a
 	// caller who gives up during a Delay cancels r.Context().
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if !e.distance.wait(r) {
+		return // the caller gave up
+	}
+	if rep, ok := e.admit(tgt.op); !ok {
+		rep.write(w, r, false)
+		return
+	}
 
 	f := e.arrive(tgt.op)
 	if f != nil && f.Delay > 0 && !sleep(r, f.Delay) {

@@ -1,5 +1,6 @@
 // Package perf measures the SDK: its overhead next to a hand-written net/http call, token
-// and connection reuse, and paging at scale. The measurements are functions shared by the
+// and connection reuse, paging at scale, and tenant-wide audits over a distant or
+// rate-limited emulator. The measurements are functions shared by the
 // tests and benchmarks of this package and by the command ./internal/perf/cmd/perf, which
 // runs them all and prints a table of figures against their targets.
 package perf
@@ -209,7 +210,34 @@ func All(ctx context.Context, benchRuns int, log io.Writer) ([]Figure, error) {
 	if err != nil {
 		return figs, err
 	}
-	return append(figs, PagingFigures(Paging, pr)...), nil
+	figs = append(figs, PagingFigures(Paging, pr)...)
+	return AuditAll(ctx, figs, log)
+}
+
+// AuditAll runs the audit measurements (issue 12) and appends their figures to figs.
+func AuditAll(ctx context.Context, figs []Figure, log io.Writer) ([]Figure, error) {
+	fmt.Fprintf(log, "audit, %d clients at 20 ms, concurrency %d (about 35 s) ...\n", AuditLatency.Clients, AuditLatency.Concurrency)
+	lr, err := RunAudit(ctx, AuditLatency)
+	if err != nil {
+		return figs, err
+	}
+	figs = append(figs, AuditLatencyFigures(AuditLatency, lr)...)
+	fmt.Fprintf(log, "audit, %d clients, rate limit %.0f/s (about 30 s) ...\n", AuditRateLimit.Clients, AuditRateLimit.RateLimit)
+	rr, err := RunAudit(ctx, AuditRateLimit)
+	if err != nil {
+		return figs, err
+	}
+	figs = append(figs, AuditRateFigures(AuditRateLimit, rr)...)
+	fmt.Fprintln(log, "audit: live heap at 5,000 and 50,000 clients ...")
+	hs, err := RunAudit(ctx, AuditHeapSmall)
+	if err != nil {
+		return figs, err
+	}
+	hl, err := RunAudit(ctx, AuditHeapLarge)
+	if err != nil {
+		return figs, err
+	}
+	return append(figs, AuditHeapFigures(AuditHeapSmall, AuditHeapLarge, hs, hl)...), nil
 }
 
 // Table writes figures as a Markdown table: figure | value | target | ok.

@@ -78,7 +78,7 @@ func New(cfg identity.Config) (*Client, error) {
 	tokenHC.CheckRedirect = refuseRedirect
 
 	auth := &authTransport{
-		base:   base,
+		base:   paced{base}, // API calls only: a scan's Pacer sees each attempt
 		creds:  cfg.Credentials,
 		treq:   identity.TokenRequest{Resource: resource, HTTPClient: tokenHC},
 		origin: resource,

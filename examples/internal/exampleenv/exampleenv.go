@@ -40,6 +40,9 @@ type Program struct {
 	// Check, when set, is called once the flags are parsed, before anything else: an
 	// error is a misuse of the flags (one line, exit status 2).
 	Check func() error
+	// Emulator, when set, is called with the in-process emulator's options before it
+	// starts (not on a real tenant), once the flags are parsed: latency, rate limit, size.
+	Emulator func(*hybridclientstest.Options)
 
 	resource, tenantID, clientID, secretFile string
 	timeout                                  time.Duration
@@ -189,7 +192,7 @@ func (p *Program) load(stderr io.Writer) (*Env, error) {
 	// other mix, OCS_RESOURCE alone included, is an error naming what is missing, never a
 	// silent fall-back to the emulator.
 	if resource == "" && tenantID == "" && clientID == "" && secret == "" {
-		return startEmulator(stderr)
+		return startEmulator(stderr, p.Emulator)
 	}
 	var missing []string
 	for _, s := range []struct{ value, name string }{
@@ -217,9 +220,14 @@ func (p *Program) load(stderr io.Writer) (*Env, error) {
 	return &Env{Config: cfg}, nil
 }
 
-func startEmulator(stderr io.Writer) (*Env, error) {
+func startEmulator(stderr io.Writer, tune func(*hybridclientstest.Options)) (*Env, error) {
 	env := &Env{}
-	fake, err := hybridclientstest.Start(&hybridclientstest.Options{Now: env.Now})
+	opts := &hybridclientstest.Options{}
+	if tune != nil {
+		tune(opts)
+	}
+	opts.Now = env.Now
+	fake, err := hybridclientstest.Start(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,290 @@
+package hybridclients
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/secrets"
+)
+
+// Concurrency of a scan (ScanOptions.Concurrency).
+const (
+	// DefaultConcurrency is the number of clients a scan works on at once when
+	// ScanOptions.Concurrency is zero. Eight workers at a 20 ms round trip (a nearby
+	// region) send about 400 requests a second: a 50,000-client audit in two minutes
+	// instead of seventeen, while using an eighth of the default transport's 64
+	// connections and leaving room for the rest of the program. More helps only across a
+	// longer round trip; a service that wants fewer says so with 429s, which a scan
+	// follows (see Each).
+	DefaultConcurrency = 8
+	// MaxConcurrency is the largest ScanOptions.Concurrency. Past 64 the default transport
+	// queues for a connection: pass your own Config.HTTPClient to go further.
+	MaxConcurrency = 256
+)
+
+// ScanOptions tune a tenant-wide scan: Each, ScanExpiry. The zero value walks every
+// client with DefaultConcurrency workers.
+type ScanOptions struct {
+	// List selects the clients and the page size of the walk (Tags, IDs, Skip, Count).
+	List ListOptions
+	// Concurrency is how many clients are worked on at once, at most: 1 to
+	// MaxConcurrency; 0 means DefaultConcurrency. The scan lowers it, and its request
+	// rate, while the service throttles (see Each).
+	Concurrency int
+	// OnProgress, when set, is called before each result is yielded, on the goroutine
+	// of the loop, so it may update a progress bar without locking.
+	OnProgress func(Progress)
+}
+
+// Progress is how far a scan has come, for a progress bar.
+type Progress struct {
+	// Done counts the clients whose result was yielded (failed ones included), this one
+	// included; Failed the ones whose work returned an error.
+	Done, Failed int
+	// Total is the number of clients to scan: the service's Total-Count of the first
+	// page, minus ListOptions.Skip; clients created during the scan are not in it.
+	Total int
+	// Throttled counts the 429 and 503 answers the scan has met so far (each was retried
+	// by the SDK as any call is).
+	Throttled int
+	// Rate is the scan's own limit in requests per second, 0 while it has none (until the
+	// service first throttles); Concurrency its current limit of clients in flight.
+	Rate        float64
+	Concurrency int
+}
+
+// Result is the outcome of one client's work in a scan.
+type Result[T any] struct {
+	// Client is the client the work was done for, as the list gave it.
+	Client HybridClient
+	// Value is what the work returned; Err its error. A failed client does not end the
+	// scan.
+	Value T
+	Err   error
+}
+
+func (o ScanOptions) validate() error {
+	var errs []error
+	if o.Concurrency < 0 || o.Concurrency > MaxConcurrency {
+		errs = append(errs, &identity.ValidationError{Field: "Concurrency",
+			Rule: fmt.Sprintf("must be from 1 to %d (0 means the default, %d)", MaxConcurrency, DefaultConcurrency), Value: o.Concurrency})
+	}
+	for _, ve := range identity.ValidationErrors(o.List.validate()) {
+		ve.Field = "List." + ve.Field
+		errs = append(errs, ve)
+	}
+	return errors.Join(errs...)
+}
+
+// Each walks the tenant's clients (those opts.List selects, page by page) and calls work
+// for each with opts.Concurrency workers, yielding each client's Result as soon as its
+// work is done: in completion order, not list order. A client whose work fails is a
+// Result with Err set, and the scan goes on. The error of the sequence is the scan's own,
+// and ends it: invalid options (before any request), a failed list (after the clients
+// already listed are done), or ctx ending.
+//
+// Breaking out of the loop, or ctx ending, cancels the work in flight at once; Each
+// returns only when every goroutine it started has ended. Memory is bounded by the
+// concurrency and the page size, not by the tenant: the walk lists the next page only
+// as workers take clients, and waits while they and the loop are busy.
+//
+// A scan adapts to the service's limits: every request it makes (work's too, through ctx)
+// is paced by one limit per scan, which the scan lowers when the service answers 429 or
+// 503, and raises again when those stop, as aws-sdk-go-v2's adaptive retry mode and
+// Netflix's concurrency-limits do (details in the source, adaptive.go). Each request is
+// still retried as any call is (Config.Retry), so a throttled tenant is scanned slower,
+// not with failed clients. work is called from several goroutines at once, and must make
+// its calls (through any client of this SDK) with the ctx it is given: that ctx carries
+// the scan's limit and ends when the scan stops.
+//
+//	for r, err := range hybridclients.Each(ctx, clients, hybridclients.ScanOptions{Concurrency: 16},
+//		func(ctx context.Context, hc hybridclients.HybridClient) (int, error) {
+//			return clients.Secrets().Count(ctx, hc.ID)
+//		}) {
+//		if err != nil { return err }
+//		if r.Err != nil { log.Printf("%s: %v", r.Client.ID, r.Err); continue }
+//		fmt.Println(r.Client.Name, r.Value)
+//	}
+func Each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx context.Context, hc HybridClient) (T, error)) iter.Seq2[Result[T], error] {
+	return func(yield func(Result[T], error) bool) {
+		err := opts.validate()
+		if work == nil {
+			err = errors.Join(err, &identity.ValidationError{Field: "work", Rule: "must not be nil", Value: nil})
+		}
+		if err != nil {
+			yield(Result[T]{}, err)
+			return
+		}
+		(&scan[T]{c: c, opts: opts, work: work}).run(ctx, yield)
+	}
+}
+
+// scan is one run of Each.
+type scan[T any] struct {
+	c    *Client
+	opts ScanOptions
+	work func(context.Context, HybridClient) (T, error)
+
+	lim     *adaptive
+	total   atomic.Int64
+	listErr error // written by the walk before it closes jobs
+}
+
+func (s *scan[T]) run(ctx context.Context, yield func(Result[T], error) bool) {
+	n := s.opts.Concurrency
+	if n == 0 {
+		n = DefaultConcurrency
+	}
+	s.lim = newAdaptive(n)
+	sctx, cancel := context.WithCancel(transport.WithPacer(ctx, s.lim))
+	defer cancel()
+
+	// Bounded channels: the walk blocks while the workers are busy, the workers while
+	// the loop is. Jobs hold a page more than the workers take, so the walk lists the
+	// next page while the workers still have a page's worth to do.
+	pageSize := s.opts.List.Count
+	if pageSize == 0 {
+		pageSize = DefaultPageSize
+	}
+	jobs := make(chan HybridClient, n+pageSize)
+	results := make(chan Result[T], n)
+	var wg sync.WaitGroup
+	wg.Add(1 + n)
+	go s.walk(sctx, jobs, &wg)
+	var running atomic.Int32
+	running.Store(int32(n))
+	for range n {
+		go s.worker(sctx, jobs, results, &running, &wg)
+	}
+	// stop ends the scan early: cancel, let the workers see it, wait for every goroutine.
+	stop := func() {
+		cancel()
+		for range results {
+		}
+		wg.Wait()
+	}
+
+	var p Progress
+	for r := range results {
+		if ctx.Err() != nil {
+			break
+		}
+		p.Done++
+		if r.Err != nil {
+			p.Failed++
+		}
+		if s.opts.OnProgress != nil {
+			p.Total = int(s.total.Load())
+			p.Rate, p.Concurrency, p.Throttled = s.lim.state()
+			s.opts.OnProgress(p)
+		}
+		if !yield(r, nil) {
+			stop()
+			return
+		}
+	}
+	stop()
+	switch {
+	case ctx.Err() != nil:
+		yield(Result[T]{}, fmt.Errorf("hybridclients: scan stopped after %d of %d clients: %w", p.Done, s.total.Load(), ctx.Err()))
+	case s.listErr != nil:
+		yield(Result[T]{}, fmt.Errorf("hybridclients: scan stopped after %d clients: listing the clients: %w", p.Done, s.listErr))
+	}
+}
+
+// walk lists the clients page by page and hands them to the workers.
+func (s *scan[T]) walk(ctx context.Context, jobs chan<- HybridClient, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer close(jobs)
+	first := true
+	for p, err := range s.c.pages(ctx, s.opts.List) {
+		if err != nil {
+			if ctx.Err() == nil {
+				s.listErr = err
+			}
+			return
+		}
+		if first {
+			s.total.Store(int64(max(0, p.Total-s.opts.List.Skip)))
+			if len(s.opts.List.IDs) > 0 {
+				s.total.Store(int64(len(p.Clients)))
+			}
+			first = false
+		}
+		for _, hc := range p.Clients {
+			select {
+			case jobs <- hc:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// worker does the work of the clients it takes; the last worker to end closes results.
+func (s *scan[T]) worker(ctx context.Context, jobs <-chan HybridClient, results chan<- Result[T], running *atomic.Int32, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer func() {
+		if running.Add(-1) == 0 {
+			close(results)
+		}
+	}()
+	for hc := range jobs {
+		if ctx.Err() != nil || s.lim.acquire(ctx) != nil {
+			return
+		}
+		v, err := s.work(ctx, hc)
+		s.lim.release()
+		if ctx.Err() != nil {
+			return // stopped: the scan ends with ctx's error, or the loop has left
+		}
+		select {
+		case results <- Result[T]{Client: hc, Value: v, Err: err}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// ScanExpiry checks the secrets of every client of the tenant (those opts.List selects)
+// as secrets.Client.CheckExpiry does, with opts.Concurrency clients at once, and yields
+// each client's report as it completes (completion order; see Each for errors, stopping
+// and the adaptive limit). All clients are classified as of the same now (zero: the
+// current time at the start); within must not be negative.
+//
+//	for r, err := range clients.ScanExpiry(ctx, 30*24*time.Hour, time.Time{}, hybridclients.ScanOptions{}) {
+//		if err != nil { return err }
+//		if r.Err == nil && r.Value.LockoutAhead() { fmt.Println("rotate now:", r.Client.Name) }
+//	}
+func (c *Client) ScanExpiry(ctx context.Context, within time.Duration, now time.Time, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
+	return func(yield func(Result[secrets.ExpiryReport], error) bool) {
+		if within < 0 {
+			yield(Result[secrets.ExpiryReport]{}, errors.Join(opts.validate(),
+				&identity.ValidationError{Field: "within", Rule: "must not be negative", Value: within.String()}))
+			return
+		}
+		at := now
+		if at.IsZero() {
+			at = time.Now()
+		}
+		check := func(ctx context.Context, hc HybridClient) (secrets.ExpiryReport, error) {
+			r, err := c.secrets.CheckExpiry(ctx, hc.ID, within, at)
+			if err != nil {
+				return secrets.ExpiryReport{}, err
+			}
+			return *r, nil
+		}
+		for r, err := range Each(ctx, c, opts, check) {
+			if !yield(r, err) {
+				return
+			}
+		}
+	}
+}

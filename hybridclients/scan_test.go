@@ -1,0 +1,362 @@
+package hybridclients_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"go.uber.org/goleak"
+)
+
+// scanServer is a fake tenant of n clients with 1 to 3 secrets each.
+func scanServer(t *testing.T, n int, opts *hybridclientstest.Options) (*hybridclientstest.Server, *hybridclients.Client) {
+	t.Helper()
+	if opts == nil {
+		opts = &hybridclientstest.Options{}
+	}
+	opts.MaxClients = n + 2
+	srv := hybridclientstest.NewServer(t, opts)
+	if err := srv.SeedClients(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SeedSecrets(1, 3, 7); err != nil {
+		t.Fatal(err)
+	}
+	c, err := hybridclients.New(srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return srv, c
+}
+
+func apiRequests(st hybridclientstest.Stats) int {
+	n := 0
+	for op, c := range st.Requests {
+		if op != hybridclientstest.OpToken && op != hybridclientstest.OpDiscovery {
+			n += c
+		}
+	}
+	return n
+}
+
+// noLeak checks, when the test ends, that no goroutine it started is left.
+func noLeak(t *testing.T) {
+	t.Helper()
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+}
+
+func TestScanExpiryEveryClientOnce(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 450, nil)
+	seen := map[string]bool{}
+	secretsSeen, last := 0, hybridclients.Progress{}
+	opts := hybridclients.ScanOptions{Concurrency: 6, OnProgress: func(p hybridclients.Progress) {
+		if p.Done != last.Done+1 || p.Total != 450 {
+			t.Errorf("progress %+v after %+v", p, last)
+		}
+		last = p
+	}}
+	for r, err := range c.ScanExpiry(context.Background(), 30*24*time.Hour, time.Time{}, opts) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Err != nil || seen[r.Client.ID] {
+			t.Fatalf("client %s: %v (seen before: %v)", r.Client.ID, r.Err, seen[r.Client.ID])
+		}
+		seen[r.Client.ID] = true
+		v := r.Value
+		n := len(v.Expired) + len(v.ExpiringSoon) + len(v.NeverExpiring) + len(v.Valid)
+		if want := len(srv.SecretIDs(r.Client.ID)); n != want || n < 1 || n > 3 {
+			t.Errorf("client %s: %d secrets classified, the fake has %d", r.Client.ID, n, want)
+		}
+		secretsSeen += n
+	}
+	if len(seen) != 450 || last.Done != 450 || last.Failed != 0 {
+		t.Fatalf("%d clients seen; last progress %+v", len(seen), last)
+	}
+	st := srv.Stats()
+	if lists, per := st.Requests[hybridclientstest.OpListClients], st.Requests[hybridclientstest.OpListSecrets]; lists != 5 || per != 450 {
+		t.Errorf("%d page lists, %d secret lists; want 5 and 450", lists, per)
+	}
+	t.Logf("450 clients, %d secrets", secretsSeen)
+}
+
+// With one worker, completion order is list order; with several, a slow client finishes
+// after faster ones listed later.
+func TestEachCompletionOrder(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 20, nil)
+	first := srv.Clients()[0].ID
+	work := func(ctx context.Context, hc hybridclients.HybridClient) (string, error) {
+		if hc.ID == first {
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+		return hc.Name, nil
+	}
+	order := func(conc int) []string {
+		var names []string
+		for r, err := range hybridclients.Each(context.Background(), c, hybridclients.ScanOptions{Concurrency: conc}, work) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, r.Value)
+		}
+		return names
+	}
+	if got := order(1); got[0] != "seed-000001" || got[19] != "seed-000020" {
+		t.Errorf("one worker: %v", got)
+	}
+	if got := order(4); got[0] == "seed-000001" || got[19] != "seed-000001" || len(got) != 20 {
+		t.Errorf("four workers: %v; want the slow first client last", got)
+	}
+}
+
+func TestEachEarlyBreakStopsEverything(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 2000, &hybridclientstest.Options{Latency: 5 * time.Millisecond})
+	var started atomic.Int32
+	work := func(ctx context.Context, hc hybridclients.HybridClient) (int, error) {
+		started.Add(1)
+		return c.Secrets().Count(ctx, hc.ID)
+	}
+	n := 0
+	for _, err := range hybridclients.Each(context.Background(), c, hybridclients.ScanOptions{Concurrency: 8}, work) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 5 {
+			break
+		}
+	}
+	// Each has returned: its goroutines are gone (noLeak), and the walk did not run ahead
+	// of the workers: at most the first pages were listed.
+	after := started.Load()
+	time.Sleep(50 * time.Millisecond)
+	if started.Load() != after {
+		t.Error("work went on after the loop was left")
+	}
+	if lists := srv.Stats().Requests[hybridclientstest.OpListClients]; lists > 3 {
+		t.Errorf("%d pages listed for 5 results of 2000 clients", lists)
+	}
+	if after > 5+8+8 {
+		t.Errorf("%d clients started for 5 results with 8 workers", after)
+	}
+}
+
+func TestEachCancelEndsAtOnce(t *testing.T) {
+	noLeak(t)
+	_, c := scanServer(t, 1000, &hybridclientstest.Options{Latency: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1000*time.Millisecond, cancel)
+	start := time.Now()
+	var last error
+	results := 0
+	for _, err := range c.ScanExpiry(ctx, time.Hour, time.Time{}, hybridclients.ScanOptions{Concurrency: 16}) {
+		if err != nil {
+			last = err
+			continue
+		}
+		results++
+	}
+	// The requests in flight (200 ms each) are cancelled, not waited for.
+	if d := time.Since(start); d > 1000*time.Millisecond+150*time.Millisecond {
+		t.Errorf("the scan ended %v after its start, cancelled at 1s", d)
+	}
+	if !errors.Is(last, context.Canceled) || results == 0 || results >= 1000 {
+		t.Fatalf("last error %v after %d results", last, results)
+	}
+	t.Log(last)
+}
+
+// A client whose work fails is a Result with Err; the scan goes on.
+func TestEachFailedClientDoesNotStopTheScan(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 120, nil)
+	srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpListSecrets, Status: http.StatusNotFound, EveryNth: 40})
+	failed, ok, lastFailed := 0, 0, 0
+	for r, err := range c.ScanExpiry(context.Background(), time.Hour, time.Time{}, hybridclients.ScanOptions{
+		OnProgress: func(p hybridclients.Progress) { lastFailed = p.Failed },
+	}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Err != nil {
+			if !errors.Is(r.Err, identity.ErrNotFound) || r.Client.ID == "" {
+				t.Errorf("client %q: %v", r.Client.ID, r.Err)
+			}
+			failed++
+			continue
+		}
+		ok++
+	}
+	if failed != 3 || ok != 117 || lastFailed != 3 {
+		t.Fatalf("%d failed, %d ok, progress says %d failed", failed, ok, lastFailed)
+	}
+}
+
+// A failed list ends the scan with its error, once the clients already listed are done.
+func TestEachListFailureEndsTheScan(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 250, nil)
+	srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpListClients, Status: http.StatusForbidden, EveryNth: 2})
+	results := 0
+	var last error
+	for _, err := range c.ScanExpiry(context.Background(), time.Hour, time.Time{}, hybridclients.ScanOptions{}) {
+		if err != nil {
+			last = err
+			continue
+		}
+		results++
+	}
+	if !errors.Is(last, identity.ErrForbidden) || results != 100 {
+		t.Fatalf("%d results, then %v; want the first page's 100, then a 403", results, last)
+	}
+}
+
+func TestScanOptionsValidated(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 10, nil)
+	before := apiRequests(srv.Stats())
+	for _, tc := range []struct {
+		opts   hybridclients.ScanOptions
+		within time.Duration
+		field  string
+	}{
+		{hybridclients.ScanOptions{Concurrency: -1}, 0, "Concurrency"},
+		{hybridclients.ScanOptions{Concurrency: hybridclients.MaxConcurrency + 1}, 0, "Concurrency"},
+		{hybridclients.ScanOptions{List: hybridclients.ListOptions{Skip: -1}}, 0, "List.Skip"},
+		{hybridclients.ScanOptions{List: hybridclients.ListOptions{Tags: []string{" "}}}, 0, "List.Tags[0]"},
+		{hybridclients.ScanOptions{}, -time.Hour, "within"},
+	} {
+		var errs []error
+		for _, err := range c.ScanExpiry(context.Background(), tc.within, time.Time{}, tc.opts) {
+			errs = append(errs, err)
+		}
+		ves := identity.ValidationErrors(errors.Join(errs...))
+		if len(errs) != 1 || !errors.Is(errs[0], identity.ErrInvalidInput) || len(ves) != 1 || ves[0].Field != tc.field {
+			t.Errorf("%+v within %v: %v; want one ValidationError of %s", tc.opts, tc.within, errs, tc.field)
+			continue
+		}
+		t.Log(errs[0])
+	}
+	for _, err := range hybridclients.Each[int](context.Background(), c, hybridclients.ScanOptions{}, nil) {
+		if ves := identity.ValidationErrors(err); len(ves) != 1 || ves[0].Field != "work" {
+			t.Errorf("nil work: %v", err)
+		}
+	}
+	if n := apiRequests(srv.Stats()) - before; n != 0 {
+		t.Errorf("%d requests sent for invalid options", n)
+	}
+}
+
+// A rate-limited tenant is scanned with zero failed clients: the scan slows down to the
+// service's rate instead of failing after the SDK's retries.
+func TestScanRateLimitedNoFailures(t *testing.T) {
+	noLeak(t)
+	if testing.Short() {
+		t.Skip("a few seconds at the emulator's rate limit")
+	}
+	const clients, perSecond = 600, 200
+	srv, c := scanServer(t, clients, &hybridclientstest.Options{RateLimit: perSecond, RateBurst: 20})
+	before := apiRequests(srv.Stats())
+	var last hybridclients.Progress
+	failed := 0
+	start := time.Now()
+	for r, err := range c.ScanExpiry(context.Background(), time.Hour, time.Time{}, hybridclients.ScanOptions{
+		Concurrency: 32, OnProgress: func(p hybridclients.Progress) { last = p },
+	}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Err != nil {
+			failed++
+			t.Errorf("client %s: %v", r.Client.ID, r.Err)
+		}
+	}
+	elapsed := time.Since(start)
+	st := srv.Stats()
+	calls := apiRequests(st) - before
+	t.Logf("%d clients in %v: %d requests, %d answered 429; the scan's rate at the end %.0f/s, concurrency %d",
+		clients, elapsed, calls, st.Throttled, last.Rate, last.Concurrency)
+	if failed != 0 || last.Done != clients {
+		t.Fatalf("%d failed clients of %d done", failed, last.Done)
+	}
+	if st.Throttled == 0 || last.Throttled == 0 || last.Rate == 0 {
+		t.Errorf("the fake throttled %d, the scan saw %d and has rate %v: the limit was not met, nothing was tested", st.Throttled, last.Throttled, last.Rate)
+	}
+	// Without the scan's own limit, 32 workers on loopback would meet a 429 for most
+	// requests past the burst, and the SDK's retries alone would fail clients. The start
+	// (32 requests at once into a bucket of 20) weighs much in so short a run, and more
+	// under -race on a loaded machine; the perf command holds a 10,000-client run to 5%.
+	if share := float64(st.Throttled) / float64(calls); share > 0.25 {
+		t.Errorf("%.1f%% of requests answered 429", share*100)
+	}
+}
+
+// 429s without Retry-After and 503s lower the scan's limits too, and every client still
+// succeeds through the SDK's retries.
+func TestScanAdaptsTo503And429WithoutRetryAfter(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 200, nil)
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			remove := srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpListSecrets, Status: status, EveryNth: 25})
+			defer remove()
+			var last hybridclients.Progress
+			var mu sync.Mutex
+			for r, err := range c.ScanExpiry(context.Background(), time.Hour, time.Time{}, hybridclients.ScanOptions{
+				Concurrency: 16, OnProgress: func(p hybridclients.Progress) { mu.Lock(); last = p; mu.Unlock() },
+			}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Err != nil {
+					t.Errorf("client %s: %v", r.Client.ID, r.Err)
+				}
+			}
+			if last.Done != 200 || last.Throttled < 8 || last.Rate == 0 {
+				t.Errorf("progress %+v: want 200 done, 8 throttles seen and a rate limit set", last)
+			}
+		})
+	}
+}
+
+// While the loop is busy, the workers wait and the walk lists no further page: what the
+// scan holds is bounded by the concurrency and the page size, not by the tenant.
+func TestEachWaitsForASlowLoop(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 5000, nil)
+	var started atomic.Int32
+	work := func(ctx context.Context, hc hybridclients.HybridClient) (string, error) {
+		started.Add(1)
+		return hc.ID, nil
+	}
+	n := 0
+	for _, err := range hybridclients.Each(context.Background(), c, hybridclients.ScanOptions{Concurrency: 4}, work) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 1 {
+			time.Sleep(300 * time.Millisecond) // the loop is busy; the tenant is 5,000 clients
+			// 4 workers, 4 results waiting, 104 clients queued, one page being handed out.
+			if s, lists := started.Load(), srv.Stats().Requests[hybridclientstest.OpListClients]; s > 4+4+1 || lists > 3 {
+				t.Errorf("while the loop was busy: %d clients worked on, %d pages listed", s, lists)
+			}
+		}
+		if n == 10 {
+			break
+		}
+	}
+}
