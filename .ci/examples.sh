@@ -145,11 +145,20 @@ want_rc 0
 want_err "$emulator_note"
 want_err "^emulator: created client $guid"
 want_out "^added +secret 3 .*; value written to \./$guid\.3\.secret \(mode 0600\)$"
+want_out '^shortened +secret 1 "first secret", expires '
+want_out '^shortened +secret 2 "legacy secret", expires '
+no_out '^deleted '
+want_out '^emulator: the new secret signs in: true$'
+[ -z "$(ls -A "$work")" ] || problems+=("files left: $(ls -A "$work")")
+finish "rotate-secret: adds, stores, keeps the old secrets working for the default hour"
+
+run rotate-secret -retire-at-once
+want_rc 0
 want_out '^deleted +secret 1 "first secret"'
 want_out '^deleted +secret 2 "legacy secret", expires never$'
 want_out '^emulator: the new secret signs in: true$'
 [ -z "$(ls -A "$work")" ] || problems+=("files left: $(ls -A "$work")")
-finish "rotate-secret: adds, stores, deletes the old secrets"
+finish "rotate-secret -retire-at-once: deletes the old secrets, as asked"
 
 run rotate-secret -grace 2h -out "$work/new.secret" -keep
 want_rc 0

@@ -1,6 +1,8 @@
 // Command rotate-secret replaces a hybrid client's secret with the secrets package's
 // Rotate: it adds a new secret, writes its value to a new file (mode 0600), and only then
-// retires the old secrets, deleting them or, with -grace, letting them expire soon.
+// retires the old secrets: by default they keep working for an hour (their expiry is
+// shortened; -grace sets how long), so that the new secret can reach sign-in first;
+// -retire-at-once deletes them at once, at the risk of a lockout.
 //
 //	go run ./examples/rotate-secret                  # on the in-process emulator (creates a demo client; no -client-id)
 //	OCS_TENANT_ID=... OCS_CLIENT_ID=... OCS_CLIENT_SECRET=... \
@@ -26,6 +28,7 @@ func main() {
 	out := p.Flags.String("out", "", "new `file` (mode 0600) for the new secret's value; default ./<client-id>.<secret-id>.secret")
 	retire := p.Flags.String("retire", "all", "which old secrets to retire: all or expired")
 	grace := p.Flags.Duration("grace", 0, "keep retired secrets working this long (at least 1m; 1h or more advised); 0 means one hour, the SDK's default")
+	atOnce := p.Flags.Bool("retire-at-once", false, "delete the old secrets at once instead of shortening them: applications still using them are locked out until the new secret reaches sign-in (up to an hour)")
 	description := p.Flags.String("description", "rotated "+time.Now().Format(time.DateOnly), "the new secret's description")
 	keep := p.Flags.Bool("keep", false, "on the emulator: keep the file written (it is removed at the end by default)")
 
@@ -81,8 +84,9 @@ func main() {
 				}
 				return s.Value.WriteFile(path) // if this fails, Rotate deletes the new secret again
 			},
-			Retire: policy,
-			Grace:  *grace,
+			Retire:       policy,
+			Grace:        *grace,
+			RetireAtOnce: *atOnce,
 		})
 		// Rotate says what it did even when it fails part-way: print that first.
 		if rot != nil && rot.Added.ID != 0 {
