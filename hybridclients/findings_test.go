@@ -1,7 +1,9 @@
 package hybridclients
 
-// Regression tests of issue 9 ("never touch what is not ours") for Create. Each is named
-// after its finding and failed on the code before the fix.
+// Regression tests of "never touch what is not ours" for Create: a caller's id never costs
+// an existing client its secrets, a failed recovery names what is left, and POSTs are
+// bounded by MaxAttempts. Each failed on the code before its fix; the number in TestFindingNN is the finding's number in the security review, kept so a
+// test can be traced to it.
 
 import (
 	"context"

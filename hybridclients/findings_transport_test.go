@@ -1,7 +1,9 @@
 package hybridclients_test
 
-// Regression tests of issue 9's findings 16 and 18 through the public API: each failed
-// on the code before its fix.
+// Regression tests, through the public API, of calls that must end: a cut connection is
+// identity.ErrUnreachable, All stops when the service ignores skip, a nil context is an
+// error. Each failed on the code before its fix; the number in TestFindingNN is the finding's number in the security review, kept so a
+// test can be traced to it.
 
 import (
 	"context"

@@ -22,7 +22,7 @@ import (
 
 	"github.com/jarcoal/httpmock"
 	"github.com/ocs-go/identity"
-	"github.com/ocs-go/identity/internal/mocktest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -74,8 +74,8 @@ func fzSpaceOrControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
 }
 
-// fzUnsafeText reports text that could rewrite a terminal or a log line (issue 9, finding
-// 11), listed here independently of internal/textrule.
+// fzUnsafeText reports text that could rewrite a terminal or a log line (control, line
+// and bidirectional-override characters), listed here independently of internal/textrule.
 func fzUnsafeText(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool {
 		return r < 0x20 || r >= 0x7f && r < 0xa0 || r == 0x2028 || r == 0x2029 || r == 0x061c ||
@@ -284,7 +284,7 @@ func FuzzCreateValidate(f *testing.F) {
 		// The documented examples (README, API.md, example_test.go).
 		{fzGUID, "Billing portal", "https://app.example.com/callback|http://localhost:5000/signin-oidc", "https://app.example.com/", byte('|'), 3600e9, "", "", "", 3, 0, 0b1111},
 		{"", "Reports", "https://reports.example.com/signin", "", byte('|'), 60e9, "", "", "", 1, int64(30 * 24 * time.Hour), 0b1000},
-		// Nasty inputs. Private-use schemes of native apps are refused since issue 9, finding 6.
+		// Nasty inputs. Private-use schemes of native apps are refused: a hybrid client is a web app.
 		{"", "Native", "com.example.app:/oauth2redirect|urn:ietf:wg:oauth:2.0:oob", "", byte('|'), 900e9, "", "", "", 2, int64(time.Hour), 0b1000},
 		{"", "red \x1b[31mX", "https://user:pw@a.example.com/cb|data:text/html,x|file:///etc/passwd", "https://a.example.com\\@b.example.com/", byte('|'), 0, "a\u202Eb|c\u2029", "https://u:p@a.example.com", "", 0, 0, 0b1000},
 		{"", "", "", "", byte('|'), 0, "", "", "", 0, 0, 0},

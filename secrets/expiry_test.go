@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
-	"github.com/ocs-go/identity/internal/mocktest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 )
 
 func TestAddExpiryRules(t *testing.T) {

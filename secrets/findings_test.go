@@ -1,7 +1,9 @@
 package secrets
 
-// Regression tests of issue 9 ("never touch what is not ours"), against the emulator. Each
-// is named after its finding and failed on the code before the fix.
+// Regression tests, against the emulator, of "never touch what is not ours": Add and Rotate
+// delete, overwrite or retire only secrets they can prove they made, and name what may be
+// left when they cannot. Each failed on the code before its fix; the number in TestFindingNN is the finding's number in the security review, kept so a
+// test can be traced to it.
 
 import (
 	"context"
@@ -16,7 +18,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	hct "github.com/ocs-go/identity/hybridclients/hybridclientstest"
-	"github.com/ocs-go/identity/internal/mocktest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 )
 
 // emu is a fake service with one client-credential client (the subject, whose secrets the

@@ -1,7 +1,10 @@
 package secrets
 
-// Regression tests of issue 9, findings 11 and 12 (the secrets part), and of the new
-// user's report that a bad client id hid the request's other broken rules.
+// Regression tests of the secrets package's input checks: control and bidirectional
+// characters in a description are refused, a zero Client returns errors instead of
+// panicking, and a bad client id does not hide the request's other broken rules. Each
+// failed on the code before its fix; the number in TestFindingNN is the finding's number in the security review, kept so a
+// test can be traced to it.
 
 import (
 	"context"

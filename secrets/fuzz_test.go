@@ -283,8 +283,8 @@ func FuzzExpiry(f *testing.F) {
 	})
 }
 
-// fzUnsafeText reports text that could rewrite a terminal or a log line (issue 9, finding
-// 11), listed here independently of internal/textrule.
+// fzUnsafeText reports text that could rewrite a terminal or a log line (control, line
+// and bidirectional-override characters), listed here independently of internal/textrule.
 func fzUnsafeText(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool {
 		return r < 0x20 || r >= 0x7f && r < 0xa0 || r == 0x2028 || r == 0x2029 || r == 0x061c ||

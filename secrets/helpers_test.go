@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/jarcoal/httpmock"
-	"github.com/ocs-go/identity/internal/mocktest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 )
 
 const (

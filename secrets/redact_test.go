@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocs-go/identity/internal/mocktest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 )
 
 // TestNothingPrintsTheValue prints every result and error that met a secret value, with

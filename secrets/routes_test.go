@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
-	"github.com/ocs-go/identity/internal/mocktest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 )
 
 var ctx = context.Background()

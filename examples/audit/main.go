@@ -316,6 +316,11 @@ func seed(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clien
 	}
 	env.AdvanceClock(48 * time.Hour)
 	fmt.Fprintf(os.Stderr, "emulator: seeded %d clients; its clock is now 48h ahead, so one secret has expired\n", len(seeds))
+	return seedMany(env, f)
+}
+
+// seedMany adds -emulate-clients clients with 1 to 3 secrets each, without HTTP.
+func seedMany(env *exampleenv.Env, f *flags) error {
 	if f.emulateClients == 0 {
 		return nil
 	}

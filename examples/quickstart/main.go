@@ -23,95 +23,128 @@ import (
 
 func main() {
 	p := exampleenv.New("quickstart", "create a hybrid client as the portal does, show its id, hand over its secret once")
-	name := p.Flags.String("name", "quickstart example", "the client's `name`")
-	redirect := p.Flags.String("redirect", "https://localhost:5001/signin-oidc", "allowed redirect `URL` (matched exactly)")
-	logout := p.Flags.String("logout-redirect", "https://localhost:5001/signout-callback-oidc", "allowed post-logout redirect `URL`")
-	lifetime := p.Flags.Duration("token-lifetime", 30*time.Minute, "access token lifetime, 1m to 1h")
-	secretFile := p.Flags.String("secret-file", "", "new `file` (mode 0600) for the secret's value; default ./<client-id>.secret")
-	printSecret := p.Flags.Bool("print-secret", false, "print the secret's value on stdout instead of writing a file")
-	keep := p.Flags.Bool("keep", false, "keep the client (and its secret file) instead of deleting them at the end")
+	o := addFlags(p)
+	p.Run(func(ctx context.Context, env *exampleenv.Env) error { return run(ctx, env, o) })
+}
 
+// options are the command's flags.
+type options struct {
+	name, redirect, logout, secretFile string
+	lifetime                           time.Duration
+	printSecret, keep                  bool
+}
+
+func addFlags(p *exampleenv.Program) *options {
+	o := &options{}
+	p.Flags.StringVar(&o.name, "name", "quickstart example", "the client's `name`")
+	p.Flags.StringVar(&o.redirect, "redirect", "https://localhost:5001/signin-oidc", "allowed redirect `URL` (matched exactly)")
+	p.Flags.StringVar(&o.logout, "logout-redirect", "https://localhost:5001/signout-callback-oidc", "allowed post-logout redirect `URL`")
+	p.Flags.DurationVar(&o.lifetime, "token-lifetime", 30*time.Minute, "access token lifetime, 1m to 1h")
+	p.Flags.StringVar(&o.secretFile, "secret-file", "", "new `file` (mode 0600) for the secret's value; default ./<client-id>.secret")
+	p.Flags.BoolVar(&o.printSecret, "print-secret", false, "print the secret's value on stdout instead of writing a file")
+	p.Flags.BoolVar(&o.keep, "keep", false, "keep the client (and its secret file) instead of deleting them at the end")
 	p.Check = func() error {
-		if *printSecret && *secretFile != "" {
+		if o.printSecret && o.secretFile != "" {
 			return errors.New("-print-secret and -secret-file exclude each other: the value is delivered once")
 		}
 		return nil
 	}
+	return o
+}
 
-	p.Run(func(ctx context.Context, env *exampleenv.Env) error {
-		// Check where the value will go before creating anything: a client whose secret
-		// cannot be stored is of no use.
-		if err := exampleenv.CheckNewFile("-secret-file", *secretFile); err != nil {
+// run is the portal's procedure: check where the secret goes, create the client, deliver
+// its secret once, list the tenant's clients, clean up.
+func run(ctx context.Context, env *exampleenv.Env, o *options) error {
+	if err := checkDestination(o); err != nil {
+		return err
+	}
+	if env.Emulated() {
+		// Some other clients, so that the listing shows more than ours.
+		if err := env.Fake.SeedClients(3); err != nil {
 			return err
 		}
-		if *secretFile == "" && !*printSecret {
-			// The file's name needs the client id; its directory can be checked now.
-			if err := exampleenv.CheckDir("the working directory, where the secret file goes (see -secret-file):", "."); err != nil {
-				return err
-			}
-		}
-		if env.Emulated() {
-			// Some other clients, so that the listing shows more than ours.
-			if err := env.Fake.SeedClients(3); err != nil {
-				return err
-			}
-		}
+	}
+	clients, err := hybridclients.New(env.Config)
+	if err != nil {
+		return err
+	}
+	created, err := create(ctx, clients, o)
+	if err != nil {
+		return err
+	}
+	id := created.Client.ID
+	fmt.Println("client id:", id)
+	fmt.Printf("secret:    id %d, %q, expires %s\n", created.Secret.ID, created.Secret.Description, created.Secret.Expiry)
 
-		clients, err := hybridclients.New(env.Config)
-		if err != nil {
-			return err
-		}
+	path, err := deliver(ctx, clients, created, o)
+	if err != nil {
+		return err
+	}
+	if err := list(ctx, clients); err != nil {
+		return errors.Join(err, cleanUp(ctx, clients, id, path, o.keep))
+	}
+	if o.keep && env.Emulated() {
+		fmt.Fprintln(os.Stderr, "note: the emulator, and the client kept in it, end with this program")
+	}
+	return cleanUp(ctx, clients, id, path, o.keep)
+}
 
-		// The portal's Add Client and Add Secret windows, in one call.
-		created, err := clients.Create(ctx, hybridclients.CreateRequest{
-			Name:                   *name,
-			AllowRefreshTokens:     true,
-			RedirectURIs:           []string{*redirect},
-			PostLogoutRedirectURIs: []string{*logout},
-			AccessTokenLifetime:    *lifetime,
-			SecretDescription:      "quickstart example, " + time.Now().Format(time.DateOnly),
-			SecretExpiry:           secrets.ExpiresAt(time.Now().AddDate(1, 0, 0)),
-		})
-		var unknown *identity.OutcomeError
-		if errors.As(err, &unknown) && unknown.ClientMayExist {
-			// The call failed in a way that leaves unknown whether the client exists, and
-			// nobody holds its secret: delete it if it is there.
-			if derr := deleteClient(ctx, clients, unknown.ClientID); derr != nil && !errors.Is(derr, identity.ErrNotFound) {
-				err = errors.Join(err, derr)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("creating the client: %w", err)
-		}
-		id := created.Client.ID
-		fmt.Println("client id:", id)
-		fmt.Printf("secret:    id %d, %q, expires %s\n", created.Secret.ID, created.Secret.Description, created.Secret.Expiry)
+// checkDestination checks where the value will go before anything is created: a client
+// whose secret cannot be stored is of no use.
+func checkDestination(o *options) error {
+	if err := exampleenv.CheckNewFile("-secret-file", o.secretFile); err != nil {
+		return err
+	}
+	if o.secretFile == "" && !o.printSecret {
+		// The file's name needs the client id; its directory can be checked now.
+		return exampleenv.CheckDir("the working directory, where the secret file goes (see -secret-file):", ".")
+	}
+	return nil
+}
 
-		// Deliver the value now: the service never returns it again.
-		path := ""
-		if *printSecret {
-			fmt.Fprintln(os.Stderr, "warning: the secret's value follows on stdout; copy it now, it cannot be retrieved again")
-			fmt.Println("secret value:", created.Secret.Value.Reveal())
-		} else {
-			path = *secretFile
-			if path == "" {
-				path = "./" + id + ".secret"
-			}
-			if err := store(ctx, clients, created, path); err != nil {
-				return err
-			}
-			fmt.Println("secret value written to", path, "(mode 0600)")
-			fmt.Fprintln(os.Stderr, "warning: keep that file safe; the secret's value cannot be retrieved again")
-		}
-
-		if err := list(ctx, clients); err != nil {
-			return errors.Join(err, cleanUp(ctx, clients, id, path, *keep))
-		}
-		if *keep && env.Emulated() {
-			fmt.Fprintln(os.Stderr, "note: the emulator, and the client kept in it, end with this program")
-		}
-		return cleanUp(ctx, clients, id, path, *keep)
+// create does the portal's Add Client and Add Secret windows in one call. When the
+// outcome is unknown and the client may exist, nobody holds its secret: it deletes the
+// client if it is there.
+func create(ctx context.Context, clients *hybridclients.Client, o *options) (*hybridclients.Created, error) {
+	created, err := clients.Create(ctx, hybridclients.CreateRequest{
+		Name:                   o.name,
+		AllowRefreshTokens:     true,
+		RedirectURIs:           []string{o.redirect},
+		PostLogoutRedirectURIs: []string{o.logout},
+		AccessTokenLifetime:    o.lifetime,
+		SecretDescription:      "quickstart example, " + time.Now().Format(time.DateOnly),
+		SecretExpiry:           secrets.ExpiresAt(time.Now().AddDate(1, 0, 0)),
 	})
+	var unknown *identity.OutcomeError
+	if errors.As(err, &unknown) && unknown.ClientMayExist {
+		if derr := deleteClient(ctx, clients, unknown.ClientID); derr != nil && !errors.Is(derr, identity.ErrNotFound) {
+			err = errors.Join(err, derr)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating the client: %w", err)
+	}
+	return created, nil
+}
+
+// deliver hands the secret's value over now, on stdout or in a new file (whose path it
+// returns): the service never returns it again.
+func deliver(ctx context.Context, clients *hybridclients.Client, created *hybridclients.Created, o *options) (path string, err error) {
+	if o.printSecret {
+		fmt.Fprintln(os.Stderr, "warning: the secret's value follows on stdout; copy it now, it cannot be retrieved again")
+		fmt.Println("secret value:", created.Secret.Value.Reveal())
+		return "", nil
+	}
+	path = o.secretFile
+	if path == "" {
+		path = "./" + created.Client.ID + ".secret"
+	}
+	if err := store(ctx, clients, created, path); err != nil {
+		return "", err
+	}
+	fmt.Println("secret value written to", path, "(mode 0600)")
+	fmt.Fprintln(os.Stderr, "warning: keep that file safe; the secret's value cannot be retrieved again")
+	return path, nil
 }
 
 // store writes the new client's secret to path. If that fails (the directory vanished

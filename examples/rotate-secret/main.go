@@ -1,8 +1,8 @@
 // Command rotate-secret replaces a hybrid client's secret with the secrets package's
 // Rotate: it adds a new secret, writes its value to a new file (mode 0600), and only then
-// retires the old secrets: by default they keep working for an hour (their expiry is
-// shortened; -grace sets how long), so that the new secret can reach sign-in first;
-// -retire-at-once deletes them at once, at the risk of a lockout.
+// retires the old secrets, letting them expire after a grace period (-grace; one hour by
+// default, the SDK's default, as a new secret can take that long to work at sign-in);
+// -retire-at-once deletes them at once instead, at the risk of a lockout.
 //
 //	go run ./examples/rotate-secret                  # on the in-process emulator (creates a demo client; no -client-id)
 //	OCS_TENANT_ID=... OCS_CLIENT_ID=... OCS_CLIENT_SECRET=... \
@@ -24,105 +24,142 @@ import (
 
 func main() {
 	p := exampleenv.New("rotate-secret", "replace a hybrid client's secret, storing the new value in a new file")
-	clientID := p.Flags.String("client-id", "", "`id` of the hybrid client whose secret to rotate (required on a real tenant; not on the emulator, which creates a demo client)")
-	out := p.Flags.String("out", "", "new `file` (mode 0600) for the new secret's value; default ./<client-id>.<secret-id>.secret")
-	retire := p.Flags.String("retire", "all", "which old secrets to retire: all or expired")
-	grace := p.Flags.Duration("grace", 0, "keep retired secrets working this long (at least 1m; 1h or more advised); 0 means one hour, the SDK's default")
-	atOnce := p.Flags.Bool("retire-at-once", false, "delete the old secrets at once instead of shortening them: applications still using them are locked out until the new secret reaches sign-in (up to an hour)")
-	description := p.Flags.String("description", "rotated "+time.Now().Format(time.DateOnly), "the new secret's description")
-	keep := p.Flags.Bool("keep", false, "on the emulator: keep the file written (it is removed at the end by default)")
+	o := addFlags(p)
+	p.Run(func(ctx context.Context, env *exampleenv.Env) error { return run(ctx, env, o) })
+}
 
-	var policy secrets.RetirePolicy
+// options are the command's flags; policy is -retire, parsed.
+type options struct {
+	clientID, out, retire, description string
+	grace                              time.Duration
+	keep, atOnce                       bool
+	policy                             secrets.RetirePolicy
+}
+
+func addFlags(p *exampleenv.Program) *options {
+	o := &options{}
+	p.Flags.StringVar(&o.clientID, "client-id", "", "`id` of the hybrid client whose secret to rotate (required on a real tenant; not on the emulator, which creates a demo client)")
+	p.Flags.StringVar(&o.out, "out", "", "new `file` (mode 0600) for the new secret's value; default ./<client-id>.<secret-id>.secret")
+	p.Flags.StringVar(&o.retire, "retire", "all", "which old secrets to retire: all or expired")
+	p.Flags.DurationVar(&o.grace, "grace", 0, "keep retired secrets working this long (at least 1m; 1h or more advised); 0 means one hour, the SDK's default")
+	p.Flags.BoolVar(&o.atOnce, "retire-at-once", false, "delete the old secrets at once instead of shortening them: applications still using them are locked out until the new secret reaches sign-in (up to an hour)")
+	p.Flags.StringVar(&o.description, "description", "rotated "+time.Now().Format(time.DateOnly), "the new secret's description")
+	p.Flags.BoolVar(&o.keep, "keep", false, "on the emulator: keep the file written (it is removed at the end by default)")
 	p.Check = func() error {
-		switch *retire {
+		switch o.retire {
 		case "all":
-			policy = secrets.RetireAll()
+			o.policy = secrets.RetireAll()
 		case "expired":
-			policy = secrets.RetireExpired()
+			o.policy = secrets.RetireExpired()
 		default:
-			return fmt.Errorf("-retire must be all or expired, not %q", *retire)
+			return fmt.Errorf("-retire must be all or expired, not %q", o.retire)
 		}
 		return nil
 	}
+	return o
+}
 
-	p.Run(func(ctx context.Context, env *exampleenv.Env) error {
-		// Check where the value will go before changing anything.
-		if err := exampleenv.CheckNewFile("-out", *out); err != nil {
-			return err
-		}
-		if *out == "" {
-			// The file's name needs the ids; its directory can be checked now.
-			if err := exampleenv.CheckDir("the working directory, where the new secret goes (see -out):", "."); err != nil {
-				return err
-			}
-		}
+// run checks where the value goes, picks the client, rotates its secret, reports what
+// Rotate did and, on the emulator, checks that the stored value signs in.
+func run(ctx context.Context, env *exampleenv.Env, o *options) error {
+	if err := checkDestination(o.out); err != nil {
+		return err
+	}
+	clients, err := hybridclients.New(env.Config)
+	if err != nil {
+		return err
+	}
+	id, err := clientToRotate(ctx, env, clients, o.clientID)
+	if err != nil {
+		return err
+	}
+	path, err := rotate(ctx, clients, id, o)
+	if err != nil {
+		return err // it says which secrets were handled and which were not
+	}
+	fmt.Fprintln(os.Stderr, "note: a new secret can take up to an hour to work at sign-in")
+	if env.Emulated() {
+		return checkOnEmulator(env, id, path, o.keep)
+	}
+	return nil
+}
 
-		clients, err := hybridclients.New(env.Config)
-		if err != nil {
-			return err
-		}
-		id := *clientID
-		switch {
-		case id == "" && env.Emulated():
-			if id, err = createClientToRotate(ctx, clients); err != nil {
-				return err
-			}
-		case env.Emulated():
-			// The emulator starts empty on every run: no id from an earlier run exists.
-			return errors.New("-client-id names a client of a real tenant; the in-process emulator starts empty on every run, so omit -client-id there (a demo client with two secrets is created to rotate)")
-		case id == "":
-			return errors.New("-client-id is required: which client's secret to rotate")
-		}
+// checkDestination checks where the value will go before anything is changed.
+func checkDestination(out string) error {
+	if err := exampleenv.CheckNewFile("-out", out); err != nil {
+		return err
+	}
+	if out == "" {
+		// The file's name needs the ids; its directory can be checked now.
+		return exampleenv.CheckDir("the working directory, where the new secret goes (see -out):", ".")
+	}
+	return nil
+}
 
-		path := *out
-		rot, err := clients.Secrets().Rotate(ctx, id, secrets.RotateOptions{
-			Description: *description,
-			// Expiry left zero: one year from now, as in the portal.
-			Store: func(ctx context.Context, s secrets.Added) error {
-				if path == "" {
-					path = fmt.Sprintf("./%s.%d.secret", id, s.ID)
-				}
-				return s.Value.WriteFile(path) // if this fails, Rotate deletes the new secret again
-			},
-			Retire:       policy,
-			Grace:        *grace,
-			RetireAtOnce: *atOnce,
-		})
-		// Rotate says what it did even when it fails part-way: print that first.
-		if rot != nil && rot.Added.ID != 0 {
-			fmt.Printf("added       secret %d %q, expires %s; value written to %s (mode 0600)\n",
-				rot.Added.ID, rot.Added.Description, rot.Added.Expiry, path)
-		}
-		if rot != nil {
-			show("freed room", rot.FreedRoom)
-			show("deleted", rot.Deleted)
-			show("shortened", rot.Shortened)
-			show("kept", rot.Kept)
-			if err == nil && len(rot.Deleted)+len(rot.Shortened)+len(rot.Kept) == 0 {
-				fmt.Printf("retired     none of the old secrets (-retire %s)\n", *retire)
-			}
-		}
-		if err != nil {
-			return err // it says which secrets were handled and which were not
-		}
-		fmt.Fprintln(os.Stderr, "note: a new secret can take up to an hour to work at sign-in")
+// clientToRotate returns -client-id on a tenant, and a new demo client on the emulator.
+func clientToRotate(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Client, id string) (string, error) {
+	switch {
+	case id == "" && env.Emulated():
+		return createClientToRotate(ctx, clients)
+	case env.Emulated():
+		// The emulator starts empty on every run: no id from an earlier run exists.
+		return "", errors.New("-client-id names a client of a real tenant; the in-process emulator starts empty on every run, so omit -client-id there (a demo client with two secrets is created to rotate)")
+	case id == "":
+		return "", errors.New("-client-id is required: which client's secret to rotate")
+	}
+	return id, nil
+}
 
-		if env.Emulated() {
-			// The emulator can tell whether a value would sign in: check the stored one does.
-			value, err := os.ReadFile(path)
-			if err != nil {
-				return err
+// rotate rotates the client's secret, storing the new value in a new file whose path it
+// returns, and prints what Rotate did, even when it failed part-way.
+func rotate(ctx context.Context, clients *hybridclients.Client, id string, o *options) (path string, err error) {
+	path = o.out
+	rot, err := clients.Secrets().Rotate(ctx, id, secrets.RotateOptions{
+		Description: o.description,
+		// Expiry left zero: one year from now, as in the portal.
+		Store: func(ctx context.Context, s secrets.Added) error {
+			if path == "" {
+				path = fmt.Sprintf("./%s.%d.secret", id, s.ID)
 			}
-			fmt.Println("emulator: the new secret signs in:", env.Fake.CheckSecret(id, identity.NewSecret(string(value))))
-			if !*keep {
-				if err := os.Remove(path); err != nil {
-					return err
-				}
-				fmt.Println("emulator: removed", path, "(use -keep to keep it)")
-			}
-		}
-		return nil
+			return s.Value.WriteFile(path) // if this fails, Rotate deletes the new secret again
+		},
+		Retire:       o.policy,
+		Grace:        o.grace,
+		RetireAtOnce: o.atOnce,
 	})
+	if rot == nil {
+		return path, err
+	}
+	if rot.Added.ID != 0 {
+		fmt.Printf("added       secret %d %q, expires %s; value written to %s (mode 0600)\n",
+			rot.Added.ID, rot.Added.Description, rot.Added.Expiry, path)
+	}
+	show("freed room", rot.FreedRoom)
+	show("deleted", rot.Deleted)
+	show("shortened", rot.Shortened)
+	show("kept", rot.Kept)
+	if err == nil && len(rot.Deleted)+len(rot.Shortened)+len(rot.Kept) == 0 {
+		fmt.Printf("retired     none of the old secrets (-retire %s)\n", o.retire)
+	}
+	return path, err
+}
+
+// checkOnEmulator asks the emulator whether the stored value would sign in, then removes
+// the file unless keep.
+func checkOnEmulator(env *exampleenv.Env, id, path string, keep bool) error {
+	value, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	fmt.Println("emulator: the new secret signs in:", env.Fake.CheckSecret(id, identity.NewSecret(string(value))))
+	if keep {
+		return nil
+	}
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	fmt.Println("emulator: removed", path, "(use -keep to keep it)")
+	return nil
 }
 
 // createClientToRotate makes a client with two secrets on the emulator: one expiring in a

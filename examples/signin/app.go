@@ -215,20 +215,7 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	idt, err := a.verifier.Verify(r.Context(), raw)
-	if err == nil && subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
-		err = errors.New("the ID token's nonce is not this sign-in's")
-	}
-	if err == nil && idt.AccessTokenHash != "" {
-		err = idt.VerifyAccessToken(tok.AccessToken)
-	}
-	var claims struct {
-		Name  string `json:"name"`
-		Email string `json:"email"`
-	}
-	if err == nil {
-		err = idt.Claims(&claims)
-	}
+	idt, claims, err := a.checkIDToken(r.Context(), raw, tok, nonce)
 	if err != nil {
 		a.endSession(w, id)
 		a.fail(w, http.StatusBadGateway, "the ID token does not check out", err)
@@ -240,6 +227,33 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 	a.log.Info("signed in", "subject", idt.Subject, "expires_in", tok.ExpiresIn, "can_refresh", tok.RefreshToken != "")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// idClaims are the ID token's claims the application shows.
+type idClaims struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// checkIDToken verifies the ID token raw (signature, issuer, audience, expiry), that it
+// carries this sign-in's nonce and, when it has at_hash, that it goes with tok's access
+// token; then it reads its claims.
+func (a *app) checkIDToken(ctx context.Context, raw string, tok *oauth2.Token, nonce string) (*oidc.IDToken, idClaims, error) {
+	var claims idClaims
+	idt, err := a.verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, claims, err
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		return nil, claims, errors.New("the ID token's nonce is not this sign-in's")
+	}
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			return nil, claims, err
+		}
+	}
+	err = idt.Claims(&claims)
+	return idt, claims, err
 }
 
 // refresh trades the session's refresh token for a new access token.

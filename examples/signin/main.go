@@ -99,6 +99,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if err := o.complete(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// complete fills the tenant's resource and id from the environment, checks that the
+// flags name the emulator or a whole tenant client, and derives -addr from -redirect-uri.
+func (o *options) complete() error {
 	if o.resource == "" {
 		o.resource = os.Getenv(exampleenv.EnvResource)
 	}
@@ -107,13 +116,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.clientID == "" {
 		if o.secretFile != "" || o.redirectURI != "" || o.postLogoutURI != "" {
-			return nil, errors.New("-secret-file, -redirect-uri and -post-logout-uri go with -client-id (a tenant's client)")
+			return errors.New("-secret-file, -redirect-uri and -post-logout-uri go with -client-id (a tenant's client)")
 		}
 		if o.resource != "" || o.tenantID != "" {
-			return nil, errors.New("against a tenant, give your hybrid client's -client-id, -secret-file and -redirect-uri; without " +
+			return errors.New("against a tenant, give your hybrid client's -client-id, -secret-file and -redirect-uri; without " +
 				exampleenv.EnvResource + " and " + exampleenv.EnvTenantID + " the example runs on the emulator")
 		}
-		return o, nil
+		return nil
 	}
 	var missing []string
 	for _, f := range []struct{ v, name string }{{o.tenantID, "-tenant-id"}, {o.secretFile, "-secret-file"}, {o.redirectURI, "-redirect-uri"}} {
@@ -122,16 +131,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("with -client-id, also give %s", strings.Join(missing, ", "))
+		return fmt.Errorf("with -client-id, also give %s", strings.Join(missing, ", "))
 	}
 	if o.addr == "" {
 		u, err := url.Parse(o.redirectURI)
 		if err != nil || u.Host == "" || u.Path != "/callback" {
-			return nil, fmt.Errorf("-redirect-uri %q must be an absolute URL whose path is /callback (or give -addr)", o.redirectURI)
+			return fmt.Errorf("-redirect-uri %q must be an absolute URL whose path is /callback (or give -addr)", o.redirectURI)
 		}
 		o.addr = u.Host
 	}
-	return o, nil
+	return nil
 }
 
 // serve sets up the sign-in (on the emulator, or for the tenant's client), serves the
@@ -148,26 +157,11 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	defer l.Close()
 	base := "http://" + l.Addr().String()
 
-	var si *hybridclients.SignIn
-	postLogout := o.postLogoutURI
-	if o.clientID == "" {
-		fake, err := hybridclientstest.Start(nil)
-		if err != nil {
-			return err
-		}
-		defer fake.Close()
-		fmt.Fprintf(stderr, "running against the in-process emulator (give -client-id, -tenant-id, -secret-file, -redirect-uri to use a real tenant)\n")
-		postLogout = base + "/"
-		si, err = emulatorSignIn(ctx, fake, base+"/callback", postLogout, o)
-		if err != nil {
-			return err
-		}
-	} else {
-		si, err = tenantSignIn(ctx, o)
-		if err != nil {
-			return err
-		}
+	si, postLogout, stop, err := signIn(ctx, o, base, stderr)
+	if err != nil {
+		return err
 	}
+	defer stop()
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	h, err := newApp(ctx, appConfig{SignIn: si, PostLogoutURI: postLogout, Logger: logger})
@@ -186,6 +180,27 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// signIn sets up the sign-in: on a new in-process emulator (stop closes it) when no
+// -client-id is given, else with the tenant's client. postLogout is where logout returns.
+func signIn(ctx context.Context, o *options, base string, stderr io.Writer) (si *hybridclients.SignIn, postLogout string, stop func(), err error) {
+	if o.clientID != "" {
+		si, err = tenantSignIn(ctx, o)
+		return si, o.postLogoutURI, func() {}, err
+	}
+	fake, err := hybridclientstest.Start(nil)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	fmt.Fprintf(stderr, "running against the in-process emulator (give -client-id, -tenant-id, -secret-file, -redirect-uri to use a real tenant)\n")
+	postLogout = base + "/"
+	si, err = emulatorSignIn(ctx, fake, base+"/callback", postLogout, o)
+	if err != nil {
+		fake.Close()
+		return nil, "", nil, err
+	}
+	return si, postLogout, fake.Close, nil
 }
 
 // emulatorSignIn creates a hybrid client on the emulator, as a Tenant Administrator would

@@ -347,7 +347,9 @@ func wantServerError(t *testing.T, r *rig, p page, code string) {
 
 const ada = "Ada Lovelace" // the fake's test user
 
-// The rules of issue 10, each written once and run by both drivers.
+// The rules of signing in with a hybrid client (the user's name, the token lifetime,
+// refresh, redirect URIs, a disabled client, rotation, propagation, logout), each written
+// once and run by both drivers.
 var rules = []struct {
 	name string
 	run  func(t *testing.T, d driver)

@@ -1,10 +1,6 @@
 package hybridclientstest
 
-import (
-	"time"
-
-	"github.com/ocs-go/identity/internal/emulator"
-)
+import "time"
 
 // Op names one route of the service, for faults and statistics.
 type Op string
@@ -69,11 +65,7 @@ type Fault struct {
 // Inject adds a fault; faults are checked in the order added and the first that fires
 // applies. Call the returned function to remove it.
 func (s *Server) Inject(f Fault) (remove func()) {
-	return s.em.Inject(emulator.Fault{
-		Op: emulator.Op(f.Op), Status: f.Status, RetryAfter: f.RetryAfter, Delay: f.Delay, HTML: f.HTML,
-		Truncate: f.Truncate, CutAfterCommit: f.CutAfterCommit, ResetBeforeAct: f.ResetBeforeAct,
-		Times: f.Times, EveryNth: f.EveryNth, Probability: f.Probability, Seed: f.Seed,
-	})
+	return s.em.Inject(f.toEmulator())
 }
 
 // ClearFaults removes every fault.

@@ -53,6 +53,10 @@
 // p#logout-error with code#error-code when a redirect was refused). Other errors go back to
 // the redirect URI as error=... with state, as OAuth 2.0 prescribes.
 //
+// Its types (Options, Fault, Op, Role, Stats, User, ClientRecord) are its own, documented
+// here, and not aliases of the internal emulator's, whose documentation a user cannot
+// reach; a test keeps the two in step.
+//
 // Where the service's reference is silent the fake follows OpenID Connect, OAuth 2.0 and
 // IdentityServer's defaults (internal/emulator's documentation has the full list):
 //
@@ -158,13 +162,7 @@ func NewServer(t testing.TB, opts *Options) *Server {
 // Start starts a Server outside a test (an example program, a local demo). Call Close
 // when done.
 func Start(opts *Options) (*Server, error) {
-	var o emulator.Options
-	if opts != nil {
-		o = emulator.Options{MaxClients: opts.MaxClients, TokenLifetime: opts.TokenLifetime, Now: opts.Now,
-			PropagationDelay: opts.PropagationDelay,
-			Latency:          opts.Latency, LatencyJitter: opts.LatencyJitter, RateLimit: opts.RateLimit, RateBurst: opts.RateBurst, Seed: opts.Seed}
-	}
-	s := &Server{em: emulator.New(o)}
+	s := &Server{em: emulator.New(opts.toEmulator())}
 	s.TenantID = s.em.AddTenant()
 	s.Admin = s.AddIdentity(RoleAdmin)
 	s.Member = s.AddIdentity(RoleMember)
@@ -230,8 +228,9 @@ func (s *Server) SecretIDs(clientID string) []int { return s.em.SecretIDs(s.Tena
 // SeedClients adds n hybrid clients (named seed-000001, ...; no secrets) without HTTP.
 func (s *Server) SeedClients(n int) error { return s.em.SeedClients(s.TenantID, n) }
 
-// Client is the fake's view of one hybrid client, for assertions.
-type Client struct {
+// ClientRecord is the fake's record of one hybrid client, as [Server.Clients] reports it
+// for assertions: what the fake stores, read without the API.
+type ClientRecord struct {
 	ID, Name               string
 	Enabled                bool
 	Tags                   []string
@@ -242,16 +241,12 @@ type Client struct {
 	PostLogoutRedirectURIs []string
 }
 
-// Clients returns the tenant's hybrid clients in creation order.
-func (s *Server) Clients() []Client {
+// Clients returns the records of the tenant's hybrid clients in creation order.
+func (s *Server) Clients() []ClientRecord {
 	in := s.em.Clients(s.TenantID)
-	out := make([]Client, len(in))
+	out := make([]ClientRecord, len(in))
 	for i, c := range in {
-		out[i] = Client{
-			ID: c.ID, Name: c.Name, Enabled: c.Enabled, Tags: c.Tags, SecretIDs: c.SecretIDs,
-			AllowRefreshTokens: c.AllowOfflineAccess, AccessTokenLifetime: time.Duration(c.AccessTokenLifetime) * time.Second,
-			RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		}
+		out[i] = recordFrom(c)
 	}
 	return out
 }
@@ -271,12 +266,7 @@ type Stats struct {
 
 // Stats returns the request and connection counters.
 func (s *Server) Stats() Stats {
-	st := s.em.Stats()
-	out := Stats{TokenRequests: st.TokenRequests, Requests: map[Op]int{}, Connections: int(s.conns.Load()), Throttled: st.Throttled}
-	for op, n := range st.Requests {
-		out.Requests[Op(op)] = n
-	}
-	return out
+	return statsFrom(s.em.Stats(), int(s.conns.Load()))
 }
 
 // String describes the Server without its identities' secrets.

@@ -40,13 +40,11 @@ type User struct {
 // AddUser adds a user to the fake tenant and returns it with its Subject. It refuses an
 // empty Name, a Subject in use and a claim the fake sets itself.
 func (s *Server) AddUser(u User) (User, error) {
-	got, err := s.em.AddUser(s.TenantID, emulator.User{
-		Subject: u.Subject, Name: u.Name, Email: u.Email, Claims: u.Claims, Role: emulator.Role(u.Role),
-	})
+	got, err := s.em.AddUser(s.TenantID, u.toEmulator())
 	if err != nil {
 		return User{}, fmt.Errorf("hybridclientstest: %w", err)
 	}
-	return fromEmulator(got), nil
+	return userFrom(got), nil
 }
 
 // Users returns the users who can sign in, in the order added: the default user (Name
@@ -55,13 +53,9 @@ func (s *Server) Users() []User {
 	in := s.em.Users(s.TenantID)
 	out := make([]User, len(in))
 	for i, u := range in {
-		out[i] = fromEmulator(u)
+		out[i] = userFrom(u)
 	}
 	return out
-}
-
-func fromEmulator(u emulator.User) User {
-	return User{Subject: u.Subject, Name: u.Name, Email: u.Email, Claims: u.Claims, Role: Role(u.Role)}
 }
 
 // Issuer is the fake's OpenID issuer, URL + "/identity": what go-oidc's NewProvider takes

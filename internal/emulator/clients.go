@@ -127,9 +127,8 @@ func validate(in *clientIn, creating bool, pathID string) []string {
 // redirectProblem says why u cannot be a redirect URI of a hybrid client (a server-side
 // web app), or "": it must be an absolute http or https URL with a host and without user
 // info; javascript:, data:, file: and private-use schemes are refused. Plain http is
-// accepted on any host, as the service may accept it for development. (Issue 9, finding
-// 6: the SDK refuses the same before sending; this copy keeps the emulator free of SDK
-// code.)
+// accepted on any host, as the service may accept it for development. The SDK refuses
+// the same before sending; this copy keeps the emulator free of SDK code.
 func redirectProblem(u string) string {
 	if strings.ContainsFunc(u, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' || r == '\\' }) {
 		return "must not hold whitespace, control characters or a backslash"

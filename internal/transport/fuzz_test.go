@@ -19,7 +19,7 @@ import (
 
 	"github.com/jarcoal/httpmock"
 	"github.com/ocs-go/identity"
-	"github.com/ocs-go/identity/internal/mocktest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 )
 
 // fzKnown fails on a property that fuzzing once found broken; finding names the reproducer

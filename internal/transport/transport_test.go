@@ -15,7 +15,7 @@ import (
 
 	"github.com/jarcoal/httpmock"
 	"github.com/ocs-go/identity"
-	"github.com/ocs-go/identity/internal/mocktest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 	"golang.org/x/oauth2"
 )
 

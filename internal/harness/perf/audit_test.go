@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/ocs-go/identity/internal/perf"
+	"github.com/ocs-go/identity/internal/harness/perf"
 )
 
 // The audit runs, small (the command runs them at full size): every client checked, no

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/ocs-go/identity/hybridclients"
-	"github.com/ocs-go/identity/internal/perf"
+	"github.com/ocs-go/identity/internal/harness/perf"
 )
 
 // missed returns the figures that miss their target.
@@ -111,7 +111,7 @@ func TestTokenReuse(t *testing.T) {
 // The refresh run lasts 17.5 s, in parallel with the other parallel tests.
 func TestTokenRefresh(t *testing.T) {
 	if testing.Short() {
-		t.Skip("17.5 s; go run ./internal/perf/cmd/perf runs it too")
+		t.Skip("17.5 s; go run ./internal/harness/perf/cmd/perf runs it too")
 	}
 	t.Parallel()
 	run := scaledTokens(perf.TokenRefresh)

@@ -94,7 +94,7 @@ func create(t *testing.T, ctx context.Context, c *hybridclients.Client, name str
 }
 
 // fakeView returns the emulator's view of a hybrid client.
-func fakeView(t *testing.T, srv *hybridclientstest.Server, id string) hybridclientstest.Client {
+func fakeView(t *testing.T, srv *hybridclientstest.Server, id string) hybridclientstest.ClientRecord {
 	t.Helper()
 	for _, c := range srv.Clients() {
 		if c.ID == id {
@@ -102,7 +102,7 @@ func fakeView(t *testing.T, srv *hybridclientstest.Server, id string) hybridclie
 		}
 	}
 	t.Fatalf("the fake has no hybrid client %s", id)
-	return hybridclientstest.Client{}
+	return hybridclientstest.ClientRecord{}
 }
 
 // fakeIDs returns the ids of the fake's hybrid clients in creation order.
@@ -144,7 +144,7 @@ func diffClient(got, want hybridclients.HybridClient) string {
 
 // diffFake lists the differences between the fake's view of a client and what the SDK
 // says it is.
-func diffFake(got hybridclientstest.Client, want hybridclients.HybridClient) string {
+func diffFake(got hybridclientstest.ClientRecord, want hybridclients.HybridClient) string {
 	return diffClient(hybridclients.HybridClient{
 		ID: got.ID, Name: got.Name, Enabled: got.Enabled, AccessTokenLifetime: got.AccessTokenLifetime,
 		Tags: got.Tags, RedirectURIs: got.RedirectURIs, PostLogoutRedirectURIs: got.PostLogoutRedirectURIs,

@@ -2,7 +2,7 @@
 // keeps it true, so that every change of the public surface is a deliberate, reviewed
 // change of testdata/*.api (the way Go keeps its own api/ files).
 //
-// After a deliberate change: go test ./internal/apicheck -update, and review the diff.
+// After a deliberate change: go test ./internal/harness/apicheck -update, and review the diff.
 package apicheck
 
 import (
@@ -31,7 +31,7 @@ func TestAPISnapshot(t *testing.T) {
 			name = "identity"
 		}
 		t.Run(name, func(t *testing.T) {
-			got := strings.Join(exported(t, filepath.Join("..", "..", dir)), "\n") + "\n"
+			got := strings.Join(exported(t, filepath.Join("..", "..", "..", dir)), "\n") + "\n"
 			file := filepath.Join("testdata", name+".api")
 			if *update {
 				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
@@ -41,10 +41,10 @@ func TestAPISnapshot(t *testing.T) {
 			}
 			want, err := os.ReadFile(file)
 			if err != nil {
-				t.Fatalf("%v (run go test ./internal/apicheck -update)", err)
+				t.Fatalf("%v (run go test ./internal/harness/apicheck -update)", err)
 			}
 			if got != string(want) {
-				t.Errorf("the exported API of %s changed; if that is deliberate, run go test ./internal/apicheck -update and list the change in CHANGELOG.md:\n%s",
+				t.Errorf("the exported API of %s changed; if that is deliberate, run go test ./internal/harness/apicheck -update and list the change in CHANGELOG.md:\n%s",
 					dir, lineDiff(string(want), got))
 			}
 		})

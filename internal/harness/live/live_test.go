@@ -5,7 +5,7 @@
 // for a region other than US-West). It creates one hybrid client, checks every operation
 // on it, and deletes it.
 //
-//	OCS_TENANT_ID=... OCS_CLIENT_ID=... OCS_CLIENT_SECRET=... go test -tags live -v ./internal/live/
+//	OCS_TENANT_ID=... OCS_CLIENT_ID=... OCS_CLIENT_SECRET=... go test -tags live -v ./internal/harness/live/
 package live
 
 import (

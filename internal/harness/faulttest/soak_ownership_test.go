@@ -18,7 +18,7 @@ import (
 )
 
 // The ownership soaks: populations where a call meets secrets it did not make, and must
-// leave them alone (issue 9, findings 1, 2 and 4).
+// leave them alone (a create with a caller's id, concurrent adds, overlapping rotations).
 
 const contestedClients = 60 // clients of TestSoakConcurrentAdds: 2 to 4 adders on each
 

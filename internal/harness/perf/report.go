@@ -1,7 +1,7 @@
 // Package perf measures the SDK: its overhead next to a hand-written net/http call, token
 // and connection reuse, paging at scale, and tenant-wide audits over a distant or
 // rate-limited emulator. The measurements are functions shared by the
-// tests and benchmarks of this package and by the command ./internal/perf/cmd/perf, which
+// tests and benchmarks of this package and by the command ./internal/harness/perf/cmd/perf, which
 // runs them all and prints a table of figures against their targets.
 package perf
 
@@ -214,7 +214,7 @@ func All(ctx context.Context, benchRuns int, log io.Writer) ([]Figure, error) {
 	return AuditAll(ctx, figs, log)
 }
 
-// AuditAll runs the audit measurements (issue 12) and appends their figures to figs.
+// AuditAll runs the tenant-wide audit measurements and appends their figures to figs.
 func AuditAll(ctx context.Context, figs []Figure, log io.Writer) ([]Figure, error) {
 	fmt.Fprintf(log, "audit, %d clients at 20 ms, concurrency %d (about 35 s) ...\n", AuditLatency.Clients, AuditLatency.Concurrency)
 	lr, err := RunAudit(ctx, AuditLatency)

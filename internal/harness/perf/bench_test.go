@@ -3,13 +3,13 @@ package perf_test
 import (
 	"testing"
 
-	"github.com/ocs-go/identity/internal/perf"
+	"github.com/ocs-go/identity/internal/harness/perf"
 )
 
 // The benchmarks run the SDK and the hand-written baseline against the same loopback
 // server, interleaved (perf.Pair): time-ratio and allocs-ratio are SDK/baseline.
 //
-//	go test -bench . -run '^$' ./internal/perf/
+//	go test -bench . -run '^$' ./internal/harness/perf/
 
 // fixedSide starts a fixed server and the Side on it, both stopped when tb ends.
 func fixedSide(tb testing.TB) *perf.Side {

@@ -143,8 +143,8 @@ func TestCreateConflictLeavesExistingClient(t *testing.T) {
 	_, err := e.clients.Create(ctx, hybridclients.CreateRequest{
 		ID: id, Name: "impostor", RedirectURIs: []string{"https://impostor.example.com/cb"},
 	})
-	// Issue 9, finding 1: a caller's id is checked (HEAD) before anything is created, and
-	// an existing client is refused without a POST.
+	// A caller's id is checked (HEAD) before anything is created, and an existing client
+	// is refused without a POST: a retried create must never take over someone's client.
 	if !errors.Is(err, identity.ErrConflict) {
 		t.Errorf("Create with an existing id = %v, want an error matching %v", err, identity.ErrConflict)
 	}

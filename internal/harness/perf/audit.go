@@ -39,7 +39,7 @@ type AuditResult struct {
 	PeakLiveGrowth int64
 }
 
-// The standard audit runs of the command (issue 12), 1 to 3 secrets per client.
+// The standard audit runs of the command, 1 to 3 secrets per client.
 var (
 	// AuditLatency: 50,000 clients, 20 ms per request on average (19 ms + up to 2 ms),
 	// 32 workers.

@@ -3,7 +3,7 @@
 // latency and at a rate limit, and their heap) and prints a table of the figures against
 // their targets. It takes about three minutes (-audit-only: about one and a half).
 //
-//	go run ./internal/perf/cmd/perf [-runs 3] [-audit-only]
+//	go run ./internal/harness/perf/cmd/perf [-runs 3] [-audit-only]
 //
 // It exits 1 when a figure misses its target.
 package main
@@ -17,7 +17,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocs-go/identity/internal/perf"
+	"github.com/ocs-go/identity/internal/harness/perf"
 )
 
 // loadavg returns the first three fields of /proc/loadavg (other load on the machine
