@@ -4,20 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"reflect"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/ocs-go/identity/internal/rules"
 )
 
 // Regional hosts of CONNECT data services ("resources"). The US-West host is the primary
 // region and the default.
 const (
-	RegionUSWest    = "https://uswe.datahub.connect.aveva.com"
+	RegionUSWest = "https://uswe.datahub.connect.aveva.com"
+	// RegionEUWest is the region the service's own docs label "EU-West (northeurope)":
+	// its host is named "euno" after the Azure region, though it reads as "EU north".
 	RegionEUWest    = "https://euno.datahub.connect.aveva.com"
 	RegionAustralia = "https://auea.datahub.connect.aveva.com"
 	RegionJapan     = "https://jpea.datahub.connect.aveva.com"
@@ -25,7 +25,7 @@ const (
 	LegacyOCS = "https://dat-b.osisoft.com"
 
 	// DefaultResource is used when Config.Resource is empty.
-	DefaultResource = RegionUSWest
+	DefaultResource = RegionUSWest // == rules.DefaultResource, checked by a test
 	// APIVersion is the version of the Identity API this SDK speaks.
 	APIVersion = "v1"
 	// DefaultMaxResponseBytes bounds a response body when Config.MaxResponseBytes is 0.
@@ -79,85 +79,45 @@ type RetryPolicy struct {
 	MaxRetryAfter time.Duration
 }
 
-// WithDefaults returns the policy with every zero field set to its default.
-func (p RetryPolicy) WithDefaults() RetryPolicy {
-	if p.MaxAttempts == 0 {
-		p.MaxAttempts = 4
-	}
-	if p.MinWait == 0 {
-		p.MinWait = 500 * time.Millisecond
-	}
-	if p.MaxWait == 0 {
-		p.MaxWait = 30 * time.Second
-	}
-	if p.MaxRetryAfter == 0 {
-		p.MaxRetryAfter = 60 * time.Second
-	}
-	return p
-}
-
-// ResourceURL returns the parsed Resource (DefaultResource when empty), without a
-// trailing slash. The Resource is the service's base URL only: the SDK adds
-// /api/v1/Tenants/... itself, so a path (other than "/"), a query or a fragment is refused.
-func (c Config) ResourceURL() (*url.URL, error) {
-	r := c.Resource
-	if r == "" {
-		r = DefaultResource
-	}
-	u, err := checkURL("Resource", strings.TrimRight(r, "/"), r)
-	if err != nil {
-		return nil, err
-	}
-	if u.Path != "" || u.RawPath != "" {
-		// "https://host/api/v1" would make every call go to /api/v1/api/v1/...
-		return nil, &ValidationError{Field: "Resource", Rule: "must be the service's base URL without a path (the SDK adds /api/v1/...), e.g. " + RegionUSWest, Value: u.Redacted()}
+// resourceURL is Resource resolved by the rule the transport uses too.
+func (c Config) resourceURL() (*url.URL, error) {
+	u, p := rules.ResourceURL(c.Resource)
+	if p != nil {
+		return nil, problemError(p)
 	}
 	return u, nil
 }
 
-// checkURL applies the rules of every URL the SDK sends credentials to: absolute, https
-// (plain http only on a loopback host), no user info, no query, no fragment. raw is the
-// value as given, for the message; a password in it never reaches an error.
+// problemError wraps a broken rule of internal/rules.
+func problemError(p *rules.Problem) error {
+	return &ValidationError{Field: p.Field, Rule: p.Rule, Value: p.Value}
+}
+
+// checkURL applies the rules of every URL the SDK sends credentials to (rules.CheckURL).
 func checkURL(field, s, raw string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, &ValidationError{Field: field, Rule: "must be an absolute URL", Value: withoutUserInfo(raw)}
-	}
-	switch {
-	case !u.IsAbs() || u.Host == "" || u.Opaque != "":
-		return nil, &ValidationError{Field: field, Rule: "must be an absolute URL", Value: withoutUserInfo(raw)}
-	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, &ValidationError{Field: field, Rule: "must not hold user info, a query or a fragment", Value: withoutUserInfo(u.Redacted())}
-	case u.Scheme == "https":
-	case u.Scheme == "http" && IsLoopback(u.Hostname()):
-	default:
-		return nil, &ValidationError{Field: field, Rule: "must be https (plain http only on a loopback host)", Value: raw}
+	u, p := rules.CheckURL(field, s, raw)
+	if p != nil {
+		return nil, problemError(p)
 	}
 	return u, nil
 }
 
-// withoutUserInfo returns r for an error message with whatever precedes an "@" of its
-// authority masked: r did not parse as an absolute URL, and that part may be a password.
-func withoutUserInfo(r string) string {
-	at := strings.LastIndex(r, "@")
-	if at < 0 {
-		return r
+// validateGUID returns a *ValidationError naming field when value is not a GUID.
+func validateGUID(field, value string) error {
+	if !rules.IsGUID(value) {
+		return &ValidationError{Field: field, Rule: rules.GUIDRule, Value: value}
 	}
-	start := 0
-	if i := strings.Index(r, "//"); i >= 0 && i < at {
-		start = i + 2
-	}
-	return r[:start] + "xxxxx" + r[at:]
+	return nil
 }
 
 // Validate reports every broken rule of the Config at once (errors.Join of
 // *ValidationError); nil when the Config is usable.
 func (c Config) Validate() error {
 	var errs []error
-	if _, err := c.ResourceURL(); err != nil {
+	if _, err := c.resourceURL(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := ValidateGUID("TenantID", c.TenantID); err != nil {
+	if err := validateGUID("TenantID", c.TenantID); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Credentials == nil {
@@ -178,7 +138,7 @@ func (c Config) Validate() error {
 	if p.MinWait < 0 || p.MaxWait < 0 || p.MaxRetryAfter < 0 {
 		errs = append(errs, &ValidationError{Field: "Retry", Rule: "waits must not be negative", Value: fmt.Sprintf("MinWait=%s MaxWait=%s MaxRetryAfter=%s", p.MinWait, p.MaxWait, p.MaxRetryAfter)})
 	}
-	if d := p.WithDefaults(); d.MaxWait < d.MinWait {
+	if d := rules.Retry(p).WithDefaults(); d.MaxWait < d.MinWait {
 		errs = append(errs, &ValidationError{Field: "Retry.MaxWait", Rule: "must not be less than MinWait", Value: d.MaxWait})
 	}
 	if c.MaxResponseBytes < 0 {
@@ -199,22 +159,3 @@ func (c Config) String() string {
 
 // GoString makes %#v show the same as String.
 func (c Config) GoString() string { return c.String() }
-
-// ValidateGUID checks that value is a GUID ("8-4-4-4-12" hex digits, braces and urn forms
-// refused) and returns a *ValidationError naming field when it is not.
-func ValidateGUID(field, value string) error {
-	if len(value) != 36 || uuid.Validate(value) != nil {
-		return &ValidationError{Field: field, Rule: "must be a GUID like 00000000-0000-0000-0000-000000000000", Value: value}
-	}
-	return nil
-}
-
-// IsLoopback reports whether host (a name or an IP, without port) is a loopback host:
-// "localhost" or an address in 127.0.0.0/8 or ::1.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
 	"golang.org/x/oauth2"
 )
 
@@ -119,9 +120,6 @@ func TestConfigValidate(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Validate = %v, want nil", err)
 				}
-				if _, err := cfg.ResourceURL(); err != nil {
-					t.Fatalf("ResourceURL = %v", err)
-				}
 				return
 			}
 			if err == nil {
@@ -178,62 +176,6 @@ func TestConfigValidateReportsAllAtOnce(t *testing.T) {
 	}
 }
 
-func TestConfigResourceURL(t *testing.T) {
-	cases := []struct {
-		in, want string
-	}{
-		{"", identity.DefaultResource},
-		{identity.RegionAustralia + "///", identity.RegionAustralia},
-		{"https://example.com/", "https://example.com"},
-		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
-	}
-	for _, c := range cases {
-		u, err := identity.Config{Resource: c.in}.ResourceURL()
-		if err != nil {
-			t.Errorf("ResourceURL(%q): %v", c.in, err)
-			continue
-		}
-		if u.String() != c.want {
-			t.Errorf("ResourceURL(%q) = %q, want %q", c.in, u, c.want)
-		}
-	}
-	if identity.DefaultResource != identity.RegionUSWest || identity.RegionUSWest != "https://uswe.datahub.connect.aveva.com" {
-		t.Errorf("DefaultResource = %q", identity.DefaultResource)
-	}
-	if identity.APIVersion != "v1" {
-		t.Errorf("APIVersion = %q", identity.APIVersion)
-	}
-}
-
-func TestRetryPolicyWithDefaults(t *testing.T) {
-	def := identity.RetryPolicy{MaxAttempts: 4, MinWait: 500 * time.Millisecond, MaxWait: 30 * time.Second, MaxRetryAfter: 60 * time.Second}
-	cases := []struct {
-		name   string
-		in     identity.RetryPolicy
-		want   identity.RetryPolicy
-		mutate bool
-	}{
-		{"zero", identity.RetryPolicy{}, def, false},
-		{"attempts kept", identity.RetryPolicy{MaxAttempts: 1},
-			identity.RetryPolicy{MaxAttempts: 1, MinWait: def.MinWait, MaxWait: def.MaxWait, MaxRetryAfter: def.MaxRetryAfter}, false},
-		{"all set", identity.RetryPolicy{MaxAttempts: 7, MinWait: time.Millisecond, MaxWait: time.Second, MaxRetryAfter: 2 * time.Second},
-			identity.RetryPolicy{MaxAttempts: 7, MinWait: time.Millisecond, MaxWait: time.Second, MaxRetryAfter: 2 * time.Second}, false},
-		{"waits only", identity.RetryPolicy{MinWait: time.Second, MaxRetryAfter: time.Hour},
-			identity.RetryPolicy{MaxAttempts: 4, MinWait: time.Second, MaxWait: def.MaxWait, MaxRetryAfter: time.Hour}, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			in := c.in
-			if got := in.WithDefaults(); got != c.want {
-				t.Errorf("WithDefaults = %+v, want %+v", got, c.want)
-			}
-			if in != c.in {
-				t.Errorf("WithDefaults changed its receiver to %+v", in)
-			}
-		})
-	}
-}
-
 func TestConfigPrintsNoSecret(t *testing.T) {
 	cc := identity.NewClientCredentials(testClientID, identity.NewSecret(clientSecret), nil)
 	cases := []struct {
@@ -286,69 +228,12 @@ func TestConfigPrintsNoSecret(t *testing.T) {
 	}
 }
 
-func TestValidateGUID(t *testing.T) {
-	cases := []struct {
-		in string
-		ok bool
-	}{
-		{testTenant, true},
-		{strings.ToUpper(testTenant), true},
-		{"00000000-0000-0000-0000-000000000000", true},
-		{"", false},
-		{"not-a-guid", false},
-		{"{" + testTenant + "}", false},
-		{"urn:uuid:" + testTenant, false},
-		{strings.ReplaceAll(testTenant, "-", ""), false},
-		{testTenant + " ", false},
-		{" " + testTenant, false},
-		{testTenant[:35], false},
-		{testTenant + "0", false},
-		{"2f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4g", false},
-		{"2f1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d", false},
+func TestDefaultResource(t *testing.T) {
+	if identity.DefaultResource != identity.RegionUSWest || identity.RegionUSWest != rules.DefaultResource {
+		t.Errorf("DefaultResource = %q, rules.DefaultResource = %q", identity.DefaultResource, rules.DefaultResource)
 	}
-	for _, c := range cases {
-		err := identity.ValidateGUID("Some.Field", c.in)
-		if (err == nil) != c.ok {
-			t.Errorf("ValidateGUID(%q) = %v, want ok=%v", c.in, err, c.ok)
-			continue
-		}
-		if err == nil {
-			continue
-		}
-		var ve *identity.ValidationError
-		if !errors.As(err, &ve) || ve.Field != "Some.Field" || ve.Value != c.in || !errors.Is(err, identity.ErrInvalidInput) {
-			t.Errorf("ValidateGUID(%q) = %#v, want a ValidationError of Some.Field holding the value", c.in, err)
-		}
-	}
-}
-
-func TestIsLoopback(t *testing.T) {
-	cases := []struct {
-		host string
-		want bool
-	}{
-		{"localhost", true},
-		{"LocalHost", true},
-		{"127.0.0.1", true},
-		{"127.255.255.254", true},
-		{"::1", true},
-		{"[::1]", true},
-		{"0:0:0:0:0:0:0:1", true},
-		{"", false},
-		{"0.0.0.0", false},
-		{"::", false},
-		{"128.0.0.1", false},
-		{"10.0.0.1", false},
-		{"example.com", false},
-		{"localhost.example.com", false},
-		{"mylocalhost", false},
-		{"127.0.0.1.nip.io", false},
-		{"::2", false},
-	}
-	for _, c := range cases {
-		if got := identity.IsLoopback(c.host); got != c.want {
-			t.Errorf("IsLoopback(%q) = %v, want %v", c.host, got, c.want)
-		}
+	if identity.APIVersion != "v1" {
+		t.Errorf("APIVersion = %q", identity.APIVersion)
 	}
 }
 

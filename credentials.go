@@ -19,7 +19,9 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-// TokenRequest is what the SDK's transport gives Credentials to fetch a token with.
+// TokenRequest is what the SDK's transport gives Credentials to fetch a token with. You
+// need it only to implement Credentials yourself; the SDK's own credentials and the
+// transport build and read it for you.
 type TokenRequest struct {
 	// Resource is the service's base URL (Config.Resource, resolved).
 	Resource *url.URL
@@ -32,7 +34,7 @@ type TokenRequest struct {
 // errNilContext is returned instead of a panic when a call is given a nil context (a new
 // value each time: a caller may change what it gets).
 func errNilContext() error {
-	return &ValidationError{Field: "ctx", Rule: "must not be nil (use context.Background())", Value: nil}
+	return &ValidationError{Field: "Ctx", Rule: "must not be nil (use context.Background())", Value: nil}
 }
 
 // Credentials supply the bearer token of every call. Use NewClientCredentials,
@@ -45,7 +47,8 @@ type Credentials interface {
 	// or about to expire.
 	Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error)
 	// Invalidate drops rejected when it is the cached token, so that the next Token call
-	// fetches a new one. The transport calls it when the service answers 401.
+	// fetches a new one. The transport calls it when the service answers 401; you need it
+	// only to implement Credentials yourself (a source that cannot refresh may do nothing).
 	Invalidate(rejected *oauth2.Token)
 }
 
@@ -198,7 +201,7 @@ func (c *ClientCredentials) validate() error {
 }
 
 // Token returns a token for req.Resource, fetching one when the cached one of that
-// Resource is missing or about to expire.
+// Resource is missing or about to expire. It implements Credentials: the SDK calls it.
 func (c *ClientCredentials) Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
 	if c == nil {
 		return nil, &ValidationError{Field: "Credentials", Rule: "must not be a nil pointer", Value: "*identity.ClientCredentials(nil)"}
@@ -212,7 +215,8 @@ func (c *ClientCredentials) Token(ctx context.Context, req TokenRequest) (*oauth
 	return c.cacheFor(req.Resource).Token(ctx, req)
 }
 
-// Invalidate drops rejected from whichever Resource's cache holds it.
+// Invalidate drops rejected from whichever Resource's cache holds it. It implements
+// Credentials: the SDK calls it on a 401.
 func (c *ClientCredentials) Invalidate(rejected *oauth2.Token) {
 	if c == nil {
 		return
@@ -474,7 +478,7 @@ func NewTokenSource(ts oauth2.TokenSource) *TokenSourceCredentials {
 }
 
 // Token returns the cached token, asking the token source for a new one when it is
-// missing or about to expire.
+// missing or about to expire. It implements Credentials: the SDK calls it.
 func (c *TokenSourceCredentials) Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -482,7 +486,8 @@ func (c *TokenSourceCredentials) Token(ctx context.Context, req TokenRequest) (*
 	return c.tc.Token(ctx, req)
 }
 
-// Invalidate drops rejected when it is the cached token.
+// Invalidate drops rejected when it is the cached token. It implements Credentials: the
+// SDK calls it on a 401.
 func (c *TokenSourceCredentials) Invalidate(rejected *oauth2.Token) {
 	if c != nil && c.tc != nil {
 		c.tc.Invalidate(rejected)
@@ -518,7 +523,7 @@ func NewStaticToken(token Secret) *StaticToken {
 	return s
 }
 
-// Token returns the static token.
+// Token returns the static token. It implements Credentials: the SDK calls it.
 func (s *StaticToken) Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
@@ -526,7 +531,8 @@ func (s *StaticToken) Token(ctx context.Context, req TokenRequest) (*oauth2.Toke
 	return s.tc.Token(ctx, req)
 }
 
-// Invalidate does nothing that changes the token: the next call sends it again.
+// Invalidate does nothing that changes the token: the next call sends it again. It
+// implements Credentials: the SDK calls it on a 401.
 func (s *StaticToken) Invalidate(rejected *oauth2.Token) {
 	if s != nil && s.tc != nil {
 		s.tc.Invalidate(rejected)

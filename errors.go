@@ -187,7 +187,13 @@ func (e *ResponseError) Is(target error) bool {
 // errors.Join; errors.As finds the first, ValidationErrors returns them all, and
 // errors.Is(err, ErrInvalidInput) matches.
 type ValidationError struct {
-	Field string // Go name of the field, with an index where it applies: "RedirectURIs[2]"
+	// Field names what is wrong by its Go name as the caller sees it, in every package of
+	// the SDK: a field of a request or options struct or of Config as in Go, with an index
+	// where it applies ("RedirectURIs[2]", "SecretExpiry", "Retry.MaxAttempts"); a method
+	// parameter in exported form ("ID", "ClientID", "SecretID", "Within", "Ctx"); a whole
+	// request by its type ("UpdateRequest") and a receiver by its qualified type
+	// ("secrets.Client").
+	Field string
 	Rule  string // what the field must be: "must be an absolute URI without a fragment"
 	Value any    // the offending value; never a secret
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -26,8 +27,10 @@ type CreateRequest struct {
 	// not hold control characters (newlines, tabs, ANSI escapes), U+2028, U+2029 or
 	// bidirectional formatting characters: names reach terminals, portals and logs.
 	Name string
-	// Disabled creates the client disabled; by default it is enabled.
-	Disabled bool
+	// Enabled says whether the client may sign users in; nil (the zero value) creates it
+	// enabled, identity.Ptr(false) creates it disabled. A pointer, as in UpdateRequest, so
+	// that the zero CreateRequest still creates an enabled client.
+	Enabled *bool
 	// AllowRefreshTokens lets the application use refresh tokens (offline_access); off
 	// unless chosen, as in the portal.
 	AllowRefreshTokens bool
@@ -67,32 +70,34 @@ type CreateRequest struct {
 // validate reports every broken rule and returns the wire body to send, with the defaults
 // filled in.
 func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate, error) {
-	var v rules
+	var v validate.Errors
 	if r.ID != "" {
-		if err := identity.ValidateGUID("ID", r.ID); err != nil {
+		if err := validate.GUID("ID", r.ID); err != nil {
 			v = append(v, err)
 		}
 	}
-	v.name("Name", r.Name)
-	v.redirects("RedirectURIs", r.RedirectURIs, 1, MaxRedirectURIs)
-	v.redirects("PostLogoutRedirectURIs", r.PostLogoutRedirectURIs, 0, MaxPostLogoutRedirectURIs)
+	v.Name("Name", r.Name)
+	v.Redirects("RedirectURIs", r.RedirectURIs, 1, MaxRedirectURIs)
+	v.Redirects("PostLogoutRedirectURIs", r.PostLogoutRedirectURIs, 0, MaxPostLogoutRedirectURIs)
 	lifetime := r.AccessTokenLifetime
 	if lifetime == 0 {
 		lifetime = DefaultAccessTokenLifetime
 	}
-	v.lifetime("AccessTokenLifetime", lifetime)
-	v.tags("Tags", r.Tags)
+	v.Lifetime("AccessTokenLifetime", lifetime, MinAccessTokenLifetime, MaxAccessTokenLifetime)
+	v.Tags("Tags", r.Tags)
 	if r.ClientURI != "" {
-		v.webURI("ClientURI", r.ClientURI)
+		v.WebURI("ClientURI", r.ClientURI)
 	}
 	if r.LogoURI != "" {
-		v.webURI("LogoURI", r.LogoURI)
+		v.WebURI("LogoURI", r.LogoURI)
 	}
-	v.text("SecretDescription", r.SecretDescription)
-	at, never, err := r.SecretExpiry.Resolve("SecretExpiry", now, secrets.ExpiresAt(now.AddDate(1, 0, 0)))
-	if err != nil {
-		v = append(v, err)
+	v.Text("SecretDescription", r.SecretDescription)
+	exp := r.SecretExpiry
+	if exp.IsZero() {
+		exp = secrets.ExpiresAt(now.AddDate(1, 0, 0))
 	}
+	at, never, err := validate.ExpiryAt("SecretExpiry", exp, now)
+	v.Append(err)
 	if err := errors.Join(v...); err != nil {
 		return nil, err
 	}
@@ -105,7 +110,7 @@ func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate
 		wireClient: wireClient{
 			ID:                          &id,
 			Name:                        &r.Name,
-			Enabled:                     identity.Ptr(!r.Disabled),
+			Enabled:                     identity.Ptr(r.Enabled == nil || *r.Enabled),
 			AccessTokenLifetime:         &secs,
 			Tags:                        r.Tags,
 			RedirectURIs:                r.RedirectURIs,
@@ -257,7 +262,7 @@ func (c *Client) recoverSecret(ctx context.Context, st *createState, ours bool, 
 		return nil, fmt.Errorf("%w: client %s exists but is not the one this call tried to create; it was left as it is: %w", cause, id, identity.ErrConflict)
 	}
 	page, err := readAgain(ctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
-		return c.secrets.List(ctx, id, secrets.ListOptions{Count: secrets.MaxPerClient})
+		return c.secrets.List(ctx, id, secrets.ListOptions{PageSize: secrets.MaxPerClient})
 	})
 	if err != nil {
 		return nil, c.left(ctx, st, ours, errors.Join(cause, err))
@@ -312,8 +317,8 @@ func (st *createState) matches(s secrets.Metadata) bool {
 	if st.body.SecretExpirationDate == nil {
 		return s.Expiry.Never()
 	}
-	at, ok := s.Expiry.Time(time.Time{})
-	return ok && !s.Expiry.Never() && marker.Same(at, *st.body.SecretExpirationDate)
+	at := s.Expiry.At()
+	return !at.IsZero() && marker.Same(at, *st.body.SecretExpirationDate)
 }
 
 // namingTimeout bounds the one look past the caller's deadline that names the secrets a
@@ -332,7 +337,7 @@ func (c *Client) left(ctx context.Context, st *createState, clientOurs bool, err
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namingTimeout)
 	defer cancel()
 	page, lerr := readAgain(lctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
-		return c.secrets.List(ctx, id, secrets.ListOptions{Count: secrets.MaxPerClient})
+		return c.secrets.List(ctx, id, secrets.ListOptions{PageSize: secrets.MaxPerClient})
 	})
 	if lerr == nil {
 		mine, others := st.sort(clientOurs, page.Secrets)

@@ -102,7 +102,7 @@ func TestFinding18_AllStopsWhenServiceIgnoresSkip(t *testing.T) {
 	defer cancel()
 	var got int
 	var last error
-	for _, err := range c.All(ctx, hybridclients.ListOptions{Count: 10}) {
+	for _, err := range c.All(ctx, hybridclients.ListOptions{PageSize: 10}) {
 		if err != nil {
 			last = err
 			break
@@ -147,7 +147,7 @@ func TestFinding18_SecretsAllStops(t *testing.T) {
 			defer cancel()
 			var last error
 			seen := map[int]bool{}
-			for s, err := range c.Secrets().All(ctx, "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b", secrets.ListOptions{Count: 2}) {
+			for s, err := range c.Secrets().All(ctx, "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b", secrets.ListOptions{PageSize: 2}) {
 				if err != nil {
 					last = err
 					break

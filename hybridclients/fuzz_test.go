@@ -75,7 +75,7 @@ func fzSpaceOrControl(s string) bool {
 }
 
 // fzUnsafeText reports text that could rewrite a terminal or a log line (control, line
-// and bidirectional-override characters), listed here independently of internal/textrule.
+// and bidirectional-override characters), listed here independently of internal/rules.
 func fzUnsafeText(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool {
 		return r < 0x20 || r >= 0x7f && r < 0xa0 || r == 0x2028 || r == 0x2029 || r == 0x061c ||
@@ -305,6 +305,7 @@ func FuzzCreateValidate(f *testing.F) {
 		{"", "ok", "https://a.example.com/cb", "", byte('|'), 0, "", "", "", 1, 1, 0b1000},
 		{"", "ok", "https://a.example.com/cb", "", byte('|'), 0, "", "", "", 5, 1 << 40, 0b1000},
 		{"", "ok", "https://a.example.com/cb", "", byte('|'), 0, "", "", "", 2, 1, 0b1000},
+		{"", "ok", "https://a.example.com/cb", "", byte('|'), 0, "", "", "", 0, 0, 0b11000}, // Enabled nil: enabled
 	}
 	for _, s := range seeds {
 		f.Add(s.id, s.name, s.redirects, s.postLogout, s.sep, s.lifetime, s.tags, s.clientURI, s.logoURI, s.expMode, s.expVal, s.flags)
@@ -315,7 +316,7 @@ func FuzzCreateValidate(f *testing.F) {
 		req := CreateRequest{
 			ID:                          id,
 			Name:                        name,
-			Disabled:                    flags&1 != 0,
+			Enabled:                     fzEnabled(flags),
 			AllowRefreshTokens:          flags&2 != 0,
 			AllowAccessTokensViaBrowser: flags&4 != 0,
 			RedirectURIs:                fzList(redirects, sep, flags&8 != 0 || redirects != ""),
@@ -699,4 +700,13 @@ func fmtAll(err error) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// fzEnabled is CreateRequest.Enabled from the fuzzed flags: bit 0 disables, bit 4 leaves
+// it nil (which must create an enabled client).
+func fzEnabled(flags uint8) *bool {
+	if flags&1 == 0 && flags&16 != 0 {
+		return nil
+	}
+	return identity.Ptr(flags&1 == 0)
 }

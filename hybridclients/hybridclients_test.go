@@ -151,7 +151,7 @@ func TestList(t *testing.T) {
 	c, mt := newTest(t)
 	expect(t, mt, "GET", base, "count=2&id=a&id=b&skip=4&tag=prod&tag=blue+team", "", 200, "["+clientJSON+"]",
 		http.Header{"Total-Count": {"17"}})
-	p, err := c.List(context.Background(), ListOptions{IDs: []string{"a", "b"}, Tags: []string{"prod", "blue team"}, Skip: 4, Count: 2})
+	p, err := c.List(context.Background(), ListOptions{IDs: []string{"a", "b"}, Tags: []string{"prod", "blue team"}, Skip: 4, PageSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,8 +167,8 @@ func TestList(t *testing.T) {
 
 func TestListValidation(t *testing.T) {
 	c, mt := newTest(t)
-	_, err := c.List(context.Background(), ListOptions{IDs: []string{"ok", " "}, Tags: []string{""}, Skip: -1, Count: -5})
-	for _, f := range []string{"IDs[1]", "Tags[0]", "Skip", "Count"} {
+	_, err := c.List(context.Background(), ListOptions{IDs: []string{"ok", " "}, Tags: []string{""}, Skip: -1, PageSize: -5})
+	for _, f := range []string{"IDs[1]", "Tags[0]", "Skip", "PageSize"} {
 		if !strings.Contains(fmt.Sprint(err), f) {
 			t.Errorf("%s not named in %v", f, err)
 		}
@@ -198,7 +198,7 @@ func TestAllPagesLazily(t *testing.T) {
 		return resp, nil
 	})
 	var ids []string
-	for hc, err := range c.All(context.Background(), ListOptions{Count: 2}) {
+	for hc, err := range c.All(context.Background(), ListOptions{PageSize: 2}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestAllPagesLazily(t *testing.T) {
 	// Breaking out early fetches no further page.
 	c, mt = newTest(t)
 	expect(t, mt, "GET", base, "count=2", "", 200, page(0, 2), http.Header{"Total-Count": {"5"}})
-	for range c.All(context.Background(), ListOptions{Count: 2}) {
+	for range c.All(context.Background(), ListOptions{PageSize: 2}) {
 		break
 	}
 	if mt.GetTotalCallCount() != 1 {

@@ -8,29 +8,36 @@ import (
 	"net/http"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/pager"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 )
 
-// DefaultPageSize is the service's page size when ListOptions.Count is zero.
-const DefaultPageSize = 100
+// DefaultPageSize is the service's page size when ListOptions.PageSize is zero; a scan
+// reads pages of this size unless ScanOptions.List says otherwise.
+const DefaultPageSize = pager.DefaultPageSize
 
 // ListOptions filter and page a list of hybrid clients. The zero value lists the first
 // page of every client.
 type ListOptions struct {
-	// IDs keeps only these clients; when set, the service ignores Skip and Count.
+	// IDs keeps only these clients; when set, the service ignores Skip and PageSize.
 	IDs []string `url:"id,omitempty"`
 	// Tags keeps clients that have any of these tags. Blank tags and tags with control
 	// characters (NUL included) are refused, as in CreateRequest.Tags.
 	Tags []string `url:"tag,omitempty"`
 	// Skip is how many matching clients to pass over; 0 is the first page.
 	Skip int `url:"skip,omitempty"`
-	// Count is the page size; 0 means the service's default, 100.
-	Count int `url:"count,omitempty"`
+	// PageSize is how many clients one page holds at most (the query's count); 0 means
+	// DefaultPageSize. Client.Count, not this, is the number of clients in all.
+	PageSize int `url:"count,omitempty"`
 }
 
-// CountOptions filter a count of hybrid clients.
+// CountOptions filter a count of hybrid clients: the filters of ListOptions, without the
+// paging, which a count (HEAD) does not take.
 type CountOptions struct {
-	IDs  []string `url:"id,omitempty"`
+	// IDs counts only these clients.
+	IDs []string `url:"id,omitempty"`
+	// Tags counts clients that have any of these tags, under the rules of ListOptions.Tags.
 	Tags []string `url:"tag,omitempty"`
 }
 
@@ -42,16 +49,16 @@ type Page struct {
 }
 
 func (o ListOptions) validate() error {
-	var r rules
-	r.ids("IDs", o.IDs)
-	r.tags("Tags", o.Tags)
+	var r validate.Errors
+	r.IDs("IDs", o.IDs)
+	r.Tags("Tags", o.Tags)
 	if o.Skip < 0 {
-		r.add("Skip", "must not be negative", o.Skip)
+		r.Add("Skip", "must not be negative", o.Skip)
 	}
-	if o.Count < 0 {
-		r.add("Count", "must not be negative (0 means the default page size)", o.Count)
+	if o.PageSize < 0 {
+		r.Add("PageSize", "must not be negative (0 means the default page size)", o.PageSize)
 	}
-	return errors.Join(r...)
+	return r.Err()
 }
 
 // List returns one page of the tenant's hybrid clients and the number matching in all.
@@ -77,7 +84,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 }
 
 // All iterates over every hybrid client matching opts, fetching one page at a time as the
-// loop advances (memory holds one page), starting at opts.Skip with pages of opts.Count
+// loop advances (memory holds one page), starting at opts.Skip with pages of opts.PageSize
 // (default 100). An error ends the iteration after being yielded once. Clients created or
 // deleted while the loop runs may be missed, as with any skip/count paging; a client that
 // a concurrent create pushes from the end of one page to the next is not yielded twice.
@@ -111,48 +118,33 @@ func (c *Client) All(ctx context.Context, opts ListOptions) iter.Seq2[HybridClie
 // A page holds only clients that were not on the page before: a client that a concurrent
 // create pushes from the end of one page to the next is not yielded twice.
 func (c *Client) pages(ctx context.Context, opts ListOptions) iter.Seq2[*Page, error] {
+	w := pager.Walk[HybridClient, string]{
+		Skip:     opts.Skip,
+		PageSize: opts.PageSize,
+		Fetch: func(ctx context.Context, skip, size int) ([]HybridClient, int, error) {
+			o := opts
+			o.Skip, o.PageSize = skip, size
+			p, err := c.List(ctx, o)
+			if err != nil {
+				return nil, 0, err
+			}
+			return p.Clients, p.Total, nil
+		},
+		Key: func(hc HybridClient) string { return hc.ID },
+		// IDs make the service return every match at once.
+		OnePage: len(opts.IDs) > 0,
+		Noun:    "clients",
+		Max:     maxClientsPerTenant,
+		TooMany: fmt.Sprintf("more than %d clients listed, the most a tenant can hold", maxClientsPerTenant),
+		Stop:    c.listError,
+	}
 	return func(yield func(*Page, error) bool) {
-		if opts.Count == 0 {
-			opts.Count = DefaultPageSize
-		}
-		// Only the previous page's ids are kept (memory holds pages, not the tenant): a
-		// shift under a concurrent create repeats the end of the previous page, and a
-		// service that ignores skip repeats the previous page whole.
-		var prev map[string]bool
-		listed, stale := 0, 0 // clients yielded; pages in a row with nothing new
-		for {
-			p, err := c.List(ctx, opts)
+		for p, err := range w.Pages(ctx) {
 			if err != nil {
 				yield(nil, err)
 				return
 			}
-			n := len(p.Clients)
-			ids := make(map[string]bool, n)
-			fresh := make([]HybridClient, 0, n)
-			for _, hc := range p.Clients {
-				if !prev[hc.ID] && !ids[hc.ID] {
-					fresh = append(fresh, hc)
-				}
-				ids[hc.ID] = true
-			}
-			prev, p.Clients = ids, fresh
-			listed += len(fresh)
-			if n > 0 && len(fresh) == 0 {
-				stale++
-			} else {
-				stale = 0
-			}
-			if !yield(p, nil) {
-				return
-			}
-			if err := pagingError(c.t, opts, stale, listed); err != nil {
-				yield(nil, err)
-				return
-			}
-			opts.Skip += n
-			// IDs make the service return every match at once; a short or empty page, or
-			// reaching Total, is the end.
-			if len(opts.IDs) > 0 || n < opts.Count || opts.Skip >= p.Total {
+			if !yield(&Page{Clients: p.Items, Total: p.Total}, nil) {
 				return
 			}
 		}
@@ -162,25 +154,9 @@ func (c *Client) pages(ctx context.Context, opts ListOptions) iter.Seq2[*Page, e
 // maxClientsPerTenant is the service's limit of clients of all types in one tenant.
 const maxClientsPerTenant = 50_000
 
-// maxStalePages is how many pages in a row may bring nothing new before the list is
-// judged stuck. One such page can be honest (small pages, clients created meanwhile
-// shift the list); a service that ignores skip repeats itself forever.
-const maxStalePages = 3
-
-// pagingError stops a list that does not advance: maxStalePages pages in a row without a
-// client not on the page before (the service ignores skip), or more clients than a tenant
-// can hold.
-func pagingError(t *transport.Client, opts ListOptions, stale, listed int) error {
-	var why string
-	switch {
-	case stale >= maxStalePages:
-		why = fmt.Sprintf("%d pages in a row up to skip=%d repeat clients already listed; the service ignores skip", stale, opts.Skip)
-	case listed > maxClientsPerTenant:
-		why = fmt.Sprintf("more than %d clients listed, the most a tenant can hold", maxClientsPerTenant)
-	default:
-		return nil
-	}
-	u, _ := t.URL(transport.Request{Method: http.MethodGet, Path: []string{collection}})
+// listError is the *identity.ResponseError of a list that does not advance.
+func (c *Client) listError(why string) error {
+	u, _ := c.t.URL(transport.Request{Method: http.MethodGet, Path: []string{collection}})
 	path := ""
 	if u != nil {
 		path = u.Path
@@ -188,12 +164,15 @@ func pagingError(t *transport.Client, opts ListOptions, stale, listed int) error
 	return &identity.ResponseError{StatusCode: http.StatusOK, Method: http.MethodGet, Path: path, Err: errors.New(why)}
 }
 
-// Count returns the number of hybrid clients matching opts (HEAD: no body is sent back).
+// Count returns the number of hybrid clients matching opts (HEAD: no body is sent back):
+// the total, where ListOptions.PageSize is the size of one page. CountOptions hold the
+// filters the service's count accepts (id and tag); secrets.Client.Count has none to
+// take, as the service's count of secrets accepts no filter.
 func (c *Client) Count(ctx context.Context, opts CountOptions) (int, error) {
-	var r rules
-	r.ids("IDs", opts.IDs)
-	r.tags("Tags", opts.Tags)
-	if err := errors.Join(c.ready(), errors.Join(r...)); err != nil {
+	var r validate.Errors
+	r.IDs("IDs", opts.IDs)
+	r.Tags("Tags", opts.Tags)
+	if err := errors.Join(c.ready(), r.Err()); err != nil {
 		return 0, err
 	}
 	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection}, Query: opts}, nil)

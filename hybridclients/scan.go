@@ -116,7 +116,7 @@ func Each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx
 	return func(yield func(Result[T], error) bool) {
 		err := opts.validate()
 		if work == nil {
-			err = errors.Join(err, &identity.ValidationError{Field: "work", Rule: "must not be nil", Value: nil})
+			err = errors.Join(err, &identity.ValidationError{Field: "Work", Rule: "must not be nil", Value: nil})
 		}
 		if err != nil {
 			yield(Result[T]{}, err)
@@ -149,7 +149,7 @@ func (s *scan[T]) run(ctx context.Context, yield func(Result[T], error) bool) {
 	// Bounded channels: the walk blocks while the workers are busy, the workers while
 	// the loop is. Jobs hold a page more than the workers take, so the walk lists the
 	// next page while the workers still have a page's worth to do.
-	pageSize := s.opts.List.Count
+	pageSize := s.opts.List.PageSize
 	if pageSize == 0 {
 		pageSize = DefaultPageSize
 	}
@@ -267,7 +267,7 @@ func (c *Client) ScanExpiry(ctx context.Context, within time.Duration, now time.
 	return func(yield func(Result[secrets.ExpiryReport], error) bool) {
 		if within < 0 {
 			yield(Result[secrets.ExpiryReport]{}, errors.Join(opts.validate(),
-				&identity.ValidationError{Field: "within", Rule: "must not be negative", Value: within.String()}))
+				&identity.ValidationError{Field: "Within", Rule: "must not be negative", Value: within.String()}))
 			return
 		}
 		at := now

@@ -238,7 +238,7 @@ func TestScanOptionsValidated(t *testing.T) {
 		{hybridclients.ScanOptions{Concurrency: hybridclients.MaxConcurrency + 1}, 0, "Concurrency"},
 		{hybridclients.ScanOptions{List: hybridclients.ListOptions{Skip: -1}}, 0, "List.Skip"},
 		{hybridclients.ScanOptions{List: hybridclients.ListOptions{Tags: []string{" "}}}, 0, "List.Tags[0]"},
-		{hybridclients.ScanOptions{}, -time.Hour, "within"},
+		{hybridclients.ScanOptions{}, -time.Hour, "Within"},
 	} {
 		var errs []error
 		for _, err := range c.ScanExpiry(context.Background(), tc.within, time.Time{}, tc.opts) {
@@ -252,7 +252,7 @@ func TestScanOptionsValidated(t *testing.T) {
 		t.Log(errs[0])
 	}
 	for _, err := range hybridclients.Each[int](context.Background(), c, hybridclients.ScanOptions{}, nil) {
-		if ves := identity.ValidationErrors(err); len(ves) != 1 || ves[0].Field != "work" {
+		if ves := identity.ValidationErrors(err); len(ves) != 1 || ves[0].Field != "Work" {
 			t.Errorf("nil work: %v", err)
 		}
 	}

@@ -13,7 +13,9 @@ import (
 	"strings"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 	"golang.org/x/oauth2"
 )
 
@@ -127,11 +129,11 @@ func cloneClient(hc HybridClient) HybridClient {
 // checkSignIn reports every broken rule of DiscoverSignIn's input at once.
 func checkSignIn(cfg identity.Config, hc *HybridClient, secret identity.Secret, redirectURI string) (*url.URL, error) {
 	var errs []error
-	resource, err := cfg.ResourceURL()
-	if err != nil {
-		errs = append(errs, err)
+	resource, p := rules.ResourceURL(cfg.Resource)
+	if p != nil {
+		errs = append(errs, validate.Problem(p))
 	}
-	if err := identity.ValidateGUID("TenantID", cfg.TenantID); err != nil {
+	if err := validate.GUID("TenantID", cfg.TenantID); err != nil {
 		errs = append(errs, err)
 	}
 	if secret.IsZero() {
@@ -267,10 +269,10 @@ func (s *SignIn) OAuth2Config() *oauth2.Config {
 func (s *SignIn) AuthCodeURL(state, nonce, verifier string) (string, error) {
 	var errs []error
 	if state == "" {
-		errs = append(errs, &identity.ValidationError{Field: "state", Rule: "must be set: it ties the answer to this browser's request", Value: state})
+		errs = append(errs, &identity.ValidationError{Field: "State", Rule: "must be set: it ties the answer to this browser's request", Value: state})
 	}
 	if nonce == "" {
-		errs = append(errs, &identity.ValidationError{Field: "nonce", Rule: "must be set: it ties the ID token to this sign-in", Value: nonce})
+		errs = append(errs, &identity.ValidationError{Field: "Nonce", Rule: "must be set: it ties the ID token to this sign-in", Value: nonce})
 	}
 	errs = append(errs, checkVerifier(verifier))
 	if err := errors.Join(errs...); err != nil {
@@ -292,7 +294,7 @@ func checkVerifier(v string) error {
 	if ok {
 		return nil
 	}
-	return &identity.ValidationError{Field: "verifier", Rule: "must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636); make it with oauth2.GenerateVerifier", Value: fmt.Sprintf("%d characters", len(v))}
+	return &identity.ValidationError{Field: "Verifier", Rule: "must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636); make it with oauth2.GenerateVerifier", Value: fmt.Sprintf("%d characters", len(v))}
 }
 
 // Exchange redeems the code the browser brought back to the redirect URI for tokens,
@@ -304,7 +306,7 @@ func checkVerifier(v string) error {
 func (s *SignIn) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
 	var errs []error
 	if code == "" {
-		errs = append(errs, &identity.ValidationError{Field: "code", Rule: "must be set", Value: code})
+		errs = append(errs, &identity.ValidationError{Field: "Code", Rule: "must be set", Value: code})
 	}
 	errs = append(errs, checkVerifier(verifier))
 	if err := errors.Join(errs...); err != nil {

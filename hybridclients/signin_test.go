@@ -297,11 +297,11 @@ func TestSignInAuthCodeURL(t *testing.T) {
 	}
 
 	_, err = s.AuthCodeURL("", "", "short")
-	if got := validationFields(err); !slices.Equal(got, []string{"state", "nonce", "verifier"}) {
+	if got := validationFields(err); !slices.Equal(got, []string{"State", "Nonce", "Verifier"}) {
 		t.Errorf("fields %q (%v)", got, err)
 	}
 	_, err = s.AuthCodeURL("s", "n", strings.Repeat("a", 42)+"/")
-	if got := validationFields(err); !slices.Equal(got, []string{"verifier"}) {
+	if got := validationFields(err); !slices.Equal(got, []string{"Verifier"}) {
 		t.Errorf("a verifier with '/' passed: %v", err)
 	}
 }
@@ -326,7 +326,7 @@ func TestSignInExchange(t *testing.T) {
 		t.Errorf("Authorization header %q: the secret belongs in the form only", a)
 	}
 
-	if _, err := s.Exchange(context.Background(), "", "x"); !slices.Equal(validationFields(err), []string{"code", "verifier"}) {
+	if _, err := s.Exchange(context.Background(), "", "x"); !slices.Equal(validationFields(err), []string{"Code", "Verifier"}) {
 		t.Errorf("empty code and bad verifier: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 )
 
 // UpdateRequest changes some properties of a hybrid client. Only what is set is sent, and
@@ -35,7 +36,7 @@ type UpdateRequest struct {
 }
 
 func (r UpdateRequest) validate() (*wireClient, error) {
-	var v rules
+	var v validate.Errors
 	w := &wireClient{
 		Name:                        r.Name,
 		Enabled:                     r.Enabled,
@@ -48,30 +49,30 @@ func (r UpdateRequest) validate() (*wireClient, error) {
 		AllowAccessTokensViaBrowser: r.AllowAccessTokensViaBrowser,
 	}
 	if r.Name != nil {
-		v.name("Name", *r.Name)
+		v.Name("Name", *r.Name)
 	}
 	if r.AccessTokenLifetime != nil {
-		v.lifetime("AccessTokenLifetime", *r.AccessTokenLifetime)
+		v.Lifetime("AccessTokenLifetime", *r.AccessTokenLifetime, MinAccessTokenLifetime, MaxAccessTokenLifetime)
 		w.AccessTokenLifetime = identity.Ptr(int32(*r.AccessTokenLifetime / time.Second))
 	}
 	if r.Tags != nil {
-		v.tags("Tags", r.Tags)
+		v.Tags("Tags", r.Tags)
 	}
 	if r.RedirectURIs != nil {
-		v.redirects("RedirectURIs", r.RedirectURIs, 1, MaxRedirectURIs)
+		v.Redirects("RedirectURIs", r.RedirectURIs, 1, MaxRedirectURIs)
 	}
 	if r.PostLogoutRedirectURIs != nil {
-		v.redirects("PostLogoutRedirectURIs", r.PostLogoutRedirectURIs, 0, MaxPostLogoutRedirectURIs)
+		v.Redirects("PostLogoutRedirectURIs", r.PostLogoutRedirectURIs, 0, MaxPostLogoutRedirectURIs)
 	}
 	if r.ClientURI != nil && *r.ClientURI != "" {
-		v.webURI("ClientURI", *r.ClientURI)
+		v.WebURI("ClientURI", *r.ClientURI)
 	}
 	if r.LogoURI != nil && *r.LogoURI != "" {
-		v.webURI("LogoURI", *r.LogoURI)
+		v.WebURI("LogoURI", *r.LogoURI)
 	}
 	// Judged on what would be sent, so no field can be forgotten here.
 	if b, _ := json.Marshal(w); string(b) == "{}" {
-		v.add("UpdateRequest", "must set at least one property", nil)
+		v.Add("UpdateRequest", "must set at least one property", nil)
 	}
 	return w, errors.Join(v...)
 }

@@ -36,7 +36,7 @@ func Classify(secrets []Metadata, within time.Duration, now time.Time) ExpiryRep
 	var r ExpiryReport
 	horizon := now.Add(within)
 	for _, s := range secrets {
-		at, ok := s.Expiry.Time(now)
+		at, ok := s.Expiry.when(now)
 		switch {
 		case s.Expiry.Never() || !ok:
 			r.NeverExpiring = append(r.NeverExpiring, s)
@@ -49,8 +49,8 @@ func Classify(secrets []Metadata, within time.Duration, now time.Time) ExpiryRep
 		}
 	}
 	byExpiry := func(a, b Metadata) int {
-		ta, _ := a.Expiry.Time(now)
-		tb, _ := b.Expiry.Time(now)
+		ta, _ := a.Expiry.when(now)
+		tb, _ := b.Expiry.when(now)
 		return ta.Compare(tb)
 	}
 	slices.SortStableFunc(r.Expired, byExpiry)
@@ -68,7 +68,7 @@ func Classify(secrets []Metadata, within time.Duration, now time.Time) ExpiryRep
 func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.Duration, now time.Time) (*ExpiryReport, error) {
 	_, err := c.path(clientID)
 	if within < 0 {
-		err = errors.Join(err, &identity.ValidationError{Field: "within", Rule: "must not be negative", Value: within.String()})
+		err = errors.Join(err, &identity.ValidationError{Field: "Within", Rule: "must not be negative", Value: within.String()})
 	}
 	if err != nil {
 		return nil, err

@@ -41,7 +41,7 @@ type Client struct {
 // shares the hybrid clients' connections.
 func New(cfg identity.Config, kind Kind) (*Client, error) {
 	if kind != HybridClients && kind != ClientCredentialClients {
-		return nil, &identity.ValidationError{Field: "kind", Rule: "must be HybridClients or ClientCredentialClients", Value: string(kind)}
+		return nil, &identity.ValidationError{Field: "Kind", Rule: "must be HybridClients or ClientCredentialClients", Value: string(kind)}
 	}
 	t, err := transport.New(cfg)
 	if err != nil {
@@ -81,12 +81,12 @@ func (c *Client) ready() error {
 
 // path returns the route segments of a client's secrets, or of one secret for each id
 // given, after checking the Client and the ids: every broken rule at once, joined.
-func (c *Client) path(clientID string, id ...int) ([]string, error) {
-	errs := []error{c.ready(), transport.CheckPathSegment("clientID", clientID)}
+func (c *Client) path(clientID string, secretID ...int) ([]string, error) {
+	errs := []error{c.ready(), transport.CheckPathSegment("ClientID", clientID)}
 	p := []string{string(c.Kind()), clientID, "Secrets"}
-	for _, n := range id {
+	for _, n := range secretID {
 		if n <= 0 || n > 1<<31-1 {
-			errs = append(errs, &identity.ValidationError{Field: "secretID", Rule: "must be a positive 32-bit integer", Value: n})
+			errs = append(errs, &identity.ValidationError{Field: "SecretID", Rule: "must be a positive 32-bit integer", Value: n})
 		}
 		p = append(p, strconv.Itoa(n))
 	}

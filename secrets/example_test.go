@@ -43,7 +43,7 @@ func ExampleClient_Add() {
 	fmt.Println("id:", added.ID)
 	fmt.Println("description:", added.Description)
 	// The expiry is this call's marker: up to an hour earlier than asked (AddRequest.Expiry).
-	at, _ := added.Expiry.Time(time.Now())
+	at := added.Expiry.At()
 	asked := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
 	fmt.Println("expires in the hour before 2099-01-01:", at.Before(asked) && !at.Before(asked.Add(-time.Hour)))
 	fmt.Println("value:", added.Value) // prints [REDACTED]; Reveal returns the value
@@ -85,7 +85,7 @@ func ExampleClient_Rotate() {
 	}
 	fmt.Println("added:", rot.Added.ID, rot.Added.Description)
 	for _, s := range rot.Shortened {
-		at, _ := s.Expiry.Time(time.Now())
+		at := s.Expiry.At()
 		fmt.Println("works for one more hour:", s.ID, s.Description, time.Until(at).Round(time.Hour))
 	}
 	fmt.Println("in the vault:", !vault["billing/client-secret"].IsZero())

@@ -3,14 +3,7 @@ package secrets
 import (
 	"fmt"
 	"time"
-
-	"github.com/ocs-go/identity"
 )
-
-// DefaultLifetime is about how long a new secret lives when the caller does not choose:
-// one year, as the portal does. Add and Rotate (and hybridclients.Create) set the same date
-// and time one calendar year later, so across a leap day it is a day longer.
-const DefaultLifetime = 365 * 24 * time.Hour
 
 // Expiry says when a secret stops working: at a given future time, or never, as an
 // explicit choice. The zero Expiry means "not chosen": where a secret is created it becomes
@@ -47,9 +40,27 @@ func (e Expiry) IsZero() bool { return e.kind == expiryUnset }
 // Never reports whether the Expiry is the explicit never-expires choice.
 func (e Expiry) Never() bool { return e.kind == expiresNever }
 
-// Time returns the moment the secret expires, relative to now for ExpiresIn, and false
+// At returns the fixed time of an ExpiresAt, and the zero time for any other Expiry
+// (never, unset, or relative: see In). Every Expiry read from the service is fixed or never.
+func (e Expiry) At() time.Time {
+	if e.kind == expiresAt {
+		return e.at
+	}
+	return time.Time{}
+}
+
+// In returns the duration of an ExpiresIn, counted from when the request is sent, and
+// zero for any other Expiry.
+func (e Expiry) In() time.Duration {
+	if e.kind == expiresIn {
+		return e.in
+	}
+	return 0
+}
+
+// when returns the moment the secret expires, relative to now for ExpiresIn, and false
 // when it never expires or no expiry was chosen.
-func (e Expiry) Time(now time.Time) (time.Time, bool) {
+func (e Expiry) when(now time.Time) (time.Time, bool) {
 	switch e.kind {
 	case expiresAt:
 		return e.at, true
@@ -61,7 +72,7 @@ func (e Expiry) Time(now time.Time) (time.Time, bool) {
 
 // Expired reports whether a secret with this Expiry no longer works at the time at.
 func (e Expiry) Expired(at time.Time) bool {
-	t, ok := e.Time(at)
+	t, ok := e.when(at)
 	return ok && e.kind == expiresAt && !at.Before(t)
 }
 
@@ -77,49 +88,6 @@ func (e Expiry) String() string {
 	}
 	return "unset"
 }
-
-// Resolve turns the Expiry into what the wire needs at the moment now: the time it expires,
-// or never. An unset Expiry becomes def (unset stays unset when def is unset too). A zero,
-// past or present time, or a non-positive duration, is a *identity.ValidationError naming
-// field. It is exported for the hybridclients package; callers need not use it.
-func (e Expiry) Resolve(field string, now time.Time, def Expiry) (at time.Time, never bool, err error) {
-	if e.IsZero() {
-		if def.IsZero() {
-			return time.Time{}, false, nil
-		}
-		e = def
-	}
-	switch e.kind {
-	case expiresNever:
-		return time.Time{}, true, nil
-	case expiresIn:
-		if e.in <= 0 {
-			return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must be a positive duration (use NeverExpires to choose no expiry)", Value: e.in}
-		}
-		// Whole seconds, rounded up, so that even a tiny duration lands after now.
-		at := now.Add(e.in).UTC()
-		if t := at.Truncate(time.Second); !t.Equal(at) {
-			at = t.Add(time.Second)
-		}
-		if at.Year() > maxYear {
-			return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must end before the year 10000 (RFC 3339 cannot write it)", Value: e.in}
-		}
-		return at, false, nil
-	}
-	if e.at.IsZero() {
-		return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must be a time in the future; a zero time does not mean never (use NeverExpires)", Value: "0001-01-01T00:00:00Z"}
-	}
-	if !e.at.After(now) {
-		return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must be in the future", Value: e.at.UTC().Format(time.RFC3339)}
-	}
-	if e.at.UTC().Year() > maxYear {
-		return time.Time{}, false, &identity.ValidationError{Field: field, Rule: "must be before the year 10000 (RFC 3339 cannot write it)", Value: e.at.UTC().Year()}
-	}
-	return e.at.UTC(), false, nil
-}
-
-// maxYear is the last year an RFC 3339 date-time can hold.
-const maxYear = 9999
 
 // GoString makes %#v readable.
 func (e Expiry) GoString() string { return fmt.Sprintf("secrets.Expiry(%s)", e) }

@@ -52,7 +52,7 @@ func TestAddExpiryRules(t *testing.T) {
 }
 
 func TestAddSendsDescription(t *testing.T) {
-	w, err := AddRequest{Description: "billing"}.wire(testNow)
+	w, err := AddRequest{Description: "billing"}.validate(testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +121,8 @@ func TestDecodeExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.body, err)
 		}
-		got, ok := m.Expiry.Time(testNow)
-		if m.Expiry.Never() != tt.never || (!tt.never && (!ok || !got.Equal(at))) {
+		got := m.Expiry.At()
+		if m.Expiry.Never() != tt.never || (!tt.never && !got.Equal(at)) || (tt.never && !got.IsZero()) {
 			t.Errorf("%s: Expiry = %v", tt.body, m.Expiry)
 		}
 	}
@@ -247,7 +247,7 @@ func TestAddAtLimitSendsNothing(t *testing.T) {
 	}
 	f.on("GET", secretsURL(HybridClients), list(ten...))
 	_, err := f.c.Add(ctx, testClient, AddRequest{})
-	if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "has 10 secrets, 10 of them expired") {
+	if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "has 10 secrets (the limit is 10), 10 of them expired") {
 		t.Fatalf("err = %v", err)
 	}
 	if info := f.mt.GetCallCountInfo(); info["POST "+secretsURL(HybridClients)] != 0 {
@@ -312,5 +312,31 @@ func TestCheckExpiry(t *testing.T) {
 	wantCalls(t, f, "GET ClientCredentialClients/"+testClient+"/Secrets?count=100")
 	if _, err := f.c.CheckExpiry(ctx, testClient, -time.Second, testNow); !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("negative within: %v", err)
+	}
+}
+
+func TestExpiryAccessors(t *testing.T) {
+	at := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	cases := []struct {
+		e         Expiry
+		at        time.Time
+		in        time.Duration
+		never, is bool
+	}{
+		{Expiry{}, time.Time{}, 0, false, true},
+		{ExpiresAt(at), at, 0, false, false},
+		{ExpiresIn(time.Hour), time.Time{}, time.Hour, false, false},
+		{NeverExpires(), time.Time{}, 0, true, false},
+	}
+	for _, c := range cases {
+		if got := c.e.At(); !got.Equal(c.at) {
+			t.Errorf("%v.At() = %v, want %v", c.e, got, c.at)
+		}
+		if got := c.e.In(); got != c.in {
+			t.Errorf("%v.In() = %v, want %v", c.e, got, c.in)
+		}
+		if c.e.Never() != c.never || c.e.IsZero() != c.is {
+			t.Errorf("%v: Never() = %v, IsZero() = %v; want %v, %v", c.e, c.e.Never(), c.e.IsZero(), c.never, c.is)
+		}
 	}
 }

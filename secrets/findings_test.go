@@ -318,7 +318,7 @@ func TestFinding07_DefaultRotateKeepsOldSecretsAnHour(t *testing.T) {
 	if len(rot.Deleted) != 0 || len(rot.Shortened) != 1 {
 		t.Fatalf("rotation %+v, want the old secret shortened, not deleted", rot)
 	}
-	if at, _ := rot.Shortened[0].Expiry.Time(time.Time{}); at.Before(before.Add(time.Hour - time.Second)) {
+	if at := rot.Shortened[0].Expiry.At(); at.Before(before.Add(time.Hour - time.Second)) {
 		t.Errorf("old secret expires at %v, less than an hour after the rotation", at)
 	}
 }

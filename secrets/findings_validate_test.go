@@ -62,16 +62,16 @@ func TestSecretsReportClientIDWithOtherRules(t *testing.T) {
 		err  error
 		want []string
 	}{
-		{"Add", func() error { _, err := f.c.Add(ctx, "", AddRequest{Description: "a\nb", Expiry: past}); return err }(), []string{"clientID", "Description", "Expiry"}},
-		{"Update", func() error { _, err := f.c.Update(ctx, "", 0, UpdateRequest{}); return err }(), []string{"clientID", "secretID", "UpdateRequest"}},
+		{"Add", func() error { _, err := f.c.Add(ctx, "", AddRequest{Description: "a\nb", Expiry: past}); return err }(), []string{"ClientID", "Description", "Expiry"}},
+		{"Update", func() error { _, err := f.c.Update(ctx, "", 0, UpdateRequest{}); return err }(), []string{"ClientID", "SecretID", "UpdateRequest"}},
 		{"Update desc", func() error {
 			_, err := f.c.Update(ctx, "..", 1, UpdateRequest{Description: identity.Ptr("\x1b[0m"), Expiry: past})
 			return err
-		}(), []string{"clientID", "Description", "Expiry"}},
-		{"Rotate", func() error { _, err := f.c.Rotate(ctx, "", RotateOptions{Expiry: past}); return err }(), []string{"clientID", "Expiry", "Store"}},
-		{"List", func() error { _, err := f.c.List(ctx, "", ListOptions{Skip: -1, Count: -1}); return err }(), []string{"clientID", "Skip", "Count"}},
-		{"CheckExpiry", func() error { _, err := f.c.CheckExpiry(ctx, "", -time.Hour, testNow); return err }(), []string{"clientID", "within"}},
-		{"Get", func() error { _, err := f.c.Get(ctx, "", -1); return err }(), []string{"clientID", "secretID"}},
+		}(), []string{"ClientID", "Description", "Expiry"}},
+		{"Rotate", func() error { _, err := f.c.Rotate(ctx, "", RotateOptions{Expiry: past}); return err }(), []string{"ClientID", "Expiry", "Store"}},
+		{"List", func() error { _, err := f.c.List(ctx, "", ListOptions{Skip: -1, PageSize: -1}); return err }(), []string{"ClientID", "Skip", "PageSize"}},
+		{"CheckExpiry", func() error { _, err := f.c.CheckExpiry(ctx, "", -time.Hour, testNow); return err }(), []string{"ClientID", "Within"}},
+		{"Get", func() error { _, err := f.c.Get(ctx, "", -1); return err }(), []string{"ClientID", "SecretID"}},
 	} {
 		if got := fields(tc.err); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: rules on %v, want %v: %v", tc.name, got, tc.want, tc.err)
@@ -126,7 +126,7 @@ func TestFinding12_ZeroSecretsClientReturnsErrors(t *testing.T) {
 			_ = c.Kind()
 			// Other broken rules come with it.
 			_, err = c.Add(ctx, "", AddRequest{Description: "a\nb"})
-			if got := fields(err); !slices.Equal(got, []string{"secrets.Client", "clientID", "Description"}) {
+			if got := fields(err); !slices.Equal(got, []string{"secrets.Client", "ClientID", "Description"}) {
 				t.Errorf("%s Client.Add(\"\", bad): rules on %v: %v", name, got, err)
 			}
 		}()

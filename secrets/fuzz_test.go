@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/validate"
 )
 
 // fzKnown fails on a property that fuzzing once found broken; finding names the reproducer
@@ -190,7 +191,7 @@ func FuzzExpiry(f *testing.F) {
 		case 2:
 			def = NeverExpires()
 		}
-		at, never, err := e.Resolve("Expiry", now, def)
+		at, never, err := fzResolve(e, now, def)
 		chosenNever := m == fzNever || (m == fzUnset && def.Never())
 		switch {
 		case err != nil:
@@ -223,7 +224,7 @@ func FuzzExpiry(f *testing.F) {
 		if flags&1 != 0 {
 			descPtr = &desc
 		}
-		aw, aerr := AddRequest{Description: deref(descPtr), Expiry: e}.wire(now)
+		aw, aerr := AddRequest{Description: deref(descPtr), Expiry: e}.validate(now)
 		if aerr != nil {
 			fzCheckRefusal(t, aerr, "Expiry", "Description")
 		} else {
@@ -237,7 +238,7 @@ func FuzzExpiry(f *testing.F) {
 		}
 
 		// Update: unset leaves the expiry as it is; nothing set is refused.
-		uw, uerr := UpdateRequest{Description: descPtr, Expiry: e}.wire(now)
+		uw, uerr := UpdateRequest{Description: descPtr, Expiry: e}.validate(now)
 		if uerr != nil {
 			fzCheckRefusal(t, uerr, "Expiry", "Description", "UpdateRequest")
 			if m == fzUnset && descPtr != nil && utf8.ValidString(desc) && !fzUnsafeText(desc) {
@@ -262,7 +263,7 @@ func FuzzExpiry(f *testing.F) {
 		}
 		rw, rerr := opts.validate(now)
 		graceOK := grace == 0 || grace >= MinGrace
-		aw2, addErr := AddRequest{Description: desc, Expiry: e}.wire(now) // the same description
+		aw2, addErr := AddRequest{Description: desc, Expiry: e}.validate(now) // the same description
 		wantOK, unsure := addErr == nil && opts.Store != nil && graceOK, false
 		if wantOK && aw2.Expiration.at != nil {
 			// Rotate also refuses a new secret that would not outlive the grace period (an
@@ -284,7 +285,7 @@ func FuzzExpiry(f *testing.F) {
 }
 
 // fzUnsafeText reports text that could rewrite a terminal or a log line (control, line
-// and bidirectional-override characters), listed here independently of internal/textrule.
+// and bidirectional-override characters), listed here independently of internal/rules.
 func fzUnsafeText(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool {
 		return r < 0x20 || r >= 0x7f && r < 0xa0 || r == 0x2028 || r == 0x2029 || r == 0x061c ||
@@ -305,4 +306,15 @@ func nonEmpty(p *string) *string {
 		return nil
 	}
 	return p
+}
+
+// fzResolve resolves e as setExpiry does: unset becomes def, and unset stays unset.
+func fzResolve(e Expiry, now time.Time, def Expiry) (time.Time, bool, error) {
+	if e.IsZero() {
+		e = def
+	}
+	if e.IsZero() {
+		return time.Time{}, false, nil
+	}
+	return validate.ExpiryAt("Expiry", e, now)
 }

@@ -8,29 +8,30 @@ import (
 	"net/http"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/pager"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 )
-
-// DefaultPageSize is the service's page size when ListOptions.Count is zero.
-const DefaultPageSize = 100
 
 // ListOptions page a list of a client's secrets. The zero value lists the first page.
 type ListOptions struct {
 	// Skip is how many secrets to pass over; 0 is the first page.
 	Skip int `url:"skip,omitempty"`
-	// Count is the page size; 0 means the service's default, 100.
-	Count int `url:"count,omitempty"`
+	// PageSize is how many secrets one page holds at most (the query's count); 0 means the
+	// service's default, 100 (hybridclients.DefaultPageSize), more than a client can hold.
+	// Client.Count, not this, is the number of secrets in all.
+	PageSize int `url:"count,omitempty"`
 }
 
 func (o ListOptions) validate() error {
-	var errs []error
+	var v validate.Errors
 	if o.Skip < 0 {
-		errs = append(errs, &identity.ValidationError{Field: "Skip", Rule: "must not be negative", Value: o.Skip})
+		v.Add("Skip", "must not be negative", o.Skip)
 	}
-	if o.Count < 0 {
-		errs = append(errs, &identity.ValidationError{Field: "Count", Rule: "must not be negative (0 means the default page size)", Value: o.Count})
+	if o.PageSize < 0 {
+		v.Add("PageSize", "must not be negative (0 means the default page size)", o.PageSize)
 	}
-	return errors.Join(errs...)
+	return v.Err()
 }
 
 // Page is one page of a client's secrets, with the number of secrets the client has.
@@ -68,7 +69,7 @@ func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*
 }
 
 // All iterates over the secrets of client clientID, fetching one page at a time as the
-// loop advances (memory holds one page), starting at opts.Skip with pages of opts.Count
+// loop advances (memory holds one page), starting at opts.Skip with pages of opts.PageSize
 // (default 100). An error ends the iteration after being yielded once. A secret met
 // again on a later page (the list shifted under a concurrent add) is not yielded twice.
 //
@@ -81,41 +82,34 @@ func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*
 //		fmt.Println(s.ID, s.Description, s.Expiry)
 //	}
 func (c *Client) All(ctx context.Context, clientID string, opts ListOptions) iter.Seq2[Metadata, error] {
+	w := pager.Walk[Metadata, int]{
+		Skip:     opts.Skip,
+		PageSize: opts.PageSize,
+		Fetch: func(ctx context.Context, skip, size int) ([]Metadata, int, error) {
+			p, err := c.List(ctx, clientID, ListOptions{Skip: skip, PageSize: size})
+			if err != nil {
+				return nil, 0, err
+			}
+			return p.Secrets, p.Total, nil
+		},
+		Key: func(m Metadata) int { return m.ID },
+		// A client holds a few secrets: remembering them all costs nothing.
+		RememberAll: true,
+		Noun:        "secrets",
+		Max:         maxListed,
+		TooMany:     fmt.Sprintf("more than %d secrets listed for one client, which holds at most %d", maxListed, MaxPerClient),
+		Stop:        func(why string) error { return c.listError(clientID, why) },
+	}
 	return func(yield func(Metadata, error) bool) {
-		if opts.Count == 0 {
-			opts.Count = DefaultPageSize
-		}
-		seen := map[int]bool{}
-		stale := 0 // pages in a row without a secret not seen before
-		for {
-			p, err := c.List(ctx, clientID, opts)
+		for p, err := range w.Pages(ctx) {
 			if err != nil {
 				yield(Metadata{}, err)
 				return
 			}
-			fresh := 0
-			for _, s := range p.Secrets {
-				if seen[s.ID] {
-					continue
-				}
-				seen[s.ID] = true
-				fresh++
+			for _, s := range p.Items {
 				if !yield(s, nil) {
 					return
 				}
-			}
-			if len(p.Secrets) > 0 && fresh == 0 {
-				stale++
-			} else {
-				stale = 0
-			}
-			if err := c.pagingError(clientID, opts, stale, len(seen)); err != nil {
-				yield(Metadata{}, err)
-				return
-			}
-			opts.Skip += len(p.Secrets)
-			if len(p.Secrets) < opts.Count || opts.Skip >= p.Total {
-				return
 			}
 		}
 	}
@@ -126,24 +120,8 @@ func (c *Client) All(ctx context.Context, clientID string, opts ListOptions) ite
 // of small pages runs.
 const maxListed = 4 * MaxPerClient
 
-// maxStalePages is how many pages in a row may bring nothing new before the listing is
-// judged stuck. One such page can be honest (small pages, secrets added meanwhile shift
-// the list); a service that ignores skip repeats itself forever.
-const maxStalePages = 3
-
-// pagingError stops a listing that does not advance: maxStalePages pages in a row without
-// a secret not seen before (the service ignores skip), or far more secrets than a client
-// can hold.
-func (c *Client) pagingError(clientID string, opts ListOptions, stale, seen int) error {
-	var why string
-	switch {
-	case stale >= maxStalePages:
-		why = fmt.Sprintf("%d pages in a row up to skip=%d repeat secrets already listed; the service ignores skip", stale, opts.Skip)
-	case seen > maxListed:
-		why = fmt.Sprintf("more than %d secrets listed for one client, which holds at most %d", maxListed, MaxPerClient)
-	default:
-		return nil
-	}
+// listError is the *identity.ResponseError of a listing that does not advance.
+func (c *Client) listError(clientID, why string) error {
 	path := ""
 	if p, err := c.path(clientID); err == nil {
 		if u, err := c.t.URL(transport.Request{Method: http.MethodGet, Path: p}); err == nil {
@@ -166,6 +144,8 @@ func (c *Client) collect(ctx context.Context, clientID string) ([]Metadata, erro
 }
 
 // Count returns the number of secrets of client clientID (HEAD: no body is sent back).
+// Unlike hybridclients.Client.Count it takes no options: the service's count of secrets
+// (HEAD .../Secrets) accepts no filter, so there is nothing to choose.
 func (c *Client) Count(ctx context.Context, clientID string) (int, error) {
 	p, err := c.path(clientID)
 	if err != nil {
@@ -178,10 +158,10 @@ func (c *Client) Count(ctx context.Context, clientID string) (int, error) {
 	return resp.RequireTotalCount()
 }
 
-// Get returns the metadata of secret id of client clientID. A missing client or secret is
+// Get returns the metadata of secret secretID of client clientID. A missing client or secret is
 // an error matching identity.ErrNotFound.
-func (c *Client) Get(ctx context.Context, clientID string, id int) (*Metadata, error) {
-	p, err := c.path(clientID, id)
+func (c *Client) Get(ctx context.Context, clientID string, secretID int) (*Metadata, error) {
+	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +177,10 @@ func (c *Client) Get(ctx context.Context, clientID string, id int) (*Metadata, e
 	return &m, nil
 }
 
-// Exists reports whether client clientID has a secret id (HEAD, no body). A missing
+// Exists reports whether client clientID has secret secretID (HEAD, no body). A missing
 // secret, or a missing client, is false with a nil error.
-func (c *Client) Exists(ctx context.Context, clientID string, id int) (bool, error) {
-	p, err := c.path(clientID, id)
+func (c *Client) Exists(ctx context.Context, clientID string, secretID int) (bool, error) {
+	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return false, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/validate"
 )
 
 // RetirePolicy chooses which of a client's other secrets Rotate retires once the new one
@@ -135,7 +136,7 @@ func (o RotateOptions) grace() time.Duration {
 
 func (o RotateOptions) validate(now time.Time) (*wireWrite, error) {
 	var errs []error
-	w, err := AddRequest{Description: o.Description, Expiry: o.Expiry}.wire(now)
+	w, err := AddRequest{Description: o.Description, Expiry: o.Expiry}.validate(now)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -295,7 +296,7 @@ func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions
 	grace := opts.grace()
 	var graceEnd time.Time
 	if !opts.RetireAtOnce {
-		graceEnd, _, _ = ExpiresIn(grace).Resolve("Grace", now, Expiry{})
+		graceEnd, _, _ = validate.ExpiryAt("Grace", ExpiresIn(grace), now)
 	}
 	for i, s := range retiring {
 		var err error
@@ -348,12 +349,12 @@ func expiryOf(m Metadata) (time.Time, bool) {
 	if m.Expiry.Never() {
 		return time.Time{}, false
 	}
-	return m.Expiry.Time(time.Time{})
+	return m.Expiry.when(time.Time{})
 }
 
 // expiresBy reports whether s expires at or before t.
 func expiresBy(s Metadata, t time.Time) bool {
-	at, ok := s.Expiry.Time(t)
+	at, ok := s.Expiry.when(t)
 	return ok && !at.After(t)
 }
 

@@ -163,7 +163,7 @@ func TestRotateLimitReached(t *testing.T) {
 			f.on("GET", secretsURL(HybridClients), tenSecrets(tt.expired...))
 			called := false
 			rot, err := f.c.Rotate(ctx, testClient, RotateOptions{FreeRoom: tt.freeRoom, Store: func(context.Context, Added) error { called = true; return nil }})
-			if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "limit of 10 secrets per client reached") {
+			if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "has 10 secrets (the limit is 10)") {
 				t.Fatalf("err = %v", err)
 			}
 			if called || rot == nil || rot.Added.ID != 0 {

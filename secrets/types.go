@@ -21,7 +21,7 @@ func (m Metadata) Expired(at time.Time) bool { return m.Expiry.Expired(at) }
 // ExpiresBefore reports whether the secret expires (or has expired) before t. A secret that
 // never expires does not.
 func (m Metadata) ExpiresBefore(t time.Time) bool {
-	at, ok := m.Expiry.Time(t)
+	at, ok := m.Expiry.when(t)
 	return ok && !m.Expiry.Never() && at.Before(t)
 }
 

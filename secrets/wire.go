@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 )
 
 // wireWrite is ClientSecretCreateOrUpdate. A nil pointer or an unset Expiration is left
@@ -42,7 +43,12 @@ func (w wireExpiration) MarshalJSON() ([]byte, error) {
 // setExpiry resolves e at now (unset becomes def) and puts the pair the service expects
 // into w; an unset Expiry with an unset def leaves w's expiry unset.
 func (w *wireWrite) setExpiry(field string, e Expiry, now time.Time, def Expiry) error {
-	at, never, err := e.Resolve(field, now, def)
+	if e.IsZero() {
+		if e = def; e.IsZero() {
+			return nil
+		}
+	}
+	at, never, err := validate.ExpiryAt(field, e, now)
 	switch {
 	case err != nil:
 		return err

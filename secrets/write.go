@@ -7,17 +7,16 @@ import (
 	"net/http"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
-	"github.com/ocs-go/identity/internal/textrule"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 )
 
 // ErrLimitReached matches the error of Add and Rotate when the client already has
 // MaxPerClient secrets; nothing was sent to create one.
-var ErrLimitReached = errors.New("secrets: limit of 10 secrets per client reached")
+var ErrLimitReached = errors.New("secrets: limit of secrets per client reached")
 
 // AddRequest describes a new secret: what a Tenant Administrator enters in the portal's
 // Add Secret window.
@@ -27,8 +26,9 @@ type AddRequest struct {
 	// bidirectional formatting characters: descriptions reach terminals and logs.
 	Description string
 	// Expiry is when the secret stops working: ExpiresAt a future time, ExpiresIn a
-	// positive duration, or NeverExpires. The zero value means one year from now, as in
-	// the portal.
+	// positive duration, or NeverExpires. The zero value means one year from now (the
+	// same date and time a calendar year later, a day more across a leap day), as in the
+	// portal.
 	//
 	// The expiry sent is cut to whole seconds and moved a random 1 to 3600 seconds earlier
 	// (at most a tenth of the secret's lifetime; not moved when that is under a minute),
@@ -44,13 +44,17 @@ func defaultExpiry(now time.Time) Expiry {
 	return ExpiresAt(now.AddDate(1, 0, 0).UTC().Truncate(time.Second))
 }
 
-func (r AddRequest) wire(now time.Time) (*wireWrite, error) {
+// validate reports every broken rule at once and returns the wire body to send, with the
+// default expiry filled in.
+func (r AddRequest) validate(now time.Time) (*wireWrite, error) {
 	w := &wireWrite{}
 	if r.Description != "" {
 		w.Description = &r.Description
 	}
-	// Every broken rule at once.
-	if err := errors.Join(checkText("Description", r.Description), w.setExpiry("Expiry", r.Expiry, now, defaultExpiry(now))); err != nil {
+	var v validate.Errors
+	v.Text("Description", r.Description)
+	v.Append(w.setExpiry("Expiry", r.Expiry, now, defaultExpiry(now)))
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -82,7 +86,7 @@ func (r AddRequest) wire(now time.Time) (*wireWrite, error) {
 // look-alikes that may be this call's or someone else's (check before deleting).
 func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (*Added, error) {
 	p, err := c.path(clientID)
-	body, err := c.prepare(err, req.wire)
+	body, err := c.prepare(err, req.validate)
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +105,8 @@ func limitError(clientID string, secrets []Metadata, now time.Time) error {
 			expired++
 		}
 	}
-	return fmt.Errorf("%w: client %q has %d secrets, %d of them expired; delete one first (Rotate does it for expired ones with FreeRoom)",
-		ErrLimitReached, clientID, len(secrets), expired)
+	return fmt.Errorf("%w: client %q has %d secrets (the limit is %d), %d of them expired; delete one first (Rotate does it for expired ones with FreeRoom)",
+		ErrLimitReached, clientID, len(secrets), MaxPerClient, expired)
 }
 
 // mark moves body's expiry to this call's marker (see AddRequest.Expiry), avoiding the
@@ -120,7 +124,7 @@ func (c *Client) mark(body *wireWrite, before []Metadata) bool {
 func expiries(ms []Metadata) []time.Time {
 	var out []time.Time
 	for _, m := range ms {
-		if t, ok := m.Expiry.Time(time.Time{}); ok && !m.Expiry.Never() {
+		if t, ok := m.Expiry.when(time.Time{}); ok && !m.Expiry.Never() {
 			out = append(out, t)
 		}
 	}
@@ -281,7 +285,7 @@ func (w *wireWrite) matches(s Metadata) bool {
 	if w.Expiration.at == nil {
 		return s.Expiry.Never()
 	}
-	at, ok := s.Expiry.Time(time.Time{})
+	at, ok := s.Expiry.when(time.Time{})
 	if !ok || s.Expiry.Never() {
 		return false
 	}
@@ -318,42 +322,29 @@ type UpdateRequest struct {
 	Expiry Expiry
 }
 
-// checkText refuses a string that is not valid UTF-8, which JSON would silently turn into
-// U+FFFD, or that holds what could rewrite a terminal or a log line where it is shown
-// (textrule.Forbidden: control characters such as newlines and ANSI escapes, U+2028,
-// U+2029, bidirectional formatting characters).
-func checkText(field, v string) error {
-	if !utf8.ValidString(v) {
-		return &identity.ValidationError{Field: field, Rule: "must be valid UTF-8", Value: v}
-	}
-	if rule := textrule.Check(v); rule != "" {
-		return &identity.ValidationError{Field: field, Rule: rule, Value: v}
-	}
-	return nil
-}
-
-func (r UpdateRequest) wire(now time.Time) (*wireWrite, error) {
+// validate reports every broken rule at once and returns the wire body to send.
+func (r UpdateRequest) validate(now time.Time) (*wireWrite, error) {
 	w := &wireWrite{Description: r.Description}
-	var errs []error
+	var v validate.Errors
 	if r.Description != nil {
-		errs = append(errs, checkText("Description", *r.Description))
+		v.Text("Description", *r.Description)
 	}
-	errs = append(errs, w.setExpiry("Expiry", r.Expiry, now, Expiry{}))
+	v.Append(w.setExpiry("Expiry", r.Expiry, now, Expiry{}))
 	if r.Description == nil && r.Expiry.IsZero() {
-		errs = append(errs, &identity.ValidationError{Field: "UpdateRequest", Rule: "must set Description or Expiry", Value: nil})
+		v.Add("UpdateRequest", "must set Description or Expiry", nil)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
-// Update changes what req sets of secret id of client clientID and returns the secret as
+// Update changes what req sets of secret secretID of client clientID and returns the secret as
 // it is afterwards. A missing client or secret is an error matching identity.ErrNotFound.
 // Changes can take up to an hour to reach sign-in.
-func (c *Client) Update(ctx context.Context, clientID string, id int, req UpdateRequest) (*Metadata, error) {
-	p, err := c.path(clientID, id)
-	body, err := c.prepare(err, req.wire)
+func (c *Client) Update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (*Metadata, error) {
+	p, err := c.path(clientID, secretID)
+	body, err := c.prepare(err, req.validate)
 	if err != nil {
 		return nil, err
 	}
@@ -369,12 +360,12 @@ func (c *Client) Update(ctx context.Context, clientID string, id int, req Update
 	return &m, nil
 }
 
-// Delete removes secret id of client clientID: applications that sign in with it stop
+// Delete removes secret secretID of client clientID: applications that sign in with it stop
 // working (within an hour). A missing secret is an error matching identity.ErrNotFound,
 // except when a retry of this same call meets it: then an earlier attempt did the
 // deletion, and Delete returns nil.
-func (c *Client) Delete(ctx context.Context, clientID string, id int) error {
-	p, err := c.path(clientID, id)
+func (c *Client) Delete(ctx context.Context, clientID string, secretID int) error {
+	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return err
 	}

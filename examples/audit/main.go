@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/examples/internal/exampleenv"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
@@ -213,7 +214,7 @@ func secretsOf(c Client, list []secrets.Metadata, now time.Time) []Secret {
 	out := make([]Secret, len(list))
 	for i, m := range list {
 		out[i] = Secret{Client: c, SecretID: m.ID, Description: m.Description}
-		if t, ok := m.Expiry.Time(now); ok {
+		if t := m.Expiry.At(); !t.IsZero() {
 			out[i].Expiration = &t
 		}
 	}
@@ -298,7 +299,7 @@ func seed(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clien
 	for _, s := range seeds {
 		created, err := clients.Create(ctx, hybridclients.CreateRequest{
 			Name:              s.name,
-			Disabled:          s.disabled,
+			Enabled:           identity.Ptr(!s.disabled),
 			RedirectURIs:      []string{"https://localhost:5001/signin-oidc"},
 			SecretDescription: s.secrets[0].description,
 			SecretExpiry:      s.secrets[0].expiry,

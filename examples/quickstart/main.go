@@ -164,7 +164,7 @@ func store(ctx context.Context, clients *hybridclients.Client, created *hybridcl
 
 // list prints the first page of the tenant's hybrid clients as a table.
 func list(ctx context.Context, clients *hybridclients.Client) error {
-	page, err := clients.List(ctx, hybridclients.ListOptions{Count: 20})
+	page, err := clients.List(ctx, hybridclients.ListOptions{PageSize: 20})
 	if err != nil {
 		return fmt.Errorf("listing the clients: %w", err)
 	}

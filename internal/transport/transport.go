@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
 )
 
 // Client sends requests to one tenant's API routes. It is safe for concurrent use.
@@ -31,7 +32,6 @@ type Client struct {
 	basePath   string   // its path, with a leading slash
 	baseRaw    string   // the same, escaped
 	uaHeader   []string // the User-Agent header's value, shared by every request
-	tenantID   string
 	rc         *retryablehttp.Client
 	logger     *slog.Logger
 	userAgent  string
@@ -45,8 +45,8 @@ func New(cfg identity.Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	resource, _ := cfg.ResourceURL()
-	pol := policy{cfg.Retry.WithDefaults()}
+	resource, _ := rules.ResourceURL(cfg.Resource) // Validate applied the same rule
+	pol := policy{identity.RetryPolicy(rules.Retry(cfg.Retry).WithDefaults())}
 
 	hc := BaseClient(cfg.HTTPClient)
 	base, timeout := hc.Transport, hc.Timeout
@@ -88,7 +88,6 @@ func New(cfg identity.Config) (*Client, error) {
 		tenantBase: tenantBase,
 		basePath:   "/" + strings.TrimPrefix(tenantBase.Path, "/"),
 		baseRaw:    "/" + strings.TrimPrefix(tenantBase.EscapedPath(), "/"),
-		tenantID:   cfg.TenantID,
 		logger:     cfg.Logger,
 		userAgent:  "ocs-go-identity/" + identity.Version + " (" + runtime.Version() + ")",
 		maxBody:    cfg.MaxResponseBytes,
@@ -172,9 +171,6 @@ func responseOrError(resp *http.Response, err error, _ int) (*http.Response, err
 	return resp, nil
 }
 
-// TenantID returns the tenant the client talks to.
-func (c *Client) TenantID() string { return c.tenantID }
-
 // Request is one API call. Path holds the segments after /api/v1/Tenants/{tenantId}/;
 // each is checked and escaped.
 type Request struct {
@@ -192,7 +188,6 @@ type Response struct {
 	Path       string
 	StatusCode int
 	Header     http.Header
-	Attempts   int
 	// EarlierAttemptMayHaveActed is true when the request was retried after an attempt
 	// whose outcome was unknown (a connection error, 408, 5xx).
 	EarlierAttemptMayHaveActed bool
@@ -327,7 +322,7 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 	c.log(ctx, "identity: request", slog.String("method", r.Method), slog.String("path", u.Path),
 		slog.Int("status", resp.StatusCode), slog.Int("attempts", st.attempts), slog.Duration("elapsed", time.Since(start)))
 
-	out2 := &Response{Method: r.Method, Path: u.Path, StatusCode: resp.StatusCode, Header: resp.Header, Attempts: st.attempts, EarlierAttemptMayHaveActed: st.unknown}
+	out2 := &Response{Method: r.Method, Path: u.Path, StatusCode: resp.StatusCode, Header: resp.Header, EarlierAttemptMayHaveActed: st.unknown}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := readBounded(resp.Body, c.maxBody, resp.ContentLength)
 		return out2, apiError(r.Method, u.Path, resp, data)
@@ -460,7 +455,7 @@ func apiError(method, path string, resp *http.Response, data []byte) *identity.E
 
 // errNilContext is returned instead of a panic for a nil context (a new value each time).
 func errNilContext() error {
-	return &identity.ValidationError{Field: "ctx", Rule: "must not be nil (use context.Background())", Value: nil}
+	return &identity.ValidationError{Field: "Ctx", Rule: "must not be nil (use context.Background())", Value: nil}
 }
 
 // notSent is an error of a call that sent nothing because its context had already ended.

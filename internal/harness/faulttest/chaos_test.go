@@ -678,7 +678,7 @@ func (w *chaosWorker) ownStep(ctx context.Context) {
 		rec.see(c, err)
 		m.result("get client", client, err, nil)
 	case x < 18:
-		p, err := w.hc.List(ctx, hybridclients.ListOptions{Count: 20, Skip: w.rng.IntN(40)})
+		p, err := w.hc.List(ctx, hybridclients.ListOptions{PageSize: 20, Skip: w.rng.IntN(40)})
 		rec.see(p, err)
 		m.result("list clients", client, err, nil)
 	case x < 26:

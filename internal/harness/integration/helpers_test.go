@@ -158,8 +158,8 @@ func diffFake(got hybridclientstest.ClientRecord, want hybridclients.HybridClien
 // of what the SDK sends) of [lo, hi].
 func expiryNear(t *testing.T, what string, e secrets.Expiry, lo, hi time.Time) {
 	t.Helper()
-	at, ok := e.Time(time.Time{})
-	if !ok || e.Never() {
+	at := e.At()
+	if at.IsZero() {
 		t.Errorf("%s: expiry %v, want a time in [%s, %s]", what, e, lo.Format(time.RFC3339), hi.Format(time.RFC3339))
 		return
 	}
@@ -172,8 +172,8 @@ func expiryNear(t *testing.T, what string, e secrets.Expiry, lo, hi time.Time) {
 // hour earlier than asked as the add's marker (secrets.AddRequest.Expiry).
 func expiryMarked(t *testing.T, what string, e secrets.Expiry, lo, hi time.Time) {
 	t.Helper()
-	at, ok := e.Time(time.Time{})
-	if !ok || e.Never() {
+	at := e.At()
+	if at.IsZero() {
 		t.Errorf("%s: expiry %v, want a time in [%s, %s]", what, e, lo.Format(time.RFC3339), hi.Format(time.RFC3339))
 		return
 	}

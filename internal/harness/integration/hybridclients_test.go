@@ -11,6 +11,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -39,7 +40,7 @@ func TestCreateEverySetting(t *testing.T) {
 		t.Fatalf("Create: %v", err)
 	}
 	id := created.Client.ID
-	if err := identity.ValidateGUID("ID", id); err != nil {
+	if err := validate.GUID("ID", id); err != nil {
 		t.Errorf("generated client id: %v", err)
 	}
 	want := hybridclients.HybridClient{
@@ -118,7 +119,7 @@ func TestCreateDefaults(t *testing.T) {
 	// Disabled, a caller-given id and a never-expiring secret are honoured.
 	id := uuid.NewString()
 	c2, err := e.clients.Create(ctx, hybridclients.CreateRequest{
-		ID: id, Name: "disabled", Disabled: true, RedirectURIs: []string{"https://disabled.example.com/callback"},
+		ID: id, Name: "disabled", Enabled: identity.Ptr(false), RedirectURIs: []string{"https://disabled.example.com/callback"},
 		SecretExpiry: secrets.NeverExpires(),
 	})
 	if err != nil {
@@ -231,10 +232,10 @@ func TestListPage(t *testing.T) {
 		want []string
 	}{
 		{hybridclients.ListOptions{}, all},
-		{hybridclients.ListOptions{Skip: 10, Count: 5}, all[10:15]},
-		{hybridclients.ListOptions{Skip: 28, Count: 5}, all[28:]},
-		{hybridclients.ListOptions{Skip: 30, Count: 5}, nil},
-		{hybridclients.ListOptions{Count: 1}, all[:1]},
+		{hybridclients.ListOptions{Skip: 10, PageSize: 5}, all[10:15]},
+		{hybridclients.ListOptions{Skip: 28, PageSize: 5}, all[28:]},
+		{hybridclients.ListOptions{Skip: 30, PageSize: 5}, nil},
+		{hybridclients.ListOptions{PageSize: 1}, all[:1]},
 	} {
 		p, err := e.clients.List(ctx, tc.opts)
 		if err != nil {
@@ -251,7 +252,7 @@ func TestListPage(t *testing.T) {
 			t.Errorf("List(%+v).Total = %d, want 30", tc.opts, p.Total)
 		}
 	}
-	p, err := e.clients.List(ctx, hybridclients.ListOptions{Skip: 3, Count: 1})
+	p, err := e.clients.List(ctx, hybridclients.ListOptions{Skip: 3, PageSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestListPage(t *testing.T) {
 		!slices.Equal(p.Clients[0].RedirectURIs, []string{"https://localhost/callback"}) {
 		t.Errorf("List decoded %+v", p.Clients)
 	}
-	if _, err := e.clients.List(ctx, hybridclients.ListOptions{Count: -1}); !errors.Is(err, identity.ErrInvalidInput) {
+	if _, err := e.clients.List(ctx, hybridclients.ListOptions{PageSize: -1}); !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("List(Count -1) = %v, want ErrInvalidInput", err)
 	}
 }
@@ -273,12 +274,12 @@ func TestAllSeveralPages(t *testing.T) {
 		from      int // index of the first client expected
 		wantPages int
 	}{
-		{"Count100", 250, hybridclients.ListOptions{Count: 100}, 0, 3},
+		{"Count100", 250, hybridclients.ListOptions{PageSize: 100}, 0, 3},
 		{"DefaultCount", 250, hybridclients.ListOptions{}, 0, 3},
-		{"Count7", 250, hybridclients.ListOptions{Count: 7}, 0, 36},
+		{"Count7", 250, hybridclients.ListOptions{PageSize: 7}, 0, 36},
 		// Exact multiple: the Total ends the loop, with no extra empty page.
-		{"Count7Exact", 21, hybridclients.ListOptions{Count: 7}, 0, 3},
-		{"Skip240Count7", 250, hybridclients.ListOptions{Skip: 240, Count: 7}, 240, 2},
+		{"Count7Exact", 21, hybridclients.ListOptions{PageSize: 7}, 0, 3},
+		{"Skip240Count7", 250, hybridclients.ListOptions{Skip: 240, PageSize: 7}, 240, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -310,7 +311,7 @@ func TestAllStopsEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, err := range e.clients.All(ctx, hybridclients.ListOptions{Count: 10}) {
+	for _, err := range e.clients.All(ctx, hybridclients.ListOptions{PageSize: 10}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +355,7 @@ func TestAllAndCountFilters(t *testing.T) {
 
 	t.Run("Tags", func(t *testing.T) {
 		before := requests(e.srv, hybridclientstest.OpListClients)
-		got := collectClients(t, ctx, e.clients, hybridclients.ListOptions{Tags: []string{"blue"}, Count: 5})
+		got := collectClients(t, ctx, e.clients, hybridclients.ListOptions{Tags: []string{"blue"}, PageSize: 5})
 		if !slices.Equal(got, blue) {
 			t.Errorf("All(Tags blue) = %v, want %v", got, blue)
 		}
@@ -362,7 +363,7 @@ func TestAllAndCountFilters(t *testing.T) {
 			t.Errorf("All(Tags blue, Count 5) made %d list requests, want 3", n)
 		}
 		// Any of the tags matches.
-		got = collectClients(t, ctx, e.clients, hybridclients.ListOptions{Tags: []string{"blue", "green"}, Count: 4})
+		got = collectClients(t, ctx, e.clients, hybridclients.ListOptions{Tags: []string{"blue", "green"}, PageSize: 4})
 		want := slices.DeleteFunc(slices.Clone(all), func(id string) bool {
 			return !slices.Contains(blue, id) && !slices.Contains(green, id)
 		})
@@ -377,8 +378,8 @@ func TestAllAndCountFilters(t *testing.T) {
 	t.Run("IDs", func(t *testing.T) {
 		ids := []string{all[200], all[3], all[120], all[249], uuid.NewString()} // the last is unknown
 		before := requests(e.srv, hybridclientstest.OpListClients)
-		// IDs override Skip and Count: one request returns every match.
-		got := collectClients(t, ctx, e.clients, hybridclients.ListOptions{IDs: ids, Count: 2, Skip: 1})
+		// IDs override Skip and PageSize: one request returns every match.
+		got := collectClients(t, ctx, e.clients, hybridclients.ListOptions{IDs: ids, PageSize: 2, Skip: 1})
 		want := []string{all[3], all[120], all[200], all[249]}
 		if !distinct(got) || len(got) != 4 || !sameElems(got, want) {
 			t.Errorf("All(IDs) = %v, want the 4 known of %v", got, ids)

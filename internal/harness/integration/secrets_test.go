@@ -55,7 +55,7 @@ func exerciseSecrets(t *testing.T, ctx context.Context, srv *hybridclientstest.S
 		t.Errorf("List = %v (Total %d), want [%d %d] (Total 2)", metaIDs(p.Secrets), p.Total, firstID, added.ID)
 	}
 	var all []secrets.Metadata
-	for s, err := range sc.All(ctx, clientID, secrets.ListOptions{Count: 1}) {
+	for s, err := range sc.All(ctx, clientID, secrets.ListOptions{PageSize: 1}) {
 		if err != nil {
 			t.Fatalf("All: %v", err)
 		}
@@ -92,7 +92,7 @@ func exerciseSecrets(t *testing.T, ctx context.Context, srv *hybridclientstest.S
 	if m.Description != "second, renamed" {
 		t.Errorf("Update(description) description %q", m.Description)
 	}
-	wantAt, _ := wantExpiry.Time(time.Time{})
+	wantAt := wantExpiry.At()
 	expiryNear(t, "after a description update", m.Expiry, wantAt, wantAt)
 	newAt := time.Now().Add(10 * 24 * time.Hour).UTC().Truncate(time.Second)
 	m, err = sc.Update(ctx, clientID, added.ID, secrets.UpdateRequest{Expiry: secrets.ExpiresAt(newAt)})
@@ -224,9 +224,9 @@ func TestSecretsPaging(t *testing.T) {
 		opts secrets.ListOptions
 		want []int
 	}{
-		{secrets.ListOptions{Count: 3}, want[:3]},
-		{secrets.ListOptions{Skip: 3, Count: 3}, want[3:6]},
-		{secrets.ListOptions{Skip: 6, Count: 3}, want[6:]},
+		{secrets.ListOptions{PageSize: 3}, want[:3]},
+		{secrets.ListOptions{Skip: 3, PageSize: 3}, want[3:6]},
+		{secrets.ListOptions{Skip: 6, PageSize: 3}, want[6:]},
 		{secrets.ListOptions{Skip: 8}, nil},
 	} {
 		p, err := sc.List(ctx, c.Client.ID, tc.opts)
@@ -239,7 +239,7 @@ func TestSecretsPaging(t *testing.T) {
 	}
 	before := requests(e.srv, hybridclientstest.OpListSecrets)
 	var got []secrets.Metadata
-	for s, err := range sc.All(ctx, c.Client.ID, secrets.ListOptions{Count: 3}) {
+	for s, err := range sc.All(ctx, c.Client.ID, secrets.ListOptions{PageSize: 3}) {
 		if err != nil {
 			t.Fatalf("All: %v", err)
 		}

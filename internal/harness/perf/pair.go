@@ -84,7 +84,7 @@ func (s *Side) GetOp() Op {
 func (s *Side) ListOp() Op {
 	return Op{Name: "List100",
 		SDK: func(ctx context.Context) error {
-			p, err := s.SDK.List(ctx, hybridclients.ListOptions{Count: PageSize})
+			p, err := s.SDK.List(ctx, hybridclients.ListOptions{PageSize: PageSize})
 			if err == nil && len(p.Clients) != PageSize {
 				err = fmt.Errorf("SDK page of %d", len(p.Clients))
 			}

@@ -53,7 +53,7 @@ func TestBaselineMatchesSDK(t *testing.T) {
 		if err1 != nil || err2 != nil || !reflect.DeepEqual(a, b) || a.ID != s.ClientID {
 			t.Errorf("%s Get: SDK %+v, %v; baseline %+v, %v", name, a, err1, b, err2)
 		}
-		pa, err1 := s.SDK.List(ctx, hybridclients.ListOptions{Count: perf.PageSize})
+		pa, err1 := s.SDK.List(ctx, hybridclients.ListOptions{PageSize: perf.PageSize})
 		pb, err2 := s.Base.List(ctx, 0, perf.PageSize)
 		if err1 != nil || err2 != nil || !reflect.DeepEqual(pa, pb) || len(pa.Clients) != perf.PageSize {
 			t.Errorf("%s List: SDK %v; baseline %v; equal %v", name, err1, err2, reflect.DeepEqual(pa, pb))

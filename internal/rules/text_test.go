@@ -1,14 +1,14 @@
-package textrule
+package rules
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestCheck(t *testing.T) {
+func TestCheckText(t *testing.T) {
 	for _, s := range []string{"", "Billing portal", "Zahlungsportal – Ümlaut", "請求", "👩‍💻 team", "a-b_c.d:e/f"} {
-		if got := Check(s); got != "" {
-			t.Errorf("Check(%q) = %q, want accepted", s, got)
+		if got := CheckText(s); got != "" {
+			t.Errorf("CheckText(%q) = %q, want accepted", s, got)
 		}
 	}
 	for s, want := range map[string]string{
@@ -25,9 +25,9 @@ func TestCheck(t *testing.T) {
 		"mark\u200F":           "U+200F at byte 4",
 		"alm\u061C":            "U+061C at byte 3",
 	} {
-		got := Check(s)
-		if !strings.HasPrefix(got, Rule) || !strings.HasSuffix(got, want) {
-			t.Errorf("Check(%q) = %q, want the rule ending %q", s, got, want)
+		got := CheckText(s)
+		if !strings.HasPrefix(got, TextRule) || !strings.HasSuffix(got, want) {
+			t.Errorf("CheckText(%q) = %q, want the rule ending %q", s, got, want)
 		}
 	}
 }
