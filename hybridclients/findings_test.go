@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jarcoal/httpmock"
 	"github.com/ocs-go/identity"
 	hct "github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -229,19 +229,19 @@ func wantLeftovers(t *testing.T, srv *hct.Server, err error) {
 // Finding 18: Create's own retries times the retry layer's 429 retries must not exceed
 // MaxAttempts POSTs in all.
 func TestFinding18_CreatePOSTsBoundedByMaxAttempts(t *testing.T) {
-	c, mt := newTest(t) // MaxAttempts: the default, 4
+	c, rig := newTest(t) // MaxAttempts: the default, 4
 	var mu sync.Mutex
 	n := 0
-	mt.RegisterResponder("POST", base, func(*http.Request) (*http.Response, error) {
+	rig.OnFunc("POST", base, func(*http.Request) mocktest.Reply {
 		mu.Lock()
 		defer mu.Unlock()
 		n++
 		if n%4 == 0 { // three 429s (retried by the retry layer), then a 503 (retried by Create)
-			return httpmock.NewStringResponse(503, ""), nil
+			return mocktest.Reply{Status: 503}
 		}
-		return httpmock.NewStringResponse(429, ""), nil
+		return mocktest.Reply{Status: 429}
 	})
-	mt.RegisterResponder("HEAD", base+"/"+clientID, httpmock.NewStringResponder(404, ""))
+	rig.On("HEAD", base+"/"+clientID, mocktest.Want{}, mocktest.Reply{Status: 404})
 	if _, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"https://a/"}}); err == nil {
 		t.Fatal("Create succeeded")
 	}

@@ -39,7 +39,7 @@ func refusedField(t *testing.T, what string, err error, field, ruleWord, hidden 
 }
 
 func TestFinding06_RedirectURISchemes(t *testing.T) {
-	c, mt := newTest(t)
+	c, rig := newTest(t)
 	ctx := context.Background()
 	bad := []struct{ uri, rule, hidden string }{
 		{"javascript:alert(document.cookie)", "https", ""},
@@ -74,7 +74,7 @@ func TestFinding06_RedirectURISchemes(t *testing.T) {
 	// ClientURI and LogoURI with user info are refused too, without the password.
 	_, err := c.Update(ctx, clientID, UpdateRequest{ClientURI: identity.Ptr("https://u:hunter2-pw@app.example.com/")})
 	refusedField(t, "Update ClientURI with user info", err, "ClientURI", "user info", "hunter2-pw")
-	if n := mt.GetTotalCallCount(); n != 0 {
+	if n := rig.Total(); n != 0 {
 		t.Fatalf("%d requests sent for refused input", n)
 	}
 
@@ -92,7 +92,7 @@ func TestFinding06_RedirectURISchemes(t *testing.T) {
 }
 
 func TestFinding11_ControlCharactersInNameAndTags(t *testing.T) {
-	c, mt := newTest(t)
+	c, rig := newTest(t)
 	ctx := context.Background()
 	bad := map[string]string{
 		"newline":        "Billing\nERROR: forged log line",
@@ -120,7 +120,7 @@ func TestFinding11_ControlCharactersInNameAndTags(t *testing.T) {
 		_, err = c.List(ctx, ListOptions{IDs: []string{v}})
 		refusedField(t, "List IDs "+name, err, "IDs[0]", "control characters", "")
 	}
-	if n := mt.GetTotalCallCount(); n != 0 {
+	if n := rig.Total(); n != 0 {
 		t.Fatalf("%d requests sent for refused input", n)
 	}
 	// Still accepted: letters of any script, punctuation, emoji with joiners.

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jarcoal/httpmock"
+	"github.com/google/go-cmp/cmp"
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
 	"github.com/ocs-go/identity/secrets"
@@ -36,121 +35,78 @@ var wantClient = HybridClient{
 	LogoURI: "https://app.example.com/logo.png", AllowRefreshTokens: true,
 }
 
-func newTest(t *testing.T) (*Client, *httpmock.MockTransport) {
+// newTest returns a Client on a new rig, with a fixed id and marker for requests that
+// need them.
+func newTest(t *testing.T) (*Client, *mocktest.Rig) {
 	t.Helper()
-	cfg, mt := mocktest.Config()
-	c, err := New(cfg)
+	rig := mocktest.New(t, mocktest.Options{})
+	c, err := New(rig.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.newID = func() string { return clientID }
 	c.randN = func(n int) int { return n - 1 } // the largest marker: an hour earlier on a year
-	return c, mt
-}
-
-// expect registers a responder that checks method, query, auth and body, then answers.
-func expect(t *testing.T, mt *httpmock.MockTransport, method, url, query, body string, status int, respBody string, header http.Header) {
-	t.Helper()
-	mt.RegisterResponder(method, url, func(r *http.Request) (*http.Response, error) {
-		if got := r.URL.RawQuery; got != query {
-			t.Errorf("%s %s: query %q, want %q", method, url, got, query)
-		}
-		if got := r.Header.Get("Authorization"); got != "Bearer "+mocktest.Token {
-			t.Errorf("%s %s: Authorization %q", method, url, got)
-		}
-		if got := r.Header.Get("Accept"); got != "application/json" {
-			t.Errorf("Accept %q", got)
-		}
-		var got []byte
-		if r.Body != nil {
-			got, _ = io.ReadAll(r.Body)
-		}
-		if body != "" || len(got) > 0 {
-			if !jsonEqual(t, got, []byte(body)) {
-				t.Errorf("%s %s: body\n got %s\nwant %s", method, url, got, body)
-			}
-			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-				t.Errorf("Content-Type %q", ct)
-			}
-		}
-		resp := httpmock.NewStringResponse(status, respBody)
-		for k, v := range header {
-			resp.Header[k] = v
-		}
-		return resp, nil
-	})
-}
-
-func jsonEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return string(xa) == string(ya)
+	return c, rig
 }
 
 func TestGet(t *testing.T) {
-	c, mt := newTest(t)
-	expect(t, mt, "GET", base+"/"+clientID, "", "", 200, clientJSON, nil)
+	c, rig := newTest(t)
+	rig.On("GET", base+"/"+clientID, mocktest.Want{}, mocktest.Reply{Status: 200, Body: clientJSON})
 	got, err := c.Get(context.Background(), clientID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", wantClient) {
-		t.Fatalf("got  %+v\nwant %+v", *got, wantClient)
+	if diff := cmp.Diff(wantClient, *got); diff != "" {
+		t.Fatalf("Get mismatch (-want +got):\n%s", diff)
 	}
 }
 
 func TestExists(t *testing.T) {
 	for status, want := range map[int]bool{200: true, 404: false} {
-		c, mt := newTest(t)
-		expect(t, mt, "HEAD", base+"/"+clientID, "", "", status, "", nil)
+		c, rig := newTest(t)
+		rig.On("HEAD", base+"/"+clientID, mocktest.Want{}, mocktest.Reply{Status: status})
 		got, err := c.Exists(context.Background(), clientID)
 		if err != nil || got != want {
 			t.Fatalf("status %d: %v %v", status, got, err)
 		}
 	}
-	c, mt := newTest(t)
-	expect(t, mt, "HEAD", base+"/"+clientID, "", "", 403, "", nil)
+	c, rig := newTest(t)
+	rig.On("HEAD", base+"/"+clientID, mocktest.Want{}, mocktest.Reply{Status: 403})
 	if ok, err := c.Exists(context.Background(), clientID); ok || !errors.Is(err, identity.ErrForbidden) {
 		t.Fatalf("403: %v %v", ok, err)
 	}
 }
 
 func TestDelete(t *testing.T) {
-	c, mt := newTest(t)
-	expect(t, mt, "DELETE", base+"/"+clientID, "", "", 204, "", nil)
+	c, rig := newTest(t)
+	rig.On("DELETE", base+"/"+clientID, mocktest.Want{}, mocktest.Reply{Status: 204})
 	if err := c.Delete(context.Background(), clientID); err != nil {
 		t.Fatal(err)
 	}
-	c, mt = newTest(t)
-	expect(t, mt, "DELETE", base+"/"+clientID, "", "", 404, mocktest.ErrorBody, nil)
+	c, rig = newTest(t)
+	rig.On("DELETE", base+"/"+clientID, mocktest.Want{}, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
 	if err := c.Delete(context.Background(), clientID); !errors.Is(err, identity.ErrNotFound) {
 		t.Fatalf("first-attempt 404 must be an error, got %v", err)
 	}
 }
 
 func TestDeleteRetriedAfterUnknownOutcomeMeets404(t *testing.T) {
-	c, mt := newTest(t)
-	mt.RegisterResponder("DELETE", base+"/"+clientID, httpmock.ResponderFromMultipleResponses([]*http.Response{
-		httpmock.NewStringResponse(502, "<html>bad gateway</html>"),
-		httpmock.NewStringResponse(404, mocktest.ErrorBody),
-	}))
+	c, rig := newTest(t)
+	rig.On("DELETE", base+"/"+clientID, mocktest.Want{},
+		mocktest.Reply{Status: 502, Body: "<html>bad gateway</html>"},
+		mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
 	if err := c.Delete(context.Background(), clientID); err != nil {
 		t.Fatalf("a 404 after an unknown outcome means done; got %v", err)
 	}
-	if n := mt.GetTotalCallCount(); n != 2 {
+	if n := rig.Total(); n != 2 {
 		t.Fatalf("calls = %d", n)
 	}
 }
 
 func TestList(t *testing.T) {
-	c, mt := newTest(t)
-	expect(t, mt, "GET", base, "count=2&id=a&id=b&skip=4&tag=prod&tag=blue+team", "", 200, "["+clientJSON+"]",
-		http.Header{"Total-Count": {"17"}})
+	c, rig := newTest(t)
+	rig.On("GET", base, mocktest.Want{Query: "count=2&id=a&id=b&skip=4&tag=prod&tag=blue+team"},
+		mocktest.Reply{Status: 200, Body: "[" + clientJSON + "]", Header: http.Header{"Total-Count": {"17"}}})
 	p, err := c.List(context.Background(), ListOptions{IDs: []string{"a", "b"}, Tags: []string{"prod", "blue team"}, Skip: 4, PageSize: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -158,28 +114,28 @@ func TestList(t *testing.T) {
 	if p.Total != 17 || len(p.Clients) != 1 || p.Clients[0].ID != clientID {
 		t.Fatalf("%+v", p)
 	}
-	c, mt = newTest(t)
-	expect(t, mt, "GET", base, "", "", 200, "[]", http.Header{"Total-Count": {"0"}})
+	c, rig = newTest(t)
+	rig.On("GET", base, mocktest.Want{}, mocktest.Reply{Status: 200, Body: "[]", Header: http.Header{"Total-Count": {"0"}}})
 	if p, err := c.List(context.Background(), ListOptions{}); err != nil || p.Total != 0 || len(p.Clients) != 0 {
 		t.Fatalf("%+v %v", p, err)
 	}
 }
 
 func TestListValidation(t *testing.T) {
-	c, mt := newTest(t)
+	c, rig := newTest(t)
 	_, err := c.List(context.Background(), ListOptions{IDs: []string{"ok", " "}, Tags: []string{""}, Skip: -1, PageSize: -5})
 	for _, f := range []string{"IDs[1]", "Tags[0]", "Skip", "PageSize"} {
 		if !strings.Contains(fmt.Sprint(err), f) {
 			t.Errorf("%s not named in %v", f, err)
 		}
 	}
-	if mt.GetTotalCallCount() != 0 {
+	if rig.Total() != 0 {
 		t.Fatal("request sent")
 	}
 }
 
 func TestAllPagesLazily(t *testing.T) {
-	c, mt := newTest(t)
+	c, rig := newTest(t)
 	page := func(from, n int) string {
 		var parts []string
 		for i := from; i < from+n; i++ {
@@ -188,14 +144,12 @@ func TestAllPagesLazily(t *testing.T) {
 		return "[" + strings.Join(parts, ",") + "]"
 	}
 	pages := map[string]string{"count=2": page(0, 2), "count=2&skip=2": page(2, 2), "count=2&skip=4": page(4, 1)}
-	mt.RegisterResponder("GET", base, func(r *http.Request) (*http.Response, error) {
+	rig.OnFunc("GET", base, func(r *http.Request) mocktest.Reply {
 		body, ok := pages[r.URL.RawQuery]
 		if !ok {
 			t.Errorf("unexpected query %q", r.URL.RawQuery)
 		}
-		resp := httpmock.NewStringResponse(200, body)
-		resp.Header.Set("Total-Count", "5")
-		return resp, nil
+		return mocktest.Reply{Status: 200, Body: body, Header: http.Header{"Total-Count": {"5"}}}
 	})
 	var ids []string
 	for hc, err := range c.All(context.Background(), ListOptions{PageSize: 2}) {
@@ -204,23 +158,23 @@ func TestAllPagesLazily(t *testing.T) {
 		}
 		ids = append(ids, hc.ID)
 	}
-	if strings.Join(ids, ",") != "c000,c001,c002,c003,c004" || mt.GetTotalCallCount() != 3 {
-		t.Fatalf("ids %v after %d calls", ids, mt.GetTotalCallCount())
+	if strings.Join(ids, ",") != "c000,c001,c002,c003,c004" || rig.Total() != 3 {
+		t.Fatalf("ids %v after %d calls", ids, rig.Total())
 	}
 
 	// Breaking out early fetches no further page.
-	c, mt = newTest(t)
-	expect(t, mt, "GET", base, "count=2", "", 200, page(0, 2), http.Header{"Total-Count": {"5"}})
+	c, rig = newTest(t)
+	rig.On("GET", base, mocktest.Want{Query: "count=2"}, mocktest.Reply{Status: 200, Body: page(0, 2), Header: http.Header{"Total-Count": {"5"}}})
 	for range c.All(context.Background(), ListOptions{PageSize: 2}) {
 		break
 	}
-	if mt.GetTotalCallCount() != 1 {
-		t.Fatalf("calls = %d after break", mt.GetTotalCallCount())
+	if rig.Total() != 1 {
+		t.Fatalf("calls = %d after break", rig.Total())
 	}
 
 	// An error is yielded once and ends the loop.
-	c, mt = newTest(t)
-	expect(t, mt, "GET", base, "count=100", "", 403, mocktest.ErrorBody, nil)
+	c, rig = newTest(t)
+	rig.On("GET", base, mocktest.Want{Query: "count=100"}, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	n := 0
 	for _, err := range c.All(context.Background(), ListOptions{}) {
 		n++
@@ -234,13 +188,13 @@ func TestAllPagesLazily(t *testing.T) {
 }
 
 func TestCount(t *testing.T) {
-	c, mt := newTest(t)
-	expect(t, mt, "HEAD", base, "id=x&tag=prod", "", 200, "", http.Header{"Total-Count": {"3"}})
+	c, rig := newTest(t)
+	rig.On("HEAD", base, mocktest.Want{Query: "id=x&tag=prod"}, mocktest.Reply{Status: 200, Header: http.Header{"Total-Count": {"3"}}})
 	if n, err := c.Count(context.Background(), CountOptions{IDs: []string{"x"}, Tags: []string{"prod"}}); err != nil || n != 3 {
 		t.Fatalf("%d %v", n, err)
 	}
-	c, mt = newTest(t)
-	expect(t, mt, "HEAD", base, "", "", 200, "", nil)
+	c, rig = newTest(t)
+	rig.On("HEAD", base, mocktest.Want{}, mocktest.Reply{Status: 200})
 	if _, err := c.Count(context.Background(), CountOptions{}); !errors.Is(err, identity.ErrInvalidResponse) {
 		t.Fatalf("missing Total-Count: %v", err)
 	}
@@ -249,13 +203,13 @@ func TestCount(t *testing.T) {
 const createdJSON = `{"Secret":"` + oneTimeValue + `","Id":1,"Description":"first","ExpirationDate":"2027-11-25T10:00:00Z","Client":` + clientJSON + `}`
 
 func TestCreate(t *testing.T) {
-	c, mt := newTest(t)
+	c, rig := newTest(t)
 	exp := time.Date(2027, 11, 25, 10, 0, 0, 0, time.UTC)
-	expect(t, mt, "POST", base, "", `{"Id":"`+clientID+`","Name":"Billing","Enabled":true,"AccessTokenLifetime":1800,
+	rig.On("POST", base, mocktest.Want{JSONBody: `{"Id":"` + clientID + `","Name":"Billing","Enabled":true,"AccessTokenLifetime":1800,
 		"Tags":["prod"],"RedirectUris":["https://app.example.com/cb"],"PostLogoutRedirectUris":["https://app.example.com/"],
 		"ClientUri":"https://app.example.com","LogoUri":"https://app.example.com/logo.png","AllowOfflineAccess":true,
-		"AllowAccessTokensViaBrowser":false,"SecretDescription":"first","SecretExpirationDate":"2027-11-25T09:00:00Z"}`,
-		201, createdJSON, nil)
+		"AllowAccessTokensViaBrowser":false,"SecretDescription":"first","SecretExpirationDate":"2027-11-25T09:00:00Z"}`},
+		mocktest.Reply{Status: 201, Body: createdJSON})
 	got, err := c.Create(context.Background(), CreateRequest{
 		Name: "Billing", AllowRefreshTokens: true, RedirectURIs: []string{"https://app.example.com/cb"},
 		PostLogoutRedirectURIs: []string{"https://app.example.com/"}, AccessTokenLifetime: 30 * time.Minute,
@@ -280,11 +234,11 @@ func TestCreate(t *testing.T) {
 }
 
 func TestCreateDefaults(t *testing.T) {
-	c, mt := newTest(t)
+	c, rig := newTest(t)
 	var sent map[string]any
-	mt.RegisterResponder("POST", base, func(r *http.Request) (*http.Response, error) {
+	rig.OnFunc("POST", base, func(r *http.Request) mocktest.Reply {
 		_ = json.NewDecoder(r.Body).Decode(&sent)
-		return httpmock.NewStringResponse(201, createdJSON), nil
+		return mocktest.Reply{Status: 201, Body: createdJSON}
 	})
 	before := time.Now()
 	if _, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"https://app.example.com/cb"}}); err != nil {
@@ -305,11 +259,11 @@ func TestCreateDefaults(t *testing.T) {
 	}
 
 	// Never expires is explicit, and becomes null on the wire.
-	c, mt = newTest(t)
-	mt.RegisterResponder("POST", base, func(r *http.Request) (*http.Response, error) {
+	c, rig = newTest(t)
+	rig.OnFunc("POST", base, func(r *http.Request) mocktest.Reply {
 		sent = nil
 		_ = json.NewDecoder(r.Body).Decode(&sent)
-		return httpmock.NewStringResponse(201, strings.Replace(createdJSON, `"2027-11-25T10:00:00Z"`, "null", 1)), nil
+		return mocktest.Reply{Status: 201, Body: strings.Replace(createdJSON, `"2027-11-25T10:00:00Z"`, "null", 1)}
 	})
 	got, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"https://a/"}, SecretExpiry: secrets.NeverExpires()})
 	if err != nil {
@@ -324,8 +278,8 @@ func TestCreateDefaults(t *testing.T) {
 }
 
 func TestCreateResponseWithoutSecret(t *testing.T) {
-	c, mt := newTest(t)
-	mt.RegisterResponder("POST", base, httpmock.NewStringResponder(201, `{"Id":1,"Client":`+clientJSON+`}`))
+	c, rig := newTest(t)
+	rig.On("POST", base, mocktest.Any, mocktest.Reply{Status: 201, Body: `{"Id":1,"Client":` + clientJSON + `}`})
 	if _, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"https://a/"}}); !errors.Is(err, identity.ErrInvalidResponse) {
 		t.Fatalf("err = %v", err)
 	}
@@ -400,20 +354,20 @@ func TestCreateValidation(t *testing.T) {
 	}
 
 	// Every broken rule at once, and nothing sent.
-	c, mt := newTest(t)
+	c, rig := newTest(t)
 	_, err := c.Create(context.Background(), CreateRequest{ID: "x", AccessTokenLifetime: time.Second, RedirectURIs: []string{"*"}})
 	var joined interface{ Unwrap() []error }
 	if !errors.As(err, &joined) || len(joined.Unwrap()) != 4 {
 		t.Fatalf("want 4 joined errors (ID, Name, RedirectURIs[0], AccessTokenLifetime), got %v", err)
 	}
-	if mt.GetTotalCallCount() != 0 {
+	if rig.Total() != 0 {
 		t.Fatal("request sent")
 	}
 }
 
 func TestUpdate(t *testing.T) {
-	c, mt := newTest(t)
-	expect(t, mt, "PUT", base+"/"+clientID, "", `{"Name":"New","Enabled":false,"AccessTokenLifetime":120,"Tags":[]}`, 200, clientJSON, nil)
+	c, rig := newTest(t)
+	rig.On("PUT", base+"/"+clientID, mocktest.Want{JSONBody: `{"Name":"New","Enabled":false,"AccessTokenLifetime":120,"Tags":[]}`}, mocktest.Reply{Status: 200, Body: clientJSON})
 	got, err := c.Update(context.Background(), clientID, UpdateRequest{
 		Name: identity.Ptr("New"), Enabled: identity.Ptr(false), AccessTokenLifetime: identity.Ptr(2 * time.Minute), Tags: []string{},
 	})
@@ -455,7 +409,7 @@ func TestUpdateValidation(t *testing.T) {
 }
 
 func TestRefusedIDsSendNothing(t *testing.T) {
-	c, mt := newTest(t)
+	c, rig := newTest(t)
 	ctx := context.Background()
 	for _, id := range []string{"", "..", "a\x00"} {
 		if _, err := c.Get(ctx, id); !errors.Is(err, identity.ErrInvalidInput) {
@@ -471,7 +425,7 @@ func TestRefusedIDsSendNothing(t *testing.T) {
 			t.Errorf("Update(%q): %v", id, err)
 		}
 	}
-	if mt.GetTotalCallCount() != 0 {
+	if rig.Total() != 0 {
 		t.Fatal("requests sent")
 	}
 }
@@ -503,12 +457,12 @@ func TestDocumentedErrors(t *testing.T) {
 				continue // Exists: 404 is false, nil
 			}
 			t.Run(fmt.Sprintf("%s %s %d", rt.method, strings.TrimPrefix(rt.url, base), st.Status), func(t *testing.T) {
-				c, mt := newTest(t)
+				c, rig := newTest(t)
 				body := mocktest.ErrorBody
 				if rt.method == "HEAD" {
 					body = ""
 				}
-				mt.RegisterResponder(rt.method, rt.url, httpmock.NewStringResponder(st.Status, body))
+				rig.On(rt.method, rt.url, mocktest.Any, mocktest.Reply{Status: st.Status, Body: body})
 				err := rt.call(c)
 				if !errors.Is(err, st.Sentinel) {
 					t.Fatalf("err = %v, want %v", err, st.Sentinel)

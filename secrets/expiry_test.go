@@ -32,21 +32,21 @@ func TestAddExpiryRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, HybridClients)
-			f.on("GET", secretsURL(HybridClients), list())
-			f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(1, "", "2031-06-01T11:00:00Z")})
+			f.On("GET", secretsURL(HybridClients), mocktest.Any, list())
+			f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(1, "", "2031-06-01T11:00:00Z")})
 			_, err := f.c.Add(ctx, testClient, AddRequest{Expiry: tt.expiry})
 			if tt.body == "" {
 				var ve *identity.ValidationError
 				if !errors.As(err, &ve) || ve.Field != "Expiry" || !strings.Contains(ve.Rule, tt.rule) {
 					t.Fatalf("err = %v, want a ValidationError of Expiry saying %q", err, tt.rule)
 				}
-				wantCalls(t, f) // nothing sent
+				f.WantCalls() // nothing sent
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantCalls(t, f, "GET HybridClients/"+testClient+"/Secrets?count=100", "POST HybridClients/"+testClient+"/Secrets "+tt.body)
+			f.WantCalls("GET HybridClients/"+testClient+"/Secrets?count=100", "POST HybridClients/"+testClient+"/Secrets "+tt.body)
 		})
 	}
 }
@@ -80,19 +80,19 @@ func TestUpdateRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, HybridClients)
-			f.on("PUT", secretsURL(HybridClients, "3"), ok(secretJSON(3, "x", "")))
+			f.On("PUT", secretsURL(HybridClients, "3"), mocktest.Any, ok(secretJSON(3, "x", "")))
 			_, err := f.c.Update(ctx, testClient, 3, tt.req)
 			if tt.body == "" {
 				if !errors.Is(err, identity.ErrInvalidInput) {
 					t.Fatalf("err = %v, want a ValidationError", err)
 				}
-				wantCalls(t, f)
+				f.WantCalls()
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantCalls(t, f, "PUT HybridClients/"+testClient+"/Secrets/3 "+tt.body)
+			f.WantCalls("PUT HybridClients/" + testClient + "/Secrets/3 " + tt.body)
 		})
 	}
 }
@@ -143,15 +143,15 @@ func TestAddMissingValueIsResponseError(t *testing.T) {
 	// added is found by listing, deleted (nobody holds its value), and the add tried again
 	// while attempts remain.
 	f := newFixtureAttempts(t, HybridClients, 2)
-	f.on("GET", secretsURL(HybridClients),
+	f.On("GET", secretsURL(HybridClients), mocktest.Any,
 		list(secretJSON(1, "old", "")),
 		list(secretJSON(1, "old", ""), secretJSON(11, "new", "2031-06-01T11:00:00Z")),
 		list(secretJSON(1, "old", ""), secretJSON(12, "new", "2031-06-01T11:00:00Z")))
-	f.on("POST", secretsURL(HybridClients),
-		reply{status: 201, body: secretJSON(11, "new", "2031-06-01T11:00:00Z")},
-		reply{status: 201, body: secretJSON(12, "new", "2031-06-01T11:00:00Z")})
-	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 204})
-	f.on("DELETE", secretsURL(HybridClients, "12"), reply{status: 204})
+	f.On("POST", secretsURL(HybridClients), mocktest.Any,
+		mocktest.Reply{Status: 201, Body: secretJSON(11, "new", "2031-06-01T11:00:00Z")},
+		mocktest.Reply{Status: 201, Body: secretJSON(12, "new", "2031-06-01T11:00:00Z")})
+	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(HybridClients, "12"), mocktest.Any, mocktest.Reply{Status: 204})
 	a, err := f.c.Add(ctx, testClient, AddRequest{Description: "new"})
 	var re *identity.ResponseError
 	if a != nil || !errors.As(err, &re) || errors.Is(err, identity.ErrOutcomeUnknown) {
@@ -162,34 +162,34 @@ func TestAddMissingValueIsResponseError(t *testing.T) {
 	}
 	pre := "HybridClients/" + testClient + "/Secrets"
 	body := ` {"Description":"new","Expires":true,"Expiration":"2031-06-01T11:00:00Z"}`
-	wantCalls(t, f, "GET "+pre+"?count=100", "POST "+pre+body, "GET "+pre+"?count=100", "DELETE "+pre+"/11",
+	f.WantCalls("GET "+pre+"?count=100", "POST "+pre+body, "GET "+pre+"?count=100", "DELETE "+pre+"/11",
 		"POST "+pre+body, "GET "+pre+"?count=100", "DELETE "+pre+"/12")
 }
 
 func TestAddLostAnswerRecovered(t *testing.T) {
 	// A 502 after the service added the secret: the orphan is deleted and the add repeated.
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients),
+	f.On("GET", secretsURL(HybridClients), mocktest.Any,
 		list(),
 		list(secretJSON(11, "", "2031-06-01T11:00:00Z")))
-	f.on("POST", secretsURL(HybridClients),
-		reply{status: 502, body: "bad gateway"},
-		reply{status: 201, body: addedJSON(12, "", "2031-06-01T11:00:00Z")})
-	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 204})
+	f.On("POST", secretsURL(HybridClients), mocktest.Any,
+		mocktest.Reply{Status: 502, Body: "bad gateway"},
+		mocktest.Reply{Status: 201, Body: addedJSON(12, "", "2031-06-01T11:00:00Z")})
+	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 204})
 	a, err := f.c.Add(ctx, testClient, AddRequest{})
 	if err != nil || a.ID != 12 || a.Value.Reveal() != testValue {
 		t.Fatalf("Add = %v, %v", a, err)
 	}
-	if n := len(f.calls()); n != 5 {
-		t.Errorf("calls: %q", f.calls())
+	if n := len(f.Calls()); n != 5 {
+		t.Errorf("calls: %q", f.Calls())
 	}
 }
 
 func TestAddOutcomeUnknown(t *testing.T) {
 	t.Run("listing fails", func(t *testing.T) {
 		f := newFixture(t, HybridClients)
-		f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "", "")), reply{status: 403, body: mocktest.ErrorBody})
-		f.on("POST", secretsURL(HybridClients), reply{status: 500, body: mocktest.ErrorBody})
+		f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "", "")), mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+		f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 500, Body: mocktest.ErrorBody})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		if !errors.Is(err, identity.ErrOutcomeUnknown) || !errors.Is(err, identity.ErrServer) ||
 			!strings.Contains(err.Error(), "it would be one not among [1]") {
@@ -198,15 +198,15 @@ func TestAddOutcomeUnknown(t *testing.T) {
 	})
 	t.Run("several new secrets", func(t *testing.T) {
 		f := newFixture(t, HybridClients)
-		f.on("GET", secretsURL(HybridClients), list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z"), secretJSON(12, "", "2031-06-01T11:00:00Z")))
-		f.on("POST", secretsURL(HybridClients), reply{status: 408})
+		f.On("GET", secretsURL(HybridClients), mocktest.Any, list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z"), secretJSON(12, "", "2031-06-01T11:00:00Z")))
+		f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 408})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		var oe *identity.OutcomeError
 		if !errors.As(err, &oe) || len(oe.Orphans) != 0 || !errors.Is(err, identity.ErrTimeout) ||
 			!strings.Contains(err.Error(), "secrets [11 12] appeared") {
 			t.Fatalf("err = %v", err)
 		}
-		for _, c := range f.calls() {
+		for _, c := range f.Calls() {
 			if strings.HasPrefix(c, "DELETE") {
 				t.Errorf("deleted a secret that may be someone else's: %s", c)
 			}
@@ -214,9 +214,9 @@ func TestAddOutcomeUnknown(t *testing.T) {
 	})
 	t.Run("orphan cannot be deleted", func(t *testing.T) {
 		f := newFixture(t, HybridClients)
-		f.on("GET", secretsURL(HybridClients), list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z")))
-		f.on("POST", secretsURL(HybridClients), reply{status: 201, body: `{"Id":11}`})
-		f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 403, body: mocktest.ErrorBody})
+		f.On("GET", secretsURL(HybridClients), mocktest.Any, list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z")))
+		f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: `{"Id":11}`})
+		f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		var oe *identity.OutcomeError
 		if !errors.As(err, &oe) || !equalInts(oe.Orphans, []int{11}) || oe.ClientID != testClient ||
@@ -227,14 +227,14 @@ func TestAddOutcomeUnknown(t *testing.T) {
 	})
 	t.Run("nothing added", func(t *testing.T) {
 		f := newFixtureAttempts(t, HybridClients, 2)
-		f.on("GET", secretsURL(HybridClients), list())
-		f.on("POST", secretsURL(HybridClients), reply{status: 500})
+		f.On("GET", secretsURL(HybridClients), mocktest.Any, list())
+		f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 500})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		if errors.Is(err, identity.ErrOutcomeUnknown) || !errors.Is(err, identity.ErrServer) || !strings.Contains(err.Error(), "no secret was added") {
 			t.Fatalf("err = %v", err)
 		}
-		if n := len(f.calls()); n != 5 { // GET, POST, GET, POST (second and last attempt), GET
-			t.Errorf("calls: %q", f.calls())
+		if n := len(f.Calls()); n != 5 { // GET, POST, GET, POST (second and last attempt), GET
+			t.Errorf("calls: %q", f.Calls())
 		}
 	})
 }
@@ -245,13 +245,13 @@ func TestAddAtLimitSendsNothing(t *testing.T) {
 	for i := 1; i <= MaxPerClient; i++ {
 		ten = append(ten, secretJSON(i, "", "2030-01-01T00:00:00Z"))
 	}
-	f.on("GET", secretsURL(HybridClients), list(ten...))
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(ten...))
 	_, err := f.c.Add(ctx, testClient, AddRequest{})
 	if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "has 10 secrets (the limit is 10), 10 of them expired") {
 		t.Fatalf("err = %v", err)
 	}
-	if info := f.mt.GetCallCountInfo(); info["POST "+secretsURL(HybridClients)] != 0 {
-		t.Errorf("POST sent: %v", info)
+	if n := f.Count("POST", secretsURL(HybridClients)); n != 0 {
+		t.Errorf("%d POSTs sent", n)
 	}
 }
 
@@ -296,7 +296,7 @@ func equalInts(a, b []int) bool {
 
 func TestCheckExpiry(t *testing.T) {
 	f := newFixture(t, ClientCredentialClients)
-	f.on("GET", secretsURL(ClientCredentialClients), list(
+	f.On("GET", secretsURL(ClientCredentialClients), mocktest.Any, list(
 		secretJSON(1, "old", "2030-05-01T00:00:00Z"),
 		secretJSON(2, "soon", "2030-06-10T00:00:00Z"),
 		secretJSON(3, "forever", ""),
@@ -309,7 +309,7 @@ func TestCheckExpiry(t *testing.T) {
 		!equalInts(ids(r.NeverExpiring), []int{3}) || !equalInts(ids(r.Valid), []int{4}) {
 		t.Errorf("report = %+v", r)
 	}
-	wantCalls(t, f, "GET ClientCredentialClients/"+testClient+"/Secrets?count=100")
+	f.WantCalls("GET ClientCredentialClients/" + testClient + "/Secrets?count=100")
 	if _, err := f.c.CheckExpiry(ctx, testClient, -time.Second, testNow); !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("negative within: %v", err)
 	}

@@ -333,7 +333,7 @@ func TestFinding07_RotateRefusesShortLivedNewSecret(t *testing.T) {
 		if !errors.As(err, &ve) || ve.Field != "Expiry" {
 			t.Errorf("Expiry %v: err = %v, want a ValidationError of Expiry", exp, err)
 		}
-		wantCalls(t, f)
+		f.WantCalls()
 	}
 }
 
@@ -341,11 +341,11 @@ func TestFinding07_RotateRefusesShortLivedNewSecret(t *testing.T) {
 // outcome is unknown comes back as an *identity.OutcomeError that errors.As finds.
 func TestFinding17_RotateReportsInFields(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", "2031-01-01T00:00:00Z"), secretJSON(2, "b", "2031-01-01T00:00:00Z"), secretJSON(3, "c", "2031-01-01T00:00:00Z")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("PUT", secretsURL(HybridClients, "1"), ok(secretJSON(1, "a", "2030-06-01T13:00:00Z")))
-	f.on("PUT", secretsURL(HybridClients, "2"), reply{status: 403, body: mocktest.ErrorBody})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", "2031-01-01T00:00:00Z"), secretJSON(2, "b", "2031-01-01T00:00:00Z"), secretJSON(3, "c", "2031-01-01T00:00:00Z")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("PUT", secretsURL(HybridClients, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:00Z")))
+	f.On("PUT", secretsURL(HybridClients, "2"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: func(context.Context, Added) error { return nil }})
 	if !errors.Is(err, identity.ErrForbidden) {
 		t.Fatalf("err = %v", err)
@@ -356,14 +356,14 @@ func TestFinding17_RotateReportsInFields(t *testing.T) {
 
 	// A never-expiring look-alike appeared after a lost answer: the add cannot be settled.
 	f = newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", "")), list(secretJSON(1, "a", ""), secretJSON(12, "v2", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 504})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", "")), list(secretJSON(1, "a", ""), secretJSON(12, "v2", "")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 504})
 	_, err = f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Expiry: NeverExpires(), Store: func(context.Context, Added) error { return nil }})
 	var oe *identity.OutcomeError
 	if !errors.As(err, &oe) || !equalInts(oe.Unclaimed, []int{12}) || len(oe.Orphans) != 0 {
 		t.Fatalf("err = %v, want an OutcomeError with Unclaimed [12]", err)
 	}
-	for _, c := range f.calls() {
+	for _, c := range f.Calls() {
 		if strings.HasPrefix(c, "DELETE") {
 			t.Errorf("deleted a secret that may be someone else's: %s", c)
 		}
@@ -374,16 +374,16 @@ func TestFinding17_RotateReportsInFields(t *testing.T) {
 // MaxAttempts POSTs in all.
 func TestFinding18_AddPOSTsBoundedByMaxAttempts(t *testing.T) {
 	f := newFixtureAttempts(t, HybridClients, 3)
-	f.on("GET", secretsURL(HybridClients), list())
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list())
 	// Each round: two 429s (retried by the retry layer), then a 503 (retried by Add).
-	f.on("POST", secretsURL(HybridClients), reply{status: 429}, reply{status: 429}, reply{status: 503},
-		reply{status: 429}, reply{status: 429}, reply{status: 503},
-		reply{status: 429}, reply{status: 429}, reply{status: 503})
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 503},
+		mocktest.Reply{Status: 429}, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 503},
+		mocktest.Reply{Status: 429}, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 503})
 	_, err := f.c.Add(ctx, testClient, AddRequest{})
 	if err == nil {
 		t.Fatal("Add succeeded")
 	}
-	if n := f.mt.GetCallCountInfo()["POST "+secretsURL(HybridClients)]; n > 3 {
+	if n := f.Count("POST", secretsURL(HybridClients)); n > 3 {
 		t.Errorf("%d POSTs, want at most MaxAttempts = 3", n)
 	}
 }
@@ -400,24 +400,24 @@ func TestFinding18_FreeRoomSparesJustExpiredSecrets(t *testing.T) {
 		}
 		ten = append(ten, secretJSON(i, "s", exp))
 	}
-	f.on("GET", secretsURL(HybridClients), list(ten...))
-	f.on("DELETE", secretsURL(HybridClients, "4"), reply{status: 204})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(ten...))
+	f.On("DELETE", secretsURL(HybridClients, "4"), mocktest.Any, mocktest.Reply{Status: 204})
 	_, err := f.c.Rotate(ctx, testClient, RotateOptions{FreeRoom: true, Store: func(context.Context, Added) error { return nil }})
 	if !errors.Is(err, ErrLimitReached) {
 		t.Errorf("err = %v, want ErrLimitReached", err)
 	}
-	wantCalls(t, f, "GET "+pre+"?count=100")
+	f.WantCalls("GET " + pre + "?count=100")
 }
 
 // Rotate retires only secrets of its first listing: one that appears later (another
 // caller's new secret) is never touched.
 func TestRotateNeverRetiresLaterSecrets(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "old", "")),
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "old", "")),
 		list(secretJSON(1, "old", ""), secretJSON(7, "someone else's", ""), secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("PUT", secretsURL(HybridClients, "1"), ok(secretJSON(1, "old", "2030-06-01T13:00:00Z")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("PUT", secretsURL(HybridClients, "1"), mocktest.Any, ok(secretJSON(1, "old", "2030-06-01T13:00:00Z")))
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: func(context.Context, Added) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -425,7 +425,7 @@ func TestRotateNeverRetiresLaterSecrets(t *testing.T) {
 	if !equalInts(ids(rot.Shortened), []int{1}) || len(rot.Deleted)+len(rot.Kept) != 0 {
 		t.Errorf("rotation %+v", rot)
 	}
-	for _, c := range f.calls() {
+	for _, c := range f.Calls() {
 		if strings.Contains(c, "/7") {
 			t.Errorf("touched a secret that appeared after the first listing: %s", c)
 		}

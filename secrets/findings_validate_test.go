@@ -49,7 +49,7 @@ func TestFinding11_SecretDescriptionControlCharacters(t *testing.T) {
 			t.Errorf("Rotate %s: %v, want a refusal of Description", name, err)
 		}
 	}
-	wantCalls(t, f) // nothing sent
+	f.WantCalls() // nothing sent
 }
 
 // TestSecretsReportClientIDWithOtherRules: a bad client id comes back together with the
@@ -77,7 +77,7 @@ func TestSecretsReportClientIDWithOtherRules(t *testing.T) {
 			t.Errorf("%s: rules on %v, want %v: %v", tc.name, got, tc.want, tc.err)
 		}
 	}
-	wantCalls(t, f)
+	f.WantCalls()
 }
 
 func TestFinding12_ZeroSecretsClientReturnsErrors(t *testing.T) {

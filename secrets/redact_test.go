@@ -16,10 +16,10 @@ func TestNothingPrintsTheValue(t *testing.T) {
 	var shown []any
 
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "old", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "new", "2031-06-01T12:00:00Z")})
-	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 403, body: mocktest.ErrorBody})
-	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 403, body: mocktest.ErrorBody})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "old", "")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "new", "2031-06-01T12:00:00Z")})
+	f.On("DELETE", secretsURL(HybridClients, "1"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	a, err := f.c.Add(ctx, testClient, AddRequest{Description: "new"})
 	if err != nil || a.Value.Reveal() != testValue {
 		t.Fatalf("Add = %v, %v", a, err)
@@ -44,8 +44,8 @@ func TestNothingPrintsTheValue(t *testing.T) {
 
 	// An add answer cut short after the value: unusable, reconciled, outcome unknown.
 	f2 := newFixture(t, HybridClients)
-	f2.on("GET", secretsURL(HybridClients), list(), reply{status: 500})
-	f2.on("POST", secretsURL(HybridClients), reply{status: 201, body: `{"Id":11,"Secret":"` + testValue + `","Expires":tru`})
+	f2.On("GET", secretsURL(HybridClients), mocktest.Any, list(), mocktest.Reply{Status: 500})
+	f2.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: `{"Id":11,"Secret":"` + testValue + `","Expires":tru`})
 	_, err = f2.c.Add(ctx, testClient, AddRequest{})
 	if err == nil {
 		t.Fatal("no error")

@@ -21,7 +21,7 @@ const newBody = `POST ` + pre + ` {"Description":"v2","Expires":true,"Expiration
 // storeInto returns a Store function that logs the call and keeps the value.
 func (f *fixture) storeInto(kept *string, err error) func(context.Context, Added) error {
 	return func(_ context.Context, s Added) error {
-		f.record("STORE " + strconv.Itoa(s.ID))
+		f.Record("STORE " + strconv.Itoa(s.ID))
 		if err == nil {
 			*kept = s.Value.Reveal()
 		}
@@ -31,11 +31,11 @@ func (f *fixture) storeInto(kept *string, err error) func(context.Context, Added
 
 func TestRotateSuccess(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "v0", "2030-01-01T00:00:00Z"), secretJSON(2, "v1", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 204})
-	f.on("DELETE", secretsURL(HybridClients, "2"), reply{status: 204})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "v0", "2030-01-01T00:00:00Z"), secretJSON(2, "v1", "")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(HybridClients, "1"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(HybridClients, "2"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", RetireAtOnce: true, Store: f.storeInto(&stored, nil)})
 	if err != nil {
@@ -46,7 +46,7 @@ func TestRotateSuccess(t *testing.T) {
 		t.Errorf("rotation = %+v", rot)
 	}
 	// Add, then store, then retire.
-	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
+	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
 }
 
 func TestRotateRetirePolicies(t *testing.T) {
@@ -67,12 +67,12 @@ func TestRotateRetirePolicies(t *testing.T) {
 	} {
 		t.Run(tt.policy.String(), func(t *testing.T) {
 			f := newFixture(t, HybridClients)
-			f.on("GET", secretsURL(HybridClients), old)
-			f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-			f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-			f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+			f.On("GET", secretsURL(HybridClients), mocktest.Any, old)
+			f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+			f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+			f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 			for i := 1; i <= 4; i++ {
-				f.on("DELETE", secretsURL(HybridClients, strconv.Itoa(i)), reply{status: 204})
+				f.On("DELETE", secretsURL(HybridClients, strconv.Itoa(i)), mocktest.Any, mocktest.Reply{Status: 204})
 			}
 			var stored string
 			rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", RetireAtOnce: true, Retire: tt.policy, Store: f.storeInto(&stored, nil)})
@@ -89,10 +89,10 @@ func TestRotateRetirePolicies(t *testing.T) {
 func TestRotateStoreFails(t *testing.T) {
 	storeErr := errors.New("vault sealed")
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "v1", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 204})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "v1", "")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: f.storeInto(&stored, storeErr)})
 	if !errors.Is(err, storeErr) {
@@ -107,22 +107,22 @@ func TestRotateStoreFails(t *testing.T) {
 		t.Errorf("rotation = %+v", rot)
 	}
 	// The new secret was removed; the old one was not touched.
-	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/11")
+	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/11")
 }
 
 func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
 	storeErr := errors.New("vault sealed")
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "v1", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("DELETE", secretsURL(HybridClients, "11"), reply{status: 403, body: mocktest.ErrorBody})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "v1", "")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	// Store cancels the caller's context: the cleanup must still run.
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rot, err := f.c.Rotate(cctx, testClient, RotateOptions{Description: "v2", Store: func(_ context.Context, s Added) error {
 		cancel()
-		f.record("STORE " + strconv.Itoa(s.ID))
+		f.Record("STORE " + strconv.Itoa(s.ID))
 		return storeErr
 	}})
 	if !errors.Is(err, storeErr) || !errors.Is(err, identity.ErrForbidden) ||
@@ -132,10 +132,10 @@ func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
 	if rot.Added.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
-	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/11")
+	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/11")
 }
 
-func tenSecrets(expired ...int) reply {
+func tenSecrets(expired ...int) mocktest.Reply {
 	var items []string
 	for i := 1; i <= MaxPerClient; i++ {
 		exp := "2031-01-01T00:00:00Z"
@@ -160,7 +160,7 @@ func TestRotateLimitReached(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, HybridClients)
-			f.on("GET", secretsURL(HybridClients), tenSecrets(tt.expired...))
+			f.On("GET", secretsURL(HybridClients), mocktest.Any, tenSecrets(tt.expired...))
 			called := false
 			rot, err := f.c.Rotate(ctx, testClient, RotateOptions{FreeRoom: tt.freeRoom, Store: func(context.Context, Added) error { called = true; return nil }})
 			if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "has 10 secrets (the limit is 10)") {
@@ -169,18 +169,18 @@ func TestRotateLimitReached(t *testing.T) {
 			if called || rot == nil || rot.Added.ID != 0 {
 				t.Errorf("rotation = %+v", rot)
 			}
-			wantCalls(t, f, "GET "+pre+"?count=100") // no POST, no DELETE
+			f.WantCalls("GET " + pre + "?count=100") // no POST, no DELETE
 		})
 	}
 }
 
 func TestRotateFreeRoom(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), tenSecrets(4, 7)) // 4 expired 2030-05-01, 7 expired 2030-03-01
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("DELETE", secretsURL(HybridClients, "4"), reply{status: 204})
-	f.on("DELETE", secretsURL(HybridClients, "7"), reply{status: 204})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, tenSecrets(4, 7)) // 4 expired 2030-05-01, 7 expired 2030-03-01
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(HybridClients, "4"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(HybridClients, "7"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", FreeRoom: true, Retire: RetireExpired(), Store: f.storeInto(&stored, nil)})
 	if err != nil {
@@ -190,22 +190,22 @@ func TestRotateFreeRoom(t *testing.T) {
 	if !equalInts(ids(rot.FreedRoom), []int{7}) || !equalInts(ids(rot.Deleted), []int{4}) || rot.Added.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
-	wantCalls(t, f, "GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/4")
+	f.WantCalls("GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/4")
 }
 
 func TestRotateGrace(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(
 		secretJSON(1, "expired", "2030-05-01T00:00:00Z"),
 		secretJSON(2, "expires within the grace", "2030-06-01T13:00:00Z"),
 		secretJSON(3, "at the grace's end", "2030-06-01T14:00:00Z"),
 		secretJSON(4, "later", "2031-01-01T00:00:00Z"),
 		secretJSON(5, "never", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 204})
-	f.on("PUT", secretsURL(HybridClients, "4"), ok(secretJSON(4, "later", "2030-06-01T14:00:00Z")))
-	f.on("PUT", secretsURL(HybridClients, "5"), ok(secretJSON(5, "never", "2030-06-01T14:00:00Z")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(HybridClients, "1"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("PUT", secretsURL(HybridClients, "4"), mocktest.Any, ok(secretJSON(4, "later", "2030-06-01T14:00:00Z")))
+	f.On("PUT", secretsURL(HybridClients, "5"), mocktest.Any, ok(secretJSON(5, "never", "2030-06-01T14:00:00Z")))
 	var stored string
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Grace: 2 * time.Hour, Store: f.storeInto(&stored, nil)})
 	if err != nil {
@@ -218,18 +218,18 @@ func TestRotateGrace(t *testing.T) {
 		t.Errorf("shortened secret 5 still never expires: %+v", rot.Shortened[1])
 	}
 	short := `{"Expires":true,"Expiration":"2030-06-01T14:00:00Z"}`
-	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1",
+	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1",
 		"PUT "+pre+"/4 "+short, "PUT "+pre+"/5 "+short)
 }
 
 func TestRotateRetireFailsHalfway(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", ""), secretJSON(2, "b", ""), secretJSON(3, "c", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("DELETE", secretsURL(HybridClients, "1"), reply{status: 204})
-	f.on("DELETE", secretsURL(HybridClients, "2"), reply{status: 403, body: mocktest.ErrorBody})
-	f.on("DELETE", secretsURL(HybridClients, "3"), reply{status: 204})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", ""), secretJSON(3, "c", "")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(HybridClients, "1"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(HybridClients, "2"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	f.On("DELETE", secretsURL(HybridClients, "3"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", RetireAtOnce: true, Store: f.storeInto(&stored, nil)})
 	if !errors.Is(err, identity.ErrForbidden) {
@@ -243,16 +243,16 @@ func TestRotateRetireFailsHalfway(t *testing.T) {
 	if rot.Added.ID != 11 || !equalInts(ids(rot.Deleted), []int{1}) || stored != testValue {
 		t.Errorf("rotation = %+v", rot)
 	}
-	wantCalls(t, f, "GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
+	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
 }
 
 func TestRotateShortenFailsHalfway(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", ""), secretJSON(2, "b", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 201, body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.on("GET", secretsURL(HybridClients, "11"), ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.on("PUT", secretsURL(HybridClients, "1"), ok(secretJSON(1, "a", "2030-06-02T12:00:00Z")))
-	f.on("PUT", secretsURL(HybridClients, "2"), reply{status: 400, body: mocktest.ErrorBody})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", "")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("PUT", secretsURL(HybridClients, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-02T12:00:00Z")))
+	f.On("PUT", secretsURL(HybridClients, "2"), mocktest.Any, mocktest.Reply{Status: 400, Body: mocktest.ErrorBody})
 	var stored string
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Grace: 24 * time.Hour, Store: f.storeInto(&stored, nil)})
 	if !errors.Is(err, identity.ErrBadRequest) || !strings.Contains(err.Error(), "shortening the expiry of old secret 2 failed") ||
@@ -266,8 +266,8 @@ func TestRotateShortenFailsHalfway(t *testing.T) {
 
 func TestRotateAddFails(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), list(secretJSON(1, "a", "")))
-	f.on("POST", secretsURL(HybridClients), reply{status: 403, body: mocktest.ErrorBody})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", "")))
+	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Store: func(context.Context, Added) error { t.Error("Store called"); return nil }})
 	if !errors.Is(err, identity.ErrForbidden) || !strings.Contains(err.Error(), "old secrets are untouched") || rot == nil {
 		t.Fatalf("Rotate = %+v, %v", rot, err)
@@ -293,5 +293,5 @@ func TestRotateRefusesBadOptions(t *testing.T) {
 	if !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("Grace 1s: %v", err)
 	}
-	wantCalls(t, f)
+	f.WantCalls()
 }

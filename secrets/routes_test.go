@@ -10,18 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
 )
 
 var ctx = context.Background()
-
-func wantCalls(t *testing.T, f *fixture, want ...string) {
-	t.Helper()
-	if got := f.calls(); !slices.Equal(got, want) {
-		t.Errorf("calls:\n got  %q\n want %q", got, want)
-	}
-}
 
 func TestNewRefusesUnknownKind(t *testing.T) {
 	cfg, _ := mocktest.Config()
@@ -40,7 +34,7 @@ func TestRoutes(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Run("List", func(t *testing.T) {
 				f := newFixture(t, kind)
-				f.on("GET", secretsURL(kind), ok("["+
+				f.On("GET", secretsURL(kind), mocktest.Any, ok("["+
 					secretJSON(3, "prod", "2031-01-02T03:04:05Z")+","+
 					secretJSON(4, "forever", "")+","+
 					`{"Id":5,"Description":null,"Expires":true,"Expiration":null}`+","+
@@ -49,29 +43,29 @@ func TestRoutes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantCalls(t, f, "GET "+pre+"?count=4&skip=2")
+				f.WantCalls("GET " + pre + "?count=4&skip=2")
 				want := &Page{Total: 9, Secrets: []Metadata{
 					{ID: 3, Description: "prod", Expiry: ExpiresAt(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC))},
 					{ID: 4, Description: "forever", Expiry: NeverExpires()},
 					{ID: 5, Expiry: NeverExpires()},
 					{ID: 6, Expiry: ExpiresAt(time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC))},
 				}}
-				if fmt.Sprintf("%#v", p) != fmt.Sprintf("%#v", want) {
-					t.Errorf("got  %#v\nwant %#v", p, want)
+				if diff := cmp.Diff(want, p, cmpExpiry); diff != "" {
+					t.Errorf("List mismatch (-want +got):\n%s", diff)
 				}
 			})
 			t.Run("Count", func(t *testing.T) {
 				f := newFixture(t, kind)
-				f.on("HEAD", secretsURL(kind), ok("", "Total-Count", "7"))
+				f.On("HEAD", secretsURL(kind), mocktest.Any, ok("", "Total-Count", "7"))
 				n, err := f.c.Count(ctx, testClient)
 				if err != nil || n != 7 {
 					t.Fatalf("Count = %d, %v", n, err)
 				}
-				wantCalls(t, f, "HEAD "+pre)
+				f.WantCalls("HEAD " + pre)
 			})
 			t.Run("Get", func(t *testing.T) {
 				f := newFixture(t, kind)
-				f.on("GET", secretsURL(kind, "3"), ok(secretJSON(3, "prod", "2031-01-02T03:04:05.5+02:00")))
+				f.On("GET", secretsURL(kind, "3"), mocktest.Any, ok(secretJSON(3, "prod", "2031-01-02T03:04:05.5+02:00")))
 				m, err := f.c.Get(ctx, testClient, 3)
 				if err != nil {
 					t.Fatal(err)
@@ -80,24 +74,24 @@ func TestRoutes(t *testing.T) {
 				if m.ID != 3 || m.Description != "prod" || !at.Equal(time.Date(2031, 1, 2, 1, 4, 5, 5e8, time.UTC)) {
 					t.Errorf("Get = %+v", m)
 				}
-				wantCalls(t, f, "GET "+pre+"/3")
+				f.WantCalls("GET " + pre + "/3")
 			})
 			t.Run("Exists", func(t *testing.T) {
 				f := newFixture(t, kind)
-				f.on("HEAD", secretsURL(kind, "3"), ok(""))
-				f.on("HEAD", secretsURL(kind, "4"), reply{status: 404, body: mocktest.ErrorBody})
+				f.On("HEAD", secretsURL(kind, "3"), mocktest.Any, ok(""))
+				f.On("HEAD", secretsURL(kind, "4"), mocktest.Any, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
 				if ok, err := f.c.Exists(ctx, testClient, 3); !ok || err != nil {
 					t.Errorf("Exists(3) = %v, %v", ok, err)
 				}
 				if ok, err := f.c.Exists(ctx, testClient, 4); ok || err != nil {
 					t.Errorf("Exists(4) = %v, %v", ok, err)
 				}
-				wantCalls(t, f, "HEAD "+pre+"/3", "HEAD "+pre+"/4")
+				f.WantCalls("HEAD "+pre+"/3", "HEAD "+pre+"/4")
 			})
 			t.Run("Add", func(t *testing.T) {
 				f := newFixture(t, kind)
-				f.on("GET", secretsURL(kind), list(secretJSON(1, "old", "")))
-				f.on("POST", secretsURL(kind), reply{status: 201, body: addedJSON(2, "new", "2030-07-01T00:00:00Z")})
+				f.On("GET", secretsURL(kind), mocktest.Any, list(secretJSON(1, "old", "")))
+				f.On("POST", secretsURL(kind), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(2, "new", "2030-07-01T00:00:00Z")})
 				a, err := f.c.Add(ctx, testClient, AddRequest{Description: "new", Expiry: ExpiresAt(time.Date(2030, 7, 1, 2, 0, 0, 0, time.FixedZone("x", 2*3600)))})
 				if err != nil {
 					t.Fatal(err)
@@ -105,12 +99,12 @@ func TestRoutes(t *testing.T) {
 				if a.ID != 2 || a.Description != "new" || a.Value.Reveal() != testValue || a.Expiry.String() != "2030-07-01T00:00:00Z" {
 					t.Errorf("Add = %+v", a)
 				}
-				wantCalls(t, f, "GET "+pre+"?count=100",
+				f.WantCalls("GET "+pre+"?count=100",
 					"POST "+pre+` {"Description":"new","Expires":true,"Expiration":"2030-06-30T23:00:00Z"}`)
 			})
 			t.Run("Update", func(t *testing.T) {
 				f := newFixture(t, kind)
-				f.on("PUT", secretsURL(kind, "3"), ok(secretJSON(3, "renamed", "")))
+				f.On("PUT", secretsURL(kind, "3"), mocktest.Any, ok(secretJSON(3, "renamed", "")))
 				m, err := f.c.Update(ctx, testClient, 3, UpdateRequest{Description: identity.Ptr("renamed"), Expiry: NeverExpires()})
 				if err != nil {
 					t.Fatal(err)
@@ -118,15 +112,15 @@ func TestRoutes(t *testing.T) {
 				if m.ID != 3 || m.Description != "renamed" || !m.Expiry.Never() {
 					t.Errorf("Update = %+v", m)
 				}
-				wantCalls(t, f, "PUT "+pre+`/3 {"Description":"renamed","Expires":false,"Expiration":null}`)
+				f.WantCalls("PUT " + pre + `/3 {"Description":"renamed","Expires":false,"Expiration":null}`)
 			})
 			t.Run("Delete", func(t *testing.T) {
 				f := newFixture(t, kind)
-				f.on("DELETE", secretsURL(kind, "3"), reply{status: 204})
+				f.On("DELETE", secretsURL(kind, "3"), mocktest.Any, mocktest.Reply{Status: 204})
 				if err := f.c.Delete(ctx, testClient, 3); err != nil {
 					t.Fatal(err)
 				}
-				wantCalls(t, f, "DELETE "+pre+"/3")
+				f.WantCalls("DELETE " + pre + "/3")
 			})
 		})
 	}
@@ -134,7 +128,7 @@ func TestRoutes(t *testing.T) {
 
 func TestListWithoutTotalCount(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), ok("["+secretJSON(1, "a", "")+"]"))
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, ok("["+secretJSON(1, "a", "")+"]"))
 	p, err := f.c.List(ctx, testClient, ListOptions{Skip: 3})
 	if err != nil || p.Total != 4 {
 		t.Fatalf("List = %+v, %v", p, err)
@@ -150,7 +144,7 @@ func TestListRefusesBadOptionsAndBadAnswers(t *testing.T) {
 	}
 	for _, body := range []string{`[{"Description":"no id"}]`, `[{"Id":1,"Expiration":"yesterday"}]`, `{"Id":1}`} {
 		f := newFixture(t, HybridClients)
-		f.on("GET", secretsURL(HybridClients), ok(body))
+		f.On("GET", secretsURL(HybridClients), mocktest.Any, ok(body))
 		if _, err := f.c.List(ctx, testClient, ListOptions{}); !errors.Is(err, identity.ErrInvalidResponse) {
 			t.Errorf("List of %s: %v", body, err)
 		}
@@ -164,7 +158,7 @@ func TestAllPagesLazily(t *testing.T) {
 		"count=2&skip=2": "[" + secretJSON(3, "c", "") + "," + secretJSON(4, "d", "") + "]",
 		"count=2&skip=4": "[" + secretJSON(5, "e", "") + "]",
 	}
-	f.onFunc("GET", secretsURL(HybridClients), func(r *http.Request) reply {
+	f.OnFunc("GET", secretsURL(HybridClients), func(r *http.Request) mocktest.Reply {
 		return ok(pages[r.URL.RawQuery], "Total-Count", "5")
 	})
 	var got []int
@@ -178,19 +172,19 @@ func TestAllPagesLazily(t *testing.T) {
 		t.Errorf("All = %v", got)
 	}
 	pre := "GET HybridClients/" + testClient + "/Secrets?"
-	wantCalls(t, f, pre+"count=2", pre+"count=2&skip=2", pre+"count=2&skip=4")
+	f.WantCalls(pre+"count=2", pre+"count=2&skip=2", pre+"count=2&skip=4")
 
 	// Breaking out of the loop fetches no further page.
-	f.log = nil
+	f.ClearCalls()
 	for range f.c.All(ctx, testClient, ListOptions{PageSize: 2}) {
 		break
 	}
-	wantCalls(t, f, pre+"count=2")
+	f.WantCalls(pre + "count=2")
 }
 
 func TestAllYieldsErrorOnce(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("GET", secretsURL(HybridClients), reply{status: 403, body: mocktest.ErrorBody})
+	f.On("GET", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	n := 0
 	for _, err := range f.c.All(ctx, testClient, ListOptions{}) {
 		n++
@@ -205,7 +199,7 @@ func TestAllYieldsErrorOnce(t *testing.T) {
 
 func TestCountWithoutTotalCount(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("HEAD", secretsURL(HybridClients), ok(""))
+	f.On("HEAD", secretsURL(HybridClients), mocktest.Any, ok(""))
 	if _, err := f.c.Count(ctx, testClient); !errors.Is(err, identity.ErrInvalidResponse) {
 		t.Errorf("Count: %v", err)
 	}
@@ -241,36 +235,39 @@ func TestIDsRefusedBeforeSending(t *testing.T) {
 			t.Errorf("CheckExpiry(%q): %v", cid, err)
 		}
 	}
-	wantCalls(t, f)
+	f.WantCalls()
 }
 
 func TestErrorStatuses(t *testing.T) {
 	type op struct {
 		name   string
-		routes func(f *fixture, r reply)
+		routes func(f *fixture, r mocktest.Reply)
 		call   func(c *Client) error
 	}
 	one := secretsURL(HybridClients, "3")
 	all := secretsURL(HybridClients)
 	ops := []op{
-		{"List", func(f *fixture, r reply) { f.on("GET", all, r) },
+		{"List", func(f *fixture, r mocktest.Reply) { f.On("GET", all, mocktest.Any, r) },
 			func(c *Client) error { _, err := c.List(ctx, testClient, ListOptions{}); return err }},
-		{"Count", func(f *fixture, r reply) { f.on("HEAD", all, r) },
+		{"Count", func(f *fixture, r mocktest.Reply) { f.On("HEAD", all, mocktest.Any, r) },
 			func(c *Client) error { _, err := c.Count(ctx, testClient); return err }},
-		{"Get", func(f *fixture, r reply) { f.on("GET", one, r) },
+		{"Get", func(f *fixture, r mocktest.Reply) { f.On("GET", one, mocktest.Any, r) },
 			func(c *Client) error { _, err := c.Get(ctx, testClient, 3); return err }},
-		{"Exists", func(f *fixture, r reply) { f.on("HEAD", one, r) },
+		{"Exists", func(f *fixture, r mocktest.Reply) { f.On("HEAD", one, mocktest.Any, r) },
 			func(c *Client) error { _, err := c.Exists(ctx, testClient, 3); return err }},
-		{"Add", func(f *fixture, r reply) { f.on("GET", all, list()); f.on("POST", all, r) },
+		{"Add", func(f *fixture, r mocktest.Reply) {
+			f.On("GET", all, mocktest.Any, list())
+			f.On("POST", all, mocktest.Any, r)
+		},
 			func(c *Client) error { _, err := c.Add(ctx, testClient, AddRequest{}); return err }},
-		{"Update", func(f *fixture, r reply) { f.on("PUT", one, r) },
+		{"Update", func(f *fixture, r mocktest.Reply) { f.On("PUT", one, mocktest.Any, r) },
 			func(c *Client) error {
 				_, err := c.Update(ctx, testClient, 3, UpdateRequest{Description: identity.Ptr("x")})
 				return err
 			}},
-		{"Delete", func(f *fixture, r reply) { f.on("DELETE", one, r) },
+		{"Delete", func(f *fixture, r mocktest.Reply) { f.On("DELETE", one, mocktest.Any, r) },
 			func(c *Client) error { return c.Delete(ctx, testClient, 3) }},
-		{"CheckExpiry", func(f *fixture, r reply) { f.on("GET", all, r) },
+		{"CheckExpiry", func(f *fixture, r mocktest.Reply) { f.On("GET", all, mocktest.Any, r) },
 			func(c *Client) error { _, err := c.CheckExpiry(ctx, testClient, time.Hour, testNow); return err }},
 	}
 	for _, o := range ops {
@@ -281,7 +278,7 @@ func TestErrorStatuses(t *testing.T) {
 				if s.Status == 503 {
 					body = "<html>gateway</html>" // not JSON: still the status's sentinel
 				}
-				o.routes(f, reply{status: s.Status, body: body})
+				o.routes(f, mocktest.Reply{Status: s.Status, Body: body})
 				err := o.call(f.c)
 				if o.name == "Exists" && s.Status == 404 {
 					if err != nil {
@@ -306,9 +303,9 @@ func TestErrorStatuses(t *testing.T) {
 
 func TestDeleteRetriedIntoNotFoundIsDone(t *testing.T) {
 	f := newFixture(t, HybridClients)
-	f.on("DELETE", secretsURL(HybridClients, "3"), reply{status: 503}, reply{status: 404, body: mocktest.ErrorBody})
+	f.On("DELETE", secretsURL(HybridClients, "3"), mocktest.Any, mocktest.Reply{Status: 503}, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
 	if err := f.c.Delete(ctx, testClient, 3); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	wantCalls(t, f, "DELETE HybridClients/"+testClient+"/Secrets/3", "DELETE HybridClients/"+testClient+"/Secrets/3")
+	f.WantCalls("DELETE HybridClients/"+testClient+"/Secrets/3", "DELETE HybridClients/"+testClient+"/Secrets/3")
 }

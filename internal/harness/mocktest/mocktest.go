@@ -1,6 +1,8 @@
-// Package mocktest sets up httpmock for the SDK's unit tests. The mock transport goes in as
-// the base transport under the SDK's retry and auth layers, so the tests exercise the real
-// retry policy; httpmock.Activate would not intercept it (it swaps http.DefaultTransport).
+// Package mocktest is the unit-test rig of the SDK's packages: New gives a Rig whose routes
+// check every request in one place. The mock transport goes in as the base transport under
+// the SDK's retry and auth layers, so the tests exercise the real retry policy;
+// httpmock.Activate would not intercept it (it swaps http.DefaultTransport). Only tests
+// import this package.
 package mocktest
 
 import (
