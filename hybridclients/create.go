@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/settle"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
@@ -172,68 +173,53 @@ func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error
 	if err != nil {
 		return nil, err
 	}
-	st := &createState{body: body, callerID: req.ID != ""}
-	if at := body.SecretExpirationDate; at != nil {
-		asked := *at
-		st.asked = &asked
-		marked, ok := marker.Mark(asked, now, nil, c.randN)
-		body.SecretExpirationDate, st.proof = &marked, ok
-	}
-	id := *body.ID
+	st := c.mark(body, req.ID != "", now)
 	if st.callerID {
-		// The id may be an older client's (a re-run provisioning script): find out before
-		// sending anything, so that a later 409 after a lost answer is not taken for ours.
-		exists, err := c.Exists(ctx, id)
-		if err != nil {
-			return nil, fmt.Errorf("hybridclients: checking whether client %s exists before creating it (nothing was created): %w", id, err)
-		}
-		if exists {
-			return nil, fmt.Errorf("hybridclients: client %s exists already; nothing was sent to create it, and it was left as it is: %w", id, identity.ErrConflict)
+		if err := c.absent(ctx, *body.ID); err != nil {
+			return nil, err
 		}
 	}
-	// One count for the retry layer's retries (429) and ours: at most MaxAttempts POSTs.
-	budget := transport.NewBudget(c.t.MaxAttempts())
-	uncertain := false // an earlier attempt may have created the client
-	for attempt := 1; ; attempt++ {
-		var w wireCreated
-		resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodPost, Path: []string{collection}, Body: body, Budget: budget}, &w)
-		if err == nil {
-			if created, cerr := w.toCreated(resp); cerr == nil {
-				return created, nil
-			} else {
-				err = cerr
-			}
-		}
-		switch transport.OutcomeOf(err) {
-		case transport.ActedUnreadable:
-			// A 2xx answered this very POST: the client is this call's.
-			return c.recoverSecret(ctx, st, true, err)
-		case transport.NotActed:
-			if !uncertain {
-				return nil, err // e.g. a 409 on the first attempt: someone else's client
-			}
-			return c.settle(ctx, st, err) // e.g. 409: did an earlier attempt create it?
-		}
-		uncertain = true
-		if budget.Left() <= 0 || c.t.Wait(ctx, attempt, err) != nil {
-			return c.settle(ctx, st, err)
-		}
+	return settle.Post(ctx, c.t, settle.Op[*Created]{
+		Post: func(ctx context.Context, b *transport.Budget) (*Created, error) { return c.post(ctx, st, b) },
+		Look: func(ctx context.Context, failure error, acted bool) (*Created, bool, error) {
+			created, err := c.look(ctx, st, failure, acted)
+			return created, false, err
+		},
+		SafeToRepeat: true, // a repeated POST meets 409: the client id tells
+	})
+}
+
+// absent makes sure that no client with a caller's id exists before anything is sent:
+// the id may be an older client's (a re-run provisioning script), and a later 409 after
+// a lost answer must not be taken for this call's.
+func (c *Client) absent(ctx context.Context, id string) error {
+	exists, err := c.Exists(ctx, id)
+	if err != nil {
+		return fmt.Errorf("hybridclients: checking whether client %s exists before creating it (nothing was created): %w", id, err)
 	}
+	if exists {
+		return fmt.Errorf("hybridclients: client %s exists already; nothing was sent to create it, and it was left as it is: %w", id, identity.ErrConflict)
+	}
+	return nil
 }
 
-const opCreate = "create hybrid client"
-
-// createState is what Create knows about its request while it settles a lost answer.
-type createState struct {
-	body     *wireCreate
-	callerID bool       // the id came from the caller: its client may be someone else's
-	asked    *time.Time // the first secret's expiry as asked (nil: never expires)
-	proof    bool       // the first secret carries a marker that proves it this call's
+// post sends the create once.
+func (c *Client) post(ctx context.Context, st *createState, b *transport.Budget) (*Created, error) {
+	var w wireCreated
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodPost, Path: []string{collection}, Body: st.body, Budget: b}, &w)
+	if err != nil {
+		return nil, err
+	}
+	return w.toCreated(resp)
 }
 
-// settle finds out whether an earlier attempt, whose answer was lost, created the client:
-// if not, failure stands; if so, its secret is recovered.
-func (c *Client) settle(ctx context.Context, st *createState, failure error) (*Created, error) {
+// look settles a create whose answer was lost or unusable: if no attempt created the
+// client, failure stands; if one did, its first secret is recovered. acted: a 2xx
+// answered this very POST, so the client is this call's.
+func (c *Client) look(ctx context.Context, st *createState, failure error, acted bool) (*Created, error) {
+	if acted {
+		return c.recoverSecret(ctx, st, true, failure)
+	}
 	exists, err := c.Exists(ctx, *st.body.ID)
 	if err != nil {
 		return nil, c.left(ctx, st, !st.callerID, errors.Join(failure, err))
@@ -246,13 +232,36 @@ func (c *Client) settle(ctx context.Context, st *createState, failure error) (*C
 	return c.recoverSecret(ctx, st, !st.callerID, failure)
 }
 
+const opCreate = "create hybrid client"
+
+// createState is what Create knows about its request while it settles a lost answer.
+type createState struct {
+	body     *wireCreate
+	callerID bool       // the id came from the caller: its client may be someone else's
+	asked    *time.Time // the first secret's expiry as asked (nil: never expires)
+	proof    bool       // the first secret carries a marker that proves it this call's
+}
+
+// mark moves body's secret expiry to this call's marker (see CreateRequest.SecretExpiry)
+// and returns what Create knows about its request.
+func (c *Client) mark(body *wireCreate, callerID bool, now time.Time) *createState {
+	st := &createState{body: body, callerID: callerID}
+	if at := body.SecretExpirationDate; at != nil {
+		asked := *at
+		st.asked = &asked
+		marked, ok := marker.Mark(asked, now, nil, c.randN)
+		body.SecretExpirationDate, st.proof = &marked, ok
+	}
+	return st
+}
+
 // recoverSecret handles a client that an attempt of this call probably created but whose
 // first secret's value was lost: when the secret is provably this call's (see Create) it
 // deletes it and adds a fresh one with the requested description and expiry. ours says
 // whether the client is provably this call's.
 func (c *Client) recoverSecret(ctx context.Context, st *createState, ours bool, cause error) (*Created, error) {
 	id := *st.body.ID
-	hc, err := readAgain(ctx, c.t, func(ctx context.Context) (*HybridClient, error) { return c.Get(ctx, id) })
+	hc, err := settle.Read(ctx, c.t, func(ctx context.Context) (*HybridClient, error) { return c.Get(ctx, id) })
 	if err != nil {
 		return nil, c.left(ctx, st, ours, errors.Join(cause, err))
 	}
@@ -261,7 +270,7 @@ func (c *Client) recoverSecret(ctx context.Context, st *createState, ours bool, 
 	if !ours && (hc.Name != *st.body.Name || !slices.Equal(hc.RedirectURIs, st.body.RedirectURIs)) {
 		return nil, fmt.Errorf("%w: client %s exists but is not the one this call tried to create; it was left as it is: %w", cause, id, identity.ErrConflict)
 	}
-	page, err := readAgain(ctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
+	page, err := settle.Read(ctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
 		return c.secrets.List(ctx, id, secrets.ListOptions{PageSize: secrets.MaxPerClient})
 	})
 	if err != nil {
@@ -321,22 +330,16 @@ func (st *createState) matches(s secrets.Metadata) bool {
 	return !at.IsZero() && marker.Same(at, *st.body.SecretExpirationDate)
 }
 
-// namingTimeout bounds the one look past the caller's deadline that names the secrets a
-// failed create may have left (it never deletes anything).
-const namingTimeout = 10 * time.Second
-
 // left is the error of a create that failed (err) once its client may exist: an
 // *identity.OutcomeError with ClientMayExist set, naming the client's secrets as far as
-// one more listing can tell. That listing runs past ctx's end if need be, bounded by
-// namingTimeout, also while ctx is still running: the failure may be the retry layer
-// giving up early (a backoff that would outlast the deadline), and a listing under ctx
-// could fail the same way, leaving an orphan secret that no field names.
+// one more listing can tell. That listing runs under settle.ForNaming: past ctx's end if
+// need be, bounded, and never deleting.
 func (c *Client) left(ctx context.Context, st *createState, clientOurs bool, err error) error {
 	id := *st.body.ID
 	oe := &identity.OutcomeError{Op: opCreate, ClientID: id, ClientMayExist: true, Err: err}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namingTimeout)
+	lctx, cancel := settle.ForNaming(ctx)
 	defer cancel()
-	page, lerr := readAgain(lctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
+	page, lerr := settle.Read(lctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
 		return c.secrets.List(ctx, id, secrets.ListOptions{PageSize: secrets.MaxPerClient})
 	})
 	if lerr == nil {
@@ -348,18 +351,6 @@ func (c *Client) left(ctx context.Context, st *createState, clientOurs bool, err
 		}
 	}
 	return oe
-}
-
-// readAgain runs read (an idempotent GET) and runs it again, with the retry layer's
-// backoff, after an unusable 2xx answer (cut short, not JSON), which the retry layer does
-// not retry, while attempts and ctx allow: one unreadable check must not end a recovery.
-func readAgain[T any](ctx context.Context, t *transport.Client, read func(context.Context) (T, error)) (T, error) {
-	for attempt := 1; ; attempt++ {
-		v, err := read(ctx)
-		if err == nil || !errors.Is(err, identity.ErrInvalidResponse) || attempt >= t.MaxAttempts() || t.Wait(ctx, attempt, err) != nil {
-			return v, err
-		}
-	}
 }
 
 // toCreated checks that the answer holds what the caller needs: a value and a client id.

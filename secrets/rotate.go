@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/settle"
 	"github.com/ocs-go/identity/internal/validate"
 )
 
@@ -215,122 +216,183 @@ type Rotation struct {
 // not handled when it stopped. Invalid options are refused before anything is sent
 // (errors.Is(err, identity.ErrInvalidInput)).
 func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions) (*Rotation, error) {
-	rot := &Rotation{}
+	r := &rotating{c: c, clientID: clientID, opts: opts, rot: &Rotation{}}
 	p, err := c.path(clientID)
 	body, err := c.prepare(err, opts.validate)
 	if err != nil {
-		return rot, err
+		return r.rot, err
 	}
-	fail := func(format string, a ...any) error {
-		return fmt.Errorf("secrets: rotating the secret of client %q: "+format, append([]any{clientID}, a...)...)
-	}
-
-	// 1. What is there, and room for one more. Only secrets of this first listing are ever
-	// retired: one that appears later may be another caller's new secret.
-	old, err := c.collect(ctx, clientID)
+	old, err := r.listAndFreeRoom(ctx)
 	if err != nil {
-		return rot, fail("listing its secrets: nothing was changed: %w", err)
+		return r.rot, err
 	}
-	if len(old) >= MaxPerClient {
-		if !opts.FreeRoom {
-			return rot, fail("nothing was changed: %w", limitError(clientID, old, c.now()))
-		}
-		// Expired by the local clock less the margin: a clock running ahead of the
-		// service's must not make a working secret look expired.
-		cutoff := c.now().Add(-ClockSkewMargin)
-		var expired []Metadata
-		for _, s := range old {
-			if s.Expired(cutoff) {
-				expired = append(expired, s)
-			}
-		}
-		need := len(old) - MaxPerClient + 1
-		if len(expired) < need {
-			return rot, fail("nothing was changed: %w", limitError(clientID, old, cutoff))
-		}
-		slices.SortStableFunc(expired, func(a, b Metadata) int { return a.Expiry.at.Compare(b.Expiry.at) })
-		for _, s := range expired[:need] {
-			if err := c.Delete(ctx, clientID, s.ID); err != nil {
-				return rot, fail("freeing room: deleting expired secret %d failed; %s; nothing was added: %w", s.ID, rot.done(), err)
-			}
-			rot.FreedRoom = append(rot.FreedRoom, s)
-			old = slices.DeleteFunc(old, func(o Metadata) bool { return o.ID == s.ID })
-		}
-	}
-
-	// 2. Add.
 	added, err := c.add(ctx, clientID, p, body, old)
 	if err != nil {
-		return rot, fail("adding the new secret: the old secrets are untouched; %s: %w", rot.done(), err)
+		return r.rot, r.fail("adding the new secret", err, "the old secrets are untouched", r.rot.done())
 	}
+	if err := r.store(ctx, *added); err != nil {
+		return r.rot, err
+	}
+	now := c.now()
+	retiring := r.selected(old, now)
+	if err := r.verify(ctx, *added, retiring); err != nil {
+		return r.rot, err
+	}
+	return r.rot, r.retire(ctx, added.ID, retiring, now)
+}
 
-	// 3. Store.
-	if err := opts.Store(ctx, *added); err != nil {
+// rotating is one call of Rotate: what it was asked and what it did so far.
+type rotating struct {
+	c        *Client
+	clientID string
+	opts     RotateOptions
+	rot      *Rotation
+}
+
+// listAndFreeRoom lists the client's secrets (step 1) and, at MaxPerClient, deletes
+// expired ones when opts.FreeRoom allows. It returns the secrets that remain: only those
+// are ever retired, as one that appears later may be another caller's new secret.
+func (r *rotating) listAndFreeRoom(ctx context.Context) ([]Metadata, error) {
+	old, err := r.c.collect(ctx, r.clientID)
+	if err != nil {
+		return nil, r.fail("listing its secrets", err, "nothing was changed")
+	}
+	if len(old) < MaxPerClient {
+		return old, nil
+	}
+	if !r.opts.FreeRoom {
+		return nil, r.fail("making room", limitError(r.clientID, old, r.c.now()), "nothing was changed")
+	}
+	// Expired by the local clock less the margin: a clock running ahead of the service's
+	// must not make a working secret look expired.
+	cutoff := r.c.now().Add(-ClockSkewMargin)
+	var expired []Metadata
+	for _, s := range old {
+		if s.Expired(cutoff) {
+			expired = append(expired, s)
+		}
+	}
+	need := len(old) - MaxPerClient + 1
+	if len(expired) < need {
+		return nil, r.fail("making room", limitError(r.clientID, old, cutoff), "nothing was changed")
+	}
+	slices.SortStableFunc(expired, func(a, b Metadata) int { return a.Expiry.at.Compare(b.Expiry.at) })
+	for _, s := range expired[:need] {
+		if err := r.c.Delete(ctx, r.clientID, s.ID); err != nil {
+			return nil, r.fail(fmt.Sprintf("freeing room: deleting expired secret %d failed", s.ID), err, r.rot.done(), "nothing was added")
+		}
+		r.rot.FreedRoom = append(r.rot.FreedRoom, s)
+		old = slices.DeleteFunc(old, func(o Metadata) bool { return o.ID == s.ID })
+	}
+	return old, nil
+}
+
+// store hands the new secret to opts.Store (step 3), deleting it again when Store fails.
+func (r *rotating) store(ctx context.Context, added Added) error {
+	if err := r.opts.Store(ctx, added); err != nil {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
-		if derr := c.Delete(cctx, clientID, added.ID); derr != nil {
-			rot.Added = added.Metadata
-			return rot, fail("storing the new secret failed (%w), and deleting it again failed too (%w): new secret %d is left on the client and nobody holds its value; delete it. The old secrets are untouched; %s",
-				err, derr, added.ID, rot.done())
+		if derr := r.c.Delete(cctx, r.clientID, added.ID); derr != nil {
+			r.rot.Added = added.Metadata
+			return r.fail("storing the new secret failed, and deleting it again failed too",
+				fmt.Errorf("storing: %w; deleting: %w", err, derr),
+				fmt.Sprintf("new secret %d is left on the client and nobody holds its value: delete it", added.ID),
+				"the old secrets are untouched", r.rot.done())
 		}
-		return rot, fail("storing the new secret failed, so new secret %d was deleted again; the old secrets are untouched; %s: %w", added.ID, rot.done(), err)
+		return r.fail("storing the new secret failed", err,
+			fmt.Sprintf("new secret %d was deleted again", added.ID), "the old secrets are untouched", r.rot.done())
 	}
-	rot.Added = added.Metadata
+	r.rot.Added = added.Metadata
+	return nil
+}
 
-	now := c.now()
-	var retiring []Metadata
+// verify checks that the stored secret still exists as stored (step 4): an overlapping
+// rotation may have retired it while Store ran, and retiring the old secrets then could
+// leave nothing that works.
+func (r *rotating) verify(ctx context.Context, added Added, retiring []Metadata) error {
+	if err := r.c.checkStored(ctx, r.clientID, added); err != nil {
+		r.rot.NotRetired = retiring
+		return r.fail(fmt.Sprintf("new secret %d was added and stored, but its check failed", added.ID), err,
+			fmt.Sprintf("no old secret was retired (not retired: %v)", ids(retiring)))
+	}
+	return nil
+}
+
+// selected returns the secrets of old that opts.Retire retires at the time now.
+func (r *rotating) selected(old []Metadata, now time.Time) []Metadata {
+	var out []Metadata
 	for _, s := range old {
-		if opts.Retire.retires(s, now) {
-			retiring = append(retiring, s)
+		if r.opts.Retire.retires(s, now) {
+			out = append(out, s)
 		}
 	}
+	return out
+}
 
-	// 4. Is what was stored still there? An overlapping rotation may have retired it
-	// while Store ran; retiring the old secrets then could leave nothing that works.
-	if err := c.checkStored(ctx, clientID, *added); err != nil {
-		rot.NotRetired = retiring
-		return rot, fail("new secret %d was added and stored, but %w; no old secret was retired (not retired: %v)", added.ID, err, ids(retiring))
-	}
-
-	// 5. Retire.
-	grace := opts.grace()
+// retire retires the selected secrets (step 5): each is deleted (RetireAtOnce, or
+// expired for more than ClockSkewMargin at now), kept (it expires within the grace
+// period anyway) or shortened to the grace period's end. It stops at the first failure,
+// naming what is not yet retired.
+func (r *rotating) retire(ctx context.Context, addedID int, retiring []Metadata, now time.Time) error {
 	var graceEnd time.Time
-	if !opts.RetireAtOnce {
-		graceEnd, _, _ = validate.ExpiryAt("Grace", ExpiresIn(grace), now)
+	if !r.opts.RetireAtOnce {
+		graceEnd, _, _ = validate.ExpiryAt("Grace", ExpiresIn(r.opts.grace()), now)
 	}
 	for i, s := range retiring {
 		var err error
 		switch {
-		case opts.RetireAtOnce || s.Expired(now.Add(-ClockSkewMargin)):
-			if err = c.Delete(ctx, clientID, s.ID); err == nil || errors.Is(err, identity.ErrNotFound) {
+		case r.opts.RetireAtOnce || s.Expired(now.Add(-ClockSkewMargin)):
+			err = r.c.Delete(ctx, r.clientID, s.ID)
+			if err == nil || errors.Is(err, identity.ErrNotFound) {
 				err = nil // a secret already gone is retired
-				rot.Deleted = append(rot.Deleted, s)
+				r.rot.Deleted = append(r.rot.Deleted, s)
 			} else {
 				err = fmt.Errorf("deleting old secret %d failed: %w", s.ID, err)
 			}
 		case expiresBy(s, graceEnd):
-			rot.Kept = append(rot.Kept, s)
+			r.rot.Kept = append(r.rot.Kept, s)
 		default:
 			var m *Metadata
-			if m, err = c.Update(ctx, clientID, s.ID, UpdateRequest{Expiry: ExpiresAt(graceEnd)}); err == nil {
-				rot.Shortened = append(rot.Shortened, *m)
+			if m, err = r.c.Update(ctx, r.clientID, s.ID, UpdateRequest{Expiry: ExpiresAt(graceEnd)}); err == nil {
+				r.rot.Shortened = append(r.rot.Shortened, *m)
 			} else {
 				err = fmt.Errorf("shortening the expiry of old secret %d failed: %w", s.ID, err)
 			}
 		}
 		if err != nil {
-			rot.NotRetired = retiring[i:]
-			return rot, fail("new secret %d was added and stored; retiring the old secrets stopped: %w; %s; not yet retired: %v",
-				added.ID, err, rot.done(), ids(retiring[i:]))
+			r.rot.NotRetired = retiring[i:]
+			return r.fail(fmt.Sprintf("new secret %d was added and stored; retiring the old secrets stopped", addedID), err,
+				r.rot.done(), fmt.Sprintf("not yet retired: %v", ids(retiring[i:])))
 		}
 	}
-	return rot, nil
+	return nil
 }
+
+// fail is the error of a Rotate that stopped at step, for cause, with the client in the
+// given state (short clauses, such as "nothing was changed").
+func (r *rotating) fail(step string, cause error, state ...string) error {
+	return &rotateError{clientID: r.clientID, step: step, state: state, err: cause}
+}
+
+// rotateError is the error of a Rotate that stopped: the step that failed, what is true
+// of the client now, and the cause (which errors.Is and errors.As see).
+type rotateError struct {
+	clientID string
+	step     string
+	state    []string
+	err      error
+}
+
+func (e *rotateError) Error() string {
+	return fmt.Sprintf("secrets: rotating the secret of client %q: %s; %s: %v", e.clientID, e.step, strings.Join(e.state, "; "), e.err)
+}
+
+func (e *rotateError) Unwrap() error { return e.err }
 
 // checkStored checks that secret a, just stored, still exists with the expiry it was
 // given (an unusable answer is read again, as in Add's check).
 func (c *Client) checkStored(ctx context.Context, clientID string, a Added) error {
-	m, err := retryRead(ctx, c.t, func(ctx context.Context) (*Metadata, error) { return c.Get(ctx, clientID, a.ID) })
+	m, err := settle.Read(ctx, c.t, func(ctx context.Context) (*Metadata, error) { return c.Get(ctx, clientID, a.ID) })
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
 		return fmt.Errorf("%w: it no longer exists (did another rotation of this client overlap this one?)", ErrLockoutRisk)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/settle"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 )
@@ -138,28 +139,30 @@ func (c *Client) add(ctx context.Context, clientID string, p []string, body *wir
 		return nil, limitError(clientID, before, c.now())
 	}
 	proof := c.mark(body, before)
-	// One count for the retry layer's retries (429) and ours: at most MaxAttempts POSTs.
-	budget := transport.NewBudget(c.t.MaxAttempts())
-	for attempt := 1; ; attempt++ {
-		var w wireAdded
-		resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodPost, Path: p, Body: body, Budget: budget}, &w)
-		if err == nil {
-			a, aerr := w.added(resp)
-			if aerr == nil {
-				return a, nil
-			}
-			// The service acted, but nobody holds the value: find that secret.
-			err = fmt.Errorf("secrets: adding a secret to client %q: %w", clientID, aerr)
-		} else if transport.OutcomeOf(err) == transport.NotActed {
-			return nil, err
-		}
-		// Settle what the failed attempt did, then try again with the retry layer's
-		// backoff while attempts and the context's deadline allow.
-		again, rerr := c.reconcile(ctx, clientID, before, body, proof, err)
-		if !again || budget.Left() <= 0 || c.t.Wait(ctx, attempt, err) != nil {
-			return nil, rerr
-		}
+	return settle.Post(ctx, c.t, settle.Op[*Added]{
+		Post: func(ctx context.Context, b *transport.Budget) (*Added, error) {
+			return c.post(ctx, clientID, p, body, b)
+		},
+		Look: func(ctx context.Context, failure error, _ bool) (*Added, bool, error) {
+			again, err := c.reconcile(ctx, clientID, before, body, proof, failure)
+			return nil, again, err
+		},
+	})
+}
+
+// post sends the add once. A 2xx answer without the value is an error: the service
+// acted, but nobody holds the value, so that secret must be found.
+func (c *Client) post(ctx context.Context, clientID string, p []string, body *wireWrite, b *transport.Budget) (*Added, error) {
+	var w wireAdded
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodPost, Path: p, Body: body, Budget: b}, &w)
+	if err != nil {
+		return nil, err
 	}
+	a, err := w.added(resp)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: adding a secret to client %q: %w", clientID, err)
+	}
+	return a, nil
 }
 
 // cleanupTimeout bounds the calls that undo a half-done change after the caller's
@@ -172,54 +175,13 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
 
-// namingTimeout bounds the one look past the caller's deadline that names what a lost
-// answer may have left (it never deletes anything).
-const namingTimeout = 10 * time.Second
-
-// retryRead runs read (an idempotent GET) and runs it again, with the retry layer's
-// backoff, after an unusable 2xx answer (cut short, not JSON), which the retry layer does
-// not retry, while attempts and ctx allow: giving up after one unreadable check would
-// leave a secret nobody holds the value of, with seconds to spare. (Connection errors and
-// 5xx were retried by the retry layer already.)
-func retryRead[T any](ctx context.Context, t *transport.Client, read func(context.Context) (T, error)) (T, error) {
-	for attempt := 1; ; attempt++ {
-		v, err := read(ctx)
-		if err == nil || !errors.Is(err, identity.ErrInvalidResponse) || attempt >= t.MaxAttempts() || t.Wait(ctx, attempt, err) != nil {
-			return v, err
-		}
-	}
-}
-
-// look lists the client's secrets to settle a lost answer (retryRead). When that fails
-// for any reason (the context ended, or the retry layer stopped early with the context
-// still running: attempts used up, or a backoff, such as a 429's Retry-After, that would
-// outlast the deadline), it takes one bounded look (namingTimeout) past ctx and returns
-// checkErr, the failure of the first look: the error can then name what may be left, but
-// nothing is deleted, and a request still in flight may yet add a secret, so "nothing was
-// added" cannot be concluded. err is set when the naming look failed too.
-func (c *Client) look(ctx context.Context, clientID string) (after []Metadata, checkErr, err error) {
-	list := func(ctx context.Context) ([]Metadata, error) { return c.collect(ctx, clientID) }
-	after, err = retryRead(ctx, c.t, list)
-	if err == nil {
-		return after, nil, nil
-	}
-	// Naming only when the context is still running too: a check that failed with time
-	// left must not leave the caller with a secret nobody holds and no id to act on.
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namingTimeout)
-	defer cancel()
-	if a, nerr := retryRead(nctx, c.t, list); nerr == nil {
-		return a, err, nil
-	}
-	return nil, err, err
-}
-
 // reconcile finds out whether the failed add (failure) created a secret, by comparing the
 // client's secrets with before. When it did and the secret is provably this call's (proof:
 // body carries a marker, and exactly one new secret has it), it deletes it and reports
 // again = true (the add may be tried once more). The error returned is what the caller
 // gets when the add is not tried again.
 func (c *Client) reconcile(ctx context.Context, clientID string, before []Metadata, body *wireWrite, proof bool, failure error) (again bool, _ error) {
-	after, checkErr, err := c.look(ctx, clientID)
+	after, checkErr, err := settle.Look(ctx, c.t, func(ctx context.Context) ([]Metadata, error) { return c.collect(ctx, clientID) })
 	if err != nil {
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
 			"%w; listing the client's secrets to check failed (%w): a secret whose value nobody holds may have been added; it would be one not among %v",

@@ -323,7 +323,7 @@ func FuzzRetryAfter(f *testing.F) {
 
 		// The backoff: the server's wait, or -1 past MaxRetryAfter, or the policy's own.
 		p := policy{identity.RetryPolicy(rules.Retry{}.WithDefaults())}
-		w := p.backoffFor(int(attempts), &http.Response{Header: http.Header{"Retry-After": {v}}})
+		w := p.waitAfter(int(attempts), &http.Response{Header: http.Header{"Retry-After": {v}}})
 		if w != -1 && (w < 0 || w > max(p.MaxRetryAfter, p.MaxWait)) {
 			t.Fatalf("backoff for Retry-After %q = %v (MaxRetryAfter %v, MaxWait %v)", v, w, p.MaxRetryAfter, p.MaxWait)
 		}

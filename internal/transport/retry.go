@@ -1,13 +1,23 @@
 package transport
 
+// The retry policy, whole: which requests are tried again (check), how long to wait
+// (waitAfter), how attempts are counted (attempts, Budget), and what the caller learns
+// (Response.EarlierAttemptMayHaveActed from attempts.mayHaveActed; failure's
+// *identity.ConnectionError). go-retryablehttp runs the loop (try, check, wait, try
+// again); this file is everything it is told, for API calls (retrying) and for token
+// requests (tokenRetrying). Posts that their caller settles itself: internal/settle.
+
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,24 +26,9 @@ import (
 	"github.com/ocs-go/identity"
 )
 
-// callState travels in the request's context so that the retry policy and the backoff,
-// which go-retryablehttp calls separately, agree on one decision per attempt.
-type callState struct {
-	method   string
-	attempts int           // attempts made so far
-	nextWait time.Duration // decided by checkRetry, used by backoff
-	// unknown is set when a retried attempt may have been acted on by the service (a
-	// connection error after sending, 408, 5xx): a later 404 on DELETE then means done.
-	unknown bool
-	// lastErr is the network error of the last attempt, nil when it had an answer.
-	lastErr error
-}
-
-type stateKey struct{}
-
-func stateFrom(ctx context.Context) *callState {
-	s, _ := ctx.Value(stateKey{}).(*callState)
-	return s
+// policy is the configured RetryPolicy, defaults filled in.
+type policy struct {
+	identity.RetryPolicy
 }
 
 // retryableStatus reports whether an idempotent request answered with status may be tried
@@ -47,69 +42,146 @@ func retryableStatus(status int) bool {
 	return false
 }
 
-// policy decides retries for API calls. It is go-retryablehttp's CheckRetry and Backoff.
-type policy struct {
-	identity.RetryPolicy
+// attempts is the retry state of one call of Do. go-retryablehttp asks check whether to
+// retry and then backoff how long to wait, in two calls; the wait must be known when
+// deciding (a wait past the deadline ends the retries), so check decides it once and
+// backoff returns it. The value belongs to one call and is never shared.
+type attempts struct {
+	policy
+	method string
+	budget *Budget // nil, or the count shared with the caller's own retries of a POST
+
+	n    int           // attempts made so far
+	wait time.Duration // decided by check, returned by backoff
+	// mayHaveActed: an attempt that was retried may have been acted on by the service
+	// (a connection error after sending, 408, 5xx): a later 404 on DELETE then means done.
+	mayHaveActed bool
+	lastErr      error // the last attempt's network error, nil when it had an answer
 }
 
-// checkRetry: idempotent methods retry on connection errors and retryableStatus; POST only
-// where the service cannot have acted (429, or the connection never opened). A wait that
-// would outlast the context's deadline, or a Retry-After over the cap, ends the retries
-// at once with the last answer instead of sleeping into a certain failure.
-func (p policy) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	st := stateFrom(ctx)
-	if st != nil {
-		st.lastErr = err
+// retrying returns go-retryablehttp set up for one call: its logger off (ours is slog),
+// the policy of a as its CheckRetry and Backoff, and the last answer or error returned
+// as they are (Do maps them).
+func (c *Client) retrying(a *attempts) *retryablehttp.Client {
+	return &retryablehttp.Client{
+		HTTPClient:   c.hc,
+		Logger:       nil, // its default logger prints to stderr
+		RetryMax:     a.MaxAttempts - 1,
+		CheckRetry:   a.check,
+		Backoff:      a.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		RequestLogHook: func(_ retryablehttp.Logger, r *http.Request, attempt int) {
+			if attempt > 0 {
+				c.log(r.Context(), "identity: retrying", slog.String("method", r.Method),
+					slog.String("path", r.URL.Path), slog.Int("attempt", attempt+1))
+			}
+		},
+	}
+}
+
+// check is go-retryablehttp's CheckRetry, called once after each attempt:
+//   - idempotent methods (all but POST) retry on connection errors and retryableStatus;
+//   - POST retries only where the service cannot have acted: 429, or a connection that
+//     never opened; and never once its Budget is spent;
+//   - a wait that would outlast the context's deadline, or a Retry-After over
+//     MaxRetryAfter, ends the retries at once with the last answer, instead of sleeping
+//     into a certain failure.
+func (a *attempts) check(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	a.n++
+	a.lastErr = err
+	if a.budget != nil {
+		a.budget.left--
 	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	if st == nil {
+	if a.budget != nil && a.budget.left <= 0 {
 		return false, nil
 	}
-	idempotent := st.method != http.MethodPost
-	if err != nil {
-		if permanent(err) {
-			return false, nil
-		}
-		if !idempotent && !neverSent(err) {
-			return false, nil
-		}
-	} else {
-		if !retryableStatus(resp.StatusCode) || (!idempotent && resp.StatusCode != http.StatusTooManyRequests) {
-			return false, nil
-		}
+	post := a.method == http.MethodPost
+	switch {
+	case err != nil && (permanent(err) || (post && !neverSent(err))):
+		return false, nil
+	case err == nil && (!retryableStatus(resp.StatusCode) || (post && resp.StatusCode != http.StatusTooManyRequests)):
+		return false, nil
 	}
-	wait := p.backoffFor(st.attempts, resp)
+	wait := a.waitAfter(a.n, resp)
 	if wait < 0 {
 		return false, nil // Retry-After beyond the cap
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 		return false, nil
 	}
-	st.nextWait = wait
+	a.wait = wait
 	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
-		st.unknown = true
+		a.mayHaveActed = true // a 429 is the only retried answer that says "not done"
 	}
 	return true, nil
 }
 
-// backoff is go-retryablehttp's Backoff: it returns what checkRetry decided.
-func (p policy) backoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil && resp.Request != nil {
-		if st := stateFrom(resp.Request.Context()); st != nil {
-			return st.nextWait
-		}
-	}
-	return p.backoffFor(attempt+1, resp)
+// backoff is go-retryablehttp's Backoff: the wait check decided.
+func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
+	return a.wait
 }
 
-// backoffFor returns the wait after the given number of attempts: the server's Retry-After
-// when it sent one (-1 when that exceeds MaxRetryAfter), else exponential from MinWait,
-// capped at MaxWait, with jitter over the upper half so concurrent clients spread out.
-// It is never less than MinWait: a "Retry-After: 0" or a date in the past does not make
-// retries go back to back.
-func (p policy) backoffFor(attempts int, resp *http.Response) time.Duration {
+// checkResource is the hint of a connection that could not be opened.
+const checkResource = "check Config.Resource (OCS_RESOURCE in the examples)"
+
+// failure turns the error of the retry layer into what the caller learns:
+//   - the credentials' failure, named once with the call (a discovery or token request
+//     that got no answer is an *identity.ConnectionError of this call, never sent);
+//   - the last attempt's network failure (the context's error kept in the chain when it
+//     ended) is an *identity.ConnectionError, Sent unless no connection was opened;
+//   - the context ending after an answer (while waiting to retry) stays that error.
+func (a *attempts) failure(ctx context.Context, method, path string, err error) error {
+	err = unwrapURLError(err)
+	var af *authFailure
+	if errors.As(err, &af) {
+		var ce *identity.ConnectionError
+		if errors.As(af.err, &ce) {
+			return &identity.ConnectionError{Method: method, Path: path, Sent: false,
+				Err: fmt.Errorf("getting a token: %s %s: %w", ce.Method, ce.Path, ce.Err)}
+		}
+		return af
+	}
+	ctxErr := ctx.Err()
+	netErr := a.lastErr
+	if netErr == nil {
+		if ctxErr != nil && a.n > 0 && !errors.Is(err, ctxErr) {
+			return fmt.Errorf("identity: %s %s: %w (%w)", method, path, ctxErr, err)
+		}
+		if ctxErr != nil || a.n == 0 {
+			// The last attempt had an answer; the context ended before the next one.
+			return fmt.Errorf("identity: %s %s: %w", method, path, err)
+		}
+		netErr = err
+	}
+	netErr = unwrapURLError(netErr)
+	if ctxErr != nil && !errors.Is(netErr, ctxErr) {
+		netErr = fmt.Errorf("%w (%w)", ctxErr, netErr)
+	}
+	ce := &identity.ConnectionError{Method: method, Path: path, Sent: !neverSent(netErr) && !handshakeFailed(netErr), Err: netErr}
+	if !ce.Sent {
+		ce.Err = fmt.Errorf("%w; %s", netErr, checkResource)
+	}
+	return ce
+}
+
+// unwrapURLError drops net/http's *url.Error wrapper, whose message repeats the whole URL
+// with its query; the caller's message names method and path instead.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// waitAfter returns the wait after n attempts: the server's Retry-After when it sent one
+// (-1 when that exceeds MaxRetryAfter), else exponential from MinWait, capped at MaxWait,
+// with jitter over the upper half so concurrent clients spread out. It is never less than
+// MinWait: a "Retry-After: 0" or a date in the past does not make retries go back to back.
+func (p policy) waitAfter(n int, resp *http.Response) time.Duration {
 	if resp != nil {
 		if ra, ok := RetryAfter(resp.Header, time.Now()); ok {
 			if ra > p.MaxRetryAfter {
@@ -119,11 +191,98 @@ func (p policy) backoffFor(attempts int, resp *http.Response) time.Duration {
 		}
 	}
 	d := p.MinWait
-	for i := 1; i < attempts && d < p.MaxWait; i++ {
+	for i := 1; i < n && d < p.MaxWait; i++ {
 		d *= 2
 	}
 	d = min(d, p.MaxWait)
 	return max(d/2+rand.N(d/2+1), p.MinWait)
+}
+
+// tokenRetrying returns go-retryablehttp set up for token and discovery requests through
+// hc: retried on connection errors and 5xx only, never on a 4xx (a wrong secret does not
+// get better by asking again), with the policy's exponential wait (a token endpoint's
+// Retry-After is not read).
+func (p policy) tokenRetrying(hc *http.Client) *retryablehttp.Client {
+	return &retryablehttp.Client{
+		HTTPClient: hc,
+		Logger:     nil,
+		RetryMax:   p.MaxAttempts - 1,
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			if err != nil {
+				return !permanent(err), nil
+			}
+			return resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented, nil
+		},
+		Backoff: func(_, _ time.Duration, n int, _ *http.Response) time.Duration {
+			return p.waitAfter(n+1, nil)
+		},
+		ErrorHandler: responseOrError,
+	}
+}
+
+// responseOrError is the token client's go-retryablehttp ErrorHandler: the last response
+// when there is no error, else the error alone (its response drained). A RoundTripper
+// must not return both: net/http would log "RoundTripper returned a response & error"
+// through the standard logger.
+func responseOrError(resp *http.Response, err error, _ int) (*http.Response, error) {
+	if err != nil {
+		if resp != nil {
+			drain(resp.Body)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Budget bounds the attempts of a POST that its caller retries itself (internal/settle):
+// this policy's retries (after a 429, or a connection that never opened) and the
+// caller's draw on one count, so one call never sends more than RetryPolicy.MaxAttempts
+// POSTs in all. It is used by one call, not shared.
+type Budget struct{ left int }
+
+// NewBudget returns a Budget of n attempts.
+func NewBudget(n int) *Budget { return &Budget{left: n} }
+
+// Left is the number of attempts not yet used.
+func (b *Budget) Left() int { return b.left }
+
+// MaxAttempts is the configured number of tries of one call.
+func (c *Client) MaxAttempts() int { return c.policy.MaxAttempts }
+
+// Wait sleeps before the next try of a call that the caller retries itself (after n tries
+// so far), with this policy's wait and err's Retry-After. It returns an error instead
+// when the context ends first or its deadline would pass.
+func (c *Client) Wait(ctx context.Context, n int, err error) error {
+	if ctx == nil {
+		return errNilContext()
+	}
+	var resp *http.Response
+	var ae *identity.Error
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		resp = &http.Response{Header: http.Header{"Retry-After": {formatSeconds(ae.RetryAfter)}}}
+	}
+	d := c.policy.waitAfter(n, resp)
+	if d < 0 {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return context.DeadlineExceeded
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func formatSeconds(d time.Duration) string {
+	return itoa(int64((d + time.Second - 1) / time.Second))
 }
 
 // RetryAfter parses a Retry-After header: delay-seconds or an HTTP date.

@@ -1,6 +1,7 @@
 // Package transport is the one HTTP path every call of the SDK takes: request building,
-// the retry layer (go-retryablehttp) around the auth layer (x/oauth2 tokens) around the
-// base transport, bounded response reading, and the mapping of answers to typed errors.
+// the retry layer (go-retryablehttp, its whole policy in retry.go) around the auth layer
+// (x/oauth2 tokens) around the base transport, bounded response reading, and the mapping
+// of answers to typed errors.
 package transport
 
 import (
@@ -28,11 +29,11 @@ import (
 
 // Client sends requests to one tenant's API routes. It is safe for concurrent use.
 type Client struct {
-	tenantBase *url.URL // {resource}/api/v1/Tenants/{tenant}
-	basePath   string   // its path, with a leading slash
-	baseRaw    string   // the same, escaped
-	uaHeader   []string // the User-Agent header's value, shared by every request
-	rc         *retryablehttp.Client
+	tenantBase *url.URL     // {resource}/api/v1/Tenants/{tenant}
+	basePath   string       // its path, with a leading slash
+	baseRaw    string       // the same, escaped
+	uaHeader   []string     // the User-Agent header's value, shared by every request
+	hc         *http.Client // the auth layer over the base transport; retries wrap it per call
 	logger     *slog.Logger
 	userAgent  string
 	maxBody    int64
@@ -51,29 +52,10 @@ func New(cfg identity.Config) (*Client, error) {
 	hc := BaseClient(cfg.HTTPClient)
 	base, timeout := hc.Transport, hc.Timeout
 
-	// Token and discovery requests: no bearer, retried on connection errors and 5xx only,
-	// never on a 4xx (a wrong secret does not get better by asking again), and never
-	// redirected: the client secret goes to the endpoint named or nowhere (a 3xx comes
-	// back as the answer, which the credentials refuse).
-	tokenRC := &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: base, Timeout: timeout, CheckRedirect: refuseRedirect},
-		RetryWaitMin: pol.MinWait,
-		RetryWaitMax: pol.MaxWait,
-		RetryMax:     pol.MaxAttempts - 1,
-		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-			if ctx.Err() != nil {
-				return false, ctx.Err()
-			}
-			if err != nil {
-				return !permanent(err), nil
-			}
-			return resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented, nil
-		},
-		Backoff: func(min, max time.Duration, n int, resp *http.Response) time.Duration {
-			return pol.backoffFor(n+1, nil)
-		},
-		ErrorHandler: responseOrError,
-	}
+	// Token and discovery requests: no bearer, and never redirected: the client secret
+	// goes to the endpoint named or nowhere (a 3xx comes back as the answer, which the
+	// credentials refuse).
+	tokenRC := pol.tokenRetrying(&http.Client{Transport: base, Timeout: timeout, CheckRedirect: refuseRedirect})
 	tokenHC := tokenRC.StandardClient()
 	tokenHC.CheckRedirect = refuseRedirect
 
@@ -101,28 +83,7 @@ func New(cfg identity.Config) (*Client, error) {
 		c.userAgent += " " + ua
 	}
 	c.uaHeader = []string{c.userAgent}
-	c.rc = &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: auth, Timeout: timeout},
-		Logger:       nil, // its default logger prints to stderr; ours is slog, below
-		RetryWaitMin: pol.MinWait,
-		RetryWaitMax: pol.MaxWait,
-		RetryMax:     pol.MaxAttempts - 1,
-		CheckRetry:   withinBudget(pol.checkRetry),
-		Backoff:      pol.backoff,
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-		RequestLogHook: func(_ retryablehttp.Logger, r *http.Request, attempt int) {
-			if st := stateFrom(r.Context()); st != nil {
-				st.attempts++
-			}
-			if b := budgetFrom(r.Context()); b != nil {
-				b.left--
-			}
-			if attempt > 0 {
-				c.log(r.Context(), "identity: retrying", slog.String("method", r.Method),
-					slog.String("path", r.URL.Path), slog.Int("attempt", attempt+1))
-			}
-		},
-	}
+	c.hc = &http.Client{Transport: auth, Timeout: timeout}
 	return c, nil
 }
 
@@ -155,20 +116,6 @@ func (c *Client) CloseIdleConnections() {
 	if ci, ok := c.base.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
-}
-
-// responseOrError is the token client's go-retryablehttp ErrorHandler: the last response
-// when there is no error, else the error alone (its response drained). A RoundTripper
-// must not return both: net/http would log "RoundTripper returned a response & error"
-// through the standard logger.
-func responseOrError(resp *http.Response, err error, _ int) (*http.Response, error) {
-	if err != nil {
-		if resp != nil {
-			drain(resp.Body)
-		}
-		return nil, err
-	}
-	return resp, nil
 }
 
 // Request is one API call. Path holds the segments after /api/v1/Tenants/{tenantId}/;
@@ -285,17 +232,13 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		}
 		body = b
 	}
-	st := &callState{method: r.Method}
 	// Built from the *url.URL at hand: formatting it and parsing it again (as a URL string
 	// would) costs a tenth of a small call.
 	hr := (&http.Request{
 		Method: r.Method, URL: u, Host: u.Host,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: http.Header{"Accept": jsonType, "User-Agent": c.uaHeader},
-	}).WithContext(context.WithValue(ctx, stateKey{}, st))
-	if r.Budget != nil {
-		hr = hr.WithContext(context.WithValue(hr.Context(), budgetKey{}, r.Budget))
-	}
+	}).WithContext(ctx)
 	if body != nil {
 		hr.Header["Content-Type"] = jsonBodyType
 	}
@@ -307,22 +250,24 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		return nil, err
 	}
 
+	// The retries and their wait: retry.go.
+	tries := &attempts{policy: c.policy, method: r.Method, budget: r.Budget}
 	start := time.Now()
-	resp, err := c.rc.Do(req)
+	resp, err := c.retrying(tries).Do(req)
 	if err != nil {
 		if resp != nil {
 			drain(resp.Body)
 		}
-		err = failure(ctx, r.Method, u.Path, st, err)
+		err = tries.failure(ctx, r.Method, u.Path, err)
 		c.log(ctx, "identity: request failed", slog.String("method", r.Method), slog.String("path", u.Path),
-			slog.Int("attempts", st.attempts), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
+			slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
 		return nil, err
 	}
 	defer drain(resp.Body)
 	c.log(ctx, "identity: request", slog.String("method", r.Method), slog.String("path", u.Path),
-		slog.Int("status", resp.StatusCode), slog.Int("attempts", st.attempts), slog.Duration("elapsed", time.Since(start)))
+		slog.Int("status", resp.StatusCode), slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)))
 
-	out2 := &Response{Method: r.Method, Path: u.Path, StatusCode: resp.StatusCode, Header: resp.Header, EarlierAttemptMayHaveActed: st.unknown}
+	out2 := &Response{Method: r.Method, Path: u.Path, StatusCode: resp.StatusCode, Header: resp.Header, EarlierAttemptMayHaveActed: tries.mayHaveActed}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := readBounded(resp.Body, c.maxBody, resp.ContentLength)
 		return out2, apiError(r.Method, u.Path, resp, data)
@@ -462,59 +407,6 @@ func errNilContext() error {
 type notSent struct{ error }
 
 func (e *notSent) Unwrap() error { return e.error }
-
-// checkResource is the hint of a connection that could not be opened.
-const checkResource = "check Config.Resource (OCS_RESOURCE in the examples)"
-
-// failure turns the error of the retry layer into the error of the call:
-//   - the credentials' failure, named once with the call (a discovery or token request
-//     that got no answer is an *identity.ConnectionError of this call, never sent);
-//   - the last attempt's network failure (the context's error kept in the chain when it
-//     ended) is an *identity.ConnectionError, Sent unless no connection was opened;
-//   - the context ending after an answer (while waiting to retry) stays that error.
-func failure(ctx context.Context, method, path string, st *callState, err error) error {
-	err = unwrapURLError(err)
-	var af *authFailure
-	if errors.As(err, &af) {
-		var ce *identity.ConnectionError
-		if errors.As(af.err, &ce) {
-			return &identity.ConnectionError{Method: method, Path: path, Sent: false,
-				Err: fmt.Errorf("getting a token: %s %s: %w", ce.Method, ce.Path, ce.Err)}
-		}
-		return af
-	}
-	ctxErr := ctx.Err()
-	netErr := st.lastErr
-	if netErr == nil {
-		if ctxErr != nil && st.attempts > 0 && !errors.Is(err, ctxErr) {
-			return fmt.Errorf("identity: %s %s: %w (%w)", method, path, ctxErr, err)
-		}
-		if ctxErr != nil || st.attempts == 0 {
-			// The last attempt had an answer; the context ended before the next one.
-			return fmt.Errorf("identity: %s %s: %w", method, path, err)
-		}
-		netErr = err
-	}
-	netErr = unwrapURLError(netErr)
-	if ctxErr != nil && !errors.Is(netErr, ctxErr) {
-		netErr = fmt.Errorf("%w (%w)", ctxErr, netErr)
-	}
-	ce := &identity.ConnectionError{Method: method, Path: path, Sent: !neverSent(netErr) && !handshakeFailed(netErr), Err: netErr}
-	if !ce.Sent {
-		ce.Err = fmt.Errorf("%w; %s", netErr, checkResource)
-	}
-	return ce
-}
-
-// unwrapURLError drops net/http's *url.Error wrapper, whose message repeats the whole URL
-// with its query; the caller's message names method and path instead.
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
