@@ -209,7 +209,8 @@ type Rotation struct {
 // Rotations of one client must not overlap (run them from one place, or under a lock):
 // a second rotation lists the first one's new secret among the old ones and retires it,
 // and whichever Store runs last may put a retired value in place. Rotate detects this in
-// step 4 for its own secret (ErrLockoutRisk), but cannot undo the other's Store.
+// step 4 for its own secret (ErrLockoutRisk), but cannot undo the other's Store; and a
+// retirement by the other rotation that comes after step 4 cannot be seen at all.
 //
 // Rotate always returns a non-nil *Rotation saying what was done, also with an error:
 // Deleted, Shortened and Kept are the old secrets handled, NotRetired those selected but

@@ -306,6 +306,11 @@ func TestSoakOverlappingRotations(t *testing.T) {
 		var firstStoring sync.Once
 		storing := make(chan struct{}) // closed when the first Store begins (or that rotation ends)
 		var secondDone, firstWrote time.Time
+		// The first Store writes only once the second rotation has returned (or after
+		// 10 s): the overlap of finding 4, whatever the machine's load. A retirement that
+		// comes after the first rotation's check is beyond what a check can see; Rotate's
+		// doc says rotations of one client must not overlap.
+		secondReturned := make(chan struct{})
 		var wg sync.WaitGroup
 		for r := range 2 {
 			wg.Add(1)
@@ -331,6 +336,12 @@ func TestSoakOverlappingRotations(t *testing.T) {
 							firstStoring.Do(func() { close(storing) })
 						}
 						time.Sleep(delay)
+						if r == 0 {
+							select {
+							case <-secondReturned:
+							case <-time.After(10 * time.Second):
+							}
+						}
 						store.Lock()
 						defer store.Unlock()
 						store.value, store.by = s.Value, r
@@ -344,6 +355,7 @@ func TestSoakOverlappingRotations(t *testing.T) {
 				errOf[r] = err
 				if r == 1 {
 					secondDone = time.Now()
+					close(secondReturned)
 				}
 			}()
 		}
