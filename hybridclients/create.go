@@ -163,7 +163,8 @@ func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate
 // ClientMayExist set and the client's secret ids in Orphans (provably this call's, value
 // lost: delete them) or Unclaimed (owner unknown: check before deleting). It is the same
 // when recovery fails or ctx ends once the client may exist; then Create takes one short
-// look (at most 10 s, past ctx if need be) only to name the secrets left.
+// look (tried again after transient failures for at most 10 s, past ctx if need be) only
+// to name the secrets left.
 func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
@@ -339,7 +340,7 @@ func (c *Client) left(ctx context.Context, st *createState, clientOurs bool, err
 	oe := &identity.OutcomeError{Op: opCreate, ClientID: id, ClientMayExist: true, Err: err}
 	lctx, cancel := settle.ForNaming(ctx)
 	defer cancel()
-	page, lerr := settle.Read(lctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
+	page, lerr := settle.Persist(lctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
 		return c.secrets.List(ctx, id, secrets.ListOptions{PageSize: secrets.MaxPerClient})
 	})
 	if lerr == nil {

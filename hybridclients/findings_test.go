@@ -249,3 +249,21 @@ func TestFinding18_CreatePOSTsBoundedByMaxAttempts(t *testing.T) {
 		t.Errorf("%d POSTs, want at most MaxAttempts = 4", n)
 	}
 }
+
+// Finding 5, the naming look: once the client of a failed create may exist, the one more
+// listing that names its secrets met a run of transient failures (the retry layer's
+// attempts used up in milliseconds) and gave up with most of its 10 s left: the error
+// named the client but none of its secrets. The look must keep trying while its bound
+// allows.
+func TestFinding05_CreateNamingLookOutlastsTransientFailures(t *testing.T) {
+	srv := hct.NewServer(t, nil)
+	c := emuClients(t, srv)
+	srv.Inject(hct.Fault{Op: hct.OpCreateClient, CutAfterCommit: true, Times: 1})
+	srv.Inject(hct.Fault{Op: hct.OpClientExists, Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
+	// Every attempt of the naming look's first try.
+	srv.Inject(hct.Fault{Op: hct.OpListSecrets, Status: http.StatusServiceUnavailable, Times: 4})
+	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+	defer cancel()
+	_, err := c.Create(ctx, CreateRequest{Name: "n", RedirectURIs: []string{"https://a.example.com/cb"}})
+	wantLeftovers(t, srv, err)
+}

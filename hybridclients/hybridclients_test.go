@@ -280,6 +280,10 @@ func TestCreateDefaults(t *testing.T) {
 func TestCreateResponseWithoutSecret(t *testing.T) {
 	c, rig := newTest(t)
 	rig.On("POST", base, mocktest.Any, mocktest.Reply{Status: 201, Body: `{"Id":1,"Client":` + clientJSON + `}`})
+	// The service acted, so Create recovers the secret; here reading the client is refused
+	// (a lasting 403), which ends the recovery and its naming look at once.
+	rig.On("GET", base+"/"+clientID, mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	rig.On("GET", base+"/"+clientID+"/Secrets", mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	if _, err := c.Create(context.Background(), CreateRequest{Name: "n", RedirectURIs: []string{"https://a/"}}); !errors.Is(err, identity.ErrInvalidResponse) {
 		t.Fatalf("err = %v", err)
 	}
@@ -463,6 +467,10 @@ func TestDocumentedErrors(t *testing.T) {
 					body = ""
 				}
 				rig.On(rt.method, rt.url, mocktest.Any, mocktest.Reply{Status: st.Status, Body: body})
+				if rt.method == "POST" {
+					// After an unknown outcome (408, 5xx), Create looks: the client is absent.
+					rig.On("HEAD", base+"/"+clientID, mocktest.Any, mocktest.Reply{Status: 404})
+				}
 				err := rt.call(c)
 				if !errors.Is(err, st.Sentinel) {
 					t.Fatalf("err = %v, want %v", err, st.Sentinel)

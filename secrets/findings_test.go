@@ -431,3 +431,49 @@ func TestRotateNeverRetiresLaterSecrets(t *testing.T) {
 		}
 	}
 }
+
+// Finding 15, the naming look: after a lost add whose check gave up early, the one more
+// look that names what may be left met a run of transient failures (the retry layer's
+// attempts used up in milliseconds) and gave up too, with most of its 10 s left: the
+// secret the lost POST added, whose value nobody holds, was named by no field. The chaos
+// soak's rare "secrets neither held nor named". The look must keep trying while its
+// bound allows.
+func TestFinding15_NamingLookOutlastsTransientFailures(t *testing.T) {
+	for _, rotate := range []bool{false, true} {
+		name := "Add"
+		if rotate {
+			name = "Rotate"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEmu(t)
+			first := e.srv.SecretIDs(e.subject.ClientID)
+			e.srv.Inject(hct.Fault{Op: hct.OpAddSecret, CutAfterCommit: true, Times: 1})
+			// Listing 1 (before the add) passes; 2 (the check) gets a 429 that outlasts the
+			// deadline; 3 to 6 (every attempt of the naming look's first try) get a 503.
+			e.srv.Inject(hct.Fault{Op: hct.OpListSecrets, Delay: time.Millisecond, Times: 1})
+			e.srv.Inject(hct.Fault{Op: hct.OpListSecrets, Status: http.StatusTooManyRequests, RetryAfter: 5 * time.Second, Times: 1})
+			e.srv.Inject(hct.Fault{Op: hct.OpListSecrets, Status: http.StatusServiceUnavailable, Times: 4})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			var err error
+			if rotate {
+				_, err = e.c.Rotate(ctx, e.subject.ClientID, RotateOptions{Description: "new",
+					Store: func(context.Context, Added) error { t.Error("Store called although the add failed"); return nil }})
+			} else {
+				_, err = e.c.Add(ctx, e.subject.ClientID, AddRequest{Description: "new"})
+			}
+			var oe *identity.OutcomeError
+			if !errors.As(err, &oe) {
+				t.Fatalf("err = %v, want an *identity.OutcomeError", err)
+			}
+			left := e.srv.SecretIDs(e.subject.ClientID)
+			added := slices.DeleteFunc(slices.Clone(left), func(id int) bool { return slices.Contains(first, id) })
+			if len(added) != 1 || len(left) != len(first)+1 {
+				t.Fatalf("secrets %v, want %v and one added by the cut POST", left, first)
+			}
+			if !slices.Equal(oe.Orphans, added) || len(oe.Unclaimed) != 0 {
+				t.Errorf("Orphans %v, Unclaimed %v; secret %v was added by this call and nobody holds its value: %v", oe.Orphans, oe.Unclaimed, added, err)
+			}
+		})
+	}
+}

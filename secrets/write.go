@@ -69,8 +69,9 @@ func (r AddRequest) validate(now time.Time) (*wireWrite, error) {
 // MaxPerClient secrets without sending anything (errors.Is(err, ErrLimitReached)), and
 // settle a request whose answer was lost (a dropped connection, a timeout, a 5xx, an
 // answer without the value). It lists the secrets again (an unusable listing is tried
-// again while attempts and ctx allow; when it still fails, one more look, at most 10 s
-// and past ctx if need be, only names what may be left) and looks for the one new secret
+// again while attempts and ctx allow; when it still fails, one more look, tried again
+// after transient failures for at most 10 s and past ctx if need be, only names what may
+// be left) and looks for the one new secret
 // carrying this call's marker (see AddRequest.Expiry):
 //
 //   - none: the request did nothing; Add tries again;

@@ -85,7 +85,7 @@ func ForNaming(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // Look reads what a lost answer may have left (Read). When that fails for any reason, it
-// reads once more under ForNaming and returns checkErr, the first failure: the caller may
+// reads again under ForNaming (Persist) and returns checkErr, the first failure: the caller may
 // then name what it sees, but must delete nothing on its strength, as a request still in
 // flight may yet act. err is set when the naming read failed too.
 func Look[T any](ctx context.Context, t *transport.Client, read func(context.Context) (T, error)) (v T, checkErr, err error) {
@@ -95,9 +95,29 @@ func Look[T any](ctx context.Context, t *transport.Client, read func(context.Con
 	}
 	nctx, cancel := ForNaming(ctx)
 	defer cancel()
-	if v, nerr := Read(nctx, t, read); nerr == nil {
+	if v, nerr := Persist(nctx, t, read); nerr == nil {
 		return v, err, nil
 	}
 	var zero T
 	return zero, err, err
+}
+
+// Persist runs Read again and again, with the retry policy's wait, until it succeeds,
+// fails for good (not found, forbidden, a bad request or input), or ctx ends. It is for
+// the naming look, which has up to NamingTimeout: the retry layer's attempts can be used
+// up in milliseconds by passing failures (5xx, 429, cut connections), and giving up then
+// would leave what a lost answer made with no id in any field.
+func Persist[T any](ctx context.Context, t *transport.Client, read func(context.Context) (T, error)) (T, error) {
+	for round := 1; ; round++ {
+		v, err := Read(ctx, t, read)
+		if err == nil || lasting(err) || t.Wait(ctx, round, err) != nil {
+			return v, err
+		}
+	}
+}
+
+// lasting reports whether err will not go away by asking again.
+func lasting(err error) bool {
+	return errors.Is(err, identity.ErrNotFound) || errors.Is(err, identity.ErrForbidden) ||
+		errors.Is(err, identity.ErrBadRequest) || errors.Is(err, identity.ErrInvalidInput)
 }

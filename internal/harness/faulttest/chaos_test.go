@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -133,7 +134,7 @@ func TestChaos(t *testing.T) {
 	worked := time.Since(start)
 	fx.srv.ClearFaults()
 
-	r := m.verify(fx.srv)
+	r := m.verify(fx.srv, m.pendingSecrets(fx.srv, fx.sec))
 	requests := 0
 	for _, n := range fx.srv.Stats().Requests {
 		requests += n
@@ -149,9 +150,9 @@ func TestChaos(t *testing.T) {
 		t.Errorf("goroutines left behind: %v", err)
 	}
 
-	msg := fmt.Sprintf("chaos soak: seed %d, %d goroutines for %v, %d operations (%s), %d API requests with ~12%% of answers faulted and %d token revocations; %d errors (%s); held values lost: %d (%d rejected at the end, %d found gone by their holder), secrets neither held nor named: %d, unknown clients: %d, clients lost: %d, caller-id re-creates that succeeded: %d, undocumented errors: %d, panics: %d, leaks: %d, goroutines left: %d",
+	msg := fmt.Sprintf("chaos soak: seed %d, %d goroutines for %v, %d operations (%s), %d API requests with ~12%% of answers faulted and %d token revocations; %d errors (%s); held values lost: %d (%d rejected at the end, %d found gone by their holder), secrets neither held nor named: %d (and %d added by a request that was still in flight when its caller's deadline ended, after the error: named by client and description only), unknown clients: %d, clients lost: %d, caller-id re-creates that succeeded: %d, undocumented errors: %d, panics: %d, leaks: %d, goroutines left: %d",
 		seed, chaosWorkers, worked.Round(time.Second), m.total(), m.opSummary(), requests, revocations, m.errCount(), m.kindSummary(),
-		r.rejected+m.vanished, r.rejected, m.vanished, r.unaccounted, r.unknownClients, r.lostClients, m.recreated, len(m.undocumented), len(m.panics), len(leaks), goroutines)
+		r.rejected+m.vanished, r.rejected, m.vanished, r.unaccounted, r.late, r.unknownClients, r.lostClients, m.recreated, len(m.undocumented), len(m.panics), len(leaks), goroutines)
 	t.Log(msg)
 	fmt.Println(msg)
 	if len(m.lostWhere) > 0 {
@@ -350,6 +351,32 @@ type chaosModel struct {
 	// outcome-unknown errors of the calls on each client.
 	createErrs map[string]string
 	errorsOn   map[string][]string
+	// pending: client -> the secrets that writes whose request may still land (mayLand)
+	// would add.
+	pending map[string][]pendingWrite
+}
+
+// pendingWrite is what a write whose request may land late would add: a secret with this
+// description and, when the error gave one, this expiry (the call's marker).
+type pendingWrite struct {
+	description string
+	expiry      time.Time // zero: the error gave none (a create whose client was not seen)
+}
+
+// wouldAdd finds the expiries an add's error says its secret would carry.
+var wouldAdd = regexp.MustCompile(`would carry this call's description and expiry \(([^)]*)\)`)
+
+// matches reports whether s is what w would add.
+func (w pendingWrite) matches(s secrets.Metadata) bool {
+	if s.Description != w.description {
+		return false
+	}
+	if w.expiry.IsZero() {
+		return true
+	}
+	at := s.Expiry.At()
+	d := at.Sub(w.expiry)
+	return !at.IsZero() && d <= time.Second && d >= -time.Second
 }
 
 // mClient is one client as its callers know it.
@@ -385,7 +412,7 @@ type held struct {
 func newChaosModel() *chaosModel {
 	return &chaosModel{clients: map[string]*mClient{}, namedClients: map[string]bool{},
 		named: map[string]map[int]bool{}, ops: map[string]int{}, kinds: map[string]int{}, samples: map[string]string{},
-		createErrs: map[string]string{}, errorsOn: map[string][]string{}, lostWhere: map[string]int{}}
+		createErrs: map[string]string{}, errorsOn: map[string][]string{}, lostWhere: map[string]int{}, pending: map[string][]pendingWrite{}}
 }
 
 func (m *chaosModel) addClient(id string, owner int, create *hybridclients.CreateRequest) {
@@ -471,6 +498,55 @@ func (m *chaosModel) result(op, client string, err error, rot *secrets.Rotation)
 		}
 	}
 	return n.orphans
+}
+
+// mayLand records a write (add, rotate, create) whose caller's deadline ended with its
+// outcome unknown: its request may have been in flight, and then it can still add a
+// secret after the error was returned, when no listing can see it yet, so no error can
+// hold its id (the SDK's error says so: "may have been added, or may still be", with the
+// description and expiry it would carry). Such a secret is accounted for when it is on
+// the client the error names and carries the description that call sent and the expiry
+// the error gave (a create whose client was not seen gives none; its client is named).
+// The condition is wider than "in flight" (the deadline may also have ended during the
+// check), which only makes a match possible, never counts another secret.
+func (m *chaosModel) mayLand(err error, description string) {
+	var oe *identity.OutcomeError
+	if !errors.As(err, &oe) || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return
+	}
+	var ws []pendingWrite
+	for _, sm := range wouldAdd.FindAllStringSubmatch(err.Error(), -1) {
+		if at, perr := time.Parse(time.RFC3339, sm[1]); perr == nil {
+			ws = append(ws, pendingWrite{description, at})
+		}
+	}
+	if len(ws) == 0 && oe.ClientMayExist {
+		ws = append(ws, pendingWrite{description: description})
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending[oe.ClientID] = append(m.pending[oe.ClientID], ws...)
+}
+
+// pendingSecrets lists, once the faults are cleared, the secrets of every client (for
+// mayLand's matches, and the details of a secret neither held nor named): client ->
+// secret id -> metadata.
+func (m *chaosModel) pendingSecrets(srv *hct.Server, sec *secrets.Client) map[string]map[int]secrets.Metadata {
+	out := map[string]map[int]secrets.Metadata{}
+	for _, hc := range srv.Clients() {
+		c := hc.ID
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		p, err := sec.List(ctx, c, secrets.ListOptions{})
+		cancel()
+		if err != nil {
+			continue // a deleted client, or no answer: nothing is excused
+		}
+		out[c] = map[int]secrets.Metadata{}
+		for _, s := range p.Secrets {
+			out[c][s.ID] = s
+		}
+	}
+	return out
 }
 
 // pick returns a random client of the worker, live and fit for f, or "".
@@ -573,11 +649,15 @@ func (m *chaosModel) kindSummary() string { return summary(m.kinds) }
 // verdict is what verify found.
 type verdict struct {
 	rejected, unaccounted, unknownClients, lostClients int
-	details                                            []string
+	// late: secrets neither held nor named by id, but on a client where a write's request
+	// may have landed after its error (mayLand), with that write's description.
+	late    int
+	details []string
 }
 
-// verify compares the model with the fake's state.
-func (m *chaosModel) verify(srv *hct.Server) verdict {
+// verify compares the model with the fake's state. pending are the secrets of the clients
+// with writes that may have landed late (pendingSecrets).
+func (m *chaosModel) verify(srv *hct.Server, pending map[string]map[int]secrets.Metadata) verdict {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var v verdict
@@ -599,8 +679,14 @@ func (m *chaosModel) verify(srv *hct.Server) verdict {
 			if m.named[c.ID][id] {
 				continue
 			}
+			if s, ok := pending[c.ID][id]; ok && slices.ContainsFunc(m.pending[c.ID], func(w pendingWrite) bool { return w.matches(s) }) {
+				v.late++
+				v.details = append(v.details, fmt.Sprintf("secret %d of client %s (%s), not named by id, carries the description %q and expiry %v of a write whose request may have landed after its error: %q", id, c.ID, c.Name, s.Description, s.Expiry, m.errorsOn[c.ID]))
+				continue
+			}
 			v.unaccounted++
-			v.details = append(v.details, fmt.Sprintf("secret %d of client %s (%s) is neither held nor named; the last outcome-unknown errors on it: %q", id, c.ID, c.Name, m.errorsOn[c.ID]))
+			v.details = append(v.details, fmt.Sprintf("secret %d of client %s (%s) is neither held nor named (description %q, expiry %v; writes that may have landed late on the client: %+v); the last outcome-unknown errors on it: %q",
+				id, c.ID, c.Name, pending[c.ID][id].Description, pending[c.ID][id].Expiry, m.pending[c.ID], m.errorsOn[c.ID]))
 		}
 	}
 	for id, mc := range m.clients {
@@ -764,6 +850,7 @@ func (w *chaosWorker) create(ctx context.Context) {
 	}
 	c, err := w.hc.Create(ctx, req)
 	rec.see(c, err)
+	w.m.mayLand(err, req.SecretDescription)
 	w.cleanUp(w.m.result("create", req.ID, err, nil))
 	if err != nil {
 		w.m.mu.Lock()
@@ -786,6 +873,7 @@ func (w *chaosWorker) recreate(ctx context.Context, client string) {
 	w.m.mu.Unlock()
 	c, err := w.hc.Create(ctx, req)
 	rec.see(c, err)
+	w.m.mayLand(err, req.SecretDescription)
 	w.cleanUp(w.m.result("re-create", client, err, nil))
 	if err == nil {
 		rec.secret(c.Secret.Value.Reveal())
@@ -799,6 +887,7 @@ func (w *chaosWorker) recreate(ctx context.Context, client string) {
 func (w *chaosWorker) add(ctx context.Context, client string, req secrets.AddRequest) {
 	a, err := w.sec.Add(ctx, client, req)
 	rec.see(a, err)
+	w.m.mayLand(err, req.Description)
 	w.cleanUp(w.m.result("add", client, err, nil))
 	if err == nil {
 		rec.secret(a.Value.Reveal())
@@ -883,6 +972,7 @@ func (w *chaosWorker) rotate(ctx context.Context, client string, opts secrets.Ro
 	mine := w.m.heldBy(client, w.id)
 	rot, err := w.sec.Rotate(ctx, client, opts)
 	rec.see(rot, err)
+	w.m.mayLand(err, opts.Description)
 	w.cleanUp(w.m.result("rotate", client, err, rot))
 	if stored != nil {
 		w.m.hold(client, stored.ID, stored.Value, w.id)
