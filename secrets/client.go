@@ -34,6 +34,9 @@ type Client struct {
 	now  func() time.Time // the clock of defaults, rotation and grace periods; tests set it
 	// randN returns a random number in [0, n): it picks each add's marker; tests set it.
 	randN func(int) int
+	// claims are the markers of this Client's adds still in flight, so that two
+	// concurrent adds through one Client never carry the same marker.
+	claims *claims
 }
 
 // New returns a Client for the secrets of cfg's tenant's clients of the given kind. It
@@ -47,7 +50,7 @@ func New(cfg identity.Config, kind Kind) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{t: t, kind: kind, now: time.Now, randN: rand.IntN}, nil
+	return &Client{t: t, kind: kind, now: time.Now, randN: rand.IntN, claims: &claims{}}, nil
 }
 
 // CloseIdleConnections closes idle connections of the Client, as

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ocs-go/identity"
@@ -33,10 +34,13 @@ type AddRequest struct {
 	//
 	// The expiry sent is cut to whole seconds and moved a random 1 to 3600 seconds earlier
 	// (at most a tenth of the secret's lifetime; not moved when that is under a minute),
-	// avoiding the expiry of every secret the client has. That moment is this call's
+	// avoiding the expiry of every secret the client has and the markers of this Client's
+	// other adds to the client still in flight. That moment is this call's
 	// marker: after a lost answer, the one new secret carrying it is provably this call's
-	// and may be deleted, while a look-alike added by someone else is never touched. The
-	// returned Added holds the expiry as stored.
+	// and may be deleted, while a look-alike added by someone else is never touched (two
+	// look-alike adds from different processes pick the same marker with a chance of 1 in
+	// the spread: then both see two marked secrets and delete neither). The returned Added
+	// holds the expiry as stored.
 	Expiry Expiry
 }
 
@@ -112,14 +116,55 @@ func limitError(clientID string, secrets []Metadata, now time.Time) error {
 }
 
 // mark moves body's expiry to this call's marker (see AddRequest.Expiry), avoiding the
-// expiries of the secrets in before, and reports whether the marker proves ownership.
-func (c *Client) mark(body *wireWrite, before []Metadata) bool {
+// expiries of the secrets in before and the markers of this Client's other adds to the
+// client still in flight, and reports whether the marker proves ownership. release
+// frees the marker once the add is settled.
+func (c *Client) mark(clientID string, body *wireWrite, before []Metadata) (proof bool, release func()) {
 	if body.Expiration.at == nil {
-		return false // never expires: nothing the service stores can tell two adds apart
+		return false, func() {} // never expires: nothing the service stores can tell two adds apart
 	}
-	m, ok := marker.Mark(*body.Expiration.at, c.now(), expiries(before), c.randN)
-	body.Expiration.at = &m
-	return ok
+	return c.claims.mark(clientID, func(inFlight []time.Time) (time.Time, bool) {
+		m, ok := marker.Mark(*body.Expiration.at, c.now(), append(expiries(before), inFlight...), c.randN)
+		body.Expiration.at = &m
+		return m, ok
+	})
+}
+
+// claims holds the markers of adds in flight, per client. Across processes two
+// look-alike adds (same client, description and asked expiry) still pick the same marker
+// with a chance of 1 in the marker's spread (up to 3600); within one Client, never.
+type claims struct {
+	mu sync.Mutex
+	m  map[string][]time.Time
+}
+
+// mark runs pick with the markers in flight on clientID, and holds the one it picked
+// until release is called.
+func (cl *claims) mark(clientID string, pick func(inFlight []time.Time) (time.Time, bool)) (bool, func()) {
+	if cl == nil {
+		_, ok := pick(nil)
+		return ok, func() {}
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	m, ok := pick(cl.m[clientID])
+	if cl.m == nil {
+		cl.m = map[string][]time.Time{}
+	}
+	cl.m[clientID] = append(cl.m[clientID], m)
+	return ok, func() {
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		held := cl.m[clientID]
+		if i := slices.IndexFunc(held, m.Equal); i >= 0 {
+			held = slices.Delete(held, i, i+1)
+		}
+		if len(held) == 0 {
+			delete(cl.m, clientID)
+		} else {
+			cl.m[clientID] = held
+		}
+	}
 }
 
 // expiries returns the expiry times of the secrets that expire.
@@ -139,7 +184,8 @@ func (c *Client) add(ctx context.Context, clientID string, p []string, body *wir
 	if len(before) >= MaxPerClient {
 		return nil, limitError(clientID, before, c.now())
 	}
-	proof := c.mark(body, before)
+	proof, release := c.mark(clientID, body, before)
+	defer release()
 	return settle.Post(ctx, c.t, settle.Op[*Added]{
 		Post: func(ctx context.Context, b *transport.Budget) (*Added, error) {
 			return c.post(ctx, clientID, p, body, b)
@@ -218,7 +264,8 @@ func (c *Client) reconcile(ctx context.Context, clientID string, before []Metada
 			"%w; secrets %v appeared meanwhile with this call's description and expiry; one may be the one added here, whose value nobody holds, but none was deleted as nothing proves whose it is",
 			failure, ids(alike))}
 	case len(alike) > 1:
-		// Two secrets with this call's marker: a collision (1 in up to 3600) with a
+		// Two secrets with this call's marker: a collision (1 in up to 3600, and only
+		// across Clients or processes: see claims) with a
 		// concurrent look-alike call. Neither is provably ours.
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Unclaimed: ids(alike), Err: fmt.Errorf(
 			"%w; secrets %v appeared meanwhile carrying this call's marker; one may be the one added here, whose value nobody holds, but none was deleted as they cannot be told apart",
