@@ -37,10 +37,12 @@ type AddRequest struct {
 	// avoiding the expiry of every secret the client has and the markers of this Client's
 	// other adds to the client still in flight. That moment is this call's
 	// marker: after a lost answer, the one new secret carrying it is provably this call's
-	// and may be deleted, while a look-alike added by someone else is never touched (two
-	// look-alike adds from different processes pick the same marker with a chance of 1 in
-	// the spread: then both see two marked secrets and delete neither). The returned Added
-	// holds the expiry as stored.
+	// and may be deleted, while a look-alike added by someone else is never touched. The
+	// one limit: two look-alike adds (same client, description and asked expiry) from
+	// different Clients or processes, in flight at once, pick the same marker with a
+	// chance of 1 in the spread; if one of them then loses its answer without having
+	// acted, it takes the other's secret for its own. The returned Added holds the expiry
+	// as stored.
 	Expiry Expiry
 }
 
