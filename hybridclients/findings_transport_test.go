@@ -228,3 +228,50 @@ func TestFinding12_NilContextPublicCalls(t *testing.T) {
 		t.Fatalf("%d requests sent with a nil context", n)
 	}
 }
+
+// clientsFrom serves a tenant of total clients with distinct ids, paged by skip and count
+// (total < 0: new clients without end, whatever the skip).
+func clientsFrom(total int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		skip, _ := strconv.Atoi(q.Get("skip"))
+		count, _ := strconv.Atoi(q.Get("count"))
+		n := count
+		if total >= 0 {
+			n = max(0, min(count, total-skip))
+		}
+		page := make([]map[string]any, n)
+		for i := range page {
+			page[i] = map[string]any{"Id": fmt.Sprintf("00000000-0000-0000-0000-%012d", skip+i), "Name": "c"}
+		}
+		w.Header().Set("Total-Count", strconv.Itoa(max(total, 1<<30)))
+		if total >= 0 {
+			w.Header().Set("Total-Count", strconv.Itoa(total))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+	})
+}
+
+// TestFinding18_AllCapIsAGuardNotTheTenantLimit: the cap on a walk stops a list that never
+// ends, but does not cut short a tenant that holds a few more clients than the service's
+// limit (a fake seeded past it, or clients created while the walk runs).
+func TestFinding18_AllCapIsAGuardNotTheTenantLimit(t *testing.T) {
+	ctx := context.Background()
+	walk := func(c *hybridclients.Client) (n int, last error) {
+		for _, err := range c.All(ctx, hybridclients.ListOptions{PageSize: 1000}) {
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, nil
+	}
+	if n, err := walk(findingClient(t, clientsFrom(50_004))); err != nil || n != 50_004 {
+		t.Errorf("a tenant of 50,004 clients: listed %d, err %v; want all, no error", n, err)
+	}
+	n, err := walk(findingClient(t, clientsFrom(-1)))
+	if !errors.Is(err, identity.ErrInvalidResponse) || n > 100_000+1000 || n < 50_001 { // the page that passes the cap is yielded
+		t.Errorf("a list without end: listed %d, err %v; want a stop by 100,000 (and the page that passes it) with ErrInvalidResponse", n, err)
+	}
+}

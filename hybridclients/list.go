@@ -90,8 +90,8 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 // a concurrent create pushes from the end of one page to the next is not yielded twice.
 //
 // A service that ignores skip cannot make the loop run forever: three pages in a row with
-// no client that was not on the page before, or more clients than a tenant can hold (50,000), ends it with an
-// *identity.ResponseError (identity.ErrInvalidResponse).
+// no client that was not on the page before, or twice as many clients as a tenant can
+// hold (100,000), end it with an *identity.ResponseError (identity.ErrInvalidResponse).
 //
 //	for hc, err := range clients.All(ctx, hybridclients.ListOptions{}) {
 //		if err != nil { return err }
@@ -134,8 +134,8 @@ func (c *Client) pages(ctx context.Context, opts ListOptions) iter.Seq2[*Page, e
 		// IDs make the service return every match at once.
 		OnePage: len(opts.IDs) > 0,
 		Noun:    "clients",
-		Max:     maxClientsPerTenant,
-		TooMany: fmt.Sprintf("more than %d clients listed, the most a tenant can hold", maxClientsPerTenant),
+		Max:     maxListed,
+		TooMany: fmt.Sprintf("more than %d clients listed, twice the %d a tenant can hold", maxListed, maxClientsPerTenant),
 		Stop:    c.listError,
 	}
 	return func(yield func(*Page, error) bool) {
@@ -153,6 +153,11 @@ func (c *Client) pages(ctx context.Context, opts ListOptions) iter.Seq2[*Page, e
 
 // maxClientsPerTenant is the service's limit of clients of all types in one tenant.
 const maxClientsPerTenant = 50_000
+
+// maxListed bounds one walk: twice the tenant's limit, as the guard is against a list
+// that never ends, not a check of the limit (clients created while a walk runs shift
+// pages, and a fake may hold a few more).
+const maxListed = 2 * maxClientsPerTenant
 
 // listError is the *identity.ResponseError of a list that does not advance.
 func (c *Client) listError(why string) error {
