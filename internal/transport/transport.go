@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -39,6 +40,7 @@ type Client struct {
 	maxBody    int64
 	policy     policy
 	base       http.RoundTripper
+	calls      sync.Pool // *call: the retry state of one request, reused (retry.go)
 }
 
 // New validates cfg and builds the layers. It makes no network call.
@@ -251,9 +253,10 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 	}
 
 	// The retries and their wait: retry.go.
-	tries := &attempts{policy: c.policy, method: r.Method, budget: r.Budget}
+	tries := c.call(r.Method, r.Budget)
+	defer c.release(tries)
 	start := time.Now()
-	resp, err := c.retrying(tries).Do(req)
+	resp, err := tries.rc.Do(req)
 	if err != nil {
 		if resp != nil {
 			drain(resp.Body)
