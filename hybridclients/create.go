@@ -321,14 +321,7 @@ func (st *createState) sort(clientOurs bool, ss []secrets.Metadata) (mine, other
 
 // matches reports whether s has the first secret's description and expiry as sent.
 func (st *createState) matches(s secrets.Metadata) bool {
-	if s.Description != st.body.SecretDescription {
-		return false
-	}
-	if st.body.SecretExpirationDate == nil {
-		return s.Expiry.Never()
-	}
-	at := s.Expiry.At()
-	return !at.IsZero() && marker.Same(at, *st.body.SecretExpirationDate)
+	return marker.Carries(s.Description, s.Expiry.At(), st.body.SecretDescription, st.body.SecretExpirationDate)
 }
 
 // left is the error of a create that failed (err) once its client may exist: an

@@ -284,24 +284,13 @@ func (c *Client) reconcile(ctx context.Context, clientID string, before []Metada
 // opAdd names an add in an *identity.OutcomeError.
 const opAdd = "add secret"
 
-// matches reports whether s is what w asked for: same description and expiry (to the
-// second, as the service may round).
+// matches reports whether s is what w asked for: same description and marked expiry.
 func (w *wireWrite) matches(s Metadata) bool {
 	desc := ""
 	if w.Description != nil {
 		desc = *w.Description
 	}
-	if s.Description != desc {
-		return false
-	}
-	if w.Expiration.at == nil {
-		return s.Expiry.Never()
-	}
-	at, ok := s.Expiry.when(time.Time{})
-	if !ok || s.Expiry.Never() {
-		return false
-	}
-	return marker.Same(at, *w.Expiration.at)
+	return marker.Carries(s.Description, s.Expiry.At(), desc, w.Expiration.at)
 }
 
 // expiryText shows the expiry w sends: an RFC 3339 time or "never".

@@ -72,3 +72,17 @@ func takenAt(taken []time.Time, m time.Time) bool {
 func Same(a, b time.Time) bool {
 	return a.Truncate(time.Second).Equal(b.Truncate(time.Second))
 }
+
+// Carries reports whether a secret with description desc and expiry at (zero: it never
+// expires) is what a call asked for: the same description, and the marked expiry sent
+// (sent nil: a secret that never expires). It is the one test by which Create and Add
+// tell their own secret.
+func Carries(desc string, at time.Time, sentDesc string, sent *time.Time) bool {
+	if desc != sentDesc {
+		return false
+	}
+	if sent == nil {
+		return at.IsZero()
+	}
+	return !at.IsZero() && Same(at, *sent)
+}
