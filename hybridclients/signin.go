@@ -329,14 +329,34 @@ func (s *SignIn) Exchange(ctx context.Context, code, verifier string) (*oauth2.T
 // refreshes, use OAuth2Config().TokenSource with an http.Client from HTTPClient in the
 // context.
 func (s *SignIn) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
-	if tok == nil || tok.RefreshToken == "" {
-		return nil, &identity.ValidationError{Field: "RefreshToken", Rule: "must be set: the server issues one only to a client with AllowRefreshTokens", Value: nil}
+	if tok == nil {
+		return nil, &identity.ValidationError{Field: "Token", Rule: "must be set: the token Exchange (or an earlier Refresh) returned", Value: nil}
+	}
+	if tok.RefreshToken == "" {
+		return nil, errNoRefreshToken(s.cfg.Scopes)
 	}
 	fresh, err := s.OAuth2Config().TokenSource(s.ctx(ctx), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 	if err != nil {
 		return nil, s.tokenError(err)
 	}
 	return fresh, nil
+}
+
+// ErrNoRefreshToken is matched (errors.Is) by the error of Refresh when the token holds no
+// refresh token. The identity server issues one only when the client allows refresh tokens
+// (HybridClient.AllowRefreshTokens, which adds the offline_access scope), and even then a
+// tenant may not: the service's API reference notes that refresh tokens are not supported
+// for hybrid clients, while the portal offers "Allow Refresh Token". An application that
+// asked for offline_access must cope with a token response without one: keep using the
+// access token until it expires, then sign the user in again.
+var ErrNoRefreshToken = errors.New("hybridclients: no refresh token was issued")
+
+// errNoRefreshToken says why the token may hold none, from the scopes the SignIn asked for.
+func errNoRefreshToken(scopes []string) error {
+	if slices.Contains(scopes, ScopeOfflineAccess) {
+		return fmt.Errorf("%w, although the offline_access scope was asked for (the service may not issue refresh tokens to hybrid clients): sign the user in again when the access token expires", ErrNoRefreshToken)
+	}
+	return fmt.Errorf("%w: the client does not allow refresh tokens (AllowRefreshTokens), so offline_access was not asked for", ErrNoRefreshToken)
 }
 
 // LogoutURL returns the URL of the identity server's end-session endpoint (OpenID Connect

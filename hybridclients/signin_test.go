@@ -386,8 +386,11 @@ func TestSignInRefresh(t *testing.T) {
 		t.Errorf("form\n got %s\nwant %s", got.Encode(), want.Encode())
 	}
 	before := p.requests.Load()
-	if _, err := s.Refresh(context.Background(), &oauth2.Token{AccessToken: "a"}); !slices.Equal(validationFields(err), []string{"RefreshToken"}) {
-		t.Errorf("no refresh token: %v", err)
+	if _, err := s.Refresh(context.Background(), &oauth2.Token{AccessToken: "a"}); !errors.Is(err, ErrNoRefreshToken) || !strings.Contains(err.Error(), "offline_access") {
+		t.Errorf("no refresh token: %v, want ErrNoRefreshToken naming offline_access", err)
+	}
+	if _, err := s.Refresh(context.Background(), nil); !slices.Equal(validationFields(err), []string{"Token"}) {
+		t.Errorf("nil token: %v", err)
 	}
 	if p.requests.Load() != before {
 		t.Error("a request was sent without a refresh token")
