@@ -223,11 +223,13 @@ func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions
 	if err != nil {
 		return r.rot, err
 	}
+	tk := c.claims.begin(clientID)
+	defer tk.end()
 	old, err := r.listAndFreeRoom(ctx)
 	if err != nil {
 		return r.rot, err
 	}
-	added, err := c.add(ctx, clientID, p, body, old)
+	added, err := c.add(ctx, tk, p, body, old)
 	if err != nil {
 		return r.rot, r.fail("adding the new secret", err, "the old secrets are untouched", r.rot.done())
 	}

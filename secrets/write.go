@@ -98,11 +98,13 @@ func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (*Add
 	if err != nil {
 		return nil, err
 	}
+	tk := c.claims.begin(clientID)
+	defer tk.end()
 	before, err := c.collect(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
-	return c.add(ctx, clientID, p, body, before)
+	return c.add(ctx, tk, p, body, before)
 }
 
 // limitError is the ErrLimitReached error for a client with the given secrets.
@@ -118,54 +120,119 @@ func limitError(clientID string, secrets []Metadata, now time.Time) error {
 }
 
 // mark moves body's expiry to this call's marker (see AddRequest.Expiry), avoiding the
-// expiries of the secrets in before and the markers of this Client's other adds to the
-// client still in flight, and reports whether the marker proves ownership. release
-// frees the marker once the add is settled.
-func (c *Client) mark(clientID string, body *wireWrite, before []Metadata) (proof bool, release func()) {
+// expiries of the secrets in before and the markers this Client's other adds to the
+// client may have put there unseen by before (see claims), and reports whether the
+// marker proves ownership.
+func (c *Client) mark(tk *ticket, body *wireWrite, before []Metadata) (proof bool) {
 	if body.Expiration.at == nil {
-		return false, func() {} // never expires: nothing the service stores can tell two adds apart
+		return false // never expires: nothing the service stores can tell two adds apart
 	}
-	return c.claims.mark(clientID, func(inFlight []time.Time) (time.Time, bool) {
-		m, ok := marker.Mark(*body.Expiration.at, c.now(), append(expiries(before), inFlight...), c.randN)
+	return tk.mark(func(taken []time.Time) (time.Time, bool) {
+		m, ok := marker.Mark(*body.Expiration.at, c.now(), append(expiries(before), taken...), c.randN)
 		body.Expiration.at = &m
 		return m, ok
 	})
 }
 
-// claims holds the markers of adds in flight, per client. Across processes two
-// look-alike adds (same client, description and asked expiry) still pick the same marker
-// with a chance of 1 in the marker's spread (up to 3600); within one Client, never.
+// claims keeps two adds through one Client from ever sharing a marker. An add begins (a
+// ticket) before it lists the client's secrets, and its marker must avoid every expiry
+// that listing may have missed: the markers of adds still in flight, and those of adds
+// that ended after it began (their secrets may have landed after the listing). So a
+// marker stays held after its add ends until every add that began before that end has
+// ended too. Across processes two look-alike adds (same client, description and asked
+// expiry) still pick the same marker with a chance of 1 in the marker's spread (up to
+// 3600); within one Client, never.
 type claims struct {
 	mu sync.Mutex
-	m  map[string][]time.Time
+	m  map[string]*clientClaims
 }
 
-// mark runs pick with the markers in flight on clientID, and holds the one it picked
-// until release is called.
-func (cl *claims) mark(clientID string, pick func(inFlight []time.Time) (time.Time, bool)) (bool, func()) {
+// clientClaims are the claims on one client's markers.
+type clientClaims struct {
+	seq    uint64           // counts begins and ends
+	active map[*ticket]bool // adds begun and not ended
+	held   []heldMarker     // markers of active adds, and of ended adds an active add may not have seen
+}
+
+type heldMarker struct {
+	at    time.Time
+	owner *ticket // nil once its add has ended
+	ended uint64  // seq at the end of its add
+}
+
+// ticket is one add's place in claims, from before its listing to its end.
+type ticket struct {
+	cl       *claims
+	clientID string
+	begun    uint64
+}
+
+// begin registers an add on clientID; call it before listing the client's secrets, and
+// end the ticket when the add is settled.
+func (cl *claims) begin(clientID string) *ticket {
+	tk := &ticket{cl: cl, clientID: clientID}
 	if cl == nil {
-		_, ok := pick(nil)
-		return ok, func() {}
+		return tk
 	}
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	m, ok := pick(cl.m[clientID])
 	if cl.m == nil {
-		cl.m = map[string][]time.Time{}
+		cl.m = map[string]*clientClaims{}
 	}
-	cl.m[clientID] = append(cl.m[clientID], m)
-	return ok, func() {
-		cl.mu.Lock()
-		defer cl.mu.Unlock()
-		held := cl.m[clientID]
-		if i := slices.IndexFunc(held, m.Equal); i >= 0 {
-			held = slices.Delete(held, i, i+1)
+	cc := cl.m[clientID]
+	if cc == nil {
+		cc = &clientClaims{active: map[*ticket]bool{}}
+		cl.m[clientID] = cc
+	}
+	cc.seq++
+	tk.begun = cc.seq
+	cc.active[tk] = true
+	return tk
+}
+
+// mark runs pick with the markers this add must avoid, and holds the one it picked.
+func (tk *ticket) mark(pick func(taken []time.Time) (time.Time, bool)) bool {
+	if tk.cl == nil {
+		_, ok := pick(nil)
+		return ok
+	}
+	tk.cl.mu.Lock()
+	defer tk.cl.mu.Unlock()
+	cc := tk.cl.m[tk.clientID]
+	taken := make([]time.Time, 0, len(cc.held))
+	for _, h := range cc.held {
+		if h.owner != nil || h.ended > tk.begun {
+			taken = append(taken, h.at)
 		}
-		if len(held) == 0 {
-			delete(cl.m, clientID)
-		} else {
-			cl.m[clientID] = held
+	}
+	m, ok := pick(taken)
+	cc.held = append(cc.held, heldMarker{at: m, owner: tk})
+	return ok
+}
+
+// end releases the add's claim: its marker stays held while an add that began before
+// this end is active, as that add's listing may not show the secret it marks.
+func (tk *ticket) end() {
+	if tk.cl == nil {
+		return
+	}
+	tk.cl.mu.Lock()
+	defer tk.cl.mu.Unlock()
+	cc := tk.cl.m[tk.clientID]
+	cc.seq++
+	delete(cc.active, tk)
+	for i := range cc.held {
+		if cc.held[i].owner == tk {
+			cc.held[i].owner, cc.held[i].ended = nil, cc.seq
 		}
+	}
+	oldest := cc.seq + 1 // the earliest begin among the active adds
+	for a := range cc.active {
+		oldest = min(oldest, a.begun)
+	}
+	cc.held = slices.DeleteFunc(cc.held, func(h heldMarker) bool { return h.owner == nil && h.ended < oldest })
+	if len(cc.active) == 0 {
+		delete(tk.cl.m, tk.clientID)
 	}
 }
 
@@ -180,14 +247,14 @@ func expiries(ms []Metadata) []time.Time {
 	return out
 }
 
-// add posts body, knowing the client's secrets before; it first puts this call's marker
-// into body. See Add for what it does when the answer is lost.
-func (c *Client) add(ctx context.Context, clientID string, p []string, body *wireWrite, before []Metadata) (*Added, error) {
+// add posts body, knowing the client's secrets before (listed after tk began); it first
+// puts this call's marker into body. See Add for what it does when the answer is lost.
+func (c *Client) add(ctx context.Context, tk *ticket, p []string, body *wireWrite, before []Metadata) (*Added, error) {
+	clientID := tk.clientID
 	if len(before) >= MaxPerClient {
 		return nil, limitError(clientID, before, c.now())
 	}
-	proof, release := c.mark(clientID, body, before)
-	defer release()
+	proof := c.mark(tk, body, before)
 	return settle.Post(ctx, c.t, settle.Op[*Added]{
 		Post: func(ctx context.Context, b *transport.Budget) (*Added, error) {
 			return c.post(ctx, clientID, p, body, b)
