@@ -35,16 +35,29 @@ type CreateRequest struct {
 	// AllowRefreshTokens lets the application use refresh tokens (offline_access); off
 	// unless chosen, as in the portal.
 	AllowRefreshTokens bool
-	// RedirectURIs: 1 to 10 URLs, matched exactly at sign-in. Each must be an absolute
-	// https URL with a host, or http on any host: the service may accept plain http for
-	// development, but outside loopback (localhost, 127.0.0.1, [::1]) it exposes the
-	// authorization code on the network, so use https in production. A hybrid client is a
-	// server-side web app, so javascript:, data:, file: and private-use schemes of native
-	// apps (com.example.app:/cb) are refused, as are user info (user:password@), a
-	// fragment, a "*" (not a pattern), a backslash, whitespace and control characters.
+	// RedirectURIs: 1 to 10 URIs, matched exactly at sign-in (a "*" is not a pattern), in
+	// the forms of web apps and of native apps (RFC 8252, OAuth 2.0 for Native Apps):
+	//
+	//   - https://host/path: a web app, or a native app's claimed https URL;
+	//   - http://127.0.0.1:{port}/path (or [::1], localhost): a native app's loopback
+	//     listener, registered with the port it listens on, as the service matches exactly;
+	//   - com.example.app:/path: a native app's private-use scheme, best a domain you own
+	//     in reverse order (RFC 8252 7.1); schemes without a period (myapp://callback) are
+	//     accepted too;
+	//   - http on any other host: for development only, as it shows the code on the network.
+	//
+	// Refused: schemes that run or show something in the browser or device (javascript:,
+	// vbscript:, data:, blob:, file:, filesystem:, about:, view-source:, intent:), those
+	// of other protocols (ftp:, ftps:, sftp:, tftp:, ws:, wss:, ssh:, telnet:, gopher:,
+	// ldap:, ldaps:, smb:, nfs:, mailto:, tel:, sms:, news:, nntp:, irc:, urn:), look-alikes
+	// of http and https (a scheme starting with http or hxxp, or one letter off: htps:,
+	// httpss:, hxxps:), a scheme outside RFC 3986's syntax, http(s) without a host, a
+	// private-use URI without "/" after its scheme (localhost:8400/cb is a forgotten
+	// http://), user info (user:password@), a port outside 1 to 65535, a fragment, a "*",
+	// a backslash, whitespace and control characters.
 	RedirectURIs []string
-	// PostLogoutRedirectURIs: up to 10 URLs, matched exactly, under the rules of
-	// RedirectURIs.
+	// PostLogoutRedirectURIs: up to 10 URIs, matched exactly, under the rules of
+	// RedirectURIs (a native app's com.example.app:/signed-out, too).
 	PostLogoutRedirectURIs []string
 	// AccessTokenLifetime: whole seconds from 1 minute to 1 hour; zero means 1 hour.
 	AccessTokenLifetime time.Duration

@@ -93,7 +93,9 @@ func fzCheckText(t *testing.T, field string, vs ...string) {
 	}
 }
 
-// fzRedirectProblem re-checks one redirect URI independently of validate.go.
+// fzRedirectProblem re-checks one redirect URI independently of validate.go: RFC 8252's
+// forms (private-use schemes, loopback and other http, https) and nothing that no app
+// receives a sign-in at.
 func fzRedirectProblem(u string) string {
 	switch {
 	case u == "":
@@ -106,19 +108,71 @@ func fzRedirectProblem(u string) string {
 		return "fragment"
 	case strings.ContainsRune(u, '\\'):
 		return "backslash"
+	case !fzSchemeRe.MatchString(u):
+		return "no RFC 3986 scheme"
 	}
 	p, err := url.Parse(u)
+	if err != nil {
+		return "not a URI"
+	}
+	scheme := strings.ToLower(p.Scheme)
+	web := scheme == "http" || scheme == "https"
 	switch {
-	case err != nil || p.Scheme == "":
-		return "not absolute"
-	case p.Scheme != "https" && p.Scheme != "http":
-		return "not http(s)"
-	case p.Host == "" || p.Hostname() == "":
+	case fzRefusedSchemes[scheme]:
+		return "scheme " + scheme + " refused"
+	case !web && fzLooksLikeHTTP(scheme):
+		return "look-alike of http(s)"
+	case web && (p.Host == "" || p.Hostname() == "" || p.Opaque != ""):
 		return "no host"
+	case !web && (p.Opaque != "" || p.Host == "" && p.Path == ""):
+		return "private-use URI without a path"
 	case p.User != nil:
 		return "user info"
 	}
+	if port := p.Port(); port != "" {
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return "port out of range"
+		}
+	}
 	return ""
+}
+
+var (
+	fzSchemeRe       = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9.+-]*:`)
+	fzRefusedSchemes = map[string]bool{
+		"javascript": true, "vbscript": true, "data": true, "blob": true, "file": true, "filesystem": true,
+		"about": true, "view-source": true, "intent": true,
+		"ftp": true, "ftps": true, "sftp": true, "tftp": true, "ws": true, "wss": true, "ssh": true, "telnet": true,
+		"gopher": true, "ldap": true, "ldaps": true, "smb": true, "nfs": true, "mailto": true, "tel": true,
+		"sms": true, "news": true, "nntp": true, "irc": true, "urn": true,
+	}
+)
+
+// fzLooksLikeHTTP: starts with http or hxxp, or becomes http or https by dropping,
+// changing or adding one letter, or swapping two neighbours.
+func fzLooksLikeHTTP(s string) bool {
+	if strings.HasPrefix(s, "http") || strings.HasPrefix(s, "hxxp") {
+		return true
+	}
+	for _, t := range []string{"http", "https"} {
+		for i := range len(s) {
+			if s[:i]+s[i+1:] == t { // s has one letter more
+				return true
+			}
+			if len(s) == len(t) && s[:i] == t[:i] && s[i+1:] == t[i+1:] { // one changed
+				return true
+			}
+			if i+1 < len(s) && s[:i]+s[i+1:i+2]+s[i:i+1]+s[i+2:] == t { // two swapped
+				return true
+			}
+		}
+		for i := range len(t) {
+			if t[:i]+t[i+1:] == s { // s lacks one letter
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fzCheckRedirects re-checks a list of redirect URIs as sent.
@@ -284,8 +338,12 @@ func FuzzCreateValidate(f *testing.F) {
 		// The documented examples (README, API.md, example_test.go).
 		{fzGUID, "Billing portal", "https://app.example.com/callback|http://localhost:5000/signin-oidc", "https://app.example.com/", byte('|'), 3600e9, "", "", "", 3, 0, 0b1111},
 		{"", "Reports", "https://reports.example.com/signin", "", byte('|'), 60e9, "", "", "", 1, int64(30 * 24 * time.Hour), 0b1000},
-		// Nasty inputs. Private-use schemes of native apps are refused: a hybrid client is a web app.
+		// Native apps (RFC 8252): private-use schemes, loopback with a port.
+		{"", "Native", "com.example.app:/oauth2redirect|myapp://callback|http://127.0.0.1:8400/callback", "com.example.app:/signed-out", byte('|'), 900e9, "", "", "", 2, int64(time.Hour), 0b1000},
+		// Nasty inputs. The retired out-of-band flow, look-alikes of http(s), a forgotten http://.
 		{"", "Native", "com.example.app:/oauth2redirect|urn:ietf:wg:oauth:2.0:oob", "", byte('|'), 900e9, "", "", "", 2, int64(time.Hour), 0b1000},
+		{"", "ok", "htps://a.example.com/cb|hxxps://a.example.com/cb|localhost:8400/cb|com.example.app:|my_app://cb", "vbscript:x|blob:https://a/x|about:blank|ws://a/", byte('|'), 0, "", "", "", 0, 0, 0b1000},
+		{"", "ok", "http://127.0.0.1:0/cb|http://127.0.0.1:65536/cb|myapp://u:pw@cb/x", "", byte('|'), 0, "", "", "", 0, 0, 0b1000},
 		{"", "red \x1b[31mX", "https://user:pw@a.example.com/cb|data:text/html,x|file:///etc/passwd", "https://a.example.com\\@b.example.com/", byte('|'), 0, "a\u202Eb|c\u2029", "https://u:p@a.example.com", "", 0, 0, 0b1000},
 		{"", "", "", "", byte('|'), 0, "", "", "", 0, 0, 0},
 		{"..", " ", "https://*.example.com/cb", "", byte('|'), 59e9, " |\u00a0", "", "", 4, 0, 0b1000},

@@ -304,7 +304,7 @@ func TestCreateValidation(t *testing.T) {
 		field string // "" means accepted
 	}{
 		{"minimal", func(*CreateRequest) {}, ""},
-		{"native app scheme", func(r *CreateRequest) { r.RedirectURIs = []string{"com.example.app:/oauth2redirect", "myapp://cb"} }, "RedirectURIs[0]"},
+		{"native app schemes", func(r *CreateRequest) { r.RedirectURIs = []string{"com.example.app:/oauth2redirect", "myapp://cb"} }, ""},
 		{"loopback redirect", func(r *CreateRequest) { r.RedirectURIs = []string{"http://127.0.0.1:8080/cb"} }, ""},
 		{"10 redirects", func(r *CreateRequest) { r.RedirectURIs = many(10) }, ""},
 		{"10 post-logout", func(r *CreateRequest) { r.PostLogoutRedirectURIs = many(10) }, ""},

@@ -16,8 +16,9 @@ type HybridClient struct {
 	AccessTokenLifetime time.Duration
 	Tags                []string
 	// RedirectURIs are matched exactly at sign-in; a "*" is not a pattern. The SDK sends
-	// only absolute http(s) URLs (see CreateRequest.RedirectURIs); what the service
-	// returns is shown as it is.
+	// only the web and native app URIs that CreateRequest.RedirectURIs describes (https,
+	// loopback or other http, private-use schemes such as com.example.app:/cb); what the
+	// service returns is shown as it is.
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
 	ClientURI              string

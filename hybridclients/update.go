@@ -20,8 +20,8 @@ import (
 //	hybridclients.UpdateRequest{Name: identity.Ptr("Billing"), Enabled: identity.Ptr(false)}
 //
 // Each field set follows the rules of the CreateRequest field of the same name (redirect
-// URIs: absolute https, or http for development; text: no control characters). Changes
-// can take up to an hour to reach sign-in.
+// URIs: https, loopback or development http, or a native app's private-use scheme; text:
+// no control characters). Changes can take up to an hour to reach sign-in.
 type UpdateRequest struct {
 	Name                        *string
 	Enabled                     *bool

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,25 +125,106 @@ func validate(in *clientIn, creating bool, pathID string) []string {
 	return problems
 }
 
-// redirectProblem says why u cannot be a redirect URI of a hybrid client (a server-side
-// web app), or "": it must be an absolute http or https URL with a host and without user
-// info; javascript:, data:, file: and private-use schemes are refused. Plain http is
-// accepted on any host, as the service may accept it for development. The SDK refuses
-// the same before sending; this copy keeps the emulator free of SDK code.
+// redirectProblem says why u cannot be a redirect URI, or "". A hybrid client serves
+// native apps too (API.md), so the forms of RFC 8252 are accepted: private-use schemes
+// (com.example.app:/oauth2redirect, myapp://callback), claimed https, loopback http with
+// a port; plain http on any host too, as the service may accept it for development.
+// Refused: control characters, spaces and backslashes; a scheme that breaks RFC 3986's
+// syntax, that runs or shows something in the browser, that belongs to another protocol
+// or that looks like http(s); http(s) without a host; a private-use URI without "/"
+// after its scheme (localhost:8400/cb is a forgotten http://); user info; a port outside
+// 1 to 65535. The SDK refuses the same before sending; this is written apart from it,
+// so that the emulator stays free of SDK code.
 func redirectProblem(u string) string {
 	if strings.ContainsFunc(u, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' || r == '\\' }) {
 		return "must not hold whitespace, control characters or a backslash"
 	}
+	m := uriScheme.FindStringSubmatch(u)
+	if m == nil {
+		return "must be an absolute URI beginning with a scheme (RFC 3986: a letter, then letters, digits, +, - or .)"
+	}
+	scheme := strings.ToLower(m[1])
+	rest, _, _ := strings.Cut(u[len(m[0]):], "?")
+	web := scheme == "http" || scheme == "https"
+	if why := refusedScheme(scheme); why != "" {
+		return "must not use the " + scheme + ": scheme, " + why
+	}
+	if !web && similarToHTTP(scheme) {
+		return "must not use the " + scheme + ": scheme, which looks like http or https"
+	}
 	p, err := url.Parse(u)
 	switch {
-	case err != nil || p.Scheme != "https" && p.Scheme != "http":
-		return "must be an absolute https (or http) URL"
-	case p.Opaque != "" || p.Hostname() == "":
+	case err != nil:
+		return "is not a valid URI"
+	case web && (p.Opaque != "" || p.Hostname() == ""):
 		return "must have a host"
+	case !web && (!strings.HasPrefix(rest, "/") || rest == "//"):
+		return "must have a path after the scheme, starting with / (com.example.app:/callback)"
 	case p.User != nil:
 		return "must not hold user info"
 	}
+	if port := p.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n == 0 || n > 65535 {
+			return "must have a port from 1 to 65535"
+		}
+	}
 	return ""
+}
+
+// uriScheme matches the scheme of an absolute URI (RFC 3986, section 3.1).
+var uriScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*):`)
+
+// refusedScheme says why a scheme is never a redirect URI's, or "".
+func refusedScheme(scheme string) string {
+	switch scheme {
+	case "javascript", "vbscript", "data", "blob", "file", "filesystem", "about", "view-source", "intent":
+		return "which runs or shows something in the browser or on the device"
+	case "ftp", "ftps", "sftp", "tftp", "ws", "wss", "ssh", "telnet", "gopher", "ldap", "ldaps", "smb", "nfs",
+		"mailto", "tel", "sms", "news", "nntp", "irc", "urn":
+		return "which belongs to another protocol"
+	}
+	return ""
+}
+
+// similarToHTTP reports whether a scheme other than http and https starts like one
+// (http..., or a defanged hxxp...) or is within one edit of either (optimal string
+// alignment distance: insert, delete, substitute, or swap two neighbours).
+func similarToHTTP(scheme string) bool {
+	if strings.HasPrefix(scheme, "http") || strings.HasPrefix(scheme, "hxxp") {
+		return true
+	}
+	for _, target := range []string{"http", "https"} {
+		if editDistance(scheme, target) <= 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// editDistance is the optimal string alignment distance of a and b (Levenshtein with
+// swaps of neighbours), by the textbook table: schemes are short.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 // apply sets the properties present (non-null) in the body: the service's partial update.

@@ -301,8 +301,10 @@ func TestList(t *testing.T) {
 }
 
 // TestFinding06_EmulatorRefusesRedirectURISchemes: the emulator answers 400 with an
-// ErrorResponse for redirect URIs that are not absolute http(s) URLs with a host, or that
-// hold user info, on create and on update, in both lists; plain http is accepted.
+// ErrorResponse for redirect URIs with a scheme that runs or reads something in the
+// browser, http(s) URLs without a host, relative URIs and user info, on create and on
+// update, in both lists; plain http is accepted. (Native apps' private-use schemes are
+// accepted: TestRedirectURIsOfNativeAppsAreAccepted.)
 func TestFinding06_EmulatorRefusesRedirectURISchemes(t *testing.T) {
 	h := newHarness(t, Options{})
 	bad := []string{
@@ -311,7 +313,6 @@ func TestFinding06_EmulatorRefusesRedirectURISchemes(t *testing.T) {
 		"file:///etc/passwd",
 		"https://user:pw@app.example.com/cb",
 		"https://user@app.example.com/cb",
-		"com.example.app:/oauth2redirect",
 		"https:///cb",
 		"/relative/cb",
 	}

@@ -124,6 +124,16 @@
 //     access tokens live on until they expire. The display name is the latest.
 //   - Sign-in has no tenant in its requests, so it finds a client by id alone; client ids
 //     are GUIDs and unique across the emulator's tenants in practice.
+//   - Redirect and post-logout redirect URIs: API.md names the forms of RFC 8252
+//     (private-use schemes such as com.example.app:/oauth2redirect, loopback http with a
+//     port, claimed https) and the schemes that are never redirect URIs; the emulator
+//     accepts the first and answers 400 to the second, and also to schemes of other
+//     protocols (ws:, ftp:, mailto:, urn:, ...), look-alikes of http(s) (htps:, httpss:),
+//     schemes outside RFC 3986's syntax, a private-use URI without "/" after its scheme
+//     (localhost:8400/cb), user info and ports outside 1 to 65535, as the SDK does. Plain
+//     http on any host is accepted, as the service may for development. A "*" is kept as
+//     a literal character, matched exactly like the rest. The authorize endpoint sends
+//     the browser to a private-use URI exactly as to an https one.
 package emulator
 
 import (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -91,22 +92,70 @@ func (r *Errors) Redirects(field string, uris []string, min, max int) {
 	}
 }
 
-// Rules of redirect URIs, named in the ValidationError.
+// Rules of redirect URIs, named in the ValidationError. A hybrid client serves native
+// apps as well as server-side web apps, so redirect URIs follow RFC 8252 (OAuth 2.0 for
+// Native Apps): private-use schemes (7.1), claimed https (7.2) and loopback http (7.3).
+// Plain http stays allowed on any host, for development, as the service may accept it:
+// the code it exposes on the network is bound to the PKCE verifier and the client secret.
 const (
-	// A hybrid client is a server-side web app: the browser comes back to it over HTTP.
-	// javascript:, data: and file: URIs would run or read something in the browser, and
-	// private-use schemes (com.example.app:/cb) belong to native apps, which are not
-	// hybrid clients. Plain http is allowed on any host, as the service may accept it for
-	// development; outside loopback it exposes the authorization code on the network.
-	ruleRedirectScheme   = "must be an absolute https URL (or http, meant for development): javascript:, data:, file: and private-use schemes are refused"
-	ruleRedirectHost     = "must be an absolute http or https URL with a host (scheme://host/path)"
-	ruleRedirectUserInfo = "must not hold user info (user:password@)"
+	ruleRedirectAbsolute  = `must be an absolute URI with a scheme: https://host/path, http://127.0.0.1:{port}/path or a native app's com.example.app:/path`
+	ruleRedirectScheme    = `must start with a scheme as RFC 3986 writes it (a letter, then letters, digits, "+", "-" or ".", such as com.example.app) followed by ":"`
+	ruleRedirectLookAlike = `must not use a scheme that looks like http or https (htps:, httpss:, http2:, hxxps:...): ` +
+		`it would be a private-use scheme that any app can claim; write http or https`
+	ruleRedirectHost      = "must have a host when http or https (https://host/path)"
+	ruleRedirectPath      = `must continue with "/" after a private-use scheme and name a path or host (com.example.app:/oauth2redirect, myapp://callback); for a host and port write http://host:port/...`
+	ruleRedirectPort      = "must have a port from 1 to 65535, when it has one"
+	ruleRedirectMalformed = "must be a well-formed URI (RFC 3986: valid host, port and percent-escapes)"
+	ruleRedirectUserInfo  = "must not hold user info (user:password@)"
 )
 
+// The schemes that redirectScheme refuses, as the rules list them.
+const (
+	// Schemes that run or show something in the browser or on the device instead of
+	// handing the sign-in to an app: script, local data, or an app component the URI
+	// names (intent:).
+	browserSchemes = "javascript:, vbscript:, data:, blob:, file:, filesystem:, about:, view-source:, intent:"
+	// Schemes of other protocols, or addresses handed to mail, phone and chat programs
+	// (urn: was the retired out-of-band flow's urn:ietf:wg:oauth:2.0:oob).
+	protocolSchemes = "ftp:, ftps:, sftp:, tftp:, ws:, wss:, ssh:, telnet:, gopher:, ldap:, ldaps:, smb:, nfs:, mailto:, tel:, sms:, news:, nntp:, irc:, urn:"
+
+	ruleRedirectBrowser  = "must not use a scheme that runs or shows something in the browser or device itself (" + browserSchemes + ")"
+	ruleRedirectProtocol = "must not use the scheme of another protocol, where no app receives a sign-in (" + protocolSchemes + ")"
+)
+
+// redirectScheme returns the rule that refuses scheme (lower case) whatever the rest of
+// the URI, or "".
+func redirectScheme(scheme string) string {
+	switch {
+	case scheme == "http" || scheme == "https":
+		return ""
+	case listed(browserSchemes, scheme):
+		return ruleRedirectBrowser
+	case listed(protocolSchemes, scheme):
+		return ruleRedirectProtocol
+	case looksLikeHTTP(scheme):
+		return ruleRedirectLookAlike
+	}
+	return ""
+}
+
+// listed reports whether list, as browserSchemes writes it, names scheme: the rule's
+// words are the list checked, so they cannot drift apart.
+func listed(list, scheme string) bool {
+	for s := range strings.SplitSeq(list, ", ") {
+		if strings.TrimSuffix(s, ":") == scheme {
+			return true
+		}
+	}
+	return false
+}
+
 // redirectRule returns the rule u breaks as a RedirectURIs or PostLogoutRedirectURIs
-// entry, or "" when it breaks none: an absolute http(s) URL with a host, no user info,
-// no fragment, no "*" (the service matches exactly; a "*" is not a pattern), no
-// backslash, whitespace or control characters.
+// entry, or "" when it breaks none. Whatever the scheme: not empty, no whitespace,
+// control or bidirectional characters, no "*" (the service matches exactly; a "*" is
+// not a pattern), no fragment, no backslash, no user info, a port (if any) from 1 to
+// 65535. Then an https or http URL needs a host, a private-use URI a "/" after its
+// scheme, and the schemes redirectScheme names are refused.
 func redirectRule(u string) string {
 	switch {
 	case u == "":
@@ -122,18 +171,89 @@ func redirectRule(u string) string {
 	case strings.Contains(u, `\`):
 		return `must not hold "\": browsers read it as "/", the service does not`
 	}
-	p, err := url.Parse(u)
+	// The scheme ends at the first ":" before any "/" or "?"; url.Parse would take a
+	// scheme with odd characters for a relative path and say only that it has a colon.
+	end := strings.IndexAny(u, ":/?")
 	switch {
-	case err != nil || p.Scheme == "":
-		return ruleRedirectHost
-	case p.Scheme != "https" && p.Scheme != "http":
+	case end <= 0 || u[end] != ':':
+		return ruleRedirectAbsolute
+	case !schemeSyntax(u[:end]):
 		return ruleRedirectScheme
-	case p.Opaque != "" || p.Hostname() == "":
-		return ruleRedirectHost
-	case p.User != nil:
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return ruleRedirectMalformed
+	}
+	scheme := strings.ToLower(p.Scheme)
+	if rule := redirectScheme(scheme); rule != "" {
+		return rule
+	}
+	switch {
+	case scheme == "https" || scheme == "http":
+		if p.Opaque != "" || p.Hostname() == "" {
+			return ruleRedirectHost
+		}
+	case p.Opaque != "" || p.Host == "" && p.Path == "":
+		// "localhost:8400/cb" and "app.example.com:443/cb" parse as the schemes
+		// localhost and app.example.com: a forgotten http://, not a native app.
+		return ruleRedirectPath
+	}
+	if p.User != nil {
 		return ruleRedirectUserInfo
 	}
+	if port := p.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return ruleRedirectPort
+		}
+	}
 	return ""
+}
+
+// schemeSyntax reports whether s is a scheme of RFC 3986, section 3.1:
+// ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+func schemeSyntax(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// looksLikeHTTP reports whether scheme (lower case), not http or https itself, reads as
+// one of them mistyped or altered: it starts with "http" or "hxxp" (httpss, http2,
+// https-dev, a defanged hxxps), or is one edit away from http or https (a letter added,
+// dropped or changed, or two neighbours swapped: htps, htp, shttp, htpts).
+func looksLikeHTTP(scheme string) bool {
+	return strings.HasPrefix(scheme, "http") || strings.HasPrefix(scheme, "hxxp") ||
+		oneEditApart(scheme, "http") || oneEditApart(scheme, "https")
+}
+
+// oneEditApart reports whether a and b differ by exactly one edit: a byte added, dropped
+// or changed, or two neighbouring bytes swapped.
+func oneEditApart(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	switch len(b) - len(a) {
+	case 0:
+		if i == len(a) {
+			return false // equal
+		}
+		return a[i+1:] == b[i+1:] ||
+			i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	case 1:
+		return a[i:] == b[i+1:]
+	}
+	return false
 }
 
 // shownURI is u for a ValidationError's Value, with the password of its user info (a
