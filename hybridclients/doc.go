@@ -18,5 +18,13 @@
 //     does any per-client work across it, with a bounded number of workers that slow
 //     down by themselves when the service throttles, yielding results as they complete.
 //
+// A native (desktop or mobile) app registers its redirect URIs as RFC 8252 (OAuth 2.0 for
+// Native Apps) describes: its private-use scheme, named after a domain it owns in reverse
+// order (com.example.app:/oauth2redirect), a loopback address with the port it listens on
+// (http://127.0.0.1:8400/callback), or a claimed https URL. It signs users in with
+// [Client.SignIn] as a web app does; PKCE is always on, which keeps a code that another
+// app catches useless, as a secret shipped inside an app is not secret.
+// [CreateRequest].RedirectURIs lists what is accepted and what is refused.
+//
 // Reading needs the Tenant Member role; writing needs Tenant Administrator.
 package hybridclients

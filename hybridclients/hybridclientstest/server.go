@@ -20,7 +20,8 @@
 // The fake is also the identity server a hybrid client signs users in with, so a test can
 // create a client and then sign a user in with it, in a browser or with [Server.SignIn].
 // Every client setting counts there: RedirectUris and PostLogoutRedirectUris (matched
-// exactly), Enabled, AllowOfflineAccess (refresh tokens only with the offline_access
+// exactly; a native app's private-use scheme such as com.example.app:/oauth2redirect or a
+// loopback http://127.0.0.1:{port}/callback is sent back to like an https URL), Enabled, AllowOfflineAccess (refresh tokens only with the offline_access
 // scope), AllowAccessTokensViaBrowser (response types with token), AccessTokenLifetime
 // (expires_in) and the secrets with their expiry. PKCE S256 is required, nonce is echoed
 // in the ID token, acr_values=tenant:{TenantID} must name the fake's tenant, and codes are
@@ -73,6 +74,10 @@
 //   - ID tokens live 5 minutes and always carry name, email and the user's Claims.
 //   - Users' access tokens granted the ocsapi scope work on the management API with the
 //     user's Role.
+//   - Redirect and post-logout URIs that the SDK refuses before sending (see
+//     hybridclients.CreateRequest.RedirectURIs) are answered 400, except a "*" (kept as a
+//     literal character), a fragment, and whitespace, control or formatting characters
+//     beyond ASCII.
 package hybridclientstest
 
 import (
