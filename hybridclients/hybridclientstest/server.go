@@ -21,8 +21,9 @@
 // create a client and then sign a user in with it, in a browser or with [Server.SignIn].
 // Every client setting counts there: RedirectUris and PostLogoutRedirectUris (matched
 // exactly; a native app's private-use scheme such as com.example.app:/oauth2redirect or a
-// loopback http://127.0.0.1:{port}/callback is sent back to like an https URL), Enabled, AllowOfflineAccess (refresh tokens only with the offline_access
-// scope), AllowAccessTokensViaBrowser (response types with token), AccessTokenLifetime
+// loopback http://127.0.0.1:{port}/callback is sent back to like an https URL), Enabled,
+// AllowOfflineAccess (refresh tokens only with the offline_access scope),
+// AllowAccessTokensViaBrowser (response types with token), AccessTokenLifetime
 // (expires_in) and the secrets with their expiry. PKCE S256 is required, nonce is echoed
 // in the ID token, acr_values=tenant:{TenantID} must name the fake's tenant, and codes are
 // single use. [Options.PropagationDelay] makes changes reach sign-in late, as the service

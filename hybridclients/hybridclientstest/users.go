@@ -87,8 +87,9 @@ var (
 // means the default user. It returns the URL the browser is then sent to, without
 // opening it: the application's redirect URI with code and state (or error) in its query
 // or fragment, whether an https, a loopback http or a native app's private-use URI
-// (com.example.app:/oauth2redirect?code=...&state=...). When the fake shows its error page instead, the error is a *SignInError.
-// It does not work with response_mode=form_post, which needs a browser.
+// (com.example.app:/oauth2redirect?code=...&state=...). When the fake shows its error
+// page instead, the error is a *SignInError. It does not work with
+// response_mode=form_post, which needs a browser.
 func (s *Server) SignIn(ctx context.Context, authURL, user string) (*url.URL, error) {
 	if !strings.HasPrefix(authURL, s.URL+"/") {
 		return nil, fmt.Errorf("hybridclientstest: SignIn: the authorization URL is not on this fake (%s)", s.URL)
