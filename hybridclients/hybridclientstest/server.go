@@ -21,7 +21,9 @@
 // create a client and then sign a user in with it, in a browser or with [Server.SignIn].
 // Every client setting counts there: RedirectUris and PostLogoutRedirectUris (matched
 // exactly; a native app's private-use scheme such as com.example.app:/oauth2redirect or a
-// loopback http://127.0.0.1:{port}/callback is sent back to like an https URL), Enabled,
+// loopback http://127.0.0.1:{port}/callback is sent back to like an https URL; logout
+// returns to a post-logout URI only with an id_token_hint, the ID token of the sign-in, as
+// the service does: client_id alone gets the signed-out page), Enabled,
 // AllowOfflineAccess (refresh tokens only with the offline_access scope),
 // AllowAccessTokensViaBrowser (response types with token), AccessTokenLifetime
 // (expires_in) and the secrets with their expiry. PKCE S256 is required, nonce is echoed
@@ -51,8 +53,9 @@
 // name or email instead), button#submit and button#cancel, p#signin-error. A request the
 // fake cannot send back (unknown or disabled client, unregistered redirect URI) gets the
 // error page, status 400: h1#error, code#error-code (e.g. unauthorized_client),
-// #error-description. Logout without an accepted post-logout URI shows h1#signed-out (and
-// p#logout-error with code#error-code when a redirect was refused). Other errors go back to
+// #error-description. Logout without an accepted post-logout URI, or without a valid
+// id_token_hint, shows h1#signed-out (and p#logout-error with code#error-code when a
+// redirect was refused). Other errors go back to
 // the redirect URI as error=... with state, as OAuth 2.0 prescribes.
 //
 // Its types (Options, Fault, Op, Role, Stats, User, ClientRecord) are its own, documented

@@ -72,9 +72,11 @@
 //   - A refresh token is issued only when offline_access was granted and the client
 //     allows it when the code is redeemed; refreshing needs the client still enabled
 //     (else invalid_client) and still AllowOfflineAccess (else invalid_grant).
-//   - post_logout_redirect_uri must equal one of the client's PostLogoutRedirectUris; the
-//     client comes from id_token_hint (this server's signature and issuer; an expired hint
-//     is fine) or client_id; otherwise the signed-out page, no redirect. state is echoed.
+//   - post_logout_redirect_uri is honoured only with a valid id_token_hint (this server's
+//     signature and issuer; an expired hint is fine), whose audience names the client, as
+//     IdentityServer4 does: client_id alone, or a client_id other than the hint's audience,
+//     gets the signed-out page. The URI must equal one of that client's
+//     PostLogoutRedirectUris; otherwise the signed-out page, no redirect. state is echoed.
 //
 // # Choices where the API reference is silent
 //

@@ -590,34 +590,38 @@ func (e *Emulator) userinfo(r *http.Request) reply {
 }
 
 // endSession serves RP-Initiated Logout. The emulator keeps no session, so there is
-// nothing to end; it redirects to post_logout_redirect_uri only when the client (from
-// id_token_hint or client_id) is known and enabled and lists that URI exactly, else it
-// shows the signed-out page, naming why it did not redirect.
+// nothing to end. It redirects to post_logout_redirect_uri as IdentityServer4 does: only
+// when id_token_hint is an ID token this server issued to a client that is known, enabled
+// and lists that URI exactly. IdentityServer4 reads the client from the hint alone, so
+// client_id without a hint never redirects (an application that logs out so is stranded on
+// the service's signed-out page); a client_id that contradicts the hint is refused too, as
+// OpenID Connect RP-Initiated Logout 1.0 asks. Otherwise it shows the signed-out page,
+// naming why it did not redirect.
 func (e *Emulator) endSession(r *http.Request, body []byte) reply {
 	q, err := authzParams(r, body)
 	if err != nil {
 		return e.signedOutPage("invalid_request", "The logout request cannot be parsed.")
 	}
 	hint, target, clientID := q.Get("id_token_hint"), q.Get("post_logout_redirect_uri"), q.Get("client_id")
+	var aud string
 	if hint != "" {
-		aud, _, err := e.signingKey().verifyHint(hint, issuer(r))
+		aud, _, err = e.signingKey().verifyHint(hint, issuer(r))
 		if err != nil {
 			return e.signedOutPage("invalid_request", "id_token_hint is not an ID token this server issued.")
 		}
 		if clientID != "" && !strings.EqualFold(clientID, aud) {
 			return e.signedOutPage("invalid_request", "client_id does not match the audience of id_token_hint.")
 		}
-		clientID = aud
 	}
 	if target == "" {
 		return e.signedOutPage("", "")
 	}
-	if clientID == "" {
-		return e.signedOutPage("invalid_request", "post_logout_redirect_uri needs id_token_hint or client_id to identify the client.")
+	if aud == "" {
+		return e.signedOutPage("invalid_request", "post_logout_redirect_uri is honoured only with an id_token_hint (the ID token of the sign-in); client_id alone does not identify the client.")
 	}
-	c := e.signinClient(clientID)
+	c := e.signinClient(aud)
 	if c == nil || !c.enabled {
-		return e.signedOutPage("unauthorized_client", "Unknown client or client not enabled: "+clientID)
+		return e.signedOutPage("unauthorized_client", "Unknown client or client not enabled: "+aud)
 	}
 	if !slices.Contains(c.logout, target) {
 		return e.signedOutPage("invalid_request", "post_logout_redirect_uri "+target+" is not one of the client's PostLogoutRedirectUris (matched exactly).")

@@ -549,9 +549,9 @@ func TestSignInEndSession(t *testing.T) {
 	if p.status != http.StatusFound || p.location != appLoggedOut+"?state=bye" {
 		t.Errorf("registered: status %d, location %q", p.status, p.location)
 	}
-	p = endsession(url.Values{"client_id": {a.id}, "post_logout_redirect_uri": {appLoggedOut}})
+	p = endsession(url.Values{"id_token_hint": {tr.IDToken}, "client_id": {a.id}, "post_logout_redirect_uri": {appLoggedOut}})
 	if p.status != http.StatusFound || p.location != appLoggedOut {
-		t.Errorf("with client_id: status %d, location %q", p.status, p.location)
+		t.Errorf("hint and its client_id: status %d, location %q", p.status, p.location)
 	}
 	for name, q := range map[string]url.Values{
 		"unregistered":   {"id_token_hint": {tr.IDToken}, "post_logout_redirect_uri": {appLoggedOut + "/"}},
@@ -576,6 +576,31 @@ func TestSignInEndSession(t *testing.T) {
 	a.update(map[string]any{"PostLogoutRedirectUris": []string{}})
 	if p := endsession(url.Values{"id_token_hint": {tr.IDToken}, "post_logout_redirect_uri": {appLoggedOut}}); p.location != "" {
 		t.Errorf("removed URI still redirects")
+	}
+}
+
+// TestEndSessionWithoutIDTokenHintNeverRedirects: IdentityServer4 reads the client of a
+// logout from id_token_hint alone, so an application that logs out with client_id (and no
+// hint) is left on the service's signed-out page; the fake must not send it back.
+func TestEndSessionWithoutIDTokenHintNeverRedirects(t *testing.T) {
+	h := newHarness(t, Options{})
+	a := h.newApp(nil)
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		q := url.Values{"client_id": {a.id}, "post_logout_redirect_uri": {appLoggedOut}, "state": {"bye"}}
+		var req *http.Request
+		if method == http.MethodGet {
+			req, _ = http.NewRequest(method, h.srv.URL+"/identity/connect/endsession?"+q.Encode(), nil)
+		} else {
+			req, _ = http.NewRequest(method, h.srv.URL+"/identity/connect/endsession", strings.NewReader(q.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		p := a.do(req)
+		if p.status != http.StatusOK || p.location != "" || !p.has("signed-out") {
+			t.Errorf("%s with client_id alone: status %d, location %q; want the signed-out page", method, p.status, p.location)
+		}
+		if !strings.Contains(p.text("error-description"), "id_token_hint") {
+			t.Errorf("%s: the signed-out page does not say the hint is missing: %q", method, p.text("error-description"))
+		}
 	}
 }
 
