@@ -20,8 +20,8 @@ func (o *Options) toEmulator() emulator.Options {
 	}
 	return emulator.Options{
 		MaxClients: o.MaxClients, TokenLifetime: o.TokenLifetime, Now: o.Now,
-		PropagationDelay: o.PropagationDelay,
-		Latency:          o.Latency, LatencyJitter: o.LatencyJitter,
+		PropagationDelay: o.PropagationDelay, WithholdRefreshTokens: o.WithholdRefreshTokens,
+		Latency: o.Latency, LatencyJitter: o.LatencyJitter,
 		RateLimit: o.RateLimit, RateBurst: o.RateBurst, Seed: o.Seed,
 	}
 }

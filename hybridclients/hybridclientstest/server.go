@@ -28,11 +28,13 @@
 // AllowAccessTokensViaBrowser (response types with token), AccessTokenLifetime
 // (expires_in) and the secrets with their expiry. PKCE S256 is required, nonce is echoed
 // in the ID token, acr_values=tenant:{TenantID} must name the fake's tenant, and codes are
-// single use. [Options.PropagationDelay] makes changes reach sign-in late, as the service
-// warns they can (up to an hour): what a change grants arrives after the delay, what it
-// takes away applies at once. Then a secret rotation without a grace period locks an
-// application out for the whole delay (the old secret is gone, the new one not yet
-// known), while a grace longer than the delay keeps the old secret working meanwhile.
+// single use. [Options.WithholdRefreshTokens] answers no refresh token even when
+// offline_access was granted, as a service that does not issue them to hybrid clients
+// would. [Options.PropagationDelay] makes changes reach sign-in late, as the service warns
+// they can (up to an hour): what a change grants arrives after the delay, what it takes
+// away applies at once. Then a secret rotation without a grace period locks an application
+// out for the whole delay (the old secret is gone, the new one not yet known), while a
+// grace longer than the delay keeps the old secret working meanwhile.
 //
 // Discovery at Issuer()+"/.well-known/openid-configuration" announces the endpoints:
 //
@@ -111,6 +113,12 @@ type Options struct {
 	// URI, Enabled, ...) works only after the delay, what it takes away (a deleted secret,
 	// a removed URI, a disabled client, ...) applies at once. Measured by Now.
 	PropagationDelay time.Duration
+	// WithholdRefreshTokens makes sign-in answer no refresh token even when the client
+	// allows refresh tokens and the offline_access scope was granted. The service's API
+	// reference says refresh tokens are not supported for hybrid clients while its portal
+	// offers Allow Refresh Token: test that your application copes with a token response
+	// without one (hybridclients.SignIn.Refresh then returns ErrNoRefreshToken).
+	WithholdRefreshTokens bool
 
 	// Latency delays every request this long, plus a random part of up to LatencyJitter
 	// (seeded with Seed): a distant service. The delay is a timer, not busy work.

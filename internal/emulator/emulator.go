@@ -70,7 +70,7 @@
 //   - expires_in (and the access token's real lifetime) is the client's
 //     AccessTokenLifetime when the token is issued.
 //   - A refresh token is issued only when offline_access was granted and the client
-//     allows it when the code is redeemed; refreshing needs the client still enabled
+//     allows it when the code is redeemed (and never with Options.WithholdRefreshTokens); refreshing needs the client still enabled
 //     (else invalid_client) and still AllowOfflineAccess (else invalid_grant).
 //   - post_logout_redirect_uri is honoured only with a valid id_token_hint (this server's
 //     signature and issuer; an expired hint is fine), whose audience names the client, as
@@ -174,6 +174,11 @@ type Options struct {
 	// answers as the least favourable state of the client during that time, by the clock
 	// Now: what a change grants arrives after the delay, what it takes away applies at once.
 	PropagationDelay time.Duration
+	// WithholdRefreshTokens makes the token endpoint answer no refresh_token even when
+	// offline_access was granted: the API reference says refresh tokens are not supported
+	// for hybrid clients, while the portal offers Allow Refresh Token, so an application
+	// must cope with either answer.
+	WithholdRefreshTokens bool
 
 	// Latency delays every request this long before it is handled, plus a random part of
 	// up to LatencyJitter drawn from a source seeded with Seed: a distant service. The

@@ -479,7 +479,9 @@ func (e *Emulator) codeGrant(r *http.Request, c *clientView, form url.Values) re
 }
 
 // grantTokens answers a successful code or refresh grant. A refresh token is issued only
-// when offline_access was granted and the client (as sign-in sees it now) still allows it.
+// when offline_access was granted and the client (as sign-in sees it now) still allows it,
+// unless the emulator withholds refresh tokens (the scope is still granted then, as a
+// service that does not support them for hybrid clients would answer).
 func (e *Emulator) grantTokens(r *http.Request, c *clientView, u *User, scopes []string, nonce string, authTime, refreshExpires time.Time, origin string) reply {
 	access, life := e.issueUserToken(c, u, scopes, origin)
 	out := map[string]any{
@@ -489,7 +491,7 @@ func (e *Emulator) grantTokens(r *http.Request, c *clientView, u *User, scopes [
 		"scope":        strings.Join(scopes, " "),
 		"id_token":     e.idToken(r, c.id, u, nonce, authTime, map[string]any{"at_hash": halfHash(access)}),
 	}
-	if slices.Contains(scopes, scopeOffline) && c.offline {
+	if slices.Contains(scopes, scopeOffline) && c.offline && !e.opts.WithholdRefreshTokens {
 		rt := randomString(32)
 		e.refresh[rt] = &refreshGrant{
 			clientID: key(c.id), tenant: c.tenant, subject: u.Subject, scopes: slices.Clone(scopes),

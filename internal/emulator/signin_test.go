@@ -236,6 +236,26 @@ func TestSignInRefreshTokensNeedOfflineAccess(t *testing.T) {
 	on.refresh(next.RefreshToken).fails(t, "invalid_grant")
 }
 
+// TestSignInWithholdRefreshTokens: with the option, a client that allows refresh tokens and
+// is granted offline_access gets no refresh token, as from a service that does not issue
+// them to hybrid clients; the scope is still granted and the sign-in otherwise works.
+func TestSignInWithholdRefreshTokens(t *testing.T) {
+	h := newHarness(t, Options{WithholdRefreshTokens: true})
+	a := h.newApp(map[string]any{"AllowOfflineAccess": true})
+	q := a.authParams()
+	q.Set("scope", "openid ocsapi offline_access")
+	tr := a.redeem(a.code(q), nil).ok(t)
+	if tr.RefreshToken != "" {
+		t.Error("a refresh token although the emulator withholds them")
+	}
+	if tr.AccessToken == "" || tr.IDToken == "" || tr.Scope != "ocsapi offline_access openid" {
+		t.Errorf("access token %t, ID token %t, scope %q; want both and offline_access granted", tr.AccessToken != "", tr.IDToken != "", tr.Scope)
+	}
+	if len(h.e.refresh) != 0 {
+		t.Errorf("%d refresh grants kept for tokens never handed out", len(h.e.refresh))
+	}
+}
+
 func TestSignInAccessTokenLifetime(t *testing.T) {
 	h := newHarness(t, Options{TokenLifetime: time.Hour})
 	a := h.newApp(nil) // AccessTokenLifetime 120
