@@ -32,22 +32,30 @@ type appConfig struct {
 	Logger *slog.Logger
 }
 
-// app is the web application: its pages, and the sessions of its users in memory.
+// app is the web application: its pages, and in memory the sign-ins in progress and the
+// sessions of signed-in users.
+//
+// The two are kept apart, each with its own cookie and bound: anyone can start a sign-in
+// (GET /login) as often as they like, so pending sign-ins can only ever push out other
+// pending sign-ins, never a signed-in user's session.
 type app struct {
 	cfg      appConfig
 	verifier *oidc.IDTokenVerifier
 	log      *slog.Logger
 
-	mu       sync.Mutex
-	sessions map[string]*session
+	mu       sync.Mutex             // guards the stores and the sessions in them
+	pending  *store[*pendingSignIn] // by the id in pendingCookie
+	sessions *store[*session]       // by the id in sessionCookie
 }
 
-// session is one browser's state, found by the random id in its cookie.
-type session struct {
-	created time.Time
-	// Between /login and /callback: what the answer must match.
+// pendingSignIn is a sign-in between /login and /callback: what the answer must match.
+type pendingSignIn struct {
 	state, nonce, verifier string
-	// After sign-in. The tokens never leave the server.
+}
+
+// session is a signed-in user, found by the random id in the browser's session cookie.
+// The tokens never leave the server.
+type session struct {
 	token     *oauth2.Token
 	idToken   string // raw, for the logout's id_token_hint
 	name      string
@@ -57,9 +65,14 @@ type session struct {
 }
 
 const (
-	cookieName  = "signin_session"
-	maxSessions = 10000
+	// The pending sign-in's cookie goes only to /callback; the session's everywhere.
+	pendingCookie = "signin_pending"
+	sessionCookie = "signin_session"
+
+	maxPending  = 10000
 	pendingTTL  = 10 * time.Minute // a sign-in not finished by then starts over
+	maxSessions = 10000            // past it, the least recently active user is signed out
+	sessionIdle = 12 * time.Hour   // a session unused this long is forgotten
 )
 
 // newApp returns the application's handler. ctx bounds the application's life: go-oidc
@@ -85,7 +98,8 @@ func newApp(ctx context.Context, cfg appConfig) (http.Handler, error) {
 		cfg:      cfg,
 		verifier: provider.Verifier(&oidc.Config{ClientID: si.ClientID(), Now: cfg.Now}),
 		log:      cfg.Logger,
-		sessions: map[string]*session{},
+		pending:  newStore[*pendingSignIn](maxPending, pendingTTL, cfg.Now),
+		sessions: newStore[*session](maxSessions, sessionIdle, cfg.Now),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
@@ -105,61 +119,79 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// session returns the browser's session, or nil.
+// session returns the browser's session and its id, or nil.
 func (a *app) session(r *http.Request) (string, *session) {
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return "", nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return c.Value, a.sessions[c.Value]
+	s, _ := a.sessions.get(c.Value)
+	return c.Value, s
 }
 
-// newSession starts a session, sets its cookie, and forgets the oldest sessions past
-// maxSessions and unfinished sign-ins past pendingTTL.
+// setCookie sets (maxAge > 0, or 0 for the browser's session) or clears (maxAge < 0) one of
+// the application's cookies. Lax: the identity server's redirect back to /callback is a
+// top-level navigation that must carry them; a cross-site POST to /refresh or /logout must not.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+}
+
+// startSignIn keeps p until the browser comes back to /callback, under a new id in the
+// pending cookie.
+func (a *app) startSignIn(w http.ResponseWriter, r *http.Request, p *pendingSignIn) {
+	id := rand.Text()
+	a.mu.Lock()
+	a.pending.put(id, p)
+	a.mu.Unlock()
+	setCookie(w, r, pendingCookie, id, "/callback", int(pendingTTL/time.Second))
+}
+
+// takeSignIn ends the browser's sign-in in progress and returns it, or nil: an answer is
+// read once.
+func (a *app) takeSignIn(w http.ResponseWriter, r *http.Request) *pendingSignIn {
+	c, err := r.Cookie(pendingCookie)
+	if err != nil {
+		return nil
+	}
+	setCookie(w, r, pendingCookie, "", "/callback", -1)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, _ := a.pending.take(c.Value)
+	return p
+}
+
+// newSession signs the browser in with s under a new id: never one the browser brought
+// (which someone else may have planted in it to share the session), and replacing any
+// session it had.
 func (a *app) newSession(w http.ResponseWriter, r *http.Request, s *session) {
 	id := rand.Text()
-	s.created = time.Now()
 	a.mu.Lock()
-	for k, old := range a.sessions {
-		if old.token == nil && time.Since(old.created) > pendingTTL {
-			delete(a.sessions, k)
-		}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		a.sessions.take(c.Value)
 	}
-	for len(a.sessions) >= maxSessions {
-		var oldest string
-		for k, old := range a.sessions {
-			if oldest == "" || old.created.Before(a.sessions[oldest].created) {
-				oldest = k
-			}
-		}
-		delete(a.sessions, oldest)
-	}
-	a.sessions[id] = s
+	a.sessions.put(id, s)
 	a.mu.Unlock()
-	// Lax: the identity server's redirect back to /callback is a top-level navigation
-	// that must carry it; a cross-site POST to /refresh or /logout must not.
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	setCookie(w, r, sessionCookie, id, "/", 0)
 }
 
-func (a *app) endSession(w http.ResponseWriter, id string) {
+func (a *app) endSession(w http.ResponseWriter, r *http.Request, id string) {
 	a.mu.Lock()
-	delete(a.sessions, id)
+	a.sessions.take(id)
 	a.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	setCookie(w, r, sessionCookie, "", "/", -1)
 }
 
 // home shows the Sign in link, or who is signed in.
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	_, s := a.session(r)
-	a.mu.Lock()
-	if s == nil || s.token == nil {
-		a.mu.Unlock()
+	if s == nil {
 		render(w, http.StatusOK, homePage, nil)
 		return
 	}
+	a.mu.Lock()
 	view := signedInView{
 		Name: s.name, Email: s.email, Subject: s.subject,
 		Lifetime:   s.token.ExpiresIn,
@@ -172,59 +204,48 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	render(w, http.StatusOK, signedInPage, view)
 }
 
-// login starts a sign-in: fresh state, nonce and PKCE verifier in a new session, then
-// off to the identity server.
+// login starts a sign-in: fresh state, nonce and PKCE verifier kept for the callback,
+// then off to the identity server.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	s := &session{state: rand.Text(), nonce: rand.Text(), verifier: oauth2.GenerateVerifier()}
-	u, err := a.cfg.SignIn.AuthCodeURL(s.state, s.nonce, s.verifier)
+	p := &pendingSignIn{state: rand.Text(), nonce: rand.Text(), verifier: oauth2.GenerateVerifier()}
+	u, err := a.cfg.SignIn.AuthCodeURL(p.state, p.nonce, p.verifier)
 	if err != nil {
 		a.fail(w, http.StatusInternalServerError, "cannot start the sign-in", err)
 		return
 	}
-	a.newSession(w, r, s)
+	a.startSignIn(w, r, p)
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
 // callback is where the identity server sends the browser back: check state, redeem the
-// code with the verifier, verify the ID token and its nonce.
+// code with the verifier, verify the ID token and its nonce, then sign the browser in
+// under a new session id.
 func (a *app) callback(w http.ResponseWriter, r *http.Request) {
-	id, s := a.session(r)
-	var state, nonce, verifier string
-	if s != nil {
-		a.mu.Lock()
-		state, nonce, verifier = s.state, s.nonce, s.verifier
-		a.mu.Unlock()
-	}
+	p := a.takeSignIn(w, r)
 	q := r.URL.Query()
 	switch {
-	case state == "":
-		a.fail(w, http.StatusBadRequest, "no sign-in in progress in this browser: start again from the home page", nil)
+	case p == nil:
+		a.fail(w, http.StatusBadRequest, "no sign-in in progress in this browser (or it took longer than "+pendingTTL.String()+"): start again from the home page", nil)
 		return
-	case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1:
+	case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(p.state)) != 1:
 		a.fail(w, http.StatusBadRequest, "the answer's state does not match this browser's sign-in", nil)
 		return
 	case q.Get("error") != "":
-		a.endSession(w, id)
 		a.fail(w, http.StatusForbidden, "the identity server refused the sign-in: "+q.Get("error")+" "+q.Get("error_description"), nil)
 		return
 	}
-	tok, err := a.cfg.SignIn.Exchange(r.Context(), q.Get("code"), verifier)
+	tok, err := a.cfg.SignIn.Exchange(r.Context(), q.Get("code"), p.verifier)
 	if err != nil {
-		a.endSession(w, id)
 		a.fail(w, http.StatusBadGateway, "the identity server did not redeem the code", err)
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	idt, claims, err := a.checkIDToken(r.Context(), raw, tok, nonce)
+	idt, claims, err := a.checkIDToken(r.Context(), raw, tok, p.nonce)
 	if err != nil {
-		a.endSession(w, id)
 		a.fail(w, http.StatusBadGateway, "the ID token does not check out", err)
 		return
 	}
-	a.mu.Lock()
-	s.state, s.nonce, s.verifier = "", "", ""
-	s.token, s.idToken, s.subject, s.name, s.email = tok, raw, idt.Subject, claims.Name, claims.Email
-	a.mu.Unlock()
+	a.newSession(w, r, &session{token: tok, idToken: raw, subject: idt.Subject, name: claims.Name, email: claims.Email})
 	a.log.Info("signed in", "subject", idt.Subject, "expires_in", tok.ExpiresIn, "can_refresh", tok.RefreshToken != "")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
@@ -259,12 +280,11 @@ func (a *app) checkIDToken(ctx context.Context, raw string, tok *oauth2.Token, n
 // refresh trades the session's refresh token for a new access token.
 func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 	_, s := a.session(r)
-	a.mu.Lock()
-	if s == nil || s.token == nil {
-		a.mu.Unlock()
+	if s == nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
+	a.mu.Lock()
 	old, subject := s.token, s.subject
 	a.mu.Unlock()
 	tok, err := a.cfg.SignIn.Refresh(r.Context(), old)
@@ -308,15 +328,14 @@ func (a *app) checkRefreshedIDToken(ctx context.Context, tok *oauth2.Token, subj
 // before the browser goes anywhere, and the browser is signed out without coming back.
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	id, s := a.session(r)
-	a.mu.Lock()
-	if s == nil || s.token == nil {
-		a.mu.Unlock()
+	if s == nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
+	a.mu.Lock()
 	hint := s.idToken
 	a.mu.Unlock()
-	a.endSession(w, id)
+	a.endSession(w, r, id)
 	u, err := a.cfg.SignIn.LogoutURL(hint, a.cfg.PostLogoutURI, rand.Text())
 	if errors.Is(err, identity.ErrInvalidInput) {
 		a.log.Warn("logout without coming back", "error", err)

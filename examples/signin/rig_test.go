@@ -623,6 +623,23 @@ func newDriverLike(t *testing.T, d driver) driver {
 	return d.(interface{ fresh(*testing.T) driver }).fresh(t)
 }
 
+// startLogin does GET /login as the browser with jar would, without following the redirect:
+// the authorization URL, and the cookies the application set.
+func (r *rig) startLogin(jar http.CookieJar) (*url.URL, []*http.Cookie) {
+	r.t.Helper()
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(r.app.URL + "/login")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	resp.Body.Close()
+	u, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound {
+		r.t.Fatalf("/login: %d %q %v", resp.StatusCode, resp.Header.Get("Location"), err)
+	}
+	return u, resp.Cookies()
+}
+
 // TestCallbackChecks tampers with the authorization request the application sends, as an
 // attacker in the middle or a confused browser could, and checks that the application (or
 // the identity server, for PKCE and the tenant) refuses each change.
@@ -645,16 +662,7 @@ func TestCallbackChecks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, rigOptions{})
 			d := newHTTPDriver(t)
-			noFollow := &http.Client{Jar: d.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			resp, err := noFollow.Get(r.app.URL + "/login")
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			authURL, err := url.Parse(resp.Header.Get("Location"))
-			if err != nil || resp.StatusCode != http.StatusFound {
-				t.Fatalf("/login: %d %q %v", resp.StatusCode, resp.Header.Get("Location"), err)
-			}
+			authURL, _ := r.startLogin(d.c.Jar)
 			q := authURL.Query()
 			tc.tamper(q)
 			authURL.RawQuery = q.Encode()

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSignInRenewsTheSessionID: an attacker starts a sign-in, plants its cookies in the
+// victim's browser and has the victim sign in with the attacker's authorization URL. The
+// victim is signed in, under a session id the attacker never saw: the attacker's cookies
+// do not find the victim's session.
+func TestSignInRenewsTheSessionID(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	attacker := newHTTPDriver(t)
+	authURL, planted := r.startLogin(attacker.c.Jar)
+	if len(planted) == 0 {
+		t.Fatal("/login set no cookie")
+	}
+
+	victim := newHTTPDriver(t)
+	appURL, _ := url.Parse(r.app.URL)
+	victim.c.Jar.SetCookies(appURL, planted)
+	back, err := r.fake.SignIn(t.Context(), authURL.String(), ada)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSignedIn(t, r, victim.open(t, back.String()), ada)
+	wantSignedIn(t, r, victim.open(t, r.home()), ada)
+
+	// The attacker sends every planted cookie, whatever its path, to every page.
+	var header []string
+	for _, c := range planted {
+		header = append(header, c.Name+"="+c.Value)
+	}
+	for _, path := range []string{"/", "/callback?" + back.RawQuery} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, r.app.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Cookie", strings.Join(header, "; "))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := readPage(t, resp)
+		if p.has("user-name") || strings.Contains(p.html, ada) {
+			t.Errorf("the planted session id is signed in as the victim at %s: %s", path, p.describe())
+		}
+	}
+}
+
+func readPage(t *testing.T, resp *http.Response) page {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page{url: resp.Request.URL.String(), html: string(b)}
+}
+
+// TestLoginFloodLeavesSignedInUsersSignedIn: anyone can start sign-ins, as many as they
+// like; more of them than the application keeps pushes out only other sign-ins in
+// progress, never a signed-in user.
+func TestLoginFloodLeavesSignedInUsersSignedIn(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	d := newHTTPDriver(t)
+	wantSignedIn(t, r, d.signIn(t, r.app.URL, ada), ada)
+
+	h := *r.handler.Load()
+	flood := max(maxPending, maxSessions) + 1
+	for i := range flood {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/login", nil))
+		if rec.Code != http.StatusFound {
+			t.Fatalf("anonymous /login %d: status %d", i, rec.Code)
+		}
+	}
+	wantSignedIn(t, r, d.open(t, r.home()), ada)
+	p := d.press(t, "logout") // and the session still works
+	if p.has("user-name") {
+		t.Fatalf("after logout: %s", p.describe())
+	}
+}
+
+// TestPendingSignInExpires: a sign-in not finished within pendingTTL is forgotten; the
+// browser is told to start again.
+func TestPendingSignInExpires(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	d := newHTTPDriver(t)
+	authURL, _ := r.startLogin(d.c.Jar)
+	r.clock.Advance(pendingTTL + time.Minute)
+	back, err := r.fake.SignIn(t.Context(), authURL.String(), ada)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := d.open(t, back.String())
+	wantAppError(t, r, p, "no sign-in in progress")
+	if r.codes.Load() != 1 {
+		t.Errorf("%d codes reached the application, want 1", r.codes.Load())
+	}
+}
+
+// TestStoreBoundsAndExpiry: the store holds at most its capacity, evicting the least
+// recently used, and forgets what was not used within its ttl.
+func TestStoreBoundsAndExpiry(t *testing.T) {
+	c := &clock{}
+	s := newStore[int](3, time.Minute, c.Now)
+	s.put("a", 1)
+	s.put("b", 2)
+	s.put("c", 3)
+	if v, ok := s.get("a"); !ok || v != 1 { // a is now the most recently used
+		t.Fatalf("get a: %d %t", v, ok)
+	}
+	s.put("d", 4) // evicts b
+	if _, ok := s.get("b"); ok {
+		t.Error("b survived although it was the least recently used")
+	}
+	for _, id := range []string{"a", "c", "d"} {
+		if _, ok := s.get(id); !ok {
+			t.Errorf("%s was evicted", id)
+		}
+	}
+	if s.len() != 3 {
+		t.Errorf("len %d, want 3", s.len())
+	}
+	if v, ok := s.take("c"); !ok || v != 3 {
+		t.Errorf("take c: %d %t", v, ok)
+	}
+	if _, ok := s.take("c"); ok {
+		t.Error("c taken twice")
+	}
+
+	c.Advance(30 * time.Second)
+	s.get("a") // used: lives on
+	c.Advance(45 * time.Second)
+	if _, ok := s.get("d"); ok {
+		t.Error("d outlived its ttl")
+	}
+	if _, ok := s.get("a"); !ok {
+		t.Error("a expired although used within its ttl")
+	}
+	s.put("e", 5) // drops what expired
+	c.Advance(2 * time.Minute)
+	if _, ok := s.take("e"); ok {
+		t.Error("an expired value was taken")
+	}
+	s.put("f", 6)
+	if s.len() != 1 {
+		t.Errorf("len %d after everything else expired, want 1", s.len())
+	}
+
+	// A capacity below one still keeps the latest value.
+	one := newStore[int](0, time.Minute, c.Now)
+	one.put("x", 1)
+	one.put("y", 2)
+	if _, ok := one.get("y"); !ok || one.len() != 1 {
+		t.Errorf("capacity 0: len %d", one.len())
+	}
+}
