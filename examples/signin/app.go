@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ type app struct {
 	cfg      appConfig
 	verifier *oidc.IDTokenVerifier
 	log      *slog.Logger
+	// secure marks the cookies Secure: the redirect URI is https. The request cannot tell,
+	// since behind a TLS-terminating proxy it arrives as plain http.
+	secure bool
 
 	mu       sync.Mutex             // guards the stores and the sessions in them
 	pending  *store[*pendingSignIn] // by the id in pendingCookie
@@ -98,6 +102,7 @@ func newApp(ctx context.Context, cfg appConfig) (http.Handler, error) {
 		cfg:      cfg,
 		verifier: provider.Verifier(&oidc.Config{ClientID: si.ClientID(), Now: cfg.Now}),
 		log:      cfg.Logger,
+		secure:   isHTTPS(si.RedirectURI()),
 		pending:  newStore[*pendingSignIn](maxPending, pendingTTL, cfg.Now),
 		sessions: newStore[*session](maxSessions, sessionIdle, cfg.Now),
 	}
@@ -131,22 +136,27 @@ func (a *app) session(r *http.Request) (string, *session) {
 	return c.Value, s
 }
 
+func isHTTPS(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && u.Scheme == "https"
+}
+
 // setCookie sets (maxAge > 0, or 0 for the browser's session) or clears (maxAge < 0) one of
 // the application's cookies. Lax: the identity server's redirect back to /callback is a
 // top-level navigation that must carry them; a cross-site POST to /refresh or /logout must not.
-func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge int) {
+func (a *app) setCookie(w http.ResponseWriter, name, value, path string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode})
 }
 
 // startSignIn keeps p until the browser comes back to /callback, under a new id in the
 // pending cookie.
-func (a *app) startSignIn(w http.ResponseWriter, r *http.Request, p *pendingSignIn) {
+func (a *app) startSignIn(w http.ResponseWriter, p *pendingSignIn) {
 	id := rand.Text()
 	a.mu.Lock()
 	a.pending.put(id, p)
 	a.mu.Unlock()
-	setCookie(w, r, pendingCookie, id, "/callback", int(pendingTTL/time.Second))
+	a.setCookie(w, pendingCookie, id, "/callback", int(pendingTTL/time.Second))
 }
 
 // takeSignIn ends the browser's sign-in in progress and returns it, or nil: an answer is
@@ -156,7 +166,7 @@ func (a *app) takeSignIn(w http.ResponseWriter, r *http.Request) *pendingSignIn 
 	if err != nil {
 		return nil
 	}
-	setCookie(w, r, pendingCookie, "", "/callback", -1)
+	a.setCookie(w, pendingCookie, "", "/callback", -1)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p, _ := a.pending.take(c.Value)
@@ -174,14 +184,14 @@ func (a *app) newSession(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	a.sessions.put(id, s)
 	a.mu.Unlock()
-	setCookie(w, r, sessionCookie, id, "/", 0)
+	a.setCookie(w, sessionCookie, id, "/", 0)
 }
 
-func (a *app) endSession(w http.ResponseWriter, r *http.Request, id string) {
+func (a *app) endSession(w http.ResponseWriter, id string) {
 	a.mu.Lock()
 	a.sessions.take(id)
 	a.mu.Unlock()
-	setCookie(w, r, sessionCookie, "", "/", -1)
+	a.setCookie(w, sessionCookie, "", "/", -1)
 }
 
 // home shows the Sign in link, or who is signed in.
@@ -213,7 +223,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusInternalServerError, "cannot start the sign-in", err)
 		return
 	}
-	a.startSignIn(w, r, p)
+	a.startSignIn(w, p)
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
@@ -335,7 +345,7 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	hint := s.idToken
 	a.mu.Unlock()
-	a.endSession(w, r, id)
+	a.endSession(w, id)
 	u, err := a.cfg.SignIn.LogoutURL(hint, a.cfg.PostLogoutURI, rand.Text())
 	if errors.Is(err, identity.ErrInvalidInput) {
 		a.log.Warn("logout without coming back", "error", err)

@@ -206,7 +206,15 @@ func (p page) describe() string {
 	if len(s) > 600 {
 		s = s[:600] + "..."
 	}
-	return p.url + ": " + s
+	return withoutQuery(p.url) + ": " + s
+}
+
+// withoutQuery is u for a failure message: a query may hold an authorization code.
+func withoutQuery(u string) string {
+	if before, _, found := strings.Cut(u, "?"); found {
+		return before + "?[query omitted]"
+	}
+	return u
 }
 
 // driver is a browser: a real one (chromedp) or an http.Client with a cookie jar.
@@ -252,7 +260,7 @@ func (d *httpDriver) do(t *testing.T, method, u string, form url.Values) page {
 	}
 	resp, err := d.c.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
+		t.Fatalf("%s %s: %v", method, withoutQuery(u), err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ocs-go/identity/hybridclients"
 )
 
 // TestSignInRenewsTheSessionID: an attacker starts a sign-in, plants its cookies in the
@@ -49,7 +51,7 @@ func TestSignInRenewsTheSessionID(t *testing.T) {
 		}
 		p := readPage(t, resp)
 		if p.has("user-name") || strings.Contains(p.html, ada) {
-			t.Errorf("the planted session id is signed in as the victim at %s: %s", path, p.describe())
+			t.Errorf("the planted session id is signed in as the victim at %s: %s", withoutQuery(path), p.describe())
 		}
 	}
 }
@@ -161,5 +163,68 @@ func TestStoreBoundsAndExpiry(t *testing.T) {
 	one.put("y", 2)
 	if _, ok := one.get("y"); !ok || one.len() != 1 {
 		t.Errorf("capacity 0: len %d", one.len())
+	}
+}
+
+// TestCookiesAreSecureWhenTheRedirectURIIsHTTPS: behind a TLS-terminating proxy the
+// requests arrive as plain http, but the browser talks https (the redirect URI says so):
+// every cookie the application sets, or clears, is Secure. (Over plain http, as in the
+// other tests, a Secure cookie would never come back, and they would fail.)
+func TestCookiesAreSecureWhenTheRedirectURIIsHTTPS(t *testing.T) {
+	const base = "https://app.example.com"
+	r := newRig(t, rigOptions{})
+	created, err := r.clients.Create(t.Context(), hybridclients.CreateRequest{
+		Name: "behind a proxy", RedirectURIs: []string{base + "/callback"}, PostLogoutRedirectURIs: []string{base + "/"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := r.clients.SignIn(t.Context(), &created.Client, created.Secret.Value, base+"/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newApp(t.Context(), appConfig{SignIn: si, PostLogoutURI: base + "/", Now: r.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// serve sends a request the proxy passes on as plain http, with the cookies so far.
+	jar := map[string]string{}
+	serve := func(method, target string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, nil)
+		for name, value := range jar {
+			req.AddCookie(&http.Cookie{Name: name, Value: value})
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		set := rec.Result().Cookies()
+		if len(set) == 0 && method != http.MethodGet {
+			t.Errorf("%s %s set no cookie", method, req.URL.Path)
+		}
+		for _, c := range set {
+			if !c.Secure || !c.HttpOnly {
+				t.Errorf("%s %s: cookie %s: Secure %t, HttpOnly %t", method, req.URL.Path, c.Name, c.Secure, c.HttpOnly)
+			}
+			if c.MaxAge < 0 {
+				delete(jar, c.Name)
+			} else {
+				jar[c.Name] = c.Value
+			}
+		}
+		return rec
+	}
+
+	login := serve(http.MethodGet, "/login")
+	back, err := r.fake.SignIn(t.Context(), login.Header().Get("Location"), ada)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb := serve(http.MethodGet, back.RequestURI()); cb.Code != http.StatusSeeOther {
+		t.Fatalf("callback: status %d: %s", cb.Code, cb.Body)
+	}
+	if home := serve(http.MethodGet, "/"); !strings.Contains(home.Body.String(), ada) {
+		t.Fatalf("not signed in: %s", home.Body)
+	}
+	if out := serve(http.MethodPost, "/logout"); out.Code != http.StatusFound {
+		t.Fatalf("logout: status %d", out.Code)
 	}
 }
