@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,28 +57,35 @@ type app struct {
 // pendingSignIn is a sign-in between /login and /callback: what the answer must match.
 type pendingSignIn struct {
 	state, nonce, verifier string
+	askedRefresh           bool // the authorization request asked for offline_access
 }
 
 // session is a signed-in user, found by the random id in the browser's session cookie.
 // The tokens never leave the server.
 type session struct {
-	token     *oauth2.Token
-	idToken   string // raw, for the logout's id_token_hint
-	name      string
-	email     string
-	subject   string
-	refreshes int
+	token        *oauth2.Token
+	idToken      string // raw, for the logout's id_token_hint
+	name         string
+	email        string
+	subject      string
+	askedRefresh bool // offline_access was asked for: the user may try to refresh
+	refreshes    int
+	notice       string // shown once, on the next page
 }
 
 const (
 	// The pending sign-in's cookie goes only to /callback; the session's everywhere.
 	pendingCookie = "signin_pending"
 	sessionCookie = "signin_session"
+	// Between logout and the identity server's redirect back: the logout's state, so that
+	// the home page can say the user is signed out.
+	signedOutCookie = "signin_signed_out"
 
 	maxPending  = 10000
 	pendingTTL  = 10 * time.Minute // a sign-in not finished by then starts over
 	maxSessions = 10000            // past it, the least recently active user is signed out
 	sessionIdle = 12 * time.Hour   // a session unused this long is forgotten
+	logoutTTL   = 10 * time.Minute // how long the signed-out notice waits for the way back
 )
 
 // newApp returns the application's handler. ctx bounds the application's life: go-oidc
@@ -198,20 +207,39 @@ func (a *app) endSession(w http.ResponseWriter, id string) {
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	_, s := a.session(r)
 	if s == nil {
-		render(w, http.StatusOK, homePage, nil)
+		var view struct{ Notice string }
+		if a.backFromLogout(w, r) {
+			view.Notice = "You are signed out, here and at the identity server."
+		}
+		render(w, http.StatusOK, homePage, view)
 		return
 	}
 	a.mu.Lock()
 	view := signedInView{
 		Name: s.name, Email: s.email, Subject: s.subject,
-		Lifetime:   s.token.ExpiresIn,
-		Expires:    s.token.Expiry.Format(time.RFC3339),
-		CanRefresh: s.token.RefreshToken != "",
-		Refreshes:  s.refreshes,
-		ClientID:   a.cfg.SignIn.ClientID(),
+		Lifetime:        s.token.ExpiresIn,
+		Expires:         s.token.Expiry.Format(time.RFC3339),
+		HasRefreshToken: s.token.RefreshToken != "",
+		AskedRefresh:    s.askedRefresh,
+		Refreshes:       s.refreshes,
+		ClientID:        a.cfg.SignIn.ClientID(),
+		Notice:          s.notice,
 	}
+	s.notice = ""
 	a.mu.Unlock()
 	render(w, http.StatusOK, signedInPage, view)
+}
+
+// backFromLogout reports whether the identity server has just sent the browser back from
+// this application's logout (the state it carries is the logout's), and forgets that logout.
+func (a *app) backFromLogout(w http.ResponseWriter, r *http.Request) bool {
+	c, err := r.Cookie(signedOutCookie)
+	state := r.URL.Query().Get("state")
+	if err != nil || state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(c.Value)) != 1 {
+		return false
+	}
+	a.setCookie(w, signedOutCookie, "", "/", -1)
+	return true
 }
 
 // login starts a sign-in: fresh state, nonce and PKCE verifier kept for the callback,
@@ -223,8 +251,16 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusInternalServerError, "cannot start the sign-in", err)
 		return
 	}
+	p.askedRefresh = asksForRefreshTokens(u)
 	a.startSignIn(w, p)
 	http.Redirect(w, r, u, http.StatusFound)
+}
+
+// asksForRefreshTokens reports whether the authorization URL asks for offline_access: the
+// SignIn does when the client allows refresh tokens.
+func asksForRefreshTokens(authURL string) bool {
+	u, err := url.Parse(authURL)
+	return err == nil && slices.Contains(strings.Fields(u.Query().Get("scope")), hybridclients.ScopeOfflineAccess)
 }
 
 // callback is where the identity server sends the browser back: check state, redeem the
@@ -241,7 +277,7 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, "the answer's state does not match this browser's sign-in", nil)
 		return
 	case q.Get("error") != "":
-		a.fail(w, http.StatusForbidden, "the identity server refused the sign-in: "+q.Get("error")+" "+q.Get("error_description"), nil)
+		a.fail(w, http.StatusForbidden, "the identity server refused the sign-in", refusal{q.Get("error"), q.Get("error_description")})
 		return
 	}
 	tok, err := a.cfg.SignIn.Exchange(r.Context(), q.Get("code"), p.verifier)
@@ -255,9 +291,20 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadGateway, "the ID token does not check out", err)
 		return
 	}
-	a.newSession(w, r, &session{token: tok, idToken: raw, subject: idt.Subject, name: claims.Name, email: claims.Email})
+	a.newSession(w, r, &session{token: tok, idToken: raw, subject: idt.Subject, name: claims.Name, email: claims.Email,
+		askedRefresh: p.askedRefresh})
 	a.log.Info("signed in", "subject", idt.Subject, "expires_in", tok.ExpiresIn, "can_refresh", tok.RefreshToken != "")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// refusal is the identity server's error answer at the redirect URI (RFC 6749, 4.1.2.1).
+type refusal struct{ code, description string }
+
+func (e refusal) Error() string {
+	if e.description == "" {
+		return e.code
+	}
+	return e.code + ": " + e.description
 }
 
 // idClaims are the ID token's claims the application shows.
@@ -287,7 +334,8 @@ func (a *app) checkIDToken(ctx context.Context, raw string, tok *oauth2.Token, n
 	return idt, claims, err
 }
 
-// refresh trades the session's refresh token for a new access token.
+// refresh trades the session's refresh token for a new access token. Without one (the
+// service may issue none to hybrid clients), the user stays signed in and is told why.
 func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 	_, s := a.session(r)
 	if s == nil {
@@ -298,6 +346,15 @@ func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 	old, subject := s.token, s.subject
 	a.mu.Unlock()
 	tok, err := a.cfg.SignIn.Refresh(r.Context(), old)
+	if errors.Is(err, hybridclients.ErrNoRefreshToken) {
+		a.log.Info("cannot refresh", "subject", subject, "error", err)
+		a.mu.Lock()
+		s.notice = "Cannot refresh: no refresh token was issued at sign-in. You stay signed in until the access token expires (" +
+			old.Expiry.Format(time.RFC3339) + "); then sign in again."
+		a.mu.Unlock()
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	if err == nil {
 		err = a.checkRefreshedIDToken(r.Context(), tok, subject)
 	}
@@ -346,10 +403,14 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	hint := s.idToken
 	a.mu.Unlock()
 	a.endSession(w, id)
-	u, err := a.cfg.SignIn.LogoutURL(hint, a.cfg.PostLogoutURI, rand.Text())
-	if errors.Is(err, identity.ErrInvalidInput) {
+	state := rand.Text()
+	u, err := a.cfg.SignIn.LogoutURL(hint, a.cfg.PostLogoutURI, state)
+	switch {
+	case errors.Is(err, identity.ErrInvalidInput):
 		a.log.Warn("logout without coming back", "error", err)
 		u, err = a.cfg.SignIn.LogoutURL(hint, "", "")
+	case err == nil && a.cfg.PostLogoutURI != "":
+		a.setCookie(w, signedOutCookie, state, "/", int(logoutTTL/time.Second))
 	}
 	if err != nil {
 		a.fail(w, http.StatusInternalServerError, "signed out here, but not at the identity server", err)
@@ -359,13 +420,19 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail shows the error page. err goes to the page and the log: the SDK's errors never
-// hold a secret or a token.
+// hold a secret or a token. The identity server's refusals are logged with their code.
 func (a *app) fail(w http.ResponseWriter, status int, what string, err error) {
+	attrs := []any{"what", what}
 	detail := ""
 	if err != nil {
 		detail = err.Error()
+		attrs = append(attrs, "error", detail)
 	}
-	a.log.Warn("sign-in failed", "what", what, "error", detail)
+	var rf refusal
+	if errors.As(err, &rf) {
+		attrs = append(attrs, "code", rf.code)
+	}
+	a.log.Warn("sign-in failed", attrs...)
 	render(w, status, errorPage, struct{ What, Detail string }{what, detail})
 }
 
@@ -380,20 +447,24 @@ func render(w http.ResponseWriter, status int, t *template.Template, data any) {
 type signedInView struct {
 	Name, Email, Subject, Expires, ClientID string
 	Lifetime                                int64
-	CanRefresh                              bool
+	HasRefreshToken                         bool
+	AskedRefresh                            bool // show the Refresh button
 	Refreshes                               int
+	Notice                                  string
 }
 
 const style = `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.4rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem}dt{color:#666}
 dd{margin:0}form{display:inline}button,a.button{font:inherit;padding:.4rem .9rem;margin-right:.5rem;border:1px solid #1a5fb4;
 border-radius:4px;background:#1a5fb4;color:#fff;text-decoration:none;cursor:pointer}
-.error{border-left:4px solid #c01c28;padding:.5rem 1rem;background:#fbeaea}</style>`
+.error{border-left:4px solid #c01c28;padding:.5rem 1rem;background:#fbeaea}
+.notice{border-left:4px solid #1a5fb4;padding:.5rem 1rem;background:#eaf1fb}</style>`
 
 var (
 	homePage = template.Must(template.New("home").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Sign-in example</title>` + style + `</head><body>
 <h1>Sign-in example</h1>
+{{if .Notice}}<p id="notice" class="notice" role="status">{{.Notice}}</p>{{end}}
 <p>This web application signs you in with a hybrid client of CONNECT data services.</p>
 <p><a class="button" id="signin" href="/login">Sign in</a></p>
 </body></html>`))
@@ -401,15 +472,18 @@ var (
 	signedInPage = template.Must(template.New("signedin").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Signed in</title>` + style + `</head><body>
 <h1>Signed in as <span id="user-name">{{.Name}}</span></h1>
+{{if .Notice}}<p id="notice" class="notice" role="status">{{.Notice}}</p>{{end}}
 <dl>
 <dt>Email</dt><dd id="user-email">{{.Email}}</dd>
 <dt>Subject</dt><dd id="user-subject">{{.Subject}}</dd>
 <dt>Access token lifetime</dt><dd><span id="token-lifetime">{{.Lifetime}}</span> s (expires {{.Expires}})</dd>
-<dt>Refresh token</dt><dd id="refresh-token">{{if .CanRefresh}}yes{{else}}none (the client does not allow refresh tokens){{end}}</dd>
+<dt>Refresh token</dt><dd id="refresh-token">{{if .HasRefreshToken}}yes{{else if .AskedRefresh -}}
+none: no refresh token was issued, although offline_access was asked for (the service may not issue them to hybrid clients)
+{{- else}}none (the client does not allow refresh tokens){{end}}</dd>
 <dt>Refreshes</dt><dd id="refresh-count">{{.Refreshes}}</dd>
 <dt>Client</dt><dd id="client-id">{{.ClientID}}</dd>
 </dl>
-<p>{{if .CanRefresh}}<form method="post" action="/refresh"><button id="refresh">Refresh</button></form>{{end}}
+<p>{{if .AskedRefresh}}<form method="post" action="/refresh"><button id="refresh">Refresh</button></form>{{end}}
 <form method="post" action="/logout"><button id="logout">Logout</button></form></p>
 </body></html>`))
 

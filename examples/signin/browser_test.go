@@ -164,6 +164,16 @@ func (b *browser) signIn(t *testing.T, appURL, user string) page {
 	return b.clickAndWait(t, "submit")
 }
 
+func (b *browser) cancelSignIn(t *testing.T, appURL string) page {
+	t.Helper()
+	b.open(t, appURL+"/")
+	p := b.clickAndWait(t, "signin")
+	if !p.has("cancel") {
+		t.Fatalf("no Cancel on %s", p.describe())
+	}
+	return b.clickAndWait(t, "cancel")
+}
+
 func (b *browser) press(t *testing.T, id string) page {
 	t.Helper()
 	return b.clickAndWait(t, id)

@@ -55,6 +55,7 @@ type rigOptions struct {
 	lifetime     time.Duration // the client's AccessTokenLifetime; zero: 1h
 	noPostLogout bool          // register no post-logout URI
 	delay        time.Duration // the fake's PropagationDelay
+	withhold     bool          // the fake's WithholdRefreshTokens
 }
 
 type rig struct {
@@ -93,7 +94,9 @@ func (s *syncBuffer) String() string {
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
 	r := &rig{t: t, clock: &clock{}}
-	r.fake = newFake(t, r.clock, o.delay)
+	r.fake = hybridclientstest.NewServer(t, &hybridclientstest.Options{
+		Now: r.clock.Now, PropagationDelay: o.delay, WithholdRefreshTokens: o.withhold,
+	})
 	var err error
 	if r.clients, err = hybridclients.New(r.fake.Config()); err != nil {
 		t.Fatal(err)
@@ -223,6 +226,9 @@ type driver interface {
 	// identity server's sign-in page shows, types user's name and submits. It returns
 	// the page it ends on.
 	signIn(t *testing.T, appURL, user string) page
+	// cancelSignIn opens the application's home page, follows its Sign in link and
+	// presses Cancel on the identity server's sign-in page. It returns the page it ends on.
+	cancelSignIn(t *testing.T, appURL string) page
 	// press presses the button with the id on the current page.
 	press(t *testing.T, id string) page
 	// open goes to a URL.
@@ -286,6 +292,18 @@ func (d *httpDriver) resolve(t *testing.T, ref string) string {
 
 func (d *httpDriver) signIn(t *testing.T, appURL, user string) page {
 	t.Helper()
+	return d.submitSignIn(t, appURL, url.Values{"username": {user}, "action": {"signin"}})
+}
+
+func (d *httpDriver) cancelSignIn(t *testing.T, appURL string) page {
+	t.Helper()
+	return d.submitSignIn(t, appURL, url.Values{"action": {"cancel"}})
+}
+
+// submitSignIn follows the home page's Sign in link and submits the identity server's
+// sign-in form with fields (the request it carries added).
+func (d *httpDriver) submitSignIn(t *testing.T, appURL string, form url.Values) page {
+	t.Helper()
 	home := d.open(t, appURL+"/")
 	href := home.attr("signin", "href")
 	if href == "" {
@@ -299,7 +317,7 @@ func (d *httpDriver) signIn(t *testing.T, appURL, user string) page {
 	if request == nil {
 		t.Fatalf("the sign-in form carries no request: %s", p.describe())
 	}
-	form := url.Values{"request": {html.UnescapeString(request[1])}, "username": {user}, "action": {"signin"}}
+	form.Set("request", html.UnescapeString(request[1]))
 	return d.do(t, http.MethodPost, d.resolve(t, p.attr("signin", "action")), form)
 }
 
@@ -365,6 +383,8 @@ var rules = []struct {
 	{"SignInShowsTheUsersName", ruleSignInShowsName},
 	{"TokenLifetimeIsTheClients", ruleTokenLifetime},
 	{"RefreshOnlyWithAllowRefreshTokens", ruleRefresh},
+	{"NoRefreshTokenIssuedKeepsTheUserSignedIn", ruleRefreshWithheld},
+	{"CancelledSignInSaysWhy", ruleCancelled},
 	{"UnregisteredRedirectURIShowsTheErrorPage", ruleUnregisteredRedirect},
 	{"DisabledClientIsRefused", ruleDisabled},
 	{"RotationWithGrace", ruleRotationWithGrace},
@@ -460,6 +480,61 @@ func ruleRefresh(t *testing.T, d driver) {
 			t.Errorf("%d codes reached the application", r.codes.Load())
 		}
 	})
+}
+
+// ruleRefreshWithheld: the client allows refresh tokens, the sign-in asks for
+// offline_access, but the identity server issues no refresh token (the service's
+// reference says it does not support them for hybrid clients). The user is signed in, the
+// page says no refresh token was issued, and Refresh says why it cannot refresh, leaving
+// the user signed in.
+func ruleRefreshWithheld(t *testing.T, d driver) {
+	r := newRig(t, rigOptions{refresh: true, withhold: true})
+	p := d.signIn(t, r.app.URL, ada)
+	wantSignedIn(t, r, p, ada)
+	if got, _ := p.text("refresh-token"); !strings.Contains(got, "no refresh token was issued") {
+		t.Errorf("refresh token %q, want it to say that no refresh token was issued", got)
+	}
+	if !p.has("refresh") {
+		t.Fatalf("no Refresh button although offline_access was asked for: %s", p.describe())
+	}
+	p = d.press(t, "refresh")
+	wantSignedIn(t, r, p, ada)
+	if got, _ := p.text("notice"); !strings.Contains(got, "no refresh token was issued") {
+		t.Errorf("after Refresh, the notice is %q; want why it cannot refresh: %s", got, p.describe())
+	}
+	if got, _ := p.text("refresh-count"); got != "0" {
+		t.Errorf("refreshes %q, want 0", got)
+	}
+	// The notice is shown once; the user is still signed in and can log out.
+	p = d.open(t, r.home())
+	wantSignedIn(t, r, p, ada)
+	if p.has("notice") {
+		t.Errorf("the notice shows again: %s", p.describe())
+	}
+	if logs := r.logs.String(); !strings.Contains(logs, "cannot refresh") || strings.Contains(logs, "sign-in failed") {
+		t.Errorf("the log does not say the refresh was impossible, or calls it a failure:\n%s", logs)
+	}
+	p = d.press(t, "logout")
+	if !p.has("signin") {
+		t.Errorf("after logout: %s", p.describe())
+	}
+}
+
+// ruleCancelled: the user cancels on the identity server's sign-in page; the application
+// shows the server's error code and description, and logs the code.
+func ruleCancelled(t *testing.T, d driver) {
+	r := newRig(t, rigOptions{})
+	p := d.cancelSignIn(t, r.app.URL)
+	wantAppError(t, r, p, "refused the sign-in")
+	if got, _ := p.text("app-error-detail"); got != "access_denied: The user cancelled the sign-in." {
+		t.Errorf("error detail %q, want %q", got, "access_denied: The user cancelled the sign-in.")
+	}
+	if logs := r.logs.String(); !strings.Contains(logs, "code=access_denied") {
+		t.Errorf("the log lacks the code:\n%s", logs)
+	}
+	if p.has("user-name") || r.codes.Load() != 0 {
+		t.Errorf("signed in anyway (%d codes)", r.codes.Load())
+	}
 }
 
 func ruleUnregisteredRedirect(t *testing.T, d driver) {
@@ -584,9 +659,12 @@ func ruleLogout(t *testing.T, d driver) {
 		if !strings.HasPrefix(p.url, r.home()) || !p.has("signin") {
 			t.Fatalf("after logout: %s, want the application's home %s", p.describe(), r.home())
 		}
-		// Signed out of the application too.
-		if p := d.open(t, r.home()); p.has("user-name") {
-			t.Errorf("still signed in after logout")
+		if got, _ := p.text("notice"); !strings.Contains(got, "signed out") {
+			t.Errorf("after logout the home page says %q, want that the user is signed out", got)
+		}
+		// Signed out of the application too, and told so only once.
+		if p := d.open(t, r.home()); p.has("user-name") || p.has("notice") {
+			t.Errorf("after logout, the home page again: %s", p.describe())
 		}
 	})
 	t.Run("not registered", func(t *testing.T) {
@@ -602,10 +680,6 @@ func ruleLogout(t *testing.T, d driver) {
 func ptr[T any](v T) *T { return &v }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func newFake(t *testing.T, c *clock, delay time.Duration) *hybridclientstest.Server {
-	return hybridclientstest.NewServer(t, &hybridclientstest.Options{Now: c.Now, PropagationDelay: delay})
-}
 
 // secretsRotate are the options of a rotation that puts the new value in *value, and
 // retires the other secrets: deleted at once (grace 0, the explicit RetireAtOnce) or kept
