@@ -48,6 +48,8 @@ type app struct {
 	// secure marks the cookies Secure: the redirect URI is https. The request cannot tell,
 	// since behind a TLS-terminating proxy it arrives as plain http.
 	secure bool
+	// askedRefresh: the sign-in asks for offline_access, so a user may try to refresh.
+	askedRefresh bool
 
 	mu       sync.Mutex             // guards the stores and the sessions in them
 	pending  *store[*pendingSignIn] // by the id in pendingCookie
@@ -57,20 +59,18 @@ type app struct {
 // pendingSignIn is a sign-in between /login and /callback: what the answer must match.
 type pendingSignIn struct {
 	state, nonce, verifier string
-	askedRefresh           bool // the authorization request asked for offline_access
 }
 
 // session is a signed-in user, found by the random id in the browser's session cookie.
 // The tokens never leave the server.
 type session struct {
-	token        *oauth2.Token
-	idToken      string // raw, for the logout's id_token_hint
-	name         string
-	email        string
-	subject      string
-	askedRefresh bool // offline_access was asked for: the user may try to refresh
-	refreshes    int
-	notice       string // shown once, on the next page
+	token     *oauth2.Token
+	idToken   string // raw, for the logout's id_token_hint
+	name      string
+	email     string
+	subject   string
+	refreshes int
+	notice    string // shown once, on the next page
 }
 
 const (
@@ -108,12 +108,13 @@ func newApp(ctx context.Context, cfg appConfig) (http.Handler, error) {
 		JWKSURL: eps.JWKS, UserInfoURL: eps.UserInfo, Algorithms: []string{oidc.RS256},
 	}).NewProvider(oidc.ClientContext(ctx, si.HTTPClient()))
 	a := &app{
-		cfg:      cfg,
-		verifier: provider.Verifier(&oidc.Config{ClientID: si.ClientID(), Now: cfg.Now}),
-		log:      cfg.Logger,
-		secure:   isHTTPS(si.RedirectURI()),
-		pending:  newStore[*pendingSignIn](maxPending, pendingTTL, cfg.Now),
-		sessions: newStore[*session](maxSessions, sessionIdle, cfg.Now),
+		cfg:          cfg,
+		verifier:     provider.Verifier(&oidc.Config{ClientID: si.ClientID(), Now: cfg.Now}),
+		log:          cfg.Logger,
+		secure:       isHTTPS(si.RedirectURI()),
+		askedRefresh: asksForRefreshTokens(si),
+		pending:      newStore[*pendingSignIn](maxPending, pendingTTL, cfg.Now),
+		sessions:     newStore[*session](maxSessions, sessionIdle, cfg.Now),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
@@ -220,7 +221,7 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		Lifetime:        s.token.ExpiresIn,
 		Expires:         s.token.Expiry.Format(time.RFC3339),
 		HasRefreshToken: s.token.RefreshToken != "",
-		AskedRefresh:    s.askedRefresh,
+		AskedRefresh:    a.askedRefresh,
 		Refreshes:       s.refreshes,
 		ClientID:        a.cfg.SignIn.ClientID(),
 		Notice:          s.notice,
@@ -251,14 +252,17 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusInternalServerError, "cannot start the sign-in", err)
 		return
 	}
-	p.askedRefresh = asksForRefreshTokens(u)
 	a.startSignIn(w, p)
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
-// asksForRefreshTokens reports whether the authorization URL asks for offline_access: the
-// SignIn does when the client allows refresh tokens.
-func asksForRefreshTokens(authURL string) bool {
+// asksForRefreshTokens reports whether the sign-in asks for offline_access, which it does
+// when the client allows refresh tokens: read from an authorization URL of its own.
+func asksForRefreshTokens(si *hybridclients.SignIn) bool {
+	authURL, err := si.AuthCodeURL(rand.Text(), rand.Text(), oauth2.GenerateVerifier())
+	if err != nil {
+		return false
+	}
 	u, err := url.Parse(authURL)
 	return err == nil && slices.Contains(strings.Fields(u.Query().Get("scope")), hybridclients.ScopeOfflineAccess)
 }
@@ -291,8 +295,7 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadGateway, "the ID token does not check out", err)
 		return
 	}
-	a.newSession(w, r, &session{token: tok, idToken: raw, subject: idt.Subject, name: claims.Name, email: claims.Email,
-		askedRefresh: p.askedRefresh})
+	a.newSession(w, r, &session{token: tok, idToken: raw, subject: idt.Subject, name: claims.Name, email: claims.Email})
 	a.log.Info("signed in", "subject", idt.Subject, "expires_in", tok.ExpiresIn, "can_refresh", tok.RefreshToken != "")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
