@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -28,7 +29,8 @@ type appConfig struct {
 	// PostLogoutURI is where the identity server sends the browser after logout: the
 	// application's home page, when it is registered on the client.
 	PostLogoutURI string
-	// Now is the clock ID tokens are checked against; nil means time.Now.
+	// Now is the clock ID tokens are checked against and sessions expire by; nil means
+	// time.Now.
 	Now func() time.Time
 	// Logger receives one record per sign-in, refresh, logout and failure; nil is silent.
 	// Records never hold a token.
@@ -61,6 +63,11 @@ type pendingSignIn struct {
 	state, nonce, verifier string
 }
 
+// Format keeps the verifier, which redeems the code, out of every fmt verb and slog record.
+func (pendingSignIn) Format(f fmt.State, _ rune) {
+	_, _ = io.WriteString(f, "pendingSignIn{[REDACTED]}")
+}
+
 // session is a signed-in user, found by the random id in the browser's session cookie.
 // The tokens never leave the server.
 type session struct {
@@ -72,6 +79,9 @@ type session struct {
 	refreshes int
 	notice    string // shown once, on the next page
 }
+
+// Format keeps the tokens out of every fmt verb and slog record.
+func (session) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "session{[REDACTED]}") }
 
 const (
 	// The pending sign-in's cookie goes only to /callback; the session's everywhere.

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/ocs-go/identity/hybridclients"
 )
@@ -226,5 +231,32 @@ func TestCookiesAreSecureWhenTheRedirectURIIsHTTPS(t *testing.T) {
 	}
 	if out := serve(http.MethodPost, "/logout"); out.Code != http.StatusFound {
 		t.Fatalf("logout: status %d", out.Code)
+	}
+}
+
+// TestSessionsNeverShowTheirSecrets: a sign-in in progress holds the PKCE verifier, a
+// session the tokens; no fmt verb or slog record of them, or of their store, shows one.
+func TestSessionsNeverShowTheirSecrets(t *testing.T) {
+	const verifier, access, refresh, idToken = "verifier-value-0123456789", "access-token-value", "refresh-token-value", "id-token-value"
+	p := &pendingSignIn{state: "s", nonce: "n", verifier: verifier}
+	s := &session{token: &oauth2.Token{AccessToken: access, RefreshToken: refresh}, idToken: idToken, name: "Ada"}
+	st := newStore[*session](2, time.Hour, time.Now)
+	st.put("id", s)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var rendered []string
+	for _, v := range []any{p, *p, s, *s, st, *st} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+			rendered = append(rendered, fmt.Sprintf(verb, v))
+		}
+		log.Info("value", "v", v)
+	}
+	rendered = append(rendered, logs.String())
+	for _, r := range rendered {
+		for _, secret := range []string{verifier, access, refresh, idToken} {
+			if strings.Contains(r, secret) {
+				t.Errorf("a rendering shows a secret: %s", r)
+			}
+		}
 	}
 }
