@@ -361,9 +361,13 @@ func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 	tok, err := a.cfg.SignIn.Refresh(r.Context(), old)
 	if errors.Is(err, hybridclients.ErrNoRefreshToken) {
 		a.log.Info("cannot refresh", "subject", subject, "error", err)
+		notice := "Cannot refresh: no refresh token was issued at sign-in (the service may not issue them to hybrid clients). " +
+			"You stay signed in; for a new access token, sign in again"
+		if !old.Expiry.IsZero() {
+			notice += " when this one expires (" + old.Expiry.Format(time.RFC3339) + ")"
+		}
 		a.mu.Lock()
-		s.notice = "Cannot refresh: no refresh token was issued at sign-in. You stay signed in until the access token expires (" +
-			old.Expiry.Format(time.RFC3339) + "); then sign in again."
+		s.notice = notice + "."
 		a.mu.Unlock()
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
