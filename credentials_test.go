@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/idserver"
 	"golang.org/x/oauth2"
 )
 
@@ -60,7 +61,13 @@ func (s *idServer) resource() *url.URL {
 }
 
 func (s *idServer) request() identity.TokenRequest {
-	return identity.TokenRequest{Resource: s.resource(), HTTPClient: s.srv.Client()}
+	return roadTo(s.resource(), s.srv.Client())
+}
+
+// roadTo is the TokenRequest of resource, reached through hc's Transport and Timeout,
+// without retries.
+func roadTo(resource *url.URL, hc *http.Client) identity.TokenRequest {
+	return identity.TokenRequest{Resource: resource, Endpoint: idserver.New(resource, hc, nil, 1<<20)}
 }
 
 func (s *idServer) serve(w http.ResponseWriter, r *http.Request) {
@@ -326,7 +333,7 @@ func TestClientCredentialsDiscoveryFailures(t *testing.T) {
 		}))
 		defer srv.Close()
 		u, _ := url.Parse(srv.URL)
-		_, err := newClientCreds(nil).Token(context.Background(), identity.TokenRequest{Resource: u, HTTPClient: srv.Client()})
+		_, err := newClientCreds(nil).Token(context.Background(), roadTo(u, srv.Client()))
 		if !errors.Is(err, identity.ErrInvalidResponse) {
 			t.Fatalf("err = %v, want ErrInvalidResponse", err)
 		}

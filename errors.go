@@ -312,3 +312,32 @@ func (e *OutcomeError) Unwrap() error { return e.Err }
 
 // Is matches ErrOutcomeUnknown.
 func (e *OutcomeError) Is(target error) bool { return target == ErrOutcomeUnknown }
+
+// AuthError is a refusal (4xx) of the token endpoint: a wrong client id or secret, a
+// disabled client, a used code; or a redirect (3xx) answered to OpenID discovery or a
+// token request, which the SDK never follows (the client secret, a code or a token would
+// go to whatever the redirect names). It matches ErrUnauthorized. A 5xx of the token
+// endpoint is an *Error matching ErrServer instead.
+type AuthError struct {
+	StatusCode  int
+	Code        string // the OAuth2 "error", e.g. "invalid_client"
+	Description string // the OAuth2 "error_description"
+}
+
+// Error describes the refusal; it never holds the credentials.
+func (e *AuthError) Error() string {
+	if e.StatusCode >= 300 && e.StatusCode <= 399 {
+		return "identity: redirect refused: " + excerpt(e.Description, 400)
+	}
+	s := fmt.Sprintf("identity: token request refused: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Code != "" {
+		s += ": " + e.Code
+	}
+	if e.Description != "" {
+		s += ": " + strings.TrimSpace(excerpt(e.Description, 200))
+	}
+	return s
+}
+
+// Is matches ErrUnauthorized.
+func (e *AuthError) Is(target error) bool { return target == ErrUnauthorized }

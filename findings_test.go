@@ -36,7 +36,8 @@ func TestFinding03_CredentialsNeverFollowRedirects(t *testing.T) {
 	}))
 	defer redir.Close()
 	creds := newClientCreds(&identity.ClientCredentialsOptions{TokenURL: redir.URL + "/identity/connect/token"})
-	tok, err := creds.Token(context.Background(), s.request())
+	following := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
+	tok, err := creds.Token(context.Background(), roadTo(s.resource(), following))
 	if other.Load() != 0 {
 		t.Fatalf("the redirect's target got %d requests", other.Load())
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/secrets"
 )
@@ -27,8 +28,8 @@ type Client struct {
 // network call: the first token is fetched by the first call.
 func New(cfg identity.Config) (*Client, error) {
 	// One base transport for both packages, so they share connections as well as the
-	// token (which the Credentials value caches).
-	cfg.HTTPClient = transport.BaseClient(cfg.HTTPClient)
+	// token (which the Credentials value caches). Only its Transport and Timeout are used.
+	cfg.HTTPClient = idserver.NewClient(idserver.Base(cfg.HTTPClient))
 	t, err := transport.New(cfg)
 	if err != nil {
 		return nil, err

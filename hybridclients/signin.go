@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
@@ -88,7 +89,7 @@ func DiscoverSignIn(ctx context.Context, cfg identity.Config, hc *HybridClient, 
 	if err != nil {
 		return nil, err
 	}
-	hcl := transport.BaseClient(cfg.HTTPClient)
+	hcl := idserver.NewClient(idserver.Base(cfg.HTTPClient))
 	limit := cfg.MaxResponseBytes
 	if limit <= 0 {
 		limit = identity.DefaultMaxResponseBytes
@@ -243,8 +244,9 @@ func (s *SignIn) Issuer() string { return s.issuer }
 func (s *SignIn) Endpoints() Endpoints { return s.endpoints }
 
 // HTTPClient is the client the SignIn sends discovery and token requests with (the
-// Config's HTTPClient, or the SDK's pooled one). It never carries a bearer token; hand it
-// to go-oidc with oidc.ClientContext so keys are fetched the same way.
+// Transport and Timeout of the Config's HTTPClient, or the SDK's pooled transport),
+// which never follows a redirect. It never carries a bearer token; hand it to go-oidc
+// with oidc.ClientContext so keys are fetched the same way.
 func (s *SignIn) HTTPClient() *http.Client { return s.http }
 
 // OAuth2Config returns a copy of the ready oauth2.Config: the discovered endpoints, the

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ocs-go/identity/internal/emulator"
+	"github.com/ocs-go/identity/internal/idserver"
 )
 
 // The fake tenant's first user, who can always sign in.
@@ -94,7 +95,7 @@ func (s *Server) SignIn(ctx context.Context, authURL, user string) (*url.URL, er
 	if !strings.HasPrefix(authURL, s.URL+"/") {
 		return nil, fmt.Errorf("hybridclientstest: SignIn: the authorization URL is not on this fake (%s)", s.URL)
 	}
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hc := idserver.NewClient(http.DefaultTransport, 0) // the redirects are the answers it returns
 	status, loc, body, err := s.visit(ctx, hc, http.MethodGet, authURL, nil)
 	if err != nil {
 		return nil, err

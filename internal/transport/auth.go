@@ -2,18 +2,19 @@ package transport
 
 import (
 	"io"
-	"sync/atomic"
-
-	"golang.org/x/oauth2"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
+	"golang.org/x/oauth2"
 )
 
 // authTransport adds the bearer token to requests for the resource's own origin, and to no
-// other: a redirect to another host never carries the Authorization header. On a 401 for
+// other. Redirects are not followed (the SDK's clients refuse them); this check keeps the
+// token home should a request for another origin ever reach it. On a 401 for
 // a token it believed valid, it fetches a new token once and tries once more.
 //
 // It deliberately has no CloseIdleConnections method: go-retryablehttp calls that after a
@@ -55,12 +56,8 @@ func (e *authFailure) Error() string {
 }
 func (e *authFailure) Unwrap() error { return e.err }
 
-func (t *authTransport) sameOrigin(u *url.URL) bool {
-	return strings.EqualFold(u.Scheme, t.origin.Scheme) && strings.EqualFold(u.Host, t.origin.Host)
-}
-
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !t.sameOrigin(req.URL) {
+	if !rules.SameOrigin(req.URL, t.origin) {
 		req = req.Clone(req.Context())
 		req.Header.Del("Authorization")
 		return t.base.RoundTrip(req)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/idserver"
 )
 
 // Outcome is what an error of Do says about whether the service acted on the request.
@@ -49,7 +50,7 @@ func OutcomeOf(err error) Outcome {
 			return Unknown
 		}
 		return NotActed
-	case neverSent(err):
+	case idserver.NeverSent(err):
 		return NotActed
 	}
 	return Unknown

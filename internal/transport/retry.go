@@ -9,13 +9,10 @@ package transport
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/idserver"
 )
 
 // policy is the configured RetryPolicy, defaults filled in.
@@ -123,7 +121,7 @@ func (a *attempts) check(ctx context.Context, resp *http.Response, err error) (b
 	}
 	post := a.method == http.MethodPost
 	switch {
-	case err != nil && (permanent(err) || (post && !neverSent(err))):
+	case err != nil && (permanent(err) || (post && !idserver.NeverSent(err))):
 		return false, nil
 	case err == nil && (!retryableStatus(resp.StatusCode) || (post && resp.StatusCode != http.StatusTooManyRequests)):
 		return false, nil
@@ -146,9 +144,6 @@ func (a *attempts) check(ctx context.Context, resp *http.Response, err error) (b
 func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
 	return a.wait
 }
-
-// checkResource is the hint of a connection that could not be opened.
-const checkResource = "check Config.Resource (OCS_RESOURCE in the examples)"
 
 // failure turns the error of the retry layer into what the caller learns:
 //   - the credentials' failure, named once with the call (a discovery or token request
@@ -183,11 +178,7 @@ func (a *attempts) failure(ctx context.Context, method, path string, err error) 
 	if ctxErr != nil && !errors.Is(netErr, ctxErr) {
 		netErr = fmt.Errorf("%w (%w)", ctxErr, netErr)
 	}
-	ce := &identity.ConnectionError{Method: method, Path: path, Sent: !neverSent(netErr) && !handshakeFailed(netErr), Err: netErr}
-	if !ce.Sent {
-		ce.Err = fmt.Errorf("%w; %s", netErr, checkResource)
-	}
-	return ce
+	return idserver.ConnectionError(method, path, netErr)
 }
 
 // unwrapURLError drops net/http's *url.Error wrapper, whose message repeats the whole URL
@@ -280,7 +271,7 @@ func (c *Client) MaxAttempts() int { return c.policy.MaxAttempts }
 // when the context ends first or its deadline would pass.
 func (c *Client) Wait(ctx context.Context, n int, err error) error {
 	if ctx == nil {
-		return errNilContext()
+		return idserver.NilContext()
 	}
 	var resp *http.Response
 	var ae *identity.Error
@@ -344,25 +335,4 @@ func permanent(err error) bool {
 	}
 	ok, _ := retryablehttp.DefaultRetryPolicy(context.Background(), nil, err)
 	return !ok
-}
-
-// handshakeFailed reports a TLS handshake that failed: the request was never written.
-func handshakeFailed(err error) bool {
-	var cv *tls.CertificateVerificationError
-	var rh tls.RecordHeaderError
-	var ua x509.UnknownAuthorityError
-	var he x509.HostnameError
-	var ci x509.CertificateInvalidError
-	return errors.As(err, &cv) || errors.As(err, &rh) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
-}
-
-// neverSent reports whether err shows that the request cannot have reached the service:
-// the connection was never established (refused, no route, name not found).
-func neverSent(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	var dns *net.DNSError
-	return errors.As(err, &dns)
 }

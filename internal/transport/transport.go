@@ -22,9 +22,9 @@ import (
 	"unicode"
 
 	"github.com/google/go-querystring/query"
-	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/rules"
 )
 
@@ -51,20 +51,13 @@ func New(cfg identity.Config) (*Client, error) {
 	resource, _ := rules.ResourceURL(cfg.Resource) // Validate applied the same rule
 	pol := policy{identity.RetryPolicy(rules.Retry(cfg.Retry).WithDefaults())}
 
-	hc := BaseClient(cfg.HTTPClient)
-	base, timeout := hc.Transport, hc.Timeout
-
-	// Token and discovery requests: no bearer, and never redirected: the client secret
-	// goes to the endpoint named or nowhere (a 3xx comes back as the answer, which the
-	// credentials refuse).
-	tokenRC := pol.tokenRetrying(&http.Client{Transport: base, Timeout: timeout, CheckRedirect: refuseRedirect})
-	tokenHC := tokenRC.StandardClient()
-	tokenHC.CheckRedirect = refuseRedirect
-
+	// Only the Transport and Timeout of the caller's client are used: every client of the
+	// SDK refuses redirects and keeps no cookies.
+	base, timeout := idserver.Base(cfg.HTTPClient)
 	auth := &authTransport{
 		base:   paced{base}, // API calls only: a scan's Pacer sees each attempt
 		creds:  cfg.Credentials,
-		treq:   identity.TokenRequest{Resource: resource, HTTPClient: tokenHC},
+		treq:   identity.TokenRequest{Resource: resource, Endpoint: road(resource, idserver.NewClient(base, timeout), pol, cfg.MaxResponseBytes)},
 		origin: resource,
 	}
 	tenantBase := resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID)
@@ -85,32 +78,34 @@ func New(cfg identity.Config) (*Client, error) {
 		c.userAgent += " " + ua
 	}
 	c.uaHeader = []string{c.userAgent}
-	c.hc = &http.Client{Transport: auth, Timeout: timeout}
+	// go-retryablehttp sends each attempt with this client, so it is the one whose
+	// redirect policy counts.
+	c.hc = idserver.NewClient(auth, timeout)
 	return c, nil
 }
 
-// BaseClient returns the client whose Transport every request ends in: hc with its nil
-// Transport read as http.DefaultTransport (as net/http does), or, when hc is nil, a new
-// pooled transport that keeps enough idle connections for many concurrent callers.
-func BaseClient(hc *http.Client) *http.Client {
-	if hc != nil {
-		if hc.Transport != nil {
-			return hc
-		}
-		return &http.Client{Transport: http.DefaultTransport, Timeout: hc.Timeout}
+// IDServer returns the road to the identity server of cfg.Resource, for sign-in: OpenID
+// discovery is retried as cfg.Retry says (connection errors and 5xx, never a 4xx),
+// authorization codes and refresh tokens are sent once; only the Transport and Timeout of
+// cfg.HTTPClient are used.
+func IDServer(cfg identity.Config) (*idserver.Road, error) {
+	resource, p := rules.ResourceURL(cfg.Resource)
+	if p != nil {
+		return nil, &identity.ValidationError{Field: p.Field, Rule: p.Rule, Value: p.Value}
 	}
-	t := cleanhttp.DefaultPooledTransport()
-	// At most 64 connections to the service, all kept when idle: 64 concurrent callers
-	// never open a 65th, and more callers queue for a connection rather than opening
-	// (and then dropping) extra ones. Pass your own HTTPClient for another trade-off.
-	t.MaxConnsPerHost = 64
-	t.MaxIdleConnsPerHost = 64
-	return &http.Client{Transport: t}
+	return road(resource, cfg.HTTPClient, policy{identity.RetryPolicy(rules.Retry(cfg.Retry).WithDefaults())}, cfg.MaxResponseBytes), nil
 }
 
-// refuseRedirect is the CheckRedirect of token and discovery requests: the 3xx answer is
-// returned as it is, never followed.
-func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// road builds the road to resource's identity server with the token retries of pol; the
+// discovery document is bounded by maxBody, and by 1 MiB at most.
+func road(resource *url.URL, base *http.Client, pol policy, maxBody int64) *idserver.Road {
+	if maxBody <= 0 {
+		maxBody = identity.DefaultMaxResponseBytes
+	}
+	return idserver.New(resource, base, func(hc *http.Client) http.RoundTripper {
+		return &retryablehttp.RoundTripper{Client: pol.tokenRetrying(hc)}
+	}, min(maxBody, 1<<20))
+}
 
 // CloseIdleConnections closes the base transport's idle connections (when it has such a
 // method), as http.Client.CloseIdleConnections does.
@@ -216,7 +211,7 @@ func (c *Client) URL(r Request) (*url.URL, error) {
 // the context's error in its chain when the context ended.
 func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) {
 	if ctx == nil {
-		return nil, errNilContext()
+		return nil, idserver.NilContext()
 	}
 	u, err := c.URL(r)
 	if err != nil {
@@ -371,6 +366,16 @@ func apiError(method, path string, resp *http.Response, data []byte) *identity.E
 	if ra, ok := RetryAfter(resp.Header, time.Now()); ok {
 		e.RetryAfter = ra
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		// Named by its origin only: the target's path and query (and the body, which
+		// repeats them) may carry what is not for logs.
+		to := "an unnamed location"
+		if loc, err := resp.Location(); err == nil {
+			to = rules.Origin(loc)
+		}
+		e.Resolution = "the SDK never follows redirects; this one pointed to " + to + ": " + idserver.CheckResource
+		return e
+	}
 	var body map[string]json.RawMessage
 	if len(bytes.TrimSpace(data)) > 0 && json.Unmarshal(data, &body) == nil && body != nil {
 		str := func(k string) string {
@@ -399,11 +404,6 @@ func apiError(method, path string, resp *http.Response, data []byte) *identity.E
 	}
 	e.Excerpt = string(data[:min(len(data), 256)])
 	return e
-}
-
-// errNilContext is returned instead of a panic for a nil context (a new value each time).
-func errNilContext() error {
-	return &identity.ValidationError{Field: "Ctx", Rule: "must not be nil (use context.Background())", Value: nil}
 }
 
 // notSent is an error of a call that sent nothing because its context had already ended.

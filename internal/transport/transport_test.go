@@ -227,24 +227,29 @@ func TestStaticTokenRejectedIsNotRetried(t *testing.T) {
 	}
 }
 
-func TestRedirectToOtherHostCarriesNoToken(t *testing.T) {
+// An API call never follows a redirect: the other host gets neither the request nor the
+// token, and the 3xx is an *identity.Error naming the target by origin only.
+func TestAPICallNeverFollowsARedirect(t *testing.T) {
 	c, mt := newClient(t, nil)
 	mt.RegisterResponder("GET", itemURL, func(*http.Request) (*http.Response, error) {
-		r := httpmock.NewStringResponse(307, "")
-		r.Header.Set("Location", "https://evil.example.com/steal")
+		r := httpmock.NewStringResponse(307, `<a href="https://evil.example.com/steal?code=x">moved</a>`)
+		r.Header.Set("Location", "https://evil.example.com/steal?code=x")
 		return r, nil
 	})
-	var leaked atomic.Value
-	mt.RegisterResponder("GET", "https://evil.example.com/steal", func(r *http.Request) (*http.Response, error) {
-		leaked.Store(r.Header.Get("Authorization"))
-		return httpmock.NewStringResponse(200, "{}"), nil
-	})
-	_ = get(c, context.Background())
-	if v, _ := leaked.Load().(string); v != "" {
-		t.Fatalf("the other host received Authorization %q", v)
+	mt.RegisterResponder("GET", "https://evil.example.com/steal", httpmock.NewStringResponder(200, "{}"))
+	err := get(c, context.Background())
+	var ae *identity.Error
+	if !errors.As(err, &ae) || ae.StatusCode != 307 {
+		t.Fatalf("err = %v, want an *identity.Error with status 307", err)
 	}
-	if mt.GetCallCountInfo()["GET https://evil.example.com/steal"] != 1 {
-		t.Fatal("redirect was not followed; the test proves nothing")
+	if n := mt.GetCallCountInfo()["GET https://evil.example.com/steal"]; n != 0 {
+		t.Fatalf("the redirect was followed %d times", n)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "https://evil.example.com") || strings.Contains(msg, "steal") || strings.Contains(msg, "code=x") {
+		t.Errorf("err = %q, want the target named by its origin only", msg)
+	}
+	if n := mt.GetTotalCallCount(); n != 1 {
+		t.Errorf("%d calls, want 1: a 3xx is not retried", n)
 	}
 }
 

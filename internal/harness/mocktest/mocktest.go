@@ -7,6 +7,7 @@ package mocktest
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/jarcoal/httpmock"
@@ -52,4 +53,15 @@ var Statuses = []struct {
 	{429, identity.ErrRateLimited},
 	{500, identity.ErrServer},
 	{503, identity.ErrServer},
+}
+
+// RouteTo is a transport that sends every request, whatever its host, to h: a Resource of
+// any spelling can be tested without the network.
+type RouteTo struct{ Handler http.Handler }
+
+// RoundTrip serves req with the Handler.
+func (r RouteTo) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	r.Handler.ServeHTTP(rec, req)
+	return rec.Result(), nil
 }

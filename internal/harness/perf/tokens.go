@@ -11,7 +11,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
-	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/idserver"
 	"golang.org/x/oauth2"
 )
 
@@ -179,7 +179,8 @@ func RunTokens(ctx context.Context, r TokenRun) (TokenResult, error) {
 	start := time.Now()
 	cfg := srv.Config()
 	pr := &probe{Credentials: cfg.Credentials, start: start}
-	wr := &wire{RoundTripper: transport.BaseClient(nil).Transport, start: start}
+	pooled, _ := idserver.Base(nil)
+	wr := &wire{RoundTripper: pooled, start: start}
 	cfg.Credentials, cfg.HTTPClient = pr, &http.Client{Transport: wr}
 	c, err := hybridclients.New(cfg)
 	if err != nil {
