@@ -29,7 +29,7 @@ const (
 )
 
 // Endpoints are the identity server's sign-in endpoints, as its OpenID discovery document
-// announces them. Each is on the resource's own scheme and host.
+// announces them. Each is on the resource's own origin (scheme, host and port).
 type Endpoints struct {
 	Authorization string // where the browser signs in (authorization_endpoint)
 	Token         string // where codes and refresh tokens become tokens (token_endpoint)
@@ -52,15 +52,16 @@ type Endpoints struct {
 // example program examples/signin): the SDK does not check JWTs itself. A SignIn is safe
 // for concurrent use.
 type SignIn struct {
-	// cfg has no ClientSecret: the value is put in a copy at each use (config), so that
-	// no path of fmt through this struct can reach it; identity.Secret prints safely.
+	// cfg has no ClientSecret: the value is put in a copy at each use (the token requests,
+	// OAuth2Config), so that no path of fmt through this struct can reach it;
+	// identity.Secret prints safely.
 	cfg       oauth2.Config
 	secret    identity.Secret
 	client    HybridClient // a copy: the registration the checks read
 	tenantID  string
 	issuer    string
 	endpoints Endpoints
-	http      *http.Client
+	road      *idserver.Road
 }
 
 // SignIn discovers the identity server's endpoints (one GET of the resource's OpenID
@@ -68,13 +69,19 @@ type SignIn struct {
 // hc, authenticating with secret (one of hc's current secrets) and receiving codes at
 // redirectURI, which must be one of hc.RedirectURIs exactly.
 //
-// Discovery and the token requests of the SignIn go through the Config's HTTPClient (or
-// the SDK's pooled transport) without the retry layer: a code is good for one try.
+// Discovery and the token requests of the SignIn go through the Transport and Timeout of
+// the Config's HTTPClient (or the SDK's pooled transport), and nothing else of it: they
+// never follow a redirect (a 3xx is an *identity.AuthError) and keep no cookies.
+// Discovery is retried after connection errors and 5xx as the Config's Retry says; token
+// requests are sent once, as a code is good for one try.
 //
 // hc is the client as registered: the result of Get, or Created.Client. A disabled
 // client, a missing secret or an unregistered redirect URI is an *identity.ValidationError
 // (every broken rule at once), and nothing is sent.
 func (c *Client) SignIn(ctx context.Context, hc *HybridClient, secret identity.Secret, redirectURI string) (*SignIn, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
 	return DiscoverSignIn(ctx, c.cfg, hc, secret, redirectURI)
 }
 
@@ -85,26 +92,25 @@ func (c *Client) SignIn(ctx context.Context, hc *HybridClient, secret identity.S
 // PostLogoutRedirectURIs and AllowRefreshTokens are read); the checks are only as good as
 // that description, so pass what Get returned when you can.
 func DiscoverSignIn(ctx context.Context, cfg identity.Config, hc *HybridClient, secret identity.Secret, redirectURI string) (*SignIn, error) {
-	resource, err := checkSignIn(cfg, hc, secret, redirectURI)
+	if err := checkSignIn(ctx, cfg, hc, secret, redirectURI); err != nil {
+		return nil, err
+	}
+	road, err := transport.IDServer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	hcl := idserver.NewClient(idserver.Base(cfg.HTTPClient))
-	limit := cfg.MaxResponseBytes
-	if limit <= 0 {
-		limit = identity.DefaultMaxResponseBytes
-	}
-	issuer, eps, err := discoverSignIn(ctx, hcl, resource, min(limit, 1<<20))
+	doc, err := road.Discover(ctx, idserver.FieldIssuer, idserver.FieldAuthorization, idserver.FieldToken, idserver.FieldJWKS)
 	if err != nil {
 		return nil, err
 	}
+	eps := Endpoints{Authorization: doc.Authorization, Token: doc.Token, JWKS: doc.JWKS, UserInfo: doc.UserInfo, EndSession: doc.EndSession}
 	s := &SignIn{
 		client:    cloneClient(*hc),
 		secret:    secret,
 		tenantID:  cfg.TenantID,
-		issuer:    issuer,
+		issuer:    doc.Issuer,
 		endpoints: eps,
-		http:      hcl,
+		road:      road,
 	}
 	s.cfg = oauth2.Config{
 		ClientID:    hc.ID,
@@ -128,10 +134,12 @@ func cloneClient(hc HybridClient) HybridClient {
 }
 
 // checkSignIn reports every broken rule of DiscoverSignIn's input at once.
-func checkSignIn(cfg identity.Config, hc *HybridClient, secret identity.Secret, redirectURI string) (*url.URL, error) {
+func checkSignIn(ctx context.Context, cfg identity.Config, hc *HybridClient, secret identity.Secret, redirectURI string) error {
 	var errs []error
-	resource, p := rules.ResourceURL(cfg.Resource)
-	if p != nil {
+	if ctx == nil {
+		errs = append(errs, idserver.NilContext())
+	}
+	if _, p := rules.ResourceURL(cfg.Resource); p != nil {
 		errs = append(errs, validate.Problem(p))
 	}
 	if err := validate.GUID("TenantID", cfg.TenantID); err != nil {
@@ -142,7 +150,7 @@ func checkSignIn(cfg identity.Config, hc *HybridClient, secret identity.Secret, 
 	}
 	if hc == nil {
 		errs = append(errs, &identity.ValidationError{Field: "Client", Rule: "must be set", Value: nil})
-		return nil, errors.Join(errs...)
+		return errors.Join(errs...)
 	}
 	if err := transport.CheckPathSegment("Client.ID", hc.ID); err != nil {
 		errs = append(errs, err)
@@ -153,108 +161,91 @@ func checkSignIn(cfg identity.Config, hc *HybridClient, secret identity.Secret, 
 	if !slices.Contains(hc.RedirectURIs, redirectURI) {
 		errs = append(errs, &identity.ValidationError{Field: "RedirectURI", Rule: fmt.Sprintf("must be one of the client's RedirectURIs, exactly (registered: %q)", hc.RedirectURIs), Value: redirectURI})
 	}
-	return resource, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
-// discoverSignIn reads {resource}/identity/.well-known/openid-configuration. Every endpoint
-// must be on the resource's scheme and host (the secret and the user's codes go there),
-// and the issuer must be the discovery URL's prefix (OpenID Connect Discovery 1.0, §4.3).
-func discoverSignIn(ctx context.Context, hc *http.Client, resource *url.URL, limit int64) (string, Endpoints, error) {
-	u := resource.JoinPath("identity", ".well-known", "openid-configuration")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return "", Endpoints{}, err
+// ready refuses a SignIn that Client.SignIn or DiscoverSignIn did not make: it has no
+// endpoints, and its calls would otherwise panic or build relative URLs.
+func (s *SignIn) ready() error {
+	if s != nil && s.road != nil {
+		return nil
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		var ue *url.Error // its message repeats the URL this one names
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return "", Endpoints{}, fmt.Errorf("identity: OpenID discovery at %s: %w", u, err)
+	v := "zero SignIn"
+	if s == nil {
+		v = "nil *SignIn"
 	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		_ = resp.Body.Close()
-	}()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return "", Endpoints{}, fmt.Errorf("identity: OpenID discovery at %s: %w", u, err)
-	}
-	fail := func(tooLarge bool, format string, args ...any) (string, Endpoints, error) {
-		return "", Endpoints{}, &identity.ResponseError{StatusCode: resp.StatusCode, Method: http.MethodGet, Path: u.Path, TooLarge: tooLarge, Err: fmt.Errorf(format, args...)}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", Endpoints{}, &identity.Error{StatusCode: resp.StatusCode, Method: http.MethodGet, Path: u.Path, Excerpt: string(body[:min(len(body), 256)])}
-	}
-	if int64(len(body)) > limit {
-		return fail(true, "discovery document larger than %d bytes", limit)
-	}
-	var doc struct {
-		Issuer        string `json:"issuer"`
-		Authorization string `json:"authorization_endpoint"`
-		Token         string `json:"token_endpoint"`
-		JWKS          string `json:"jwks_uri"`
-		UserInfo      string `json:"userinfo_endpoint"`
-		EndSession    string `json:"end_session_endpoint"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return fail(false, "discovery document is not a JSON object")
-	}
-	if want := resource.JoinPath("identity").String(); doc.Issuer != want {
-		return fail(false, "issuer %q is not %q (OpenID Connect Discovery 1.0, section 4.3)", doc.Issuer, want)
-	}
-	eps := Endpoints{Authorization: doc.Authorization, Token: doc.Token, JWKS: doc.JWKS, UserInfo: doc.UserInfo, EndSession: doc.EndSession}
-	for _, ep := range []struct {
-		name, value string
-		required    bool
-	}{
-		{"authorization_endpoint", eps.Authorization, true},
-		{"token_endpoint", eps.Token, true},
-		{"jwks_uri", eps.JWKS, true},
-		{"userinfo_endpoint", eps.UserInfo, false},
-		{"end_session_endpoint", eps.EndSession, false},
-	} {
-		if ep.value == "" {
-			if ep.required {
-				return fail(false, "no %s in the discovery document", ep.name)
-			}
-			continue
-		}
-		p, err := url.Parse(ep.value)
-		if err != nil || p.Scheme != resource.Scheme || !strings.EqualFold(p.Host, resource.Host) || p.User != nil || p.Fragment != "" {
-			return fail(false, "%s %q is not on %s", ep.name, ep.value, resource)
-		}
-	}
-	return doc.Issuer, eps, nil
+	return &identity.ValidationError{Field: "hybridclients.SignIn", Rule: "must be made with Client.SignIn or DiscoverSignIn; a zero or nil SignIn cannot sign anyone in", Value: v}
 }
 
 // ClientID is the hybrid client's id: the audience of its ID tokens (give it to
-// go-oidc's oidc.Config).
-func (s *SignIn) ClientID() string { return s.cfg.ClientID }
+// go-oidc's oidc.Config). Empty for a SignIn not made by Client.SignIn or DiscoverSignIn,
+// as are RedirectURI, Issuer and Endpoints.
+func (s *SignIn) ClientID() string {
+	if s == nil {
+		return ""
+	}
+	return s.cfg.ClientID
+}
 
 // RedirectURI is where the identity server sends the browser back with a code.
-func (s *SignIn) RedirectURI() string { return s.cfg.RedirectURL }
+func (s *SignIn) RedirectURI() string {
+	if s == nil {
+		return ""
+	}
+	return s.cfg.RedirectURL
+}
 
-// Issuer is the identity server's issuer: the iss of its ID tokens (give it to go-oidc).
-func (s *SignIn) Issuer() string { return s.issuer }
+// Issuer is the identity server's issuer, as its discovery document spells it: the iss
+// of its ID tokens (give it to go-oidc).
+func (s *SignIn) Issuer() string {
+	if s == nil {
+		return ""
+	}
+	return s.issuer
+}
 
 // Endpoints are the discovered sign-in endpoints.
-func (s *SignIn) Endpoints() Endpoints { return s.endpoints }
+func (s *SignIn) Endpoints() Endpoints {
+	if s == nil {
+		return Endpoints{}
+	}
+	return s.endpoints
+}
 
-// HTTPClient is the client the SignIn sends discovery and token requests with (the
-// Transport and Timeout of the Config's HTTPClient, or the SDK's pooled transport),
-// which never follows a redirect. It never carries a bearer token; hand it to go-oidc
-// with oidc.ClientContext so keys are fetched the same way.
-func (s *SignIn) HTTPClient() *http.Client { return s.http }
+// HTTPClient is the client the SignIn sends its token requests with: the Transport and
+// Timeout of the Config's HTTPClient (or the SDK's pooled transport), never following a
+// redirect and keeping no cookies; it never carries a bearer token. Hand it to go-oidc
+// with oidc.ClientContext, so that discovery and the signing keys are fetched the same
+// way: a redirect on the keys' URL then fails the verification instead of letting another
+// origin supply the keys. For a SignIn not made by Client.SignIn or DiscoverSignIn, every
+// request through it fails.
+func (s *SignIn) HTTPClient() *http.Client {
+	if err := s.ready(); err != nil {
+		return idserver.NewClient(failing{err}, 0)
+	}
+	return s.road.HTTPClient()
+}
+
+// failing is the transport of the HTTPClient of a SignIn that cannot sign anyone in:
+// every request fails with the reason, and nothing is sent.
+type failing struct{ err error }
+
+func (f failing) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	return nil, f.err
+}
 
 // OAuth2Config returns a copy of the ready oauth2.Config: the discovered endpoints, the
 // client id and secret (AuthStyleInParams), the redirect URI and the scopes. Use it where
 // a library wants an *oauth2.Config; its ClientSecret holds the secret's value, so never
 // print it. Changing the copy does not change the SignIn, whose own methods keep their
-// checks.
+// checks. A SignIn not made by Client.SignIn or DiscoverSignIn returns an empty Config.
 func (s *SignIn) OAuth2Config() *oauth2.Config {
+	if s.ready() != nil {
+		return &oauth2.Config{}
+	}
 	c := s.cfg
 	c.Scopes = slices.Clone(s.cfg.Scopes)
 	c.ClientSecret = s.secret.Reveal()
@@ -269,7 +260,7 @@ func (s *SignIn) OAuth2Config() *oauth2.Config {
 // verifier with oauth2.GenerateVerifier; keep all three in the user's session, to check
 // state and nonce when the browser comes back and to pass verifier to Exchange.
 func (s *SignIn) AuthCodeURL(state, nonce, verifier string) (string, error) {
-	var errs []error
+	errs := []error{s.ready()}
 	if state == "" {
 		errs = append(errs, &identity.ValidationError{Field: "State", Rule: "must be set: it ties the answer to this browser's request", Value: state})
 	}
@@ -304,9 +295,14 @@ func checkVerifier(v string) error {
 // it. The token holds the ID token in Extra("id_token"): verify it, and its nonce, with
 // go-oidc before trusting who signed in. A refusal of the identity server (a wrong or
 // expired secret, a used code, a disabled client) is an *identity.AuthError matching
-// identity.ErrUnauthorized; a code is good for one try, so Exchange does not retry.
+// identity.ErrUnauthorized, and so is a redirect, which is never followed (the code, the
+// verifier and the secret would go along). No answer at all is an *identity.ConnectionError
+// (identity.ErrUnreachable). A code is good for one try, so Exchange does not retry.
 func (s *SignIn) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
-	var errs []error
+	errs := []error{s.ready()}
+	if ctx == nil {
+		errs = append(errs, idserver.NilContext())
+	}
 	if code == "" {
 		errs = append(errs, &identity.ValidationError{Field: "Code", Rule: "must be set", Value: code})
 	}
@@ -314,9 +310,9 @@ func (s *SignIn) Exchange(ctx context.Context, code, verifier string) (*oauth2.T
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	tok, err := s.OAuth2Config().Exchange(s.ctx(ctx), code, oauth2.VerifierOption(verifier))
+	tok, err := s.road.Exchange(ctx, s.cfg, s.secret, code, verifier)
 	if err != nil {
-		return nil, s.tokenError(err)
+		return nil, err
 	}
 	if id, _ := tok.Extra("id_token").(string); id == "" {
 		return nil, &identity.ResponseError{StatusCode: http.StatusOK, Method: http.MethodPost, Path: s.tokenPath(), Err: errors.New("no id_token in the token response")}
@@ -327,21 +323,25 @@ func (s *SignIn) Exchange(ctx context.Context, code, verifier string) (*oauth2.T
 // Refresh trades tok's refresh token for a new access token now, whether or not the
 // current one has expired. A refresh token exists only when the client allows refresh
 // tokens (HybridClient.AllowRefreshTokens, which adds the offline_access scope). The
-// answer keeps tok's refresh token when the server sends no new one. For automatic
-// refreshes, use OAuth2Config().TokenSource with an http.Client from HTTPClient in the
-// context.
+// answer keeps tok's refresh token when the server sends no new one. Errors are those of
+// Exchange; a refresh token may be good for one use, so Refresh does not retry. For
+// automatic refreshes, use OAuth2Config().TokenSource with an http.Client from HTTPClient
+// in the context.
 func (s *SignIn) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	errs := []error{s.ready()}
+	if ctx == nil {
+		errs = append(errs, idserver.NilContext())
+	}
 	if tok == nil {
-		return nil, &identity.ValidationError{Field: "Token", Rule: "must be set: the token Exchange (or an earlier Refresh) returned", Value: nil}
+		errs = append(errs, &identity.ValidationError{Field: "Token", Rule: "must be set: the token Exchange (or an earlier Refresh) returned", Value: nil})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	if tok.RefreshToken == "" {
 		return nil, errNoRefreshToken(s.cfg.Scopes)
 	}
-	fresh, err := s.OAuth2Config().TokenSource(s.ctx(ctx), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
-	if err != nil {
-		return nil, s.tokenError(err)
-	}
-	return fresh, nil
+	return s.road.Refresh(ctx, s.cfg, s.secret, tok.RefreshToken)
 }
 
 // ErrNoRefreshToken is matched (errors.Is) by the error of Refresh when the token holds no
@@ -367,6 +367,9 @@ func errNoRefreshToken(scopes []string) error {
 // PostLogoutRedirectURIs exactly, and then idTokenHint (the ID token of the session) must
 // be set too: the server redirects only when it can tell which client asks.
 func (s *SignIn) LogoutURL(idTokenHint, postLogoutRedirectURI, state string) (string, error) {
+	if err := s.ready(); err != nil {
+		return "", err
+	}
 	if s.endpoints.EndSession == "" {
 		return "", errors.New("identity: the identity server announces no end_session_endpoint")
 	}
@@ -398,35 +401,11 @@ func (s *SignIn) LogoutURL(idTokenHint, postLogoutRedirectURI, state string) (st
 	return u.String(), nil
 }
 
-// ctx puts the SignIn's HTTP client where x/oauth2 looks for it (else it would use
-// http.DefaultClient).
-func (s *SignIn) ctx(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, s.http)
-}
-
 func (s *SignIn) tokenPath() string {
 	if u, err := url.Parse(s.endpoints.Token); err == nil {
 		return u.Path
 	}
 	return ""
-}
-
-// tokenError turns an x/oauth2 error into an *identity.AuthError (a 4xx: a verdict on the
-// client, the secret, the code or the refresh token), an *identity.Error (any other
-// status), or a wrapped transport error. None carries the request's form.
-func (s *SignIn) tokenError(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		if st := re.Response.StatusCode; st >= 400 && st < 500 {
-			return &identity.AuthError{StatusCode: st, Code: re.ErrorCode, Description: re.ErrorDescription}
-		}
-		return &identity.Error{StatusCode: re.Response.StatusCode, Method: http.MethodPost, Path: s.tokenPath(), Code: re.ErrorCode, Reason: re.ErrorDescription}
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return fmt.Errorf("identity: token request to %s: %w", s.endpoints.Token, err)
 }
 
 // String shows which client signs in, and where, without the secret.
