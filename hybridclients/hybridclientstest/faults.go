@@ -44,6 +44,9 @@ type Fault struct {
 	Delay time.Duration
 	// HTML, with Status, sends an HTML page instead, as a gateway does.
 	HTML bool
+	// Location, with a 3xx Status, is sent as the Location header: a redirect, for
+	// example of the token endpoint to another origin, which a client must not follow.
+	Location string
 	// Truncate acts (the change is made) but sends only the first half of the JSON body.
 	Truncate bool
 	// CutAfterCommit acts (the change is made) and then closes the connection without an

@@ -28,7 +28,7 @@ func (o *Options) toEmulator() emulator.Options {
 
 func (f Fault) toEmulator() emulator.Fault {
 	return emulator.Fault{
-		Op: emulator.Op(f.Op), Status: f.Status, RetryAfter: f.RetryAfter, Delay: f.Delay, HTML: f.HTML,
+		Op: emulator.Op(f.Op), Status: f.Status, RetryAfter: f.RetryAfter, Delay: f.Delay, HTML: f.HTML, Location: f.Location,
 		Truncate: f.Truncate, CutAfterCommit: f.CutAfterCommit, ResetBeforeAct: f.ResetBeforeAct,
 		Times: f.Times, EveryNth: f.EveryNth, Probability: f.Probability, Seed: f.Seed,
 	}

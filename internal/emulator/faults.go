@@ -22,6 +22,9 @@ type Fault struct {
 	Delay time.Duration
 	// HTML, with Status, makes the body an HTML error page (text/html), as a gateway sends.
 	HTML bool
+	// Location, with a 3xx Status, is sent as the Location header: a redirect, e.g. of the
+	// token endpoint to another origin, which a client must not follow.
+	Location string
 	// Truncate acts normally (the change IS committed) but sends only the first half of the
 	// JSON body, with Content-Length set to that half.
 	Truncate bool
@@ -107,6 +110,9 @@ func faultReply(f *Fault) reply {
 	if f.RetryAfter > 0 {
 		secs := (f.RetryAfter + time.Second - 1) / time.Second
 		rep = rep.withHeader("Retry-After", strconv.Itoa(int(secs)))
+	}
+	if f.Location != "" {
+		rep = rep.withHeader("Location", f.Location)
 	}
 	return rep
 }

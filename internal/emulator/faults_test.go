@@ -53,6 +53,22 @@ func TestFaultEmptyOpSparesDiscoveryAndToken(t *testing.T) {
 	}
 }
 
+func TestFaultRedirect(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.e.Inject(Fault{Op: OpToken, Status: http.StatusTemporaryRedirect, Location: "http://127.0.0.2:1/steal"})
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/identity/connect/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "http://127.0.0.2:1/steal" {
+		t.Fatalf("status %d, Location %q; want 307 to the injected Location", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
 func TestFaultDelay(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.e.Inject(Fault{Op: OpListClients, Delay: 100 * time.Millisecond})
