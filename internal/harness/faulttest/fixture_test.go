@@ -15,12 +15,15 @@ import (
 // fixture is a fake service with one hybrid client (and its one secret) made, and SDK
 // clients that log into rec and whose tokens rec learns.
 type fixture struct {
+	t        testing.TB
 	srv      *hybridclientstest.Server
 	cfg      identity.Config
 	hc       *hybridclients.Client
 	sec      *secrets.Client
 	clientID string
 	secretID int
+	// elsewhere, once redirectTokens made the token endpoint redirect, is its target.
+	elsewhere *elsewhere
 }
 
 // newFixture starts a fake with fast retries. Its connections are closed when the test
@@ -40,7 +43,7 @@ func newFixture(t *testing.T, opts *hybridclientstest.Options) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	fx := &fixture{srv: srv, cfg: cfg, hc: hc, sec: hc.Secrets()}
+	fx := &fixture{t: t, srv: srv, cfg: cfg, hc: hc, sec: hc.Secrets()}
 	created, err := hc.Create(context.Background(), hybridclients.CreateRequest{
 		Name: "fixture", RedirectURIs: []string{"https://app.example.com/cb"}, SecretDescription: "initial",
 	})

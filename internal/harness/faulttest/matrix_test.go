@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/ocs-go/identity/hybridclients"
 	hct "github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/secrets"
+	"golang.org/x/oauth2"
 )
 
 // op is one operation of the SDK, run against a fixture.
@@ -242,6 +247,8 @@ type fault struct {
 	// fired tells, when retried, whether the fault happened; nil means the operation's
 	// route was requested at least twice.
 	fired func(st hct.Stats, o op) bool
+	// after, when set, checks what else the fault must not have caused.
+	after func(t *testing.T, fx *fixture)
 }
 
 func once(f hct.Fault) func(*fixture, op) {
@@ -281,6 +288,45 @@ var faults = []fault{
 		}},
 	{name: "expired token", inject: func(fx *fixture, _ op) { fx.srv.RevokeTokens() }, want: succeed, retried: true,
 		fired: func(st hct.Stats, _ op) bool { return st.TokenRequests >= 2 }},
+	{name: "token endpoint redirects to another origin", inject: func(fx *fixture, _ op) {
+		redirectTokens(fx)
+		// New clients with new credentials: the fixture's token is cached, so the next
+		// call must fetch one.
+		cfg := fx.cfg
+		cfg.Credentials = identity.NewClientCredentials(fx.srv.Admin.ClientID, fx.srv.Admin.Secret, nil)
+		hc, err := hybridclients.New(cfg)
+		if err != nil {
+			fx.t.Fatal(err)
+		}
+		fx.hc, fx.sec = hc, hc.Secrets()
+	}, want: func(op) error { return identity.ErrUnauthorized }, after: elsewhereGotNothing},
+}
+
+// elsewhere is another origin that records whatever reaches it.
+type elsewhere struct {
+	*httptest.Server
+	hits atomic.Int32
+}
+
+// redirectTokens makes the fake's token endpoint answer every request with 307 to another
+// origin, which fx.elsewhere records.
+func redirectTokens(fx *fixture) {
+	e := &elsewhere{}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"token-of-elsewhere","token_type":"Bearer","expires_in":3600,"id_token":"x.y.z","refresh_token":"rt"}`)
+	}))
+	fx.t.Cleanup(e.Close)
+	fx.elsewhere = e
+	fx.srv.Inject(hct.Fault{Op: hct.OpToken, Status: http.StatusTemporaryRedirect, Location: e.URL + "/identity/connect/token"})
+}
+
+func elsewhereGotNothing(t *testing.T, fx *fixture) {
+	t.Helper()
+	if n := fx.elsewhere.hits.Load(); n != 0 {
+		t.Errorf("the other origin got %d requests: a redirect of the token endpoint was followed", n)
+	}
 }
 
 // TestFaultMatrix runs every operation of both packages under every fault.
@@ -326,6 +372,9 @@ func TestFaultMatrix(t *testing.T) {
 					}
 					return
 				}
+				if f.after != nil {
+					f.after(t, fx)
+				}
 				if !errors.Is(err, want) {
 					t.Fatalf("err = %v, want %v", err, want)
 				}
@@ -343,4 +392,59 @@ func TestFaultMatrix(t *testing.T) {
 	}
 	t.Logf("fault matrix: %d operations x %d faults = %d cases", len(ops), len(faults), ran)
 	fmt.Printf("fault matrix: %d operations x %d faults = %d cases\n", len(ops), len(faults), ran)
+}
+
+// The redirecting token endpoint of the matrix, for sign-in's grants: Exchange and Refresh
+// send the client secret with a code and its verifier, or a refresh token. Neither may
+// reach the other origin, and each fails with ErrUnauthorized.
+func TestSignInGrantsUnderATokenEndpointRedirect(t *testing.T) {
+	for _, grant := range []string{"Exchange", "Refresh"} {
+		t.Run(grant, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			fx := newFixture(t, nil)
+			const cb = "https://app.example.com/signin"
+			created, err := fx.hc.Create(ctx, hybridclients.CreateRequest{Name: "web", RedirectURIs: []string{cb}, AllowRefreshTokens: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.secret(created.Secret.Value.Reveal())
+			si, err := fx.hc.SignIn(ctx, &created.Client, created.Secret.Value, cb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signIn := func() (code, verifier string) {
+				verifier = oauth2.GenerateVerifier()
+				authURL, err := si.AuthCodeURL("state-of-the-test", "nonce-of-the-test", verifier)
+				if err != nil {
+					t.Fatal(err)
+				}
+				back, err := fx.srv.SignIn(ctx, authURL, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return back.Query().Get("code"), verifier
+			}
+			code, verifier := signIn()
+			var tok *oauth2.Token
+			if grant == "Refresh" {
+				if tok, err = si.Exchange(ctx, code, verifier); err != nil || tok.RefreshToken == "" {
+					t.Fatalf("Exchange = %v, %v; want a token with a refresh token", tok, err)
+				}
+				rec.secret(tok.RefreshToken)
+			}
+			redirectTokens(fx)
+			if grant == "Exchange" {
+				_, err = si.Exchange(ctx, code, verifier)
+			} else {
+				_, err = si.Refresh(ctx, tok)
+			}
+			rec.see(err)
+			elsewhereGotNothing(t, fx)
+			var ae *identity.AuthError
+			if !errors.Is(err, identity.ErrUnauthorized) || !errors.As(err, &ae) || ae.StatusCode != http.StatusTemporaryRedirect {
+				t.Fatalf("%s = %v, want an *identity.AuthError for the 307 (ErrUnauthorized)", grant, err)
+			}
+		})
+	}
 }
