@@ -28,7 +28,7 @@
 //     the OAuth2 error and description; any other status an *identity.Error; an unusable
 //     success an *identity.ResponseError; no answer an *identity.ConnectionError
 //     (ErrUnreachable), Sent unless no connection was opened. No error holds the form, the
-//     secret or a token. Bodies are read with a bound, drained and closed.
+//     secret or a token. Bodies are read with a bound and closed.
 //   - Discovery and client-credentials requests are retried after connection errors and
 //     5xx (never after a 4xx), by the retry policy the transport supplies. An
 //     authorization code is good for one try and a refresh token may be single-use, so

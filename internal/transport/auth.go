@@ -14,8 +14,8 @@ import (
 
 // authTransport adds the bearer token to requests for the resource's own origin, and to no
 // other. Redirects are not followed (the SDK's clients refuse them); this check keeps the
-// token home should a request for another origin ever reach it. On a 401 for
-// a token it believed valid, it fetches a new token once and tries once more.
+// token home should a request for another origin ever reach it. On a 401 for a token it
+// believed valid, it fetches a new token once and tries once more.
 //
 // It deliberately has no CloseIdleConnections method: go-retryablehttp calls that after a
 // failed call, which would throw away pooled connections that are still good.

@@ -26,6 +26,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/rules"
+	"github.com/ocs-go/identity/internal/validate"
 )
 
 // Client sends requests to one tenant's API routes. It is safe for concurrent use.
@@ -91,7 +92,7 @@ func New(cfg identity.Config) (*Client, error) {
 func IDServer(cfg identity.Config) (*idserver.Road, error) {
 	resource, p := rules.ResourceURL(cfg.Resource)
 	if p != nil {
-		return nil, &identity.ValidationError{Field: p.Field, Rule: p.Rule, Value: p.Value}
+		return nil, validate.Problem(p)
 	}
 	return road(resource, cfg.HTTPClient, policy{identity.RetryPolicy(rules.Retry(cfg.Retry).WithDefaults())}, cfg.MaxResponseBytes), nil
 }
