@@ -22,7 +22,8 @@
 //     client from a Config never touches the network.
 //   - [Secret]: every one-time secret value and every credential travels in a Secret,
 //     which shows [REDACTED] wherever it is printed, logged or encoded; [Secret.Reveal]
-//     returns the value and [Secret.WriteFile] stores it in a new 0600 file.
+//     returns the value, [Secret.WriteFile] stores it in a new 0600 file and
+//     [Secret.ReplaceFile] puts it in place of an older value (a rotation).
 //   - Errors as values: [*Error] for an answer of the service, matched by status with
 //     errors.Is ([ErrNotFound], [ErrConflict], [ErrForbidden], ...); [*ValidationError]
 //     for input refused before sending (all broken rules at once, [ErrInvalidInput]);

@@ -402,3 +402,172 @@ func TestSecretWriteFileRefuses(t *testing.T) {
 		t.Errorf("write followed the dangling symlink: %v", err)
 	}
 }
+
+// onlyEntries fails unless dir holds exactly the names given: no temporary file is left.
+func onlyEntries(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if fmt.Sprint(got) != fmt.Sprint(names) {
+		t.Errorf("directory holds %q, want %q", got, names)
+	}
+}
+
+func TestReplaceFileReplacesTheOldValueWithMode0600(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "client.secret")
+	if err := os.WriteFile(path, []byte("the old value, longer than the new one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := identity.NewSecret(secretValue).ReplaceFile(path); err != nil {
+		t.Fatalf("ReplaceFile: %v", err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != secretValue {
+		t.Errorf("content = %q, want %q (no newline, nothing of the old value)", got, secretValue)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("mode = %v, want 0600 although the old file was 0644", perm)
+	}
+	onlyEntries(t, dir, "client.secret")
+}
+
+func TestReplaceFileCreatesAMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "new.secret")
+	if err := identity.NewSecret(secretValue).ReplaceFile(path); err != nil {
+		t.Fatalf("ReplaceFile: %v", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != secretValue {
+		t.Errorf("content = %q, want %q", got, secretValue)
+	}
+	onlyEntries(t, dir, "new.secret")
+
+	// A relative path: the temporary file goes to the working directory, beside it.
+	t.Chdir(dir)
+	if err := identity.NewSecret("second").ReplaceFile("new.secret"); err != nil {
+		t.Fatalf("ReplaceFile with a relative path: %v", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "second" {
+		t.Errorf("content = %q, want %q", got, "second")
+	}
+	onlyEntries(t, dir, "new.secret")
+}
+
+func TestReplaceFileReplacesASymlinkNotItsTarget(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("target's value"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := identity.NewSecret(secretValue).ReplaceFile(link); err != nil {
+		t.Fatalf("ReplaceFile: %v", err)
+	}
+	fi, err := os.Lstat(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.Mode().IsRegular() {
+		t.Errorf("link is %v after ReplaceFile, want a regular file in its place", fi.Mode())
+	}
+	if got, _ := os.ReadFile(link); string(got) != secretValue {
+		t.Errorf("content = %q, want %q", got, secretValue)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "target's value" {
+		t.Errorf("the link's target changed to %q", got)
+	}
+}
+
+func TestReplaceFileRefusesAndLeavesPathAsItWas(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing")
+	if err := os.WriteFile(existing, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A directory at path: the rename itself fails (a real failure, no injection).
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "inside"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		s    identity.Secret
+		path string
+	}{
+		{"zero secret", identity.Secret{}, existing},
+		{"empty secret", identity.NewSecret(""), existing},
+		{"empty path", identity.NewSecret(secretValue), ""},
+		{"missing directory", identity.NewSecret(secretValue), filepath.Join(dir, "no", "such", "f")},
+		{"directory at path", identity.NewSecret(secretValue), sub},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.s.ReplaceFile(c.path)
+			if err == nil {
+				t.Fatal("ReplaceFile succeeded, want an error")
+			}
+			assertNoLeak(t, "error", err.Error())
+			if got, _ := os.ReadFile(existing); string(got) != "keep me" {
+				t.Errorf("existing file changed to %q", got)
+			}
+			onlyEntries(t, dir, "existing", "sub")
+			onlyEntries(t, sub, "inside")
+		})
+	}
+}
+
+// A reader of the file during replacements sees one whole value or the other, never an
+// empty or partly written file, which truncating and rewriting in place would show.
+func TestReplaceFileReadersSeeAWholeValue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "client.secret")
+	values := [2]string{strings.Repeat("a", 64<<10), strings.Repeat("b", 64<<10)}
+	if err := identity.NewSecret(values[0]).ReplaceFile(path); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	bad := make(chan string, 1)
+	go func() {
+		defer close(bad)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || (string(got) != values[0] && string(got) != values[1]) {
+				bad <- fmt.Sprintf("read %d bytes (err %v)", len(got), err)
+				return
+			}
+		}
+	}()
+	for i := range 50 {
+		if err := identity.NewSecret(values[i%2]).ReplaceFile(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if msg, ok := <-bad; ok {
+		t.Errorf("a reader saw neither value: %s", msg)
+	}
+}

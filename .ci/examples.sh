@@ -143,22 +143,23 @@ finish "quickstart -print-secret -secret-file: flag misuse"
 run rotate-secret
 want_rc 0
 want_err "$emulator_note"
-want_err "^emulator: created client $guid"
-want_out "^added +secret 3 .*; value written to \./$guid\.3\.secret \(mode 0600\)$"
+want_err "^emulator: created client $guid with two secrets to rotate, the first one's value in \./$guid\.secret "
+want_out "^added +secret 3 .*; value written to \./$guid\.secret \(mode 0600\)$"
 want_out '^shortened +secret 1 "first secret", expires '
 want_out '^shortened +secret 2 "legacy secret", expires '
 no_out '^deleted '
 want_out '^emulator: the new secret signs in: true$'
 [ -z "$(ls -A "$work")" ] || problems+=("files left: $(ls -A "$work")")
-finish "rotate-secret: adds, stores, keeps the old secrets working for the default hour"
+finish "rotate-secret: adds, replaces the file's value, keeps the old secrets working for the default hour"
 
 run rotate-secret -retire-at-once
 want_rc 0
 want_out '^deleted +secret 1 "first secret"'
 want_out '^deleted +secret 2 "legacy secret", expires never$'
+# The file held the first secret, now deleted: signing in proves it was replaced.
 want_out '^emulator: the new secret signs in: true$'
 [ -z "$(ls -A "$work")" ] || problems+=("files left: $(ls -A "$work")")
-finish "rotate-secret -retire-at-once: deletes the old secrets, as asked"
+finish "rotate-secret -retire-at-once: deletes the old secrets, as asked; the file holds the new value"
 
 run rotate-secret -grace 2h -out "$work/new.secret" -keep
 want_rc 0
@@ -187,6 +188,15 @@ want_rc 1
 want_err '^rotate-secret: -client-id names a client of a real tenant; the in-process emulator starts empty on every run, so omit -client-id'
 no_out '^added'
 finish "rotate-secret -client-id on the emulator: says to omit it"
+
+echo "an application's secret" >"$work/taken.secret"
+run rotate-secret -out "$work/taken.secret"
+want_rc 1
+want_err '^rotate-secret: -out .*taken\.secret exists already'
+no_out '^added'
+[ "$(cat "$work/taken.secret")" = "an application's secret" ] || problems+=("taken.secret was overwritten")
+finish "rotate-secret -out EXISTING on the emulator: refused, the file is not the emulator's to replace"
+rm -f "$work/taken.secret"
 
 run rotate-secret -out /no/such/dir/new.secret
 want_rc 1

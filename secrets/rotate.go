@@ -100,7 +100,8 @@ type RotateOptions struct {
 	// the new secret would stop working before the old ones do.
 	Expiry Expiry
 	// Store receives the new secret with its value and must put the value where the
-	// application reads it (a file, a vault, a deployment) before returning nil. It is
+	// application reads it (a vault, a deployment, or a file: s.Value.ReplaceFile puts it
+	// in place of the old value in one step) before returning nil. It is
 	// required. When it returns an error, Rotate deletes the new secret again and leaves
 	// the old ones untouched. Store must not keep s.Value beyond what it stores.
 	Store func(ctx context.Context, s Added) error

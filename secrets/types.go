@@ -26,8 +26,8 @@ func (m Metadata) ExpiresBefore(t time.Time) bool {
 }
 
 // Added is a secret just created, with its value: the only time the service returns it.
-// Hand Value to where it belongs (Value.WriteFile, a vault) before you lose it; it prints
-// as [REDACTED].
+// Hand Value to where it belongs (Value.WriteFile for a new file, Value.ReplaceFile in
+// place of an older value, a vault) before you lose it; it prints as [REDACTED].
 type Added struct {
 	Metadata
 	Value identity.Secret

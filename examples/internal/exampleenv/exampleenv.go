@@ -258,6 +258,19 @@ func CheckNewFile(flagName, path string) error {
 	return nil
 }
 
+// CheckReplaceable checks, before anything is changed, that a secret's value can later be
+// put at path with identity.Secret.ReplaceFile: path is not a directory (a file there is
+// fine: it is replaced), and its directory passes CheckDir. A path of "" is not checked.
+func CheckReplaceable(flagName, path string) error {
+	if path == "" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s %s is a directory; name a file", flagName, path)
+	}
+	return CheckDir(flagName+" "+path+":", filepath.Dir(path))
+}
+
 // CheckDir checks that dir exists, is a directory and is writable: a temporary file is
 // made there and removed. what starts the error message.
 func CheckDir(what, dir string) error {

@@ -60,6 +60,24 @@ func TestTenantOrEmulator(t *testing.T) {
 	}
 }
 
+// checkPaths runs check on each path: a want of "" means no error, else the error starts
+// with the flag's name and holds want.
+func checkPaths(t *testing.T, check func(flagName, path string) error, flagName string, wants map[string]string) {
+	t.Helper()
+	for path, want := range wants {
+		err := check(flagName, path)
+		if want == "" {
+			if err != nil {
+				t.Errorf("%q: %v", path, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), flagName+" ") {
+			t.Errorf("%q: err = %v, want %q", path, err, want)
+		}
+	}
+}
+
 // TestCheckNewFile: the quickstart's destination check, before anything is created.
 func TestCheckNewFile(t *testing.T) {
 	dir := t.TempDir()
@@ -67,27 +85,38 @@ func TestCheckNewFile(t *testing.T) {
 	if err := os.WriteFile(taken, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]string{
+	checkPaths(t, CheckNewFile, "-secret-file", map[string]string{
 		"":                                 "",
 		filepath.Join(dir, "new.secret"):   "",
 		"/no/such/dir/x.secret":            "directory /no/such/dir does not exist",
 		taken:                              "exists already",
 		filepath.Join(taken, "x.secret"):   "is not a directory",
 		filepath.Join(dir, "missing", "x"): "does not exist",
-	} {
-		err := CheckNewFile("-secret-file", path)
-		if want == "" {
-			if err != nil {
-				t.Errorf("%q: %v", path, err)
-			}
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "-secret-file ") {
-			t.Errorf("%q: err = %v, want %q", path, err, want)
-		}
-	}
+	})
 	if left, _ := filepath.Glob(filepath.Join(dir, ".write-check-*")); len(left) > 0 {
 		t.Errorf("write checks left: %v", left)
+	}
+}
+
+// TestCheckReplaceableAcceptsAnExistingFile: rotate-secret's destination check, before
+// anything is changed: a file there is replaced, a directory cannot be.
+func TestCheckReplaceableAcceptsAnExistingFile(t *testing.T) {
+	dir := t.TempDir()
+	taken := filepath.Join(dir, "taken.secret")
+	if err := os.WriteFile(taken, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkPaths(t, CheckReplaceable, "-out", map[string]string{
+		"":                                 "",
+		filepath.Join(dir, "new.secret"):   "",
+		taken:                              "",
+		dir:                                "is a directory; name a file",
+		"/no/such/dir/x.secret":            "directory /no/such/dir does not exist",
+		filepath.Join(taken, "x.secret"):   "is not a directory",
+		filepath.Join(dir, "missing", "x"): "does not exist",
+	})
+	if got, _ := os.ReadFile(taken); string(got) != "x" {
+		t.Errorf("the check changed %s to %q", taken, got)
 	}
 }
 
