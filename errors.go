@@ -102,12 +102,16 @@ type Error struct {
 	Excerpt string
 }
 
-// Error describes the failure on one line: method, path, status, and what the service said.
+// Error describes the failure on one line: method, path, status, and what the service
+// said, e.g. "identity: GET /api/v1/Tenants/…/HybridClients/…: 404 Not Found: The client
+// does not exist." Code is left out when it only repeats the status text.
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "identity: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	status := http.StatusText(e.StatusCode)
+	fmt.Fprintf(&b, "identity: %s %s: %d %s", e.Method, e.Path, e.StatusCode, status)
 	// The service's texts are made printable and bounded: a reply cannot forge log lines.
-	if e.Code != "" {
+	// Its Error property mostly repeats the status text ("Not Found"): shown once.
+	if e.Code != "" && !sameWords(e.Code, status) {
 		b.WriteString(": " + excerpt(e.Code, 200))
 	}
 	if e.Reason != "" {
@@ -123,6 +127,12 @@ func (e *Error) Error() string {
 		b.WriteString(": body: " + strconv.Quote(e.Excerpt))
 	}
 	return b.String()
+}
+
+// sameWords reports whether a and b are the same words, ignoring case and spaces:
+// "NotFound" and "not found" are "Not Found".
+func sameWords(a, b string) bool {
+	return strings.EqualFold(strings.ReplaceAll(a, " ", ""), strings.ReplaceAll(b, " ", ""))
 }
 
 // Is makes errors.Is match the sentinel of the error's status (ErrNotFound for 404, ...).

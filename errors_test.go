@@ -134,6 +134,38 @@ func TestErrorMessage(t *testing.T) {
 	}
 }
 
+// The service's Error property mostly repeats the status text: the message says it once
+// ("404 Not Found: The client does not exist.", not "404 Not Found: Not Found: ..."), and
+// the field keeps it.
+func TestErrorMessageNamesTheStatusOnce(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		code   string
+		want   string
+	}{
+		{404, "Not Found", "identity: GET /p: 404 Not Found: The client does not exist."},
+		{404, "NotFound", "identity: GET /p: 404 Not Found: The client does not exist."},
+		{400, "Bad Request", "identity: GET /p: 400 Bad Request: The client does not exist."},
+		{400, "bad request", "identity: GET /p: 400 Bad Request: The client does not exist."},
+		{401, "Unauthorized", "identity: GET /p: 401 Unauthorized: The client does not exist."},
+		{403, "Forbidden", "identity: GET /p: 403 Forbidden: The client does not exist."},
+		{409, "Conflict", "identity: GET /p: 409 Conflict: The client does not exist."},
+		{500, "Internal Server Error", "identity: GET /p: 500 Internal Server Error: The client does not exist."},
+		{503, "Service Unavailable", "identity: GET /p: 503 Service Unavailable: The client does not exist."},
+		// A code that says more than the status stays.
+		{400, "ClientLimitReached", "identity: GET /p: 400 Bad Request: ClientLimitReached: The client does not exist."},
+		{404, "Not Found here", "identity: GET /p: 404 Not Found: Not Found here: The client does not exist."},
+	} {
+		e := &identity.Error{StatusCode: c.status, Method: "GET", Path: "/p", Code: c.code, Reason: "The client does not exist."}
+		if got := e.Error(); got != c.want {
+			t.Errorf("status %d, Code %q: Error() = %q, want %q", c.status, c.code, got, c.want)
+		}
+		if e.Code != c.code {
+			t.Errorf("Code = %q, want %q kept", e.Code, c.code)
+		}
+	}
+}
+
 func TestErrorExcerptQuoted(t *testing.T) {
 	cases := []struct {
 		name    string
