@@ -10,6 +10,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -74,10 +75,10 @@ func (c *Client) ready() error {
 
 const collection = "HybridClients"
 
-// Get returns the hybrid client with the given id. A missing client is an error matching
-// identity.ErrNotFound.
+// Get returns the hybrid client with the given id (a GUID). A missing client is an error
+// matching identity.ErrNotFound.
 func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
-	if err := errors.Join(c.ready(), transport.CheckPathSegment("ID", id)); err != nil {
+	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return nil, err
 	}
 	var w wireClient
@@ -93,7 +94,7 @@ func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
 // tell a missing client from an unknown tenant: with a mistyped TenantID, Exists reports
 // false, and every other call fails with identity.ErrNotFound.
 func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
-	if err := errors.Join(c.ready(), transport.CheckPathSegment("ID", id)); err != nil {
+	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return false, err
 	}
 	_, err := c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection, id}}, nil)
@@ -108,7 +109,7 @@ func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
 // an error matching identity.ErrNotFound, except when a retry of this same call meets
 // it: then an earlier attempt did the deletion, and Delete returns nil.
 func (c *Client) Delete(ctx context.Context, id string) error {
-	if err := errors.Join(c.ready(), transport.CheckPathSegment("ID", id)); err != nil {
+	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return err
 	}
 	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodDelete, Path: []string{collection, id}}, nil)

@@ -26,5 +26,9 @@
 // app catches useless, as a secret shipped inside an app is not secret.
 // [CreateRequest].RedirectURIs lists what is accepted and what is refused.
 //
+// Client ids are GUIDs, as the service makes them: every method that takes one (and the
+// IDs filters of List and Count) refuses any other string with an *identity.ValidationError
+// before sending anything, with the rule that CreateRequest.ID follows.
+//
 // Reading needs the Tenant Member role; writing needs Tenant Administrator.
 package hybridclients

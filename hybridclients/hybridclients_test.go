@@ -105,9 +105,10 @@ func TestDeleteRetriedAfterUnknownOutcomeMeets404(t *testing.T) {
 
 func TestList(t *testing.T) {
 	c, rig := newTest(t)
-	rig.On("GET", base, mocktest.Want{Query: "count=2&id=a&id=b&skip=4&tag=prod&tag=blue+team"},
+	other := "00000000-0000-4000-8000-000000000001"
+	rig.On("GET", base, mocktest.Want{Query: "count=2&id=" + clientID + "&id=" + other + "&skip=4&tag=prod&tag=blue+team"},
 		mocktest.Reply{Status: 200, Body: "[" + clientJSON + "]", Header: http.Header{"Total-Count": {"17"}}})
-	p, err := c.List(context.Background(), ListOptions{IDs: []string{"a", "b"}, Tags: []string{"prod", "blue team"}, Skip: 4, PageSize: 2})
+	p, err := c.List(context.Background(), ListOptions{IDs: []string{clientID, other}, Tags: []string{"prod", "blue team"}, Skip: 4, PageSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestList(t *testing.T) {
 
 func TestListValidation(t *testing.T) {
 	c, rig := newTest(t)
-	_, err := c.List(context.Background(), ListOptions{IDs: []string{"ok", " "}, Tags: []string{""}, Skip: -1, PageSize: -5})
+	_, err := c.List(context.Background(), ListOptions{IDs: []string{clientID, " "}, Tags: []string{""}, Skip: -1, PageSize: -5})
 	for _, f := range []string{"IDs[1]", "Tags[0]", "Skip", "PageSize"} {
 		if !strings.Contains(fmt.Sprint(err), f) {
 			t.Errorf("%s not named in %v", f, err)
@@ -189,8 +190,8 @@ func TestAllPagesLazily(t *testing.T) {
 
 func TestCount(t *testing.T) {
 	c, rig := newTest(t)
-	rig.On("HEAD", base, mocktest.Want{Query: "id=x&tag=prod"}, mocktest.Reply{Status: 200, Header: http.Header{"Total-Count": {"3"}}})
-	if n, err := c.Count(context.Background(), CountOptions{IDs: []string{"x"}, Tags: []string{"prod"}}); err != nil || n != 3 {
+	rig.On("HEAD", base, mocktest.Want{Query: "id=" + clientID + "&tag=prod"}, mocktest.Reply{Status: 200, Header: http.Header{"Total-Count": {"3"}}})
+	if n, err := c.Count(context.Background(), CountOptions{IDs: []string{clientID}, Tags: []string{"prod"}}); err != nil || n != 3 {
 		t.Fatalf("%d %v", n, err)
 	}
 	c, rig = newTest(t)
@@ -412,25 +413,49 @@ func TestUpdateValidation(t *testing.T) {
 	}
 }
 
-func TestRefusedIDsSendNothing(t *testing.T) {
+// Every operation that takes a hybrid client id refuses one that is not a GUID before any
+// request, with the rule Create applies to CreateRequest.ID: the service's ids are GUIDs,
+// so a non-GUID could only meet 404 (or, with "/" or "..", another route).
+func TestNonGUIDClientIDsAreRefusedBeforeAnyRequest(t *testing.T) {
 	c, rig := newTest(t)
 	ctx := context.Background()
-	for _, id := range []string{"", "..", "a\x00"} {
-		if _, err := c.Get(ctx, id); !errors.Is(err, identity.ErrInvalidInput) {
-			t.Errorf("Get(%q): %v", id, err)
-		}
-		if _, err := c.Exists(ctx, id); !errors.Is(err, identity.ErrInvalidInput) {
-			t.Errorf("Exists(%q): %v", id, err)
-		}
-		if err := c.Delete(ctx, id); !errors.Is(err, identity.ErrInvalidInput) {
-			t.Errorf("Delete(%q): %v", id, err)
-		}
-		if _, err := c.Update(ctx, id, UpdateRequest{Enabled: identity.Ptr(true)}); !errors.Is(err, identity.ErrInvalidInput) {
-			t.Errorf("Update(%q): %v", id, err)
+	_, err := c.Create(ctx, CreateRequest{ID: "not-a-guid", Name: "n", RedirectURIs: []string{"https://app.example.com/cb"}})
+	var createRule *identity.ValidationError
+	if !errors.As(err, &createRule) || createRule.Field != "ID" {
+		t.Fatalf("Create with a non-GUID ID: %v", err)
+	}
+	sc := c.Secrets()
+	secret := identity.NewSecret("s")
+	for _, id := range []string{"", "..", "a\x00", "not-a-guid", "../../x", "x/y", "{" + clientID + "}", clientID + " ", clientID[:35]} {
+		for _, call := range []struct {
+			name, field string
+			err         error
+		}{
+			{"Get", "ID", func() error { _, err := c.Get(ctx, id); return err }()},
+			{"Exists", "ID", func() error { _, err := c.Exists(ctx, id); return err }()},
+			{"Delete", "ID", c.Delete(ctx, id)},
+			{"Update", "ID", func() error { _, err := c.Update(ctx, id, UpdateRequest{Enabled: identity.Ptr(true)}); return err }()},
+			{"List", "IDs[1]", func() error { _, err := c.List(ctx, ListOptions{IDs: []string{clientID, id}}); return err }()},
+			{"Count", "IDs[0]", func() error { _, err := c.Count(ctx, CountOptions{IDs: []string{id}}); return err }()},
+			{"SignIn", "Client.ID", func() error {
+				_, err := c.SignIn(ctx, &HybridClient{ID: id, Enabled: true, RedirectURIs: []string{"https://app.example.com/cb"}}, secret, "https://app.example.com/cb")
+				return err
+			}()},
+			{"Secrets().List", "ClientID", func() error { _, err := sc.List(ctx, id, secrets.ListOptions{}); return err }()},
+			{"Secrets().Get", "ClientID", func() error { _, err := sc.Get(ctx, id, 1); return err }()},
+			{"Secrets().Delete", "ClientID", sc.Delete(ctx, id, 1)},
+		} {
+			if id == "" && (call.name == "List" || call.name == "Count") {
+				continue // a blank filter has its own rule (the service would ignore it)
+			}
+			var ve *identity.ValidationError
+			if !errors.As(call.err, &ve) || ve.Field != call.field || ve.Rule != createRule.Rule || ve.Value != id {
+				t.Errorf("%s(%q) = %v, want field %s, Create's rule %q, value %q", call.name, id, call.err, call.field, createRule.Rule, id)
+			}
 		}
 	}
-	if rig.Total() != 0 {
-		t.Fatal("requests sent")
+	if n := rig.Total(); n != 0 {
+		t.Fatalf("%d requests sent for refused ids", n)
 	}
 }
 

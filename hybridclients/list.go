@@ -20,7 +20,7 @@ const DefaultPageSize = pager.DefaultPageSize
 // ListOptions filter and page a list of hybrid clients. The zero value lists the first
 // page of every client.
 type ListOptions struct {
-	// IDs keeps only these clients; when set, the service ignores Skip and PageSize.
+	// IDs keeps only these clients (GUIDs); when set, the service ignores Skip and PageSize.
 	IDs []string `url:"id,omitempty"`
 	// Tags keeps clients that have any of these tags. Blank tags and tags with control
 	// characters (NUL included) are refused, as in CreateRequest.Tags.
@@ -35,7 +35,7 @@ type ListOptions struct {
 // CountOptions filter a count of hybrid clients: the filters of ListOptions, without the
 // paging, which a count (HEAD) does not take.
 type CountOptions struct {
-	// IDs counts only these clients.
+	// IDs counts only these clients (GUIDs).
 	IDs []string `url:"id,omitempty"`
 	// Tags counts clients that have any of these tags, under the rules of ListOptions.Tags.
 	Tags []string `url:"tag,omitempty"`

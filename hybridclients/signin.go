@@ -152,7 +152,7 @@ func checkSignIn(ctx context.Context, cfg identity.Config, hc *HybridClient, sec
 		errs = append(errs, &identity.ValidationError{Field: "Client", Rule: "must be set", Value: nil})
 		return errors.Join(errs...)
 	}
-	if err := transport.CheckPathSegment("Client.ID", hc.ID); err != nil {
+	if err := validate.GUID("Client.ID", hc.ID); err != nil {
 		errs = append(errs, err)
 	}
 	if !hc.Enabled {

@@ -82,7 +82,7 @@ func (r UpdateRequest) validate() (*wireClient, error) {
 func (c *Client) Update(ctx context.Context, id string, req UpdateRequest) (*HybridClient, error) {
 	// Every broken rule at once: the client, the id and the request.
 	body, err := req.validate()
-	if err := errors.Join(c.ready(), transport.CheckPathSegment("ID", id), err); err != nil {
+	if err := errors.Join(c.ready(), validate.GUID("ID", id), err); err != nil {
 		return nil, err
 	}
 	var w wireClient

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 )
 
 // Kind is the type of client whose secrets a Client manages. The service has the same
@@ -85,7 +86,7 @@ func (c *Client) ready() error {
 // path returns the route segments of a client's secrets, or of one secret for each id
 // given, after checking the Client and the ids: every broken rule at once, joined.
 func (c *Client) path(clientID string, secretID ...int) ([]string, error) {
-	errs := []error{c.ready(), transport.CheckPathSegment("ClientID", clientID)}
+	errs := []error{c.ready(), validate.GUID("ClientID", clientID)}
 	p := []string{string(c.Kind()), clientID, "Secrets"}
 	for _, n := range secretID {
 		if n <= 0 || n > 1<<31-1 {

@@ -2,7 +2,8 @@
 // client-credential clients (the same routes, chosen with Kind when the Client is made):
 // list, count, get, check, add, update, delete, rotate, and check expiry.
 //
-// Every operation needs the Tenant Administrator role. Read results carry metadata only
+// Every operation needs the Tenant Administrator role, and takes the client's id, a GUID
+// (another string is refused before anything is sent, as by package hybridclients). Read results carry metadata only
 // (id, description, expiry): the service shows a secret's value once, in the answer of the
 // add, and Add returns it as an identity.Secret that prints as [REDACTED].
 //

@@ -205,6 +205,42 @@ func TestCountWithoutTotalCount(t *testing.T) {
 	}
 }
 
+// Every method refuses a client id that is not a GUID before any request, for both kinds
+// of client, with the rule hybridclients applies to every client id.
+func TestNonGUIDClientIDsAreRefusedBeforeAnyRequest(t *testing.T) {
+	store := func(context.Context, Added) error { return nil }
+	for _, kind := range []Kind{HybridClients, ClientCredentialClients} {
+		f := newFixture(t, kind)
+		for _, cid := range []string{"not-a-guid", "../../x", "x/y", "%2e%2e", "{" + testClient + "}", testClient[:35]} {
+			calls := map[string]error{
+				"List":   func() error { _, err := f.c.List(ctx, cid, ListOptions{}); return err }(),
+				"Count":  func() error { _, err := f.c.Count(ctx, cid); return err }(),
+				"Get":    func() error { _, err := f.c.Get(ctx, cid, 1); return err }(),
+				"Exists": func() error { _, err := f.c.Exists(ctx, cid, 1); return err }(),
+				"Add":    func() error { _, err := f.c.Add(ctx, cid, AddRequest{}); return err }(),
+				"Update": func() error {
+					_, err := f.c.Update(ctx, cid, 1, UpdateRequest{Description: identity.Ptr("x")})
+					return err
+				}(),
+				"Delete":      f.c.Delete(ctx, cid, 1),
+				"Rotate":      func() error { _, err := f.c.Rotate(ctx, cid, RotateOptions{Store: store}); return err }(),
+				"CheckExpiry": func() error { _, err := f.c.CheckExpiry(ctx, cid, time.Hour, testNow); return err }(),
+			}
+			for _, err := range f.c.All(ctx, cid, ListOptions{}) {
+				calls["All"] = err
+				break
+			}
+			for name, err := range calls {
+				var ve *identity.ValidationError
+				if !errors.As(err, &ve) || ve.Field != "ClientID" || !strings.HasPrefix(ve.Rule, "must be a GUID like ") || ve.Value != cid {
+					t.Errorf("%s %s(%q) = %v, want ClientID refused as not a GUID", kind, name, cid, err)
+				}
+			}
+		}
+		f.WantCalls()
+	}
+}
+
 func TestIDsRefusedBeforeSending(t *testing.T) {
 	f := newFixture(t, HybridClients)
 	for _, id := range []int{0, -1, 1 << 31} {

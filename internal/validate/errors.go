@@ -295,15 +295,18 @@ func (r *Errors) Tags(field string, tags []string) {
 	}
 }
 
-// IDs checks list filters: a blank id would be ignored by the service, silently turning a
-// filtered list into a list of every client.
+// IDs checks list filters: each a GUID, as every client id the SDK sends. A blank id
+// would be ignored by the service, silently turning a filtered list into a list of every
+// client; any other non-GUID could only match nothing.
 func (r *Errors) IDs(field string, ids []string) {
 	for i, id := range ids {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		if strings.TrimSpace(id) == "" {
+		switch {
+		case strings.TrimSpace(id) == "":
 			r.Add(f, "must not be blank (the service would ignore it and list every client)", id)
+		case !rules.IsGUID(id):
+			r.Add(f, rules.GUIDRule, id)
 		}
-		r.Text(f, id)
 	}
 }
 
