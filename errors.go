@@ -47,7 +47,7 @@ var (
 // matches ErrOutcomeUnknown: look before doing it again.
 type ConnectionError struct {
 	Method string
-	Path   string // URL path of the request; never the query
+	Path   string // URL path of the request as sent, escaped (%2F in an id); never the query
 	// Sent is false only when the request provably never reached the service (the
 	// connection was never opened).
 	Sent bool
@@ -83,7 +83,7 @@ func (e *ConnectionError) Is(target error) bool {
 type Error struct {
 	StatusCode int    // HTTP status, e.g. 404
 	Method     string // HTTP method of the request
-	Path       string // URL path of the request; never the query
+	Path       string // URL path of the request as sent, escaped (%2F in an id); never the query
 
 	// The service's ErrorResponse properties (empty when the body was not one).
 	OperationID string
@@ -170,7 +170,7 @@ func sentinelFor(status int) error {
 type ResponseError struct {
 	StatusCode int
 	Method     string
-	Path       string
+	Path       string // URL path of the request as sent, escaped; never the query
 	TooLarge   bool
 	Err        error // the decoding or reading error; never holds the body
 }

@@ -161,12 +161,7 @@ const maxListed = 2 * maxClientsPerTenant
 
 // listError is the *identity.ResponseError of a list that does not advance.
 func (c *Client) listError(why string) error {
-	u, _ := c.t.URL(transport.Request{Method: http.MethodGet, Path: []string{collection}})
-	path := ""
-	if u != nil {
-		path = u.Path
-	}
-	return &identity.ResponseError{StatusCode: http.StatusOK, Method: http.MethodGet, Path: path, Err: errors.New(why)}
+	return &identity.ResponseError{StatusCode: http.StatusOK, Method: http.MethodGet, Path: c.t.WirePath(collection), Err: errors.New(why)}
 }
 
 // Count returns the number of hybrid clients matching opts (HEAD: no body is sent back):

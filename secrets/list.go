@@ -124,9 +124,7 @@ const maxListed = 4 * MaxPerClient
 func (c *Client) listError(clientID, why string) error {
 	path := ""
 	if p, err := c.path(clientID); err == nil {
-		if u, err := c.t.URL(transport.Request{Method: http.MethodGet, Path: p}); err == nil {
-			path = u.Path
-		}
+		path = c.t.WirePath(p...)
 	}
 	return &identity.ResponseError{StatusCode: http.StatusOK, Method: http.MethodGet, Path: path, Err: errors.New(why)}
 }

@@ -65,7 +65,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tok, err := t.creds.Token(req.Context(), t.treq)
 	if err != nil {
 		closeBody(req)
-		return nil, &authFailure{method: req.Method, path: req.URL.Path, err: err}
+		return nil, &authFailure{method: req.Method, path: req.URL.EscapedPath(), err: err}
 	}
 	resp, err := t.base.RoundTrip(withToken(req, t.header(tok), req.Body))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {

@@ -96,7 +96,7 @@ func (c *Client) release(k *call) {
 func (c *Client) logRetry(_ retryablehttp.Logger, r *http.Request, attempt int) {
 	if attempt > 0 {
 		c.log(r.Context(), "identity: retrying", slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), slog.Int("attempt", attempt+1))
+			slog.String("path", r.URL.EscapedPath()), slog.Int("attempt", attempt+1))
 	}
 }
 

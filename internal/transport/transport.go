@@ -130,7 +130,7 @@ type Request struct {
 // Response is the useful part of a successful answer.
 type Response struct {
 	Method     string
-	Path       string
+	Path       string // escaped, as sent
 	StatusCode int
 	Header     http.Header
 	// EarlierAttemptMayHaveActed is true when the request was retried after an attempt
@@ -202,6 +202,16 @@ func (c *Client) URL(r Request) (*url.URL, error) {
 	return &u, nil
 }
 
+// WirePath returns the URL path of a request to the given segments as it goes on the wire
+// (escaped), as errors show it; "" when a segment is refused.
+func (c *Client) WirePath(segments ...string) string {
+	u, err := c.URL(Request{Path: segments})
+	if err != nil {
+		return ""
+	}
+	return u.EscapedPath()
+}
+
 // Do sends r and, on a 2xx answer, decodes its JSON body into out (unless out is nil or
 // the method is HEAD). Any other answer becomes an *identity.Error; an unusable success body
 // an *identity.ResponseError. The body is read with a bound, drained and closed on every
@@ -218,9 +228,11 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Errors and logs name the path as it goes on the wire, escaped: what the service saw.
+	path := u.EscapedPath()
 	if err := ctx.Err(); err != nil {
 		// Nothing is sent on a context that has ended already.
-		return nil, &notSent{fmt.Errorf("identity: %s %s: %w", r.Method, u.Path, err)}
+		return nil, &notSent{fmt.Errorf("identity: %s %s: %w", r.Method, path, err)}
 	}
 	var body any
 	if r.Body != nil {
@@ -257,25 +269,25 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		if resp != nil {
 			drain(resp.Body)
 		}
-		err = tries.failure(ctx, r.Method, u.Path, err)
-		c.log(ctx, "identity: request failed", slog.String("method", r.Method), slog.String("path", u.Path),
+		err = tries.failure(ctx, r.Method, path, err)
+		c.log(ctx, "identity: request failed", slog.String("method", r.Method), slog.String("path", path),
 			slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
 		return nil, err
 	}
 	defer drain(resp.Body)
-	c.log(ctx, "identity: request", slog.String("method", r.Method), slog.String("path", u.Path),
+	c.log(ctx, "identity: request", slog.String("method", r.Method), slog.String("path", path),
 		slog.Int("status", resp.StatusCode), slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)))
 
-	out2 := &Response{Method: r.Method, Path: u.Path, StatusCode: resp.StatusCode, Header: resp.Header, EarlierAttemptMayHaveActed: tries.mayHaveActed}
+	out2 := &Response{Method: r.Method, Path: path, StatusCode: resp.StatusCode, Header: resp.Header, EarlierAttemptMayHaveActed: tries.mayHaveActed}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := readBounded(resp.Body, c.maxBody, resp.ContentLength)
-		return out2, apiError(r.Method, u.Path, resp, data)
+		return out2, apiError(r.Method, path, resp, data)
 	}
 	if out == nil || r.Method == http.MethodHead {
 		return out2, nil // the deferred drain reads what is left
 	}
 	if err := decodeBounded(resp.Body, c.maxBody, out); err != nil {
-		return out2, &identity.ResponseError{StatusCode: resp.StatusCode, Method: r.Method, Path: u.Path,
+		return out2, &identity.ResponseError{StatusCode: resp.StatusCode, Method: r.Method, Path: path,
 			TooLarge: errors.Is(err, errTooLarge), Err: err}
 	}
 	return out2, nil

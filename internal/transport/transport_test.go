@@ -486,3 +486,62 @@ func TestDeadlineDuringTokenFetchLogsNothing(t *testing.T) {
 		t.Fatalf("the standard logger printed: %q", buf.String())
 	}
 }
+
+// Errors name the path as it went on the wire, escaped ("..%2F..%2Fx"), not unescaped
+// ("/../../x", which reads as another route): what the user reads is what the service saw.
+func TestErrorsShowThePathAsSent(t *testing.T) {
+	const odd = "../../x y?#"
+	wire := "/api/v1/Tenants/" + mocktest.TenantID + "/HybridClients/..%2F..%2Fx%20y%3F%23"
+	readErr := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}
+	for _, tc := range []struct {
+		name  string
+		reply func() (*http.Response, error)
+		path  func(error) string // the Path of the error's type, "" when it is not that type
+	}{
+		{"service error", func() (*http.Response, error) { return httpmock.NewStringResponse(404, mocktest.ErrorBody), nil },
+			func(err error) string { e := &identity.Error{}; errors.As(err, &e); return e.Path }},
+		{"unusable success", func() (*http.Response, error) { return httpmock.NewStringResponse(200, "not JSON"), nil },
+			func(err error) string { e := &identity.ResponseError{}; errors.As(err, &e); return e.Path }},
+		{"connection lost", func() (*http.Response, error) { return nil, readErr },
+			func(err error) string { e := &identity.ConnectionError{}; errors.As(err, &e); return e.Path }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, mt := newClient(t, func(cfg *identity.Config) { cfg.Retry.MaxAttempts = 1 })
+			var seen string
+			mt.RegisterNoResponder(func(r *http.Request) (*http.Response, error) {
+				seen = r.URL.EscapedPath()
+				return tc.reply()
+			})
+			var out struct{}
+			_, err := c.Do(context.Background(), Request{Method: http.MethodGet, Path: []string{"HybridClients", odd}}, &out)
+			if seen != wire {
+				t.Fatalf("sent %q, want %q", seen, wire)
+			}
+			if path := tc.path(err); path != wire {
+				t.Errorf("Path = %q (err %v), want %q", path, err, wire)
+			}
+			if msg := err.Error(); !strings.Contains(msg, wire) || strings.Contains(msg, "/../") {
+				t.Errorf("message %q, want the path as sent, %q", msg, wire)
+			}
+		})
+	}
+
+	c, mt := newClient(t, nil)
+	mt.RegisterNoResponder(httpmock.NewStringResponder(200, `{}`))
+	resp, err := c.Do(context.Background(), Request{Method: http.MethodGet, Path: []string{"HybridClients", odd}}, nil)
+	if err != nil || resp.Path != wire {
+		t.Errorf("Response.Path = %v (err %v), want %q", resp, err, wire)
+	}
+	if got := c.WirePath("HybridClients", odd); got != wire {
+		t.Errorf("WirePath = %q, want %q", got, wire)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := get(c, ctx); err == nil || !strings.Contains(err.Error(), "/HybridClients/x") {
+		t.Errorf("ended context: %v", err)
+	}
+	_, err = c.Do(ctx, Request{Method: http.MethodGet, Path: []string{"HybridClients", odd}}, nil)
+	if err == nil || !strings.Contains(err.Error(), wire) {
+		t.Errorf("ended context: %v, want it to name %q", err, wire)
+	}
+}
