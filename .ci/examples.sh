@@ -364,6 +364,29 @@ for c in 0 257 -3; do
   finish "audit -concurrency $c: flag misuse"
 done
 
+# --- -h: which client each flag is for; placeholders that read as a value's kind
+
+for name in quickstart rotate-secret audit; do
+  run "$name" -h
+  want_rc 0
+  want_err '^-auth-client-id \(OCS_CLIENT_ID\) is the client-credential client the example signs in$'
+  want_err '^  -auth-client-id id$'
+  finish "$name -h: -auth-client-id is the management credentials, not a hybrid client"
+done
+run rotate-secret -h
+want_err '^-client-id is the hybrid client it works on\.$'
+want_err '^  -client-id GUID$'
+want_err 'GUID of the hybrid client whose secret to rotate, not the -auth-client-id'
+finish "rotate-secret -h: -client-id is the hybrid client"
+run audit -h
+want_err '^  -emulate-jitter delay$'
+finish "audit -h: -emulate-jitter's placeholder is a delay"
+run signin -h
+want_rc 0
+want_err '^  -client-id GUID$'
+want_err 'GUID of your hybrid client, the one users sign in with'
+finish "signin -h: -client-id is the hybrid client users sign in with"
+
 # --- failure modes, for every example
 
 unreachable=(OCS_RESOURCE=http://127.0.0.1:1 OCS_TENANT_ID=$tenant OCS_CLIENT_ID=ci OCS_CLIENT_SECRET=not-a-secret)

@@ -108,7 +108,7 @@ func addFlags(p *exampleenv.Program) *flags {
 	fs.IntVar(&f.concurrency, "concurrency", hybridclients.DefaultConcurrency, fmt.Sprintf("check this many clients at once (1 to %d)", hybridclients.MaxConcurrency))
 	fs.IntVar(&f.emulateClients, "emulate-clients", 0, "emulator only: add this many `clients` with 1 to 3 secrets each")
 	fs.DurationVar(&f.emulateLatency, "emulate-latency", 0, "emulator only: answer every request after this `delay`, as a distant service")
-	fs.DurationVar(&f.emulateJitter, "emulate-jitter", 0, "emulator only: plus a random delay of up to this `long`")
+	fs.DurationVar(&f.emulateJitter, "emulate-jitter", 0, "emulator only: plus a random `delay` of up to this long")
 	fs.Float64Var(&f.emulateRate, "emulate-rate", 0, "emulator only: limit the API to this many `requests` per second (429 past it)")
 	fs.Int64Var(&f.emulateSeed, "emulate-seed", 1, "emulator only: `seed` of the added secrets and the jitter")
 	p.Check = func() error {

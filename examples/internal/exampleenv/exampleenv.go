@@ -56,14 +56,18 @@ func New(name, summary string) *Program {
 	fs := p.Flags
 	fs.StringVar(&p.resource, "resource", "", "service `URL`, e.g. https://euno.datahub.connect.aveva.com (env "+EnvResource+"; default US-West)")
 	fs.StringVar(&p.tenantID, "tenant-id", "", "tenant `GUID` (env "+EnvTenantID+")")
-	fs.StringVar(&p.clientID, "auth-client-id", "", "client-credential client to sign in with, a Tenant Administrator (env "+EnvClientID+")")
-	fs.StringVar(&p.secretFile, "auth-secret-file", "", "`file` holding that client's secret (env "+EnvClientSecret+" holds the value itself)")
+	fs.StringVar(&p.clientID, "auth-client-id", "", "`id` of the client-credential client the example signs in with, a Tenant Administrator: the management credentials, not a hybrid client (env "+EnvClientID+")")
+	fs.StringVar(&p.secretFile, "auth-secret-file", "", "`file` holding that client-credential client's secret (env "+EnvClientSecret+" holds the value itself)")
 	fs.DurationVar(&p.timeout, "timeout", 60*time.Second, "give up after this long")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "%s: %s\n\nUsage: go run ./examples/%s [flags]\n\n", name, summary, name)
-		fmt.Fprintf(out, "With %s, %s and %s all set (or their flags), it\nuses that tenant (on %s if set); with none of the four set, it runs\nagainst an in-process emulator of the service; any other mix is an error.\n\nFlags:\n",
-			EnvTenantID, EnvClientID, EnvClientSecret, EnvResource)
+		fmt.Fprintf(out, "With %s, %s and %s all set (or their flags), it\nuses that tenant (on %s if set); with none of the four set, it runs\nagainst an in-process emulator of the service; any other mix is an error.\n\n", EnvTenantID, EnvClientID, EnvClientSecret, EnvResource)
+		fmt.Fprintf(out, "-auth-client-id (%s) is the client-credential client the example signs in\nwith to manage the tenant, not a hybrid client.\n", EnvClientID)
+		if fs.Lookup("client-id") != nil {
+			fmt.Fprint(out, "-client-id is the hybrid client it works on.\n")
+		}
+		fmt.Fprint(out, "\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	return p

@@ -140,3 +140,30 @@ func TestCheckDir(t *testing.T) {
 		t.Errorf("write checks left: %v", left)
 	}
 }
+
+// TestHelpSaysWhichClientEachIDIsFor: -h tells the management credentials
+// (-auth-client-id) from the hybrid client an example works on (-client-id).
+func TestHelpSaysWhichClientEachIDIsFor(t *testing.T) {
+	for _, withClientID := range []bool{false, true} {
+		p := New("test", "a test")
+		if withClientID {
+			p.Flags.String("client-id", "", "the hybrid client")
+		}
+		var out strings.Builder
+		if rc := p.run([]string{"-h"}, &out, nil); rc != 0 {
+			t.Fatalf("-h: exit status %d", rc)
+		}
+		help := out.String()
+		for _, want := range []string{
+			"-auth-client-id (OCS_CLIENT_ID) is the client-credential client the example signs in\nwith to manage the tenant, not a hybrid client.",
+			"-auth-client-id id\n", "management credentials, not a hybrid client",
+		} {
+			if !strings.Contains(help, want) {
+				t.Errorf("-h lacks %q:\n%s", want, help)
+			}
+		}
+		if got := strings.Contains(help, "-client-id is the hybrid client it works on."); got != withClientID {
+			t.Errorf("with a -client-id flag %v: -h names it %v:\n%s", withClientID, got, help)
+		}
+	}
+}
