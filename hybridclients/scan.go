@@ -83,12 +83,17 @@ func (o ScanOptions) validate() error {
 	return errors.Join(errs...)
 }
 
+// checkScan returns what is wrong with the arguments of a scan, before any request.
+func checkScan(ctx context.Context, c *Client, opts ScanOptions) error {
+	return errors.Join(c.ready(), transport.CheckContext(ctx), opts.validate())
+}
+
 // Each walks the tenant's clients (those opts.List selects, page by page) and calls work
 // for each with opts.Concurrency workers, yielding each client's Result as soon as its
 // work is done: in completion order, not list order. A client whose work fails is a
 // Result with Err set, and the scan goes on. The error of the sequence is the scan's own,
-// and ends it: invalid options (before any request), a failed list (after the clients
-// already listed are done), or ctx ending.
+// and ends it: invalid arguments (before any request: options, a nil ctx or Client, a nil
+// work), a failed list (after the clients already listed are done), or ctx ending.
 //
 // Breaking out of the loop, or ctx ending, cancels the work in flight at once; Each
 // returns only when every goroutine it started has ended. Memory is bounded by the
@@ -114,7 +119,7 @@ func (o ScanOptions) validate() error {
 //	}
 func Each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx context.Context, hc HybridClient) (T, error)) iter.Seq2[Result[T], error] {
 	return func(yield func(Result[T], error) bool) {
-		err := opts.validate()
+		err := checkScan(ctx, c, opts)
 		if work == nil {
 			err = errors.Join(err, &identity.ValidationError{Field: "Work", Rule: "must not be nil", Value: nil})
 		}
@@ -266,7 +271,7 @@ func (s *scan[T]) worker(ctx context.Context, jobs <-chan HybridClient, results 
 func (c *Client) ScanExpiry(ctx context.Context, within time.Duration, now time.Time, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
 	return func(yield func(Result[secrets.ExpiryReport], error) bool) {
 		if within < 0 {
-			yield(Result[secrets.ExpiryReport]{}, errors.Join(opts.validate(),
+			yield(Result[secrets.ExpiryReport]{}, errors.Join(checkScan(ctx, c, opts),
 				&identity.ValidationError{Field: "Within", Rule: "must not be negative", Value: within.String()}))
 			return
 		}

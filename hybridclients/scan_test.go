@@ -3,7 +3,9 @@ package hybridclients_test
 import (
 	"context"
 	"errors"
+	"iter"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"github.com/ocs-go/identity/secrets"
 	"go.uber.org/goleak"
 )
 
@@ -359,4 +362,71 @@ func TestEachWaitsForASlowLoop(t *testing.T) {
 			break
 		}
 	}
+}
+
+// recovered runs the loop of seq and returns what a deferred recover in the loop's own
+// goroutine sees.
+func recovered[T any](seq iter.Seq2[T, error]) (r any) {
+	defer func() { r = recover() }()
+	for range seq {
+	}
+	return nil
+}
+
+// A nil context, a nil or zero Client, and every other broken rule are one error, before
+// any request: never a panic.
+func TestScanArgumentsAreErrorsNotPanics(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 10, nil)
+	before := apiRequests(srv.Stats())
+	var nilCtx context.Context
+	work := func(context.Context, hybridclients.HybridClient) (int, error) { return 0, nil }
+	expiry := func(c *hybridclients.Client, ctx context.Context, within time.Duration, opts hybridclients.ScanOptions) iter.Seq2[hybridclients.Result[secrets.ExpiryReport], error] {
+		return c.ScanExpiry(ctx, within, time.Time{}, opts)
+	}
+	for _, tc := range []struct {
+		name   string
+		errs   func() []error
+		fields []string
+	}{
+		{"Each, nil ctx", func() []error { return errorsOf(hybridclients.Each(nilCtx, c, hybridclients.ScanOptions{}, work)) }, []string{"Ctx"}},
+		{"ScanExpiry, nil ctx", func() []error { return errorsOf(expiry(c, nilCtx, time.Hour, hybridclients.ScanOptions{})) }, []string{"Ctx"}},
+		{"ScanExpiry, nil ctx and negative within", func() []error { return errorsOf(expiry(c, nilCtx, -time.Hour, hybridclients.ScanOptions{})) }, []string{"Ctx", "Within"}},
+		{"Each, everything wrong", func() []error {
+			return errorsOf(hybridclients.Each[int](nilCtx, nil, hybridclients.ScanOptions{Concurrency: -1}, nil))
+		}, []string{"hybridclients.Client", "Ctx", "Concurrency", "Work"}},
+		{"ScanExpiry, nil Client", func() []error {
+			return errorsOf(expiry(nil, context.Background(), time.Hour, hybridclients.ScanOptions{}))
+		}, []string{"hybridclients.Client"}},
+		{"ScanExpiry, zero Client", func() []error {
+			return errorsOf(expiry(&hybridclients.Client{}, context.Background(), time.Hour, hybridclients.ScanOptions{}))
+		}, []string{"hybridclients.Client"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var errs []error
+			if r := recovered(func(yield func(int, error) bool) { errs = tc.errs() }); r != nil {
+				t.Fatalf("panicked: %v", r)
+			}
+			var fields []string
+			for _, ve := range identity.ValidationErrors(errors.Join(errs...)) {
+				fields = append(fields, ve.Field)
+			}
+			if len(errs) != 1 || !errors.Is(errs[0], identity.ErrInvalidInput) || !slices.Equal(fields, tc.fields) {
+				t.Fatalf("%v (fields %v); want one error of the fields %v", errs, fields, tc.fields)
+			}
+		})
+	}
+	if n := apiRequests(srv.Stats()) - before; n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
+
+func errorsOf[T any](seq iter.Seq2[T, error]) []error {
+	var errs []error
+	for _, err := range seq {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }

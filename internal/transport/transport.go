@@ -419,6 +419,15 @@ func apiError(method, path string, resp *http.Response, data []byte) *identity.E
 	return e
 }
 
+// CheckContext returns the error of a nil context, for an entry point that uses ctx before
+// its first request (a scan derives its own context from it); nil otherwise.
+func CheckContext(ctx context.Context) error {
+	if ctx == nil {
+		return idserver.NilContext()
+	}
+	return nil
+}
+
 // notSent is an error of a call that sent nothing because its context had already ended.
 type notSent struct{ error }
 
