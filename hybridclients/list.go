@@ -27,8 +27,9 @@ type ListOptions struct {
 	Tags []string `url:"tag,omitempty"`
 	// Skip is how many matching clients to pass over; 0 is the first page.
 	Skip int `url:"skip,omitempty"`
-	// PageSize is how many clients one page holds at most (the query's count); 0 means
-	// DefaultPageSize. Client.Count, not this, is the number of clients in all.
+	// PageSize is how many clients one page holds at most (the query's count): 0 means
+	// DefaultPageSize, and at most 50,000 (a tenant's limit of clients, so one page can
+	// hold them all). Client.Count, not this, is the number of clients in all.
 	PageSize int `url:"count,omitempty"`
 }
 
@@ -55,8 +56,8 @@ func (o ListOptions) validate() error {
 	if o.Skip < 0 {
 		r.Add("Skip", "must not be negative", o.Skip)
 	}
-	if o.PageSize < 0 {
-		r.Add("PageSize", "must not be negative (0 means the default page size)", o.PageSize)
+	if o.PageSize < 0 || o.PageSize > maxClientsPerTenant {
+		r.Add("PageSize", fmt.Sprintf("must be from 0 to %d, a tenant's limit of clients (0 means the default page size, %d)", maxClientsPerTenant, DefaultPageSize), o.PageSize)
 	}
 	return r.Err()
 }

@@ -142,6 +142,11 @@ type scan[T any] struct {
 	listErr error // written by the walk before it closes jobs
 }
 
+// queueAhead is how many clients the walk may hand out beyond those the workers hold:
+// about a default page, so that it lists the next page while the workers still have a
+// page's worth to do. It does not follow ListOptions.PageSize, which may be up to 50,000.
+const queueAhead = DefaultPageSize
+
 func (s *scan[T]) run(ctx context.Context, yield func(Result[T], error) bool) {
 	n := s.opts.Concurrency
 	if n == 0 {
@@ -152,13 +157,8 @@ func (s *scan[T]) run(ctx context.Context, yield func(Result[T], error) bool) {
 	defer cancel()
 
 	// Bounded channels: the walk blocks while the workers are busy, the workers while
-	// the loop is. Jobs hold a page more than the workers take, so the walk lists the
-	// next page while the workers still have a page's worth to do.
-	pageSize := s.opts.List.PageSize
-	if pageSize == 0 {
-		pageSize = DefaultPageSize
-	}
-	jobs := make(chan HybridClient, n+pageSize)
+	// the loop is.
+	jobs := make(chan HybridClient, n+queueAhead)
 	results := make(chan Result[T], n)
 	var wg sync.WaitGroup
 	wg.Add(1 + n)

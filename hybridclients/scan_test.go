@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"math"
 	"net/http"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -429,4 +432,74 @@ func errorsOf[T any](seq iter.Seq2[T, error]) []error {
 		}
 	}
 	return errs
+}
+
+// A page size past a tenant's 50,000 clients (math.MaxInt made the scan's queue panic,
+// math.MaxInt32 made it ask for hundreds of GB) is an error of List, All, Each and
+// ScanExpiry before any request; 50,000 itself lists a small tenant in one page.
+func TestHugePageSizeIsAnError(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 5, nil)
+	ctx := context.Background()
+	before := apiRequests(srv.Stats())
+	work := func(context.Context, hybridclients.HybridClient) (int, error) { return 0, nil }
+	for _, size := range []int{math.MaxInt, math.MaxInt32, 50_001} {
+		list := hybridclients.ListOptions{PageSize: size}
+		scan := hybridclients.ScanOptions{List: list}
+		for name, errs := range map[string]func() []error{
+			"List": func() []error {
+				_, err := c.List(ctx, list)
+				return []error{err}
+			},
+			"All":        func() []error { return errorsOf(c.All(ctx, list)) },
+			"Each":       func() []error { return errorsOf(hybridclients.Each(ctx, c, scan, work)) },
+			"ScanExpiry": func() []error { return errorsOf(c.ScanExpiry(ctx, time.Hour, time.Time{}, scan)) },
+		} {
+			var got []error
+			if r := recovered(func(func(int, error) bool) { got = errs() }); r != nil {
+				t.Fatalf("%s, PageSize %d: panicked: %v", name, size, r)
+			}
+			ves := identity.ValidationErrors(errors.Join(got...))
+			if len(got) != 1 || len(ves) != 1 || !strings.HasSuffix(ves[0].Field, "PageSize") || ves[0].Value != size {
+				t.Errorf("%s, PageSize %d: %v; want one ValidationError of PageSize", name, size, got)
+			}
+		}
+	}
+	if n := apiRequests(srv.Stats()) - before; n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+	n := 0
+	for _, err := range hybridclients.Each(ctx, c, hybridclients.ScanOptions{List: hybridclients.ListOptions{PageSize: 50_000}}, work) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if lists := srv.Stats().Requests[hybridclientstest.OpListClients]; n != 5 || lists != 1 {
+		t.Errorf("PageSize 50,000: %d clients in %d pages, want 5 in 1", n, lists)
+	}
+}
+
+// The scan's queue does not follow the page size: a scan of 5 clients in pages of 50,000
+// allocates what a scan of 5 clients does, not a queue for 50,000.
+func TestEachQueueDoesNotFollowThePageSize(t *testing.T) {
+	noLeak(t)
+	_, c := scanServer(t, 5, nil)
+	work := func(context.Context, hybridclients.HybridClient) (int, error) { return 0, nil }
+	allocated := func(size int) uint64 {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		for _, err := range hybridclients.Each(context.Background(), c, hybridclients.ScanOptions{List: hybridclients.ListOptions{PageSize: size}}, work) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&m1)
+		return m1.TotalAlloc - m0.TotalAlloc
+	}
+	small, large := allocated(0), allocated(50_000)
+	t.Logf("allocated by a scan of 5 clients: %d B in pages of 100, %d B in pages of 50,000", small, large)
+	if large > 2*small+256<<10 {
+		t.Errorf("pages of 50,000 allocate %d B, pages of 100 %d B", large, small)
+	}
 }
