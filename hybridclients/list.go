@@ -86,9 +86,15 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 
 // All iterates over every hybrid client matching opts, fetching one page at a time as the
 // loop advances (memory holds one page), starting at opts.Skip with pages of opts.PageSize
-// (default 100). An error ends the iteration after being yielded once. Clients created or
-// deleted while the loop runs may be missed, as with any skip/count paging; a client that
-// a concurrent create pushes from the end of one page to the next is not yielded twice.
+// (default 100). An error ends the iteration after being yielded once.
+//
+// The service pages by skip and count only, with no cursor and no snapshot, and All is a
+// plain walk of those pages: what it promises holds while no client is created or
+// deleted. A client that a create pushes from the end of one page to the next is not
+// yielded twice, but a delete moves the later clients back, and a client that exists
+// throughout can then be missed (as can one pushed further than a page by many creates
+// be yielded twice). Each visits every client that exists throughout the walk exactly
+// once, whatever is created or deleted meanwhile, for memory that grows with the tenant.
 //
 // A service that ignores skip cannot make the loop run forever: three pages in a row with
 // no client that was not on the page before, or twice as many clients as a tenant can
@@ -100,7 +106,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 //	}
 func (c *Client) All(ctx context.Context, opts ListOptions) iter.Seq2[HybridClient, error] {
 	return func(yield func(HybridClient, error) bool) {
-		for p, err := range c.pages(ctx, opts) {
+		for p, err := range c.pages(ctx, opts, false) {
 			if err != nil {
 				yield(HybridClient{}, err)
 				return
@@ -117,8 +123,10 @@ func (c *Client) All(ctx context.Context, opts ListOptions) iter.Seq2[HybridClie
 // pages iterates over the pages of a list, one request per page as the loop advances; an
 // error ends it after being yielded once. All and the scans (Each) walk the tenant with it.
 // A page holds only clients that were not on the page before: a client that a concurrent
-// create pushes from the end of one page to the next is not yielded twice.
-func (c *Client) pages(ctx context.Context, opts ListOptions) iter.Seq2[*Page, error] {
+// create pushes from the end of one page to the next is not yielded twice. An exact walk
+// (the scans) yields every client that is listed throughout exactly once, remembering the
+// id of every client met (pager.Walk.Exact).
+func (c *Client) pages(ctx context.Context, opts ListOptions, exact bool) iter.Seq2[*Page, error] {
 	w := pager.Walk[HybridClient, string]{
 		Skip:     opts.Skip,
 		PageSize: opts.PageSize,
@@ -131,7 +139,9 @@ func (c *Client) pages(ctx context.Context, opts ListOptions) iter.Seq2[*Page, e
 			}
 			return p.Clients, p.Total, nil
 		},
-		Key: func(hc HybridClient) string { return hc.ID },
+		Key:    func(hc HybridClient) string { return hc.ID },
+		Exact:  exact,
+		NewSet: pager.NewIDs,
 		// IDs make the service return every match at once.
 		OnePage: len(opts.IDs) > 0,
 		Noun:    "clients",

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"iter"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -501,5 +503,112 @@ func TestEachQueueDoesNotFollowThePageSize(t *testing.T) {
 	t.Logf("allocated by a scan of 5 clients: %d B in pages of 100, %d B in pages of 50,000", small, large)
 	if large > 2*small+256<<10 {
 		t.Errorf("pages of 50,000 allocate %d B, pages of 100 %d B", large, small)
+	}
+}
+
+// listHook calls before ahead of every list of clients it sends (GET .../HybridClients),
+// with the list's skip: a moment when a scan is between two pages.
+type listHook struct {
+	base   *http.Transport
+	before func(skip int)
+}
+
+func (h *listHook) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/HybridClients") {
+		skip, _ := strconv.Atoi(r.URL.Query().Get("skip"))
+		h.before(skip)
+	}
+	return h.base.RoundTrip(r)
+}
+
+func (h *listHook) CloseIdleConnections() { h.base.CloseIdleConnections() }
+
+// Clients deleted before the scan's place (the list moves back under it), deleted ahead
+// of it, and created, between every two pages: every client that stays is worked on
+// exactly once, and no client twice.
+func TestEachVisitsEveryClientThatStaysExactlyOnce(t *testing.T) {
+	noLeak(t)
+	const n, pageSize = 600, 25
+	ctx := context.Background()
+	srv := hybridclientstest.NewServer(t, &hybridclientstest.Options{MaxClients: n + 500})
+	if err := srv.SeedClients(n); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := hybridclients.New(srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.CloseIdleConnections)
+	original := map[string]bool{}
+	for _, r := range srv.Clients() {
+		original[r.ID] = true
+	}
+	rng := rand.New(rand.NewPCG(15, 7))
+	deleted := map[string]bool{}
+	lists, behind := 0, 0
+	remove := func(id string) {
+		if err := admin.Delete(ctx, id); err != nil {
+			t.Error(err)
+		}
+		deleted[id] = true
+	}
+	hook := &listHook{base: http.DefaultTransport.(*http.Transport).Clone(), before: func(skip int) {
+		lists++
+		ids := srv.Clients()
+		if skip == 0 || skip >= len(ids) {
+			return
+		}
+		for range 6 { // listed already
+			i := rng.IntN(skip)
+			remove(ids[i].ID)
+			ids = slices.Delete(ids, i, i+1)
+			skip--
+			behind++
+		}
+		for range 2 { // not listed yet
+			if ahead := len(ids) - skip - pageSize; ahead > 0 {
+				i := skip + pageSize + rng.IntN(ahead)
+				remove(ids[i].ID)
+				ids = slices.Delete(ids, i, i+1)
+			}
+		}
+		for range 3 {
+			if _, err := admin.Create(ctx, hybridclients.CreateRequest{Name: "created mid-scan", RedirectURIs: []string{"https://app.example.com/cb"}}); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	cfg := srv.Config()
+	cfg.HTTPClient = &http.Client{Transport: hook}
+	c, err := hybridclients.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+
+	visits := map[string]int{}
+	work := func(context.Context, hybridclients.HybridClient) (int, error) { return 0, nil }
+	for r, err := range hybridclients.Each(ctx, c, hybridclients.ScanOptions{Concurrency: 4, List: hybridclients.ListOptions{PageSize: pageSize}}, work) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		visits[r.Client.ID]++
+	}
+	missed := 0
+	for id := range original {
+		if !deleted[id] && visits[id] != 1 {
+			missed++
+			t.Errorf("client %s, there throughout, worked on %d times", id, visits[id])
+		}
+	}
+	for id, v := range visits {
+		if v > 1 {
+			t.Errorf("client %s worked on %d times", id, v)
+		}
+	}
+	t.Logf("%d clients at the start, %d deleted (%d already listed), %d created; %d worked on in %d lists; %d missed",
+		n, len(deleted), behind, len(srv.Clients())-n+len(deleted), len(visits), lists, missed)
+	if behind == 0 {
+		t.Fatal("no client was deleted behind the scan: nothing was tested")
 	}
 }

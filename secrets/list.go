@@ -70,8 +70,13 @@ func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*
 
 // All iterates over the secrets of client clientID, fetching one page at a time as the
 // loop advances (memory holds one page), starting at opts.Skip with pages of opts.PageSize
-// (default 100). An error ends the iteration after being yielded once. A secret met
-// again on a later page (the list shifted under a concurrent add) is not yielded twice.
+// (default 100). An error ends the iteration after being yielded once.
+//
+// A client holds at most MaxPerClient secrets, so with the default page size All is one
+// request: one moment of the list. With smaller pages it walks skip and count as the
+// service pages (no cursor, no snapshot): a secret met again on a later page (the list
+// shifted under a concurrent add) is not yielded twice, but a secret deleted meanwhile
+// moves the later ones back, and one that exists throughout can then be missed.
 //
 // A service that ignores skip cannot make the loop run forever: three pages in a row with
 // no secret not seen before, or far more secrets than a client can hold (MaxPerClient), ends it with an
