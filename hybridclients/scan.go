@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +90,43 @@ func checkScan(ctx context.Context, c *Client, opts ScanOptions) error {
 	return errors.Join(c.ready(), transport.CheckContext(ctx), opts.validate())
 }
 
+// PanicError is the value Each and ScanExpiry panic with, on the goroutine of the loop,
+// when a function they run on a goroutine of their own panicked (the work function, for
+// one client): the scan stops, and the panic reaches the caller, where a deferred recover
+// sees it, instead of ending the program from a goroutine no caller can reach. Its Error
+// holds the value and the stack of the goroutine that panicked.
+type PanicError struct {
+	// Value is what the function panicked with: recover's value on its goroutine.
+	Value any
+	// ClientID is the client whose work panicked; empty for a panic of the scan's own
+	// walk of the list (a bug of this SDK).
+	ClientID string
+	// Stack is the stack of the goroutine that panicked, as runtime/debug.Stack gives it.
+	Stack []byte
+}
+
+// Error says whose work panicked, with what, and where: the value and the stack.
+func (e *PanicError) Error() string {
+	who := "the walk of a scan"
+	if e.ClientID != "" {
+		who = fmt.Sprintf("the work for client %q", e.ClientID) // quoted: the id is the service's text
+	}
+	return fmt.Sprintf("hybridclients: %s panicked: %v\n\n%s", who, e.Value, e.Stack)
+}
+
+// Unwrap returns Value when it is an error, so that errors.Is and errors.As see the error
+// that work panicked with.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// panicGrace is how long a scan waits, after a panic, for the work still running to end
+// before it carries the panic to the loop. Work that uses its ctx ends at once; work that
+// waits on what the panic left behind (a lock never unlocked) may never end, and waiting
+// for it would hide the panic in a hang (the reason errgroup stopped carrying panics).
+const panicGrace = 5 * time.Second
+
 // Each walks the tenant's clients (those opts.List selects, page by page) and calls work
 // for each with opts.Concurrency workers, yielding each client's Result as soon as its
 // work is done: in completion order, not list order. A client whose work fails is a
@@ -109,6 +148,12 @@ func checkScan(ctx context.Context, c *Client, opts ScanOptions) error {
 // concurrency and the page size, plus the id of every client met (about 24 bytes a client:
 // 1.2 MB for a tenant's 50,000): the walk lists the next page only as workers take
 // clients, and waits while they and the loop are busy.
+//
+// A panic in work (or a runtime.Goexit, such as t.FailNow) stops the scan: the other work
+// is cancelled and, once every goroutine of the scan has ended (or after 5 seconds, for
+// work that does not end when its ctx does), the loop's goroutine panics with a
+// *PanicError carrying the value and the stack (or calls runtime.Goexit). The first one
+// counts; the rest are dropped.
 //
 // A scan adapts to the service's limits: every request it makes (work's too, through ctx)
 // is paced by one limit per scan, which the scan lowers when the service answers 429 or
@@ -150,6 +195,18 @@ type scan[T any] struct {
 	lim     *adaptive
 	total   atomic.Int64
 	listErr error // written by the walk before it closes jobs
+
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the walk and the workers
+	stopped bool
+	grace   time.Duration // panicGrace unless a test sets it
+
+	// The first panic (or runtime.Goexit) of a goroutine of the scan: failed is closed
+	// once panicked or goexit is set.
+	failOnce sync.Once
+	failed   chan struct{}
+	panicked *PanicError
+	goexit   bool
 }
 
 // queueAhead is how many clients the walk may hand out beyond those the workers hold:
@@ -164,31 +221,31 @@ func (s *scan[T]) run(ctx context.Context, yield func(Result[T], error) bool) {
 	}
 	s.lim = newAdaptive(n)
 	sctx, cancel := context.WithCancel(transport.WithPacer(ctx, s.lim))
-	defer cancel()
+	s.cancel, s.failed = cancel, make(chan struct{})
+	// Also when the loop's body panics: no goroutine of the scan outlives it.
+	defer s.stop()
 
 	// Bounded channels: the walk blocks while the workers are busy, the workers while
 	// the loop is.
 	jobs := make(chan HybridClient, n+queueAhead)
 	results := make(chan Result[T], n)
-	var wg sync.WaitGroup
-	wg.Add(1 + n)
-	go s.walk(sctx, jobs, &wg)
+	s.wg.Add(1 + n)
+	go s.walk(sctx, jobs)
 	var running atomic.Int32
 	running.Store(int32(n))
 	for range n {
-		go s.worker(sctx, jobs, results, &running, &wg)
-	}
-	// stop ends the scan early: cancel, let the workers see it, wait for every goroutine.
-	stop := func() {
-		cancel()
-		for range results {
-		}
-		wg.Wait()
+		go s.worker(sctx, jobs, results, &running)
 	}
 
 	var p Progress
-	for r := range results {
-		if ctx.Err() != nil {
+	for {
+		var r Result[T]
+		var ok bool
+		select {
+		case r, ok = <-results:
+		case <-s.failed:
+		}
+		if !ok || ctx.Err() != nil || s.failedYet() {
 			break
 		}
 		p.Done++
@@ -201,11 +258,11 @@ func (s *scan[T]) run(ctx context.Context, yield func(Result[T], error) bool) {
 			s.opts.OnProgress(p)
 		}
 		if !yield(r, nil) {
-			stop()
+			s.finish()
 			return
 		}
 	}
-	stop()
+	s.finish()
 	switch {
 	case ctx.Err() != nil:
 		yield(Result[T]{}, fmt.Errorf("hybridclients: scan stopped after %d of %d clients: %w", p.Done, s.total.Load(), ctx.Err()))
@@ -214,10 +271,87 @@ func (s *scan[T]) run(ctx context.Context, yield func(Result[T], error) bool) {
 	}
 }
 
+func (s *scan[T]) failedYet() bool {
+	select {
+	case <-s.failed:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop cancels the scan and waits for its goroutines, at most panicGrace once one of them
+// has panicked.
+func (s *scan[T]) stop() {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	s.cancel()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-s.failed:
+	}
+	grace := s.grace
+	if grace == 0 {
+		grace = panicGrace
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// finish stops the scan and carries a panic or runtime.Goexit of one of its goroutines to
+// the loop's.
+func (s *scan[T]) finish() {
+	s.stop()
+	switch {
+	case s.panicked != nil:
+		panic(s.panicked)
+	case s.goexit:
+		runtime.Goexit()
+	}
+}
+
+// fail records the first panic (r, recovered) or runtime.Goexit (r nil: a panic(nil)
+// recovers as a *runtime.PanicNilError) of a goroutine of the scan, and stops the scan.
+// It is called by a deferred function while the goroutine still has its panicking stack.
+func (s *scan[T]) fail(clientID string, r any) {
+	s.failOnce.Do(func() {
+		if r == nil {
+			s.goexit = true
+		} else {
+			s.panicked = &PanicError{Value: r, ClientID: clientID, Stack: debug.Stack()}
+		}
+		close(s.failed)
+	})
+	s.cancel()
+}
+
 // walk lists the clients page by page and hands them to the workers.
-func (s *scan[T]) walk(ctx context.Context, jobs chan<- HybridClient, wg *sync.WaitGroup) {
-	defer wg.Done()
+func (s *scan[T]) walk(ctx context.Context, jobs chan<- HybridClient) {
+	defer s.wg.Done()
 	defer close(jobs)
+	returned := false
+	defer func() {
+		if !returned {
+			s.fail("", recover())
+		}
+	}()
+	s.list(ctx, jobs)
+	returned = true
+}
+
+func (s *scan[T]) list(ctx context.Context, jobs chan<- HybridClient) {
 	first := true
 	for p, err := range s.c.pages(ctx, s.opts.List, true) {
 		if err != nil {
@@ -244,8 +378,8 @@ func (s *scan[T]) walk(ctx context.Context, jobs chan<- HybridClient, wg *sync.W
 }
 
 // worker does the work of the clients it takes; the last worker to end closes results.
-func (s *scan[T]) worker(ctx context.Context, jobs <-chan HybridClient, results chan<- Result[T], running *atomic.Int32, wg *sync.WaitGroup) {
-	defer wg.Done()
+func (s *scan[T]) worker(ctx context.Context, jobs <-chan HybridClient, results chan<- Result[T], running *atomic.Int32) {
+	defer s.wg.Done()
 	defer func() {
 		if running.Add(-1) == 0 {
 			close(results)
@@ -255,9 +389,8 @@ func (s *scan[T]) worker(ctx context.Context, jobs <-chan HybridClient, results 
 		if ctx.Err() != nil || s.lim.acquire(ctx) != nil {
 			return
 		}
-		v, err := s.work(ctx, hc)
-		s.lim.release()
-		if ctx.Err() != nil {
+		v, err, ok := s.do(ctx, hc)
+		if !ok || ctx.Err() != nil {
 			return // stopped: the scan ends with ctx's error, or the loop has left
 		}
 		select {
@@ -268,11 +401,24 @@ func (s *scan[T]) worker(ctx context.Context, jobs <-chan HybridClient, results 
 	}
 }
 
+// do runs work for hc; ok is false when work panicked, its panic then recovered and
+// carried to the loop (fail). A runtime.Goexit in work ends the worker here, after fail.
+func (s *scan[T]) do(ctx context.Context, hc HybridClient) (v T, err error, ok bool) {
+	defer s.lim.release()
+	defer func() {
+		if !ok {
+			s.fail(hc.ID, recover())
+		}
+	}()
+	v, err = s.work(ctx, hc)
+	return v, err, true
+}
+
 // ScanExpiry checks the secrets of every client of the tenant (those opts.List selects)
 // as secrets.Client.CheckExpiry does, with opts.Concurrency clients at once, and yields
 // each client's report as it completes (completion order). Every client there from the
 // start of the scan to its end is checked exactly once, whatever is created or deleted
-// meanwhile (see Each for that, errors, stopping, memory and the adaptive limit).
+// meanwhile (see Each for that, errors, panics, stopping, memory and the adaptive limit).
 // All clients are classified as of the same now (zero: the current time at the start);
 // within must not be negative.
 //

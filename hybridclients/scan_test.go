@@ -2,8 +2,11 @@ package hybridclients_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"iter"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -376,6 +379,106 @@ func recovered[T any](seq iter.Seq2[T, error]) (r any) {
 	for range seq {
 	}
 	return nil
+}
+
+// A panic in work reaches the goroutine of the loop, where recover sees it, as a
+// *PanicError with the value and the stack; the rest of the scan is stopped first.
+func TestEachCarriesAWorkPanicToTheLoop(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 300, nil)
+	target := srv.Clients()[37].ID
+	errBoom := errors.New("boom")
+	var started atomic.Int32
+	work := func(ctx context.Context, hc hybridclients.HybridClient) (int, error) {
+		started.Add(1)
+		if hc.ID == target {
+			panic(fmt.Errorf("counting: %w", errBoom))
+		}
+		return c.Secrets().Count(ctx, hc.ID)
+	}
+	got := recovered(hybridclients.Each(context.Background(), c, hybridclients.ScanOptions{Concurrency: 8}, work))
+	pe, ok := got.(*hybridclients.PanicError)
+	if !ok {
+		t.Fatalf("recovered %#v, want a *PanicError", got)
+	}
+	if err, _ := pe.Value.(error); pe.ClientID != target || !errors.Is(pe, errBoom) || err == nil || err.Error() != "counting: boom" {
+		t.Errorf("PanicError for %q with value %#v; want %s and the error work panicked with", pe.ClientID, pe.Value, target)
+	}
+	// The stack is the worker's, at the panic: it names the work function.
+	if !strings.Contains(string(pe.Stack), "TestEachCarriesAWorkPanicToTheLoop.func") || !strings.Contains(pe.Error(), "counting: boom") ||
+		!strings.Contains(pe.Error(), string(pe.Stack)) || !strings.Contains(pe.Error(), target) {
+		t.Errorf("Error() = %q; want the client, the value and the worker's stack", pe.Error())
+	}
+	after := started.Load()
+	time.Sleep(50 * time.Millisecond)
+	if started.Load() != after || after >= 300 {
+		t.Errorf("%d clients started, %d after the panic reached the loop: the scan went on", after, started.Load())
+	}
+}
+
+func TestEachCarriesAPanicValueThatIsNotAnError(t *testing.T) {
+	noLeak(t)
+	_, c := scanServer(t, 20, nil)
+	got := recovered(hybridclients.Each(context.Background(), c, hybridclients.ScanOptions{},
+		func(context.Context, hybridclients.HybridClient) (int, error) { panic("boom") }))
+	pe, ok := got.(*hybridclients.PanicError)
+	if !ok || pe.Value != "boom" || pe.Unwrap() != nil {
+		t.Fatalf("recovered %#v, want a *PanicError of \"boom\"", got)
+	}
+}
+
+// runtime.Goexit in work (t.FailNow, say) ends the loop's goroutine too, as it would have
+// ended the caller's had work run there: no client's result is silently lost.
+func TestEachCarriesGoexitToTheLoop(t *testing.T) {
+	noLeak(t)
+	srv, c := scanServer(t, 50, nil)
+	target := srv.Clients()[5].ID
+	var afterLoop, deferred atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer deferred.Store(true)
+		for range hybridclients.Each(context.Background(), c, hybridclients.ScanOptions{Concurrency: 4},
+			func(_ context.Context, hc hybridclients.HybridClient) (int, error) {
+				if hc.ID == target {
+					runtime.Goexit()
+				}
+				return 0, nil
+			}) {
+		}
+		afterLoop.Store(true)
+	}()
+	<-done
+	if afterLoop.Load() || !deferred.Load() {
+		t.Fatalf("after the loop reached: %v, deferred calls run: %v; want the goroutine ended by Goexit", afterLoop.Load(), deferred.Load())
+	}
+}
+
+// A secret that work panics with is carried as it is, and shown redacted.
+func TestPanicErrorNeverShowsASecret(t *testing.T) {
+	noLeak(t)
+	_, c := scanServer(t, 3, nil)
+	const value = "hc-secret-value-6f1e2d3c"
+	got := recovered(hybridclients.Each(context.Background(), c, hybridclients.ScanOptions{},
+		func(context.Context, hybridclients.HybridClient) (int, error) { panic(identity.NewSecret(value)) }))
+	pe, ok := got.(*hybridclients.PanicError)
+	if !ok {
+		t.Fatalf("recovered %#v, want a *PanicError", got)
+	}
+	if s, ok := pe.Value.(identity.Secret); !ok || s.Reveal() != value {
+		t.Errorf("Value = %#v, want the Secret work panicked with", pe.Value)
+	}
+	var logs strings.Builder
+	slog.New(slog.NewTextHandler(&logs, nil)).Error("scan", "err", pe, "panic", got)
+	js, err := json.Marshal(pe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{pe.Error(), fmt.Sprint(pe), fmt.Sprintf("%+v", pe), fmt.Sprintf("%#v", pe), fmt.Sprintf("%s", pe), string(js), logs.String()} {
+		if strings.Contains(s, value) {
+			t.Errorf("the secret is shown in %q", s)
+		}
+	}
 }
 
 // A nil context, a nil or zero Client, and every other broken rule are one error, before
