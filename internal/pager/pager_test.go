@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 // list serves items[skip:skip+size] and the total, counting requests.
@@ -366,8 +368,48 @@ func TestIDsKeepsDistinctIDsApart(t *testing.T) {
 			t.Errorf("%q: not a new id the first time, or not met the second", id)
 		}
 	}
-	if set := s.(*ids); len(set.guids) != 1 || len(set.other) != 5 {
-		t.Errorf("%d GUIDs held in 16 bytes, %d ids as text; want 1 and 5", len(set.guids), len(set.other))
+	if set := s.(*ids); len(set.guids.recent)+len(set.guids.sorted) != 1 || len(set.other) != 5 {
+		t.Errorf("%d GUIDs held in 16 bytes, %d ids as text; want 1 and 5", len(set.guids.recent)+len(set.guids.sorted), len(set.other))
+	}
+}
+
+// Across many merges of the recent GUIDs into the sorted ones, the set answers as a map
+// does: every GUID added is met, no other.
+func TestIDsHoldsManyGUIDs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	guid := func() string {
+		var u uuid.UUID
+		for i := range u {
+			u[i] = byte(rng.IntN(256))
+		}
+		return u.String()
+	}
+	s, want := NewIDs(), map[string]bool{}
+	for i := range 5*flushAt + 17 {
+		id := guid()
+		if i%3 == 0 && i > 0 {
+			for old := range want { // an id met before, now and then
+				id = old
+				break
+			}
+		}
+		if got := s.Add(id); got == want[id] {
+			t.Fatalf("Add(%s) = %v after %d adds, met before: %v", id, got, i, want[id])
+		}
+		want[id] = true
+	}
+	for id := range want {
+		if !s.Has(id) {
+			t.Fatalf("%s added but not met", id)
+		}
+	}
+	for range 1000 {
+		if id := guid(); s.Has(id) != want[id] {
+			t.Fatalf("Has(%s) = %v, never added", id, !want[id])
+		}
+	}
+	if g := s.(*ids).guids; len(g.sorted) != len(want)/flushAt*flushAt || len(g.recent) != len(want)%flushAt || !slices.IsSortedFunc(g.sorted, compareGUIDs) {
+		t.Errorf("%d GUIDs merged (sorted: %v), %d recent, of %d", len(g.sorted), slices.IsSortedFunc(g.sorted, compareGUIDs), len(g.recent), len(want))
 	}
 }
 
