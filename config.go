@@ -25,7 +25,7 @@ const (
 	LegacyOCS = "https://dat-b.osisoft.com"
 
 	// DefaultResource is used when Config.Resource is empty.
-	DefaultResource = RegionUSWest // == rules.DefaultResource, checked by a test
+	DefaultResource = RegionUSWest
 	// APIVersion is the version of the Identity API this SDK speaks.
 	APIVersion = "v1"
 	// DefaultMaxResponseBytes bounds a response body when Config.MaxResponseBytes is 0.
@@ -59,6 +59,8 @@ type Config struct {
 	// MaxResponseBytes bounds how much of a response body is read; larger bodies give an
 	// error matching ErrResponseTooLarge. Zero means DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// Clock is the time expiries are decided by (see Clock); nil means the system clock.
+	Clock Clock
 }
 
 // RetryPolicy says how transient failures are retried. Idempotent calls (GET, HEAD, PUT,

@@ -35,7 +35,7 @@ func New(cfg identity.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := secrets.New(cfg, secrets.HybridClients)
+	s, err := secrets.New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/clock"
 	"github.com/ocs-go/identity/internal/marker"
 	"github.com/ocs-go/identity/internal/settle"
 	"github.com/ocs-go/identity/internal/transport"
@@ -182,7 +183,7 @@ func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := clock.Of(c.cfg.Clock).Now()
 	body, err := req.validate(now, c.newID)
 	if err != nil {
 		return nil, err
@@ -321,7 +322,7 @@ func (c *Client) recoverSecret(ctx context.Context, st *createState, ours bool, 
 // description and (marked) expiry is. Otherwise (a caller's id) only a marker is proof,
 // and only on the client's sole secret: a client someone else made meanwhile could hold
 // a look-alike.
-func (st *createState) sort(clientOurs bool, ss []secrets.Metadata) (mine, others []int) {
+func (st *createState) sort(clientOurs bool, ss []secrets.ClientSecret) (mine, others []int) {
 	for _, s := range ss {
 		if st.matches(s) && (clientOurs || (st.proof && len(ss) == 1)) {
 			mine = append(mine, s.ID)
@@ -333,7 +334,7 @@ func (st *createState) sort(clientOurs bool, ss []secrets.Metadata) (mine, other
 }
 
 // matches reports whether s has the first secret's description and expiry as sent.
-func (st *createState) matches(s secrets.Metadata) bool {
+func (st *createState) matches(s secrets.ClientSecret) bool {
 	return marker.Carries(s.Description, s.Expiry.At(), st.body.SecretDescription, st.body.SecretExpirationDate)
 }
 
@@ -373,8 +374,8 @@ func (w *wireCreated) toCreated(resp *transport.Response) (*Created, error) {
 	return &Created{
 		Client: w.Client.toClient(),
 		Secret: secrets.Added{
-			Metadata: secrets.Metadata{ID: int(*w.ID), Description: deref(w.Description), Expiry: exp},
-			Value:    identity.NewSecret(*w.Secret),
+			ClientSecret: secrets.ClientSecret{ID: int(*w.ID), Description: deref(w.Description), Expiry: exp},
+			Value:        identity.NewSecret(*w.Secret),
 		},
 	}, nil
 }

@@ -14,7 +14,7 @@
 //   - [Client.SignIn] (or [DiscoverSignIn], for an application without management
 //     credentials) signs users in with a client: a ready *oauth2.Config with PKCE, the
 //     tenant, refresh and logout, refusing unregistered URIs before a browser sees them.
-//   - [Client.ScanExpiry] checks the secrets of every client of the tenant, and [Each]
+//   - [ScanExpiry] checks the secrets of every client of the tenant, and [Each]
 //     does any per-client work across it, with a bounded number of workers that slow
 //     down by themselves when the service throttles, yielding results as they complete.
 //

@@ -11,7 +11,7 @@ import (
 
 // Check the secrets of every client of a tenant, 16 clients at once, with a progress line.
 // Results come as each client is done, not in list order.
-func ExampleClient_ScanExpiry() {
+func ExampleScanExpiry() {
 	srv, cfg := fakeTenant()
 	defer srv.Close()
 	_ = srv.SeedClients(300)
@@ -27,7 +27,7 @@ func ExampleClient_ScanExpiry() {
 		},
 	}
 	lockedOutSoon := 0
-	for r, err := range clients.ScanExpiry(context.Background(), 30*24*time.Hour, time.Time{}, opts) {
+	for r, err := range hybridclients.ScanExpiry(context.Background(), clients, 30*24*time.Hour, opts) {
 		if err != nil {
 			log.Fatal(err) // the scan itself failed: listing the clients, or ctx
 		}

@@ -206,9 +206,9 @@ func TestFinding12_NilContextPublicCalls(t *testing.T) {
 			return err
 		},
 		"Secrets.Delete": func() error { return sc.Delete(nilCtx, id, 1) },
-		"Secrets.Rotate": func() error { _, err := sc.Rotate(nilCtx, id, secrets.RotateOptions{Description: "d"}); return err },
+		"Secrets.Rotate": func() error { _, err := sc.Rotate(nilCtx, id, secrets.RotateRequest{Description: "d"}); return err },
 		"Secrets.CheckExpiry": func() error {
-			_, err := sc.CheckExpiry(nilCtx, id, time.Hour, time.Now())
+			_, err := sc.CheckExpiry(nilCtx, id, time.Hour)
 			return err
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ocs-go/identity/internal/pager"
 	"net/http"
 	"strings"
 	"testing"
@@ -509,5 +510,13 @@ func TestDocumentedErrors(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDefaultPageSizeIsThePagersDefault: the documented constant is a literal (go doc shows
+// it), and a zero PageSize must mean the same page size everywhere.
+func TestDefaultPageSizeIsThePagersDefault(t *testing.T) {
+	if DefaultPageSize != pager.DefaultPageSize {
+		t.Fatalf("DefaultPageSize = %d, the pager's default is %d", DefaultPageSize, pager.DefaultPageSize)
 	}
 }

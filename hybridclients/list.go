@@ -15,31 +15,31 @@ import (
 
 // DefaultPageSize is the service's page size when ListOptions.PageSize is zero; a scan
 // reads pages of this size unless ScanOptions.List says otherwise.
-const DefaultPageSize = pager.DefaultPageSize
+const DefaultPageSize = 100
 
 // ListOptions filter and page a list of hybrid clients. The zero value lists the first
 // page of every client.
 type ListOptions struct {
 	// IDs keeps only these clients (GUIDs); when set, the service ignores Skip and PageSize.
-	IDs []string `url:"id,omitempty"`
+	IDs []string
 	// Tags keeps clients that have any of these tags. Blank tags and tags with control
 	// characters (NUL included) are refused, as in CreateRequest.Tags.
-	Tags []string `url:"tag,omitempty"`
+	Tags []string
 	// Skip is how many matching clients to pass over; 0 is the first page.
-	Skip int `url:"skip,omitempty"`
+	Skip int
 	// PageSize is how many clients one page holds at most (the query's count): 0 means
 	// DefaultPageSize, and at most 50,000 (a tenant's limit of clients, so one page can
 	// hold them all). Client.Count, not this, is the number of clients in all.
-	PageSize int `url:"count,omitempty"`
+	PageSize int
 }
 
 // CountOptions filter a count of hybrid clients: the filters of ListOptions, without the
 // paging, which a count (HEAD) does not take.
 type CountOptions struct {
 	// IDs counts only these clients (GUIDs).
-	IDs []string `url:"id,omitempty"`
+	IDs []string
 	// Tags counts clients that have any of these tags, under the rules of ListOptions.Tags.
-	Tags []string `url:"tag,omitempty"`
+	Tags []string
 }
 
 // Page is one page of a list, with the number of clients matching the filters in all.
@@ -62,13 +62,22 @@ func (o ListOptions) validate() error {
 	return r.Err()
 }
 
+// listQuery is the query of a list or a count, as the service names it (go-querystring
+// tags: ids and tags as repeated keys, the page size as count).
+type listQuery struct {
+	IDs      []string `url:"id,omitempty"`
+	Tags     []string `url:"tag,omitempty"`
+	Skip     int      `url:"skip,omitempty"`
+	PageSize int      `url:"count,omitempty"`
+}
+
 // List returns one page of the tenant's hybrid clients and the number matching in all.
 func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 	if err := errors.Join(c.ready(), opts.validate()); err != nil {
 		return nil, err
 	}
 	var ws []wireClient
-	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: []string{collection}, Query: opts}, &ws)
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: []string{collection}, Query: listQuery{opts.IDs, opts.Tags, opts.Skip, opts.PageSize}}, &ws)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +195,7 @@ func (c *Client) Count(ctx context.Context, opts CountOptions) (int, error) {
 	if err := errors.Join(c.ready(), r.Err()); err != nil {
 		return 0, err
 	}
-	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection}, Query: opts}, nil)
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection}, Query: listQuery{IDs: opts.IDs, Tags: opts.Tags}}, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -158,7 +158,9 @@ const panicGrace = 5 * time.Second
 // A scan adapts to the service's limits: every request it makes (work's too, through ctx)
 // is paced by one limit per scan, which the scan lowers when the service answers 429 or
 // 503, and raises again when those stop, as aws-sdk-go-v2's adaptive retry mode and
-// Netflix's concurrency-limits do (details in the source, adaptive.go). Each request is
+// Netflix's concurrency-limits do: the request rate drops to 0.7 of what the service
+// accepted and climbs back along TCP CUBIC's curve, and the clients in flight drop by a
+// tenth per throttle and grow by one per answer, up to Concurrency. Each request is
 // still retried as any call is (Config.Retry), so a throttled tenant is scanned slower,
 // not with failed clients. work is called from several goroutines at once, and must make
 // its calls (through any client of this SDK) with the ctx it is given: that ctx carries
@@ -414,31 +416,30 @@ func (s *scan[T]) do(ctx context.Context, hc HybridClient) (v T, err error, ok b
 	return v, err, true
 }
 
-// ScanExpiry checks the secrets of every client of the tenant (those opts.List selects)
-// as secrets.Client.CheckExpiry does, with opts.Concurrency clients at once, and yields
-// each client's report as it completes (completion order). Every client there from the
-// start of the scan to its end is checked exactly once, whatever is created or deleted
+// ScanExpiry checks the secrets of every client of c's tenant (those opts.List selects) as
+// secrets.Client.CheckExpiry does, with opts.Concurrency clients at once, and yields each
+// client's report as it completes (completion order). Every client there from the start
+// of the scan to its end is checked exactly once, whatever is created or deleted
 // meanwhile (see Each for that, errors, panics, stopping, memory and the adaptive limit).
-// All clients are classified as of the same now (zero: the current time at the start);
-// within must not be negative.
+// Each report is as of the time its client's secrets were read (ExpiryReport.AsOf), by
+// the Config's Clock; within must not be negative.
 //
-//	for r, err := range clients.ScanExpiry(ctx, 30*24*time.Hour, time.Time{}, hybridclients.ScanOptions{}) {
+// ScanExpiry is a function, as Each is (a method cannot have type parameters), so that a
+// scan reads the same whatever it does for each client.
+//
+//	for r, err := range hybridclients.ScanExpiry(ctx, clients, 30*24*time.Hour, hybridclients.ScanOptions{}) {
 //		if err != nil { return err }
 //		if r.Err == nil && r.Value.LockoutAhead() { fmt.Println("rotate now:", r.Client.Name) }
 //	}
-func (c *Client) ScanExpiry(ctx context.Context, within time.Duration, now time.Time, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
+func ScanExpiry(ctx context.Context, c *Client, within time.Duration, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
 	return func(yield func(Result[secrets.ExpiryReport], error) bool) {
 		if within < 0 {
 			yield(Result[secrets.ExpiryReport]{}, errors.Join(checkScan(ctx, c, opts),
 				&identity.ValidationError{Field: "Within", Rule: "must not be negative", Value: within.String()}))
 			return
 		}
-		at := now
-		if at.IsZero() {
-			at = time.Now()
-		}
 		check := func(ctx context.Context, hc HybridClient) (secrets.ExpiryReport, error) {
-			r, err := c.secrets.CheckExpiry(ctx, hc.ID, within, at)
+			r, err := c.secrets.CheckExpiry(ctx, hc.ID, within)
 			if err != nil {
 				return secrets.ExpiryReport{}, err
 			}

@@ -76,7 +76,7 @@ func TestScanExpiryEveryClientOnce(t *testing.T) {
 		}
 		last = p
 	}}
-	for r, err := range c.ScanExpiry(context.Background(), 30*24*time.Hour, time.Time{}, opts) {
+	for r, err := range hybridclients.ScanExpiry(context.Background(), c, 30*24*time.Hour, opts) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +174,7 @@ func TestEachCancelEndsAtOnce(t *testing.T) {
 	start := time.Now()
 	var last error
 	results := 0
-	for _, err := range c.ScanExpiry(ctx, time.Hour, time.Time{}, hybridclients.ScanOptions{Concurrency: 16}) {
+	for _, err := range hybridclients.ScanExpiry(ctx, c, time.Hour, hybridclients.ScanOptions{Concurrency: 16}) {
 		if err != nil {
 			last = err
 			continue
@@ -197,7 +197,7 @@ func TestEachFailedClientDoesNotStopTheScan(t *testing.T) {
 	srv, c := scanServer(t, 120, nil)
 	srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpListSecrets, Status: http.StatusNotFound, EveryNth: 40})
 	failed, ok, lastFailed := 0, 0, 0
-	for r, err := range c.ScanExpiry(context.Background(), time.Hour, time.Time{}, hybridclients.ScanOptions{
+	for r, err := range hybridclients.ScanExpiry(context.Background(), c, time.Hour, hybridclients.ScanOptions{
 		OnProgress: func(p hybridclients.Progress) { lastFailed = p.Failed },
 	}) {
 		if err != nil {
@@ -224,7 +224,7 @@ func TestEachListFailureEndsTheScan(t *testing.T) {
 	srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpListClients, Status: http.StatusForbidden, EveryNth: 2})
 	results := 0
 	var last error
-	for _, err := range c.ScanExpiry(context.Background(), time.Hour, time.Time{}, hybridclients.ScanOptions{}) {
+	for _, err := range hybridclients.ScanExpiry(context.Background(), c, time.Hour, hybridclients.ScanOptions{}) {
 		if err != nil {
 			last = err
 			continue
@@ -252,7 +252,7 @@ func TestScanOptionsValidated(t *testing.T) {
 		{hybridclients.ScanOptions{}, -time.Hour, "Within"},
 	} {
 		var errs []error
-		for _, err := range c.ScanExpiry(context.Background(), tc.within, time.Time{}, tc.opts) {
+		for _, err := range hybridclients.ScanExpiry(context.Background(), c, tc.within, tc.opts) {
 			errs = append(errs, err)
 		}
 		ves := identity.ValidationErrors(errors.Join(errs...))
@@ -285,7 +285,7 @@ func TestScanRateLimitedNoFailures(t *testing.T) {
 	var last hybridclients.Progress
 	failed := 0
 	start := time.Now()
-	for r, err := range c.ScanExpiry(context.Background(), time.Hour, time.Time{}, hybridclients.ScanOptions{
+	for r, err := range hybridclients.ScanExpiry(context.Background(), c, time.Hour, hybridclients.ScanOptions{
 		Concurrency: 32, OnProgress: func(p hybridclients.Progress) { last = p },
 	}) {
 		if err != nil {
@@ -327,7 +327,7 @@ func TestScanAdaptsTo503And429WithoutRetryAfter(t *testing.T) {
 			defer remove()
 			var last hybridclients.Progress
 			var mu sync.Mutex
-			for r, err := range c.ScanExpiry(context.Background(), time.Hour, time.Time{}, hybridclients.ScanOptions{
+			for r, err := range hybridclients.ScanExpiry(context.Background(), c, time.Hour, hybridclients.ScanOptions{
 				Concurrency: 16, OnProgress: func(p hybridclients.Progress) { mu.Lock(); last = p; mu.Unlock() },
 			}) {
 				if err != nil {
@@ -490,7 +490,7 @@ func TestScanArgumentsAreErrorsNotPanics(t *testing.T) {
 	var nilCtx context.Context
 	work := func(context.Context, hybridclients.HybridClient) (int, error) { return 0, nil }
 	expiry := func(c *hybridclients.Client, ctx context.Context, within time.Duration, opts hybridclients.ScanOptions) iter.Seq2[hybridclients.Result[secrets.ExpiryReport], error] {
-		return c.ScanExpiry(ctx, within, time.Time{}, opts)
+		return hybridclients.ScanExpiry(ctx, c, within, opts)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -558,7 +558,7 @@ func TestHugePageSizeIsAnError(t *testing.T) {
 			},
 			"All":        func() []error { return errorsOf(c.All(ctx, list)) },
 			"Each":       func() []error { return errorsOf(hybridclients.Each(ctx, c, scan, work)) },
-			"ScanExpiry": func() []error { return errorsOf(c.ScanExpiry(ctx, time.Hour, time.Time{}, scan)) },
+			"ScanExpiry": func() []error { return errorsOf(hybridclients.ScanExpiry(ctx, c, time.Hour, scan)) },
 		} {
 			var got []error
 			if r := recovered(func(func(int, error) bool) { got = errs() }); r != nil {

@@ -2,7 +2,7 @@ package hybridclients
 
 import "time"
 
-// Limits of the service (API.md), checked before a request is sent.
+// Limits of the service (its API reference), checked before a request is sent.
 const (
 	MaxRedirectURIs           = 10
 	MaxPostLogoutRedirectURIs = 10

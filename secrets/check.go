@@ -12,14 +12,16 @@ import (
 // ExpiryReport sorts a client's secrets by how urgently they need attention. Expired and
 // ExpiringSoon are in order of expiry, earliest first; the others in the order given.
 type ExpiryReport struct {
+	// AsOf is the time the secrets were classified as of.
+	AsOf time.Time
 	// Expired secrets no longer work.
-	Expired []Metadata
+	Expired []ClientSecret
 	// ExpiringSoon secrets still work but expire within the duration asked about.
-	ExpiringSoon []Metadata
+	ExpiringSoon []ClientSecret
 	// NeverExpiring secrets do not expire; the service advises against them.
-	NeverExpiring []Metadata
+	NeverExpiring []ClientSecret
 	// Valid secrets expire, but later than the duration asked about.
-	Valid []Metadata
+	Valid []ClientSecret
 }
 
 // LockoutAhead reports whether no secret of the report will still work once the duration
@@ -30,10 +32,10 @@ func (r ExpiryReport) LockoutAhead() bool {
 
 // Classify sorts secrets (from List or All, say) into an ExpiryReport as of now: expired,
 // expiring within the given duration (at or before now+within), never expiring, and valid
-// beyond it. It makes no call. A Metadata with an unset Expiry (never one from the
+// beyond it. It makes no call. A ClientSecret with an unset Expiry (never one from the
 // service) counts as never expiring.
-func Classify(secrets []Metadata, within time.Duration, now time.Time) ExpiryReport {
-	var r ExpiryReport
+func Classify(secrets []ClientSecret, within time.Duration, now time.Time) ExpiryReport {
+	r := ExpiryReport{AsOf: now}
 	horizon := now.Add(within)
 	for _, s := range secrets {
 		at, ok := s.Expiry.when(now)
@@ -48,7 +50,7 @@ func Classify(secrets []Metadata, within time.Duration, now time.Time) ExpiryRep
 			r.Valid = append(r.Valid, s)
 		}
 	}
-	byExpiry := func(a, b Metadata) int {
+	byExpiry := func(a, b ClientSecret) int {
 		ta, _ := a.Expiry.when(now)
 		tb, _ := b.Expiry.when(now)
 		return ta.Compare(tb)
@@ -59,13 +61,14 @@ func Classify(secrets []Metadata, within time.Duration, now time.Time) ExpiryRep
 }
 
 // CheckExpiry lists the secrets of client clientID and classifies them as Classify does,
-// so that a program or a cron job can warn before an application is locked out:
+// as of the time they were read by the Config's Clock, so that a program or a cron job can
+// warn before an application is locked out:
 //
-//	r, err := sc.CheckExpiry(ctx, clientID, 30*24*time.Hour, time.Now())
+//	r, err := sc.CheckExpiry(ctx, clientID, 30*24*time.Hour)
 //	if err == nil && (len(r.Expired) > 0 || len(r.ExpiringSoon) > 0) { /* warn, rotate */ }
 //
-// A zero now means the current time. within must not be negative.
-func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.Duration, now time.Time) (*ExpiryReport, error) {
+// within must not be negative.
+func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.Duration) (*ExpiryReport, error) {
 	_, err := c.path(clientID)
 	if within < 0 {
 		err = errors.Join(err, &identity.ValidationError{Field: "Within", Rule: "must not be negative", Value: within.String()})
@@ -73,13 +76,10 @@ func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.D
 	if err != nil {
 		return nil, err
 	}
-	if now.IsZero() {
-		now = c.now()
-	}
 	all, err := c.collect(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
-	r := Classify(all, within, now)
+	r := Classify(all, within, c.now())
 	return &r, nil
 }

@@ -7,32 +7,32 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/clock"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 )
 
-// Kind is the type of client whose secrets a Client manages. The service has the same
-// secrets routes for hybrid clients and for client-credential clients.
-type Kind string
+// route is the collection whose clients' secrets a Client manages: the service has the
+// same secrets routes for hybrid clients and for client-credential clients.
+type route string
 
 const (
-	// HybridClients selects /HybridClients/{clientId}/Secrets.
-	HybridClients Kind = "HybridClients"
-	// ClientCredentialClients selects /ClientCredentialClients/{clientId}/Secrets.
-	ClientCredentialClients Kind = "ClientCredentialClients"
+	hybridRoute           route = "HybridClients"
+	clientCredentialRoute route = "ClientCredentialClients"
 )
 
 // MaxPerClient is the service's limit of secrets per client.
 const MaxPerClient = 10
 
-// Client calls the secrets routes of one tenant's clients of one Kind. Every operation
-// needs the Tenant Administrator role. It is safe for concurrent use. Make one with New
-// (or hybridclients.Client.Secrets): a zero or nil Client sends nothing, and every call
-// returns an error matching identity.ErrInvalidInput that says so.
+// Client calls the secrets routes of one tenant's hybrid clients (New) or client-credential
+// clients (NewForClientCredentialClients). Every operation needs the Tenant Administrator
+// role. It is safe for concurrent use. Make one with New (or hybridclients.Client.Secrets):
+// a zero or nil Client sends nothing, and every call returns an error matching
+// identity.ErrInvalidInput that says so.
 type Client struct {
 	t    *transport.Client
-	kind Kind
-	now  func() time.Time // the clock of defaults, rotation and grace periods; tests set it
+	kind route
+	now  func() time.Time // Config.Clock's Now: defaults, expiry checks, rotation and grace periods
 	// randN returns a random number in [0, n): it picks each add's marker; tests set it.
 	randN func(int) int
 	// claims are the markers of this Client's adds still in flight, so that two
@@ -40,18 +40,25 @@ type Client struct {
 	claims *claims
 }
 
-// New returns a Client for the secrets of cfg's tenant's clients of the given kind. It
-// validates cfg and makes no network call. hybridclients.Client.Secrets returns one that
-// shares the hybrid clients' connections.
-func New(cfg identity.Config, kind Kind) (*Client, error) {
-	if kind != HybridClients && kind != ClientCredentialClients {
-		return nil, &identity.ValidationError{Field: "Kind", Rule: "must be HybridClients or ClientCredentialClients", Value: string(kind)}
-	}
+// New returns a Client for the secrets of cfg's tenant's hybrid clients. It validates cfg
+// and makes no network call. hybridclients.Client.Secrets returns one that shares the
+// hybrid clients' connections and token.
+func New(cfg identity.Config) (*Client, error) { return newClient(cfg, hybridRoute) }
+
+// NewForClientCredentialClients returns a Client for the secrets of cfg's tenant's
+// client-credential clients: the service's twin routes
+// (/ClientCredentialClients/{clientId}/Secrets), with the same operations and rules as
+// those of hybrid clients. It validates cfg and makes no network call.
+func NewForClientCredentialClients(cfg identity.Config) (*Client, error) {
+	return newClient(cfg, clientCredentialRoute)
+}
+
+func newClient(cfg identity.Config, kind route) (*Client, error) {
 	t, err := transport.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{t: t, kind: kind, now: time.Now, randN: rand.IntN, claims: &claims{}}, nil
+	return &Client{t: t, kind: kind, now: clock.Of(cfg.Clock).Now, randN: rand.IntN, claims: &claims{}}, nil
 }
 
 // CloseIdleConnections closes idle connections of the Client, as
@@ -62,18 +69,10 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
-// Kind returns the type of client whose secrets c manages ("" for a zero or nil Client).
-func (c *Client) Kind() Kind {
-	if c == nil {
-		return ""
-	}
-	return c.kind
-}
-
 // ready refuses a Client that New did not make: a zero Client has no transport, and a
 // call would otherwise panic.
 func (c *Client) ready() error {
-	if c != nil && c.t != nil && c.now != nil && (c.kind == HybridClients || c.kind == ClientCredentialClients) {
+	if c != nil && c.t != nil && c.now != nil && (c.kind == hybridRoute || c.kind == clientCredentialRoute) {
 		return nil
 	}
 	v := "zero Client"
@@ -86,8 +85,12 @@ func (c *Client) ready() error {
 // path returns the route segments of a client's secrets, or of one secret for each id
 // given, after checking the Client and the ids: every broken rule at once, joined.
 func (c *Client) path(clientID string, secretID ...int) ([]string, error) {
-	errs := []error{c.ready(), validate.GUID("ClientID", clientID)}
-	p := []string{string(c.Kind()), clientID, "Secrets"}
+	ready := c.ready()
+	errs := []error{ready, validate.GUID("ClientID", clientID)}
+	var p []string
+	if ready == nil {
+		p = []string{string(c.kind), clientID, "Secrets"}
+	}
 	for _, n := range secretID {
 		if n <= 0 || n > 1<<31-1 {
 			errs = append(errs, &identity.ValidationError{Field: "SecretID", Rule: "must be a positive 32-bit integer", Value: n})

@@ -26,7 +26,7 @@ const (
 func ExampleClient_Add() {
 	cfg, stop := fakeService()
 	defer stop()
-	sc, err := secrets.New(cfg, secrets.HybridClients)
+	sc, err := secrets.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -65,13 +65,13 @@ func ExampleClient_Rotate() {
 		secret{ID: 2, Description: "2024 deployment", Expires: true, Expiration: time.Date(2099, 6, 1, 0, 0, 0, 0, time.UTC)},
 	)
 	defer stop()
-	sc, err := secrets.New(cfg, secrets.HybridClients)
+	sc, err := secrets.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
 
 	vault := map[string]identity.Secret{} // stands for a real secret store
-	rot, err := sc.Rotate(context.Background(), clientID, secrets.RotateOptions{
+	rot, err := sc.Rotate(context.Background(), clientID, secrets.RotateRequest{
 		Description: "2025 deployment",
 		Expiry:      secrets.ExpiresAt(time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC)),
 		Store: func(ctx context.Context, s secrets.Added) error {
@@ -83,7 +83,7 @@ func ExampleClient_Rotate() {
 	if err != nil {
 		log.Fatal(err) // the error says what was done and what was not
 	}
-	fmt.Println("added:", rot.Added.ID, rot.Added.Description)
+	fmt.Println("added:", rot.New.ID, rot.New.Description)
 	for _, s := range rot.Shortened {
 		at := s.Expiry.At()
 		fmt.Println("works for one more hour:", s.ID, s.Description, time.Until(at).Round(time.Hour))
@@ -105,13 +105,14 @@ func ExampleClient_CheckExpiry() {
 		secret{ID: 3, Description: "legacy", Expires: false},
 	)
 	defer stop()
-	sc, err := secrets.New(cfg, secrets.HybridClients)
+	// The example's clock reads 2030-06-01; in a real job, leave Clock nil (the system clock).
+	cfg.Clock = fixedClock(time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC))
+	sc, err := secrets.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	now := time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC) // in a real job: time.Now()
-	r, err := sc.CheckExpiry(context.Background(), clientID, 30*24*time.Hour, now)
+	r, err := sc.CheckExpiry(context.Background(), clientID, 30*24*time.Hour)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -133,6 +134,12 @@ func ExampleClient_CheckExpiry() {
 }
 
 // secret is a ClientSecret of the examples' stand-in service.
+// fixedClock is an identity.Clock that always reads the same time.
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time                         { return time.Time(c) }
+func (c fixedClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 type secret struct {
 	ID          int
 	Description string

@@ -31,9 +31,9 @@ func TestAddExpiryRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, HybridClients)
-			f.On("GET", secretsURL(HybridClients), mocktest.Any, list())
-			f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(1, "", "2031-06-01T11:00:00Z")})
+			f := newFixture(t, hybridRoute)
+			f.On("GET", secretsURL(hybridRoute), mocktest.Any, list())
+			f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(1, "", "2031-06-01T11:00:00Z")})
 			_, err := f.c.Add(ctx, testClient, AddRequest{Expiry: tt.expiry})
 			if tt.body == "" {
 				var ve *identity.ValidationError
@@ -79,8 +79,8 @@ func TestUpdateRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, HybridClients)
-			f.On("PUT", secretsURL(HybridClients, "3"), mocktest.Any, ok(secretJSON(3, "x", "")))
+			f := newFixture(t, hybridRoute)
+			f.On("PUT", secretsURL(hybridRoute, "3"), mocktest.Any, ok(secretJSON(3, "x", "")))
 			_, err := f.c.Update(ctx, testClient, 3, tt.req)
 			if tt.body == "" {
 				if !errors.Is(err, identity.ErrInvalidInput) {
@@ -129,11 +129,11 @@ func TestDecodeExpiry(t *testing.T) {
 }
 
 func TestMetadataExpired(t *testing.T) {
-	m := Metadata{ID: 1, Expiry: ExpiresAt(testNow)}
+	m := ClientSecret{ID: 1, Expiry: ExpiresAt(testNow)}
 	if !m.Expired(testNow) || m.Expired(testNow.Add(-time.Nanosecond)) {
 		t.Error("Expired is wrong at the boundary")
 	}
-	if (Metadata{Expiry: NeverExpires()}).Expired(testNow.AddDate(100, 0, 0)) {
+	if (ClientSecret{Expiry: NeverExpires()}).Expired(testNow.AddDate(100, 0, 0)) {
 		t.Error("a never-expiring secret expired")
 	}
 }
@@ -142,16 +142,16 @@ func TestAddMissingValueIsResponseError(t *testing.T) {
 	// The answer lacks the value on both of the 2 attempts allowed: each time the secret it
 	// added is found by listing, deleted (nobody holds its value), and the add tried again
 	// while attempts remain.
-	f := newFixtureAttempts(t, HybridClients, 2)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any,
+	f := newFixtureAttempts(t, hybridRoute, 2)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any,
 		list(secretJSON(1, "old", "")),
 		list(secretJSON(1, "old", ""), secretJSON(11, "new", "2031-06-01T11:00:00Z")),
 		list(secretJSON(1, "old", ""), secretJSON(12, "new", "2031-06-01T11:00:00Z")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any,
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any,
 		mocktest.Reply{Status: 201, Body: secretJSON(11, "new", "2031-06-01T11:00:00Z")},
 		mocktest.Reply{Status: 201, Body: secretJSON(12, "new", "2031-06-01T11:00:00Z")})
-	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 204})
-	f.On("DELETE", secretsURL(HybridClients, "12"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(hybridRoute, "12"), mocktest.Any, mocktest.Reply{Status: 204})
 	a, err := f.c.Add(ctx, testClient, AddRequest{Description: "new"})
 	var re *identity.ResponseError
 	if a != nil || !errors.As(err, &re) || errors.Is(err, identity.ErrOutcomeUnknown) {
@@ -168,14 +168,14 @@ func TestAddMissingValueIsResponseError(t *testing.T) {
 
 func TestAddLostAnswerRecovered(t *testing.T) {
 	// A 502 after the service added the secret: the orphan is deleted and the add repeated.
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any,
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any,
 		list(),
 		list(secretJSON(11, "", "2031-06-01T11:00:00Z")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any,
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any,
 		mocktest.Reply{Status: 502, Body: "bad gateway"},
 		mocktest.Reply{Status: 201, Body: addedJSON(12, "", "2031-06-01T11:00:00Z")})
-	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
 	a, err := f.c.Add(ctx, testClient, AddRequest{})
 	if err != nil || a.ID != 12 || a.Value.Reveal() != testValue {
 		t.Fatalf("Add = %v, %v", a, err)
@@ -187,9 +187,9 @@ func TestAddLostAnswerRecovered(t *testing.T) {
 
 func TestAddOutcomeUnknown(t *testing.T) {
 	t.Run("listing fails", func(t *testing.T) {
-		f := newFixture(t, HybridClients)
-		f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "", "")), mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
-		f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 500, Body: mocktest.ErrorBody})
+		f := newFixture(t, hybridRoute)
+		f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "", "")), mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+		f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 500, Body: mocktest.ErrorBody})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		if !errors.Is(err, identity.ErrOutcomeUnknown) || !errors.Is(err, identity.ErrServer) ||
 			!strings.Contains(err.Error(), "it would be one not among [1]") {
@@ -197,9 +197,9 @@ func TestAddOutcomeUnknown(t *testing.T) {
 		}
 	})
 	t.Run("several new secrets", func(t *testing.T) {
-		f := newFixture(t, HybridClients)
-		f.On("GET", secretsURL(HybridClients), mocktest.Any, list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z"), secretJSON(12, "", "2031-06-01T11:00:00Z")))
-		f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 408})
+		f := newFixture(t, hybridRoute)
+		f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z"), secretJSON(12, "", "2031-06-01T11:00:00Z")))
+		f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 408})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		var oe *identity.OutcomeError
 		if !errors.As(err, &oe) || len(oe.Orphans) != 0 || !errors.Is(err, identity.ErrTimeout) ||
@@ -213,10 +213,10 @@ func TestAddOutcomeUnknown(t *testing.T) {
 		}
 	})
 	t.Run("orphan cannot be deleted", func(t *testing.T) {
-		f := newFixture(t, HybridClients)
-		f.On("GET", secretsURL(HybridClients), mocktest.Any, list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z")))
-		f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: `{"Id":11}`})
-		f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+		f := newFixture(t, hybridRoute)
+		f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(), list(secretJSON(11, "", "2031-06-01T11:00:00Z")))
+		f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: `{"Id":11}`})
+		f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		var oe *identity.OutcomeError
 		if !errors.As(err, &oe) || !equalInts(oe.Orphans, []int{11}) || oe.ClientID != testClient ||
@@ -226,9 +226,9 @@ func TestAddOutcomeUnknown(t *testing.T) {
 		}
 	})
 	t.Run("nothing added", func(t *testing.T) {
-		f := newFixtureAttempts(t, HybridClients, 2)
-		f.On("GET", secretsURL(HybridClients), mocktest.Any, list())
-		f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 500})
+		f := newFixtureAttempts(t, hybridRoute, 2)
+		f.On("GET", secretsURL(hybridRoute), mocktest.Any, list())
+		f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 500})
 		_, err := f.c.Add(ctx, testClient, AddRequest{})
 		if errors.Is(err, identity.ErrOutcomeUnknown) || !errors.Is(err, identity.ErrServer) || !strings.Contains(err.Error(), "no secret was added") {
 			t.Fatalf("err = %v", err)
@@ -240,24 +240,24 @@ func TestAddOutcomeUnknown(t *testing.T) {
 }
 
 func TestAddAtLimitSendsNothing(t *testing.T) {
-	f := newFixture(t, HybridClients)
+	f := newFixture(t, hybridRoute)
 	var ten []string
 	for i := 1; i <= MaxPerClient; i++ {
 		ten = append(ten, secretJSON(i, "", "2030-01-01T00:00:00Z"))
 	}
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(ten...))
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(ten...))
 	_, err := f.c.Add(ctx, testClient, AddRequest{})
 	if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "has 10 secrets (the limit is 10), 10 of them expired") {
 		t.Fatalf("err = %v", err)
 	}
-	if n := f.Count("POST", secretsURL(HybridClients)); n != 0 {
+	if n := f.Count("POST", secretsURL(hybridRoute)); n != 0 {
 		t.Errorf("%d POSTs sent", n)
 	}
 }
 
 func TestClassify(t *testing.T) {
-	s := func(id int, e Expiry) Metadata { return Metadata{ID: id, Expiry: e} }
-	in := []Metadata{
+	s := func(id int, e Expiry) ClientSecret { return ClientSecret{ID: id, Expiry: e} }
+	in := []ClientSecret{
 		s(1, ExpiresAt(testNow.Add(40*24*time.Hour))),
 		s(2, ExpiresAt(testNow.Add(-time.Hour))),
 		s(3, NeverExpires()),
@@ -295,13 +295,13 @@ func equalInts(a, b []int) bool {
 }
 
 func TestCheckExpiry(t *testing.T) {
-	f := newFixture(t, ClientCredentialClients)
-	f.On("GET", secretsURL(ClientCredentialClients), mocktest.Any, list(
+	f := newFixture(t, clientCredentialRoute)
+	f.On("GET", secretsURL(clientCredentialRoute), mocktest.Any, list(
 		secretJSON(1, "old", "2030-05-01T00:00:00Z"),
 		secretJSON(2, "soon", "2030-06-10T00:00:00Z"),
 		secretJSON(3, "forever", ""),
 		secretJSON(4, "fresh", "2031-06-01T00:00:00Z")))
-	r, err := f.c.CheckExpiry(ctx, testClient, 30*24*time.Hour, time.Time{}) // zero: the client's clock
+	r, err := f.c.CheckExpiry(ctx, testClient, 30*24*time.Hour) // as of the client's clock
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestCheckExpiry(t *testing.T) {
 		t.Errorf("report = %+v", r)
 	}
 	f.WantCalls("GET ClientCredentialClients/" + testClient + "/Secrets?count=100")
-	if _, err := f.c.CheckExpiry(ctx, testClient, -time.Second, testNow); !errors.Is(err, identity.ErrInvalidInput) {
+	if _, err := f.c.CheckExpiry(ctx, testClient, -time.Second); !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("negative within: %v", err)
 	}
 }

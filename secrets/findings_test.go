@@ -26,13 +26,13 @@ import (
 type emu struct {
 	srv     *hct.Server
 	c       *Client
-	subject hct.Identity
+	subject hct.Account
 }
 
 func newEmu(t *testing.T) *emu {
 	t.Helper()
 	srv := hct.NewServer(t, nil)
-	return &emu{srv: srv, c: emuClient(t, srv), subject: srv.AddIdentity(hct.RoleMember)}
+	return &emu{srv: srv, c: emuClient(t, srv), subject: srv.AddAccount(hct.RoleMember)}
 }
 
 // emuClient is another caller: an administrator's secrets client of its own.
@@ -40,7 +40,7 @@ func emuClient(t *testing.T, srv *hct.Server) *Client {
 	t.Helper()
 	cfg := srv.Config()
 	cfg.Retry = identity.RetryPolicy{MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond}
-	c, err := New(cfg, ClientCredentialClients)
+	c, err := NewForClientCredentialClients(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +190,9 @@ func TestFinding15_AddRetriesUnreadableCheck(t *testing.T) {
 			var err error
 			if rotate {
 				var rot *Rotation
-				rot, err = e.c.Rotate(context.Background(), e.subject.ClientID, RotateOptions{Description: "new",
+				rot, err = e.c.Rotate(context.Background(), e.subject.ClientID, RotateRequest{Description: "new",
 					Store: func(_ context.Context, s Added) error { value = s.Value; return nil }})
-				id = rot.Added.ID
+				id = rot.New.ID
 			} else {
 				var a *Added
 				if a, err = e.c.Add(context.Background(), e.subject.ClientID, AddRequest{Description: "new"}); a != nil {
@@ -232,7 +232,7 @@ func TestFinding15_CheckGivingUpEarlyStillNamesOrphan(t *testing.T) {
 			defer cancel()
 			var err error
 			if rotate {
-				_, err = e.c.Rotate(ctx, e.subject.ClientID, RotateOptions{Description: "new",
+				_, err = e.c.Rotate(ctx, e.subject.ClientID, RotateRequest{Description: "new",
 					Store: func(context.Context, Added) error { t.Error("Store called although the add failed"); return nil }})
 			} else {
 				_, err = e.c.Add(ctx, e.subject.ClientID, AddRequest{Description: "new"})
@@ -278,7 +278,7 @@ func TestFinding04_OverlappingRotationsReportLockout(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		_, errA = e.c.Rotate(ctx, e.subject.ClientID, RotateOptions{Description: "A", Store: func(ctx context.Context, s Added) error {
+		_, errA = e.c.Rotate(ctx, e.subject.ClientID, RotateRequest{Description: "A", Store: func(ctx context.Context, s Added) error {
 			close(aStoring)
 			<-bDone // A's store is slow: B's whole rotation runs meanwhile
 			return store(ctx, s)
@@ -288,7 +288,7 @@ func TestFinding04_OverlappingRotationsReportLockout(t *testing.T) {
 		defer wg.Done()
 		defer close(bDone)
 		<-aStoring
-		_, errB = b.Rotate(ctx, e.subject.ClientID, RotateOptions{Description: "B", Store: store})
+		_, errB = b.Rotate(ctx, e.subject.ClientID, RotateRequest{Description: "B", Store: store})
 	}()
 	wg.Wait()
 	if errB != nil {
@@ -308,7 +308,7 @@ func TestFinding04_OverlappingRotationsReportLockout(t *testing.T) {
 func TestFinding07_DefaultRotateKeepsOldSecretsAnHour(t *testing.T) {
 	e := newEmu(t)
 	before := time.Now()
-	rot, err := e.c.Rotate(context.Background(), e.subject.ClientID, RotateOptions{Store: func(context.Context, Added) error { return nil }})
+	rot, err := e.c.Rotate(context.Background(), e.subject.ClientID, RotateRequest{Store: func(context.Context, Added) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,8 +327,8 @@ func TestFinding07_DefaultRotateKeepsOldSecretsAnHour(t *testing.T) {
 // within the hour a new secret may take to work) is refused before anything is sent.
 func TestFinding07_RotateRefusesShortLivedNewSecret(t *testing.T) {
 	for _, exp := range []Expiry{ExpiresIn(time.Second), ExpiresIn(30 * time.Minute), ExpiresAt(testNow.Add(time.Hour))} {
-		f := newFixture(t, HybridClients)
-		_, err := f.c.Rotate(ctx, testClient, RotateOptions{Expiry: exp, Store: func(context.Context, Added) error { return nil }})
+		f := newFixture(t, hybridRoute)
+		_, err := f.c.Rotate(ctx, testClient, RotateRequest{Expiry: exp, Store: func(context.Context, Added) error { return nil }})
 		var ve *identity.ValidationError
 		if !errors.As(err, &ve) || ve.Field != "Expiry" {
 			t.Errorf("Expiry %v: err = %v, want a ValidationError of Expiry", exp, err)
@@ -340,13 +340,13 @@ func TestFinding07_RotateRefusesShortLivedNewSecret(t *testing.T) {
 // Finding 17: Rotate's partial retirement is in fields of its result, and an add whose
 // outcome is unknown comes back as an *identity.OutcomeError that errors.As finds.
 func TestFinding17_RotateReportsInFields(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", "2031-01-01T00:00:00Z"), secretJSON(2, "b", "2031-01-01T00:00:00Z"), secretJSON(3, "c", "2031-01-01T00:00:00Z")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("PUT", secretsURL(HybridClients, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:00Z")))
-	f.On("PUT", secretsURL(HybridClients, "2"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: func(context.Context, Added) error { return nil }})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "2031-01-01T00:00:00Z"), secretJSON(2, "b", "2031-01-01T00:00:00Z"), secretJSON(3, "c", "2031-01-01T00:00:00Z")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "2"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
 	if !errors.Is(err, identity.ErrForbidden) {
 		t.Fatalf("err = %v", err)
 	}
@@ -355,10 +355,10 @@ func TestFinding17_RotateReportsInFields(t *testing.T) {
 	}
 
 	// A never-expiring look-alike appeared after a lost answer: the add cannot be settled.
-	f = newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", "")), list(secretJSON(1, "a", ""), secretJSON(12, "v2", "")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 504})
-	_, err = f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Expiry: NeverExpires(), Store: func(context.Context, Added) error { return nil }})
+	f = newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "")), list(secretJSON(1, "a", ""), secretJSON(12, "v2", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 504})
+	_, err = f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Expiry: NeverExpires(), Store: func(context.Context, Added) error { return nil }})
 	var oe *identity.OutcomeError
 	if !errors.As(err, &oe) || !equalInts(oe.Unclaimed, []int{12}) || len(oe.Orphans) != 0 {
 		t.Fatalf("err = %v, want an OutcomeError with Unclaimed [12]", err)
@@ -373,17 +373,17 @@ func TestFinding17_RotateReportsInFields(t *testing.T) {
 // Finding 18: Add's own retries times the retry layer's 429 retries must not exceed
 // MaxAttempts POSTs in all.
 func TestFinding18_AddPOSTsBoundedByMaxAttempts(t *testing.T) {
-	f := newFixtureAttempts(t, HybridClients, 3)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list())
+	f := newFixtureAttempts(t, hybridRoute, 3)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list())
 	// Each round: two 429s (retried by the retry layer), then a 503 (retried by Add).
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 503},
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 503},
 		mocktest.Reply{Status: 429}, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 503},
 		mocktest.Reply{Status: 429}, mocktest.Reply{Status: 429}, mocktest.Reply{Status: 503})
 	_, err := f.c.Add(ctx, testClient, AddRequest{})
 	if err == nil {
 		t.Fatal("Add succeeded")
 	}
-	if n := f.Count("POST", secretsURL(HybridClients)); n > 3 {
+	if n := f.Count("POST", secretsURL(hybridRoute)); n > 3 {
 		t.Errorf("%d POSTs, want at most MaxAttempts = 3", n)
 	}
 }
@@ -391,7 +391,7 @@ func TestFinding18_AddPOSTsBoundedByMaxAttempts(t *testing.T) {
 // Finding 18: FreeRoom must not delete a secret that expired only moments ago by the local
 // clock, which may run ahead of the service's.
 func TestFinding18_FreeRoomSparesJustExpiredSecrets(t *testing.T) {
-	f := newFixture(t, HybridClients)
+	f := newFixture(t, hybridRoute)
 	var ten []string
 	for i := 1; i <= MaxPerClient; i++ {
 		exp := "2031-01-01T00:00:00Z"
@@ -400,9 +400,9 @@ func TestFinding18_FreeRoomSparesJustExpiredSecrets(t *testing.T) {
 		}
 		ten = append(ten, secretJSON(i, "s", exp))
 	}
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(ten...))
-	f.On("DELETE", secretsURL(HybridClients, "4"), mocktest.Any, mocktest.Reply{Status: 204})
-	_, err := f.c.Rotate(ctx, testClient, RotateOptions{FreeRoom: true, Store: func(context.Context, Added) error { return nil }})
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(ten...))
+	f.On("DELETE", secretsURL(hybridRoute, "4"), mocktest.Any, mocktest.Reply{Status: 204})
+	_, err := f.c.Rotate(ctx, testClient, RotateRequest{FreeRoom: true, Store: func(context.Context, Added) error { return nil }})
 	if !errors.Is(err, ErrLimitReached) {
 		t.Errorf("err = %v, want ErrLimitReached", err)
 	}
@@ -412,13 +412,13 @@ func TestFinding18_FreeRoomSparesJustExpiredSecrets(t *testing.T) {
 // Rotate retires only secrets of its first listing: one that appears later (another
 // caller's new secret) is never touched.
 func TestRotateNeverRetiresLaterSecrets(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "old", "")),
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "old", "")),
 		list(secretJSON(1, "old", ""), secretJSON(7, "someone else's", ""), secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("PUT", secretsURL(HybridClients, "1"), mocktest.Any, ok(secretJSON(1, "old", "2030-06-01T13:00:00Z")))
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: func(context.Context, Added) error { return nil }})
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "old", "2030-06-01T13:00:00Z")))
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +457,7 @@ func TestFinding15_NamingLookOutlastsTransientFailures(t *testing.T) {
 			defer cancel()
 			var err error
 			if rotate {
-				_, err = e.c.Rotate(ctx, e.subject.ClientID, RotateOptions{Description: "new",
+				_, err = e.c.Rotate(ctx, e.subject.ClientID, RotateRequest{Description: "new",
 					Store: func(context.Context, Added) error { t.Error("Store called although the add failed"); return nil }})
 			} else {
 				_, err = e.c.Add(ctx, e.subject.ClientID, AddRequest{Description: "new"})

@@ -26,7 +26,7 @@ func fields(err error) []string {
 }
 
 func TestFinding11_SecretDescriptionControlCharacters(t *testing.T) {
-	f := newFixture(t, HybridClients)
+	f := newFixture(t, hybridRoute)
 	store := func(context.Context, Added) error { return nil }
 	for name, v := range map[string]string{
 		"newline":        "billing\nsecrets: deleted every secret",
@@ -44,7 +44,7 @@ func TestFinding11_SecretDescriptionControlCharacters(t *testing.T) {
 		if got := fields(err); !slices.Equal(got, []string{"Description"}) {
 			t.Errorf("Update %s: %v, want a refusal of Description", name, err)
 		}
-		_, err = f.c.Rotate(ctx, testClient, RotateOptions{Description: v, Store: store})
+		_, err = f.c.Rotate(ctx, testClient, RotateRequest{Description: v, Store: store})
 		if got := fields(err); !slices.Equal(got, []string{"Description"}) {
 			t.Errorf("Rotate %s: %v, want a refusal of Description", name, err)
 		}
@@ -55,7 +55,7 @@ func TestFinding11_SecretDescriptionControlCharacters(t *testing.T) {
 // TestSecretsReportClientIDWithOtherRules: a bad client id comes back together with the
 // request's other broken rules, as in the hybridclients package.
 func TestSecretsReportClientIDWithOtherRules(t *testing.T) {
-	f := newFixture(t, HybridClients)
+	f := newFixture(t, hybridRoute)
 	past := ExpiresAt(testNow.Add(-time.Hour))
 	for _, tc := range []struct {
 		name string
@@ -68,9 +68,9 @@ func TestSecretsReportClientIDWithOtherRules(t *testing.T) {
 			_, err := f.c.Update(ctx, "..", 1, UpdateRequest{Description: identity.Ptr("\x1b[0m"), Expiry: past})
 			return err
 		}(), []string{"ClientID", "Description", "Expiry"}},
-		{"Rotate", func() error { _, err := f.c.Rotate(ctx, "", RotateOptions{Expiry: past}); return err }(), []string{"ClientID", "Expiry", "Store"}},
+		{"Rotate", func() error { _, err := f.c.Rotate(ctx, "", RotateRequest{Expiry: past}); return err }(), []string{"ClientID", "Expiry", "Store"}},
 		{"List", func() error { _, err := f.c.List(ctx, "", ListOptions{Skip: -1, PageSize: -1}); return err }(), []string{"ClientID", "Skip", "PageSize"}},
-		{"CheckExpiry", func() error { _, err := f.c.CheckExpiry(ctx, "", -time.Hour, testNow); return err }(), []string{"ClientID", "Within"}},
+		{"CheckExpiry", func() error { _, err := f.c.CheckExpiry(ctx, "", -time.Hour); return err }(), []string{"ClientID", "Within"}},
 		{"Get", func() error { _, err := f.c.Get(ctx, "", -1); return err }(), []string{"ClientID", "SecretID"}},
 	} {
 		if got := fields(tc.err); !slices.Equal(got, tc.want) {
@@ -81,7 +81,7 @@ func TestSecretsReportClientIDWithOtherRules(t *testing.T) {
 }
 
 func TestFinding12_ZeroSecretsClientReturnsErrors(t *testing.T) {
-	for name, c := range map[string]*Client{"zero": {}, "nil": nil, "zero kind": {kind: HybridClients}} {
+	for name, c := range map[string]*Client{"zero": {}, "nil": nil, "zero kind": {kind: hybridRoute}} {
 		check := func(method string, err error) {
 			t.Helper()
 			if !errors.Is(err, identity.ErrInvalidInput) || err == nil || !strings.Contains(err.Error(), "secrets.New") {
@@ -115,15 +115,14 @@ func TestFinding12_ZeroSecretsClientReturnsErrors(t *testing.T) {
 			_, err = c.Update(ctx, testClient, 1, UpdateRequest{Description: identity.Ptr("x")})
 			check("Update", err)
 			check("Delete", c.Delete(ctx, testClient, 1))
-			rot, err := c.Rotate(ctx, testClient, RotateOptions{Store: func(context.Context, Added) error { return nil }})
+			rot, err := c.Rotate(ctx, testClient, RotateRequest{Store: func(context.Context, Added) error { return nil }})
 			check("Rotate", err)
 			if rot == nil {
 				t.Errorf("%s Client.Rotate returned a nil *Rotation", name)
 			}
-			_, err = c.CheckExpiry(ctx, testClient, time.Hour, time.Time{})
+			_, err = c.CheckExpiry(ctx, testClient, time.Hour)
 			check("CheckExpiry", err)
 			c.CloseIdleConnections()
-			_ = c.Kind()
 			// Other broken rules come with it.
 			_, err = c.Add(ctx, "", AddRequest{Description: "a\nb"})
 			if got := fields(err); !slices.Equal(got, []string{"secrets.Client", "ClientID", "Description"}) {

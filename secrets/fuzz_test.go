@@ -257,7 +257,7 @@ func FuzzExpiry(f *testing.F) {
 
 		// Rotate's options: the same expiry rules, plus Store and Grace.
 		grace := time.Duration(nsec)
-		opts := RotateOptions{Description: desc, Expiry: e, Grace: grace}
+		opts := RotateRequest{Description: desc, Expiry: e, Grace: grace}
 		if flags&2 != 0 {
 			opts.Store = func(context.Context, Added) error { return nil }
 		}

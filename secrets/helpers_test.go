@@ -21,7 +21,7 @@ const (
 var testNow = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // secretsURL is the URL of the test client's secrets, or of one secret.
-func secretsURL(kind Kind, id ...string) string {
+func secretsURL(kind route, id ...string) string {
 	u := mocktest.TenantURL + "/" + string(kind) + "/" + testClient + "/Secrets"
 	for _, s := range id {
 		u += "/" + s
@@ -36,16 +36,16 @@ type fixture struct {
 	c *Client
 }
 
-func newFixture(t *testing.T, kind Kind) *fixture {
+func newFixture(t *testing.T, kind route) *fixture {
 	t.Helper()
 	return newFixtureAttempts(t, kind, 0)
 }
 
 // newFixtureAttempts is newFixture with Retry.MaxAttempts set (0: the default).
-func newFixtureAttempts(t *testing.T, kind Kind, attempts int) *fixture {
+func newFixtureAttempts(t *testing.T, kind route, attempts int) *fixture {
 	t.Helper()
 	rig := mocktest.New(t, mocktest.Options{MaxAttempts: attempts})
-	c, err := New(rig.Config, kind)
+	c, err := newClient(rig.Config, kind)
 	if err != nil {
 		t.Fatal(err)
 	}

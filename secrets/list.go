@@ -16,11 +16,11 @@ import (
 // ListOptions page a list of a client's secrets. The zero value lists the first page.
 type ListOptions struct {
 	// Skip is how many secrets to pass over; 0 is the first page.
-	Skip int `url:"skip,omitempty"`
+	Skip int
 	// PageSize is how many secrets one page holds at most (the query's count); 0 means the
 	// service's default, 100 (hybridclients.DefaultPageSize), more than a client can hold.
 	// Client.Count, not this, is the number of secrets in all.
-	PageSize int `url:"count,omitempty"`
+	PageSize int
 }
 
 func (o ListOptions) validate() error {
@@ -37,9 +37,15 @@ func (o ListOptions) validate() error {
 // Page is one page of a client's secrets, with the number of secrets the client has.
 type Page struct {
 	// Secrets hold metadata only: the service never returns a value after the add.
-	Secrets []Metadata
+	Secrets []ClientSecret
 	// Total is the service's Total-Count: the client's secrets in all, not only this page.
 	Total int
+}
+
+// listQuery is the query of a list, as the service names it (go-querystring tags).
+type listQuery struct {
+	Skip     int `url:"skip,omitempty"`
+	PageSize int `url:"count,omitempty"`
 }
 
 // List returns one page of the secrets of client clientID (metadata only) and how many
@@ -50,11 +56,11 @@ func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*
 		return nil, err
 	}
 	var ws []wireSecret
-	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: p, Query: opts}, &ws)
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: p, Query: listQuery{opts.Skip, opts.PageSize}}, &ws)
 	if err != nil {
 		return nil, err
 	}
-	page := &Page{Secrets: make([]Metadata, len(ws))}
+	page := &Page{Secrets: make([]ClientSecret, len(ws))}
 	for i := range ws {
 		if page.Secrets[i], err = ws[i].metadata(); err != nil {
 			return nil, responseError(resp, err)
@@ -86,18 +92,18 @@ func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*
 //		if err != nil { return err }
 //		fmt.Println(s.ID, s.Description, s.Expiry)
 //	}
-func (c *Client) All(ctx context.Context, clientID string, opts ListOptions) iter.Seq2[Metadata, error] {
-	w := pager.Walk[Metadata, int]{
+func (c *Client) All(ctx context.Context, clientID string, opts ListOptions) iter.Seq2[ClientSecret, error] {
+	w := pager.Walk[ClientSecret, int]{
 		Skip:     opts.Skip,
 		PageSize: opts.PageSize,
-		Fetch: func(ctx context.Context, skip, size int) ([]Metadata, int, error) {
+		Fetch: func(ctx context.Context, skip, size int) ([]ClientSecret, int, error) {
 			p, err := c.List(ctx, clientID, ListOptions{Skip: skip, PageSize: size})
 			if err != nil {
 				return nil, 0, err
 			}
 			return p.Secrets, p.Total, nil
 		},
-		Key: func(m Metadata) int { return m.ID },
+		Key: func(m ClientSecret) int { return m.ID },
 		// A client holds a few secrets: remembering them all costs nothing.
 		RememberAll: true,
 		Noun:        "secrets",
@@ -105,10 +111,10 @@ func (c *Client) All(ctx context.Context, clientID string, opts ListOptions) ite
 		TooMany:     fmt.Sprintf("more than %d secrets listed for one client, which holds at most %d", maxListed, MaxPerClient),
 		Stop:        func(why string) error { return c.listError(clientID, why) },
 	}
-	return func(yield func(Metadata, error) bool) {
+	return func(yield func(ClientSecret, error) bool) {
 		for p, err := range w.Pages(ctx) {
 			if err != nil {
-				yield(Metadata{}, err)
+				yield(ClientSecret{}, err)
 				return
 			}
 			for _, s := range p.Items {
@@ -135,8 +141,8 @@ func (c *Client) listError(clientID, why string) error {
 }
 
 // collect returns every secret of the client.
-func (c *Client) collect(ctx context.Context, clientID string) ([]Metadata, error) {
-	var all []Metadata
+func (c *Client) collect(ctx context.Context, clientID string) ([]ClientSecret, error) {
+	var all []ClientSecret
 	for s, err := range c.All(ctx, clientID, ListOptions{}) {
 		if err != nil {
 			return nil, err
@@ -163,7 +169,7 @@ func (c *Client) Count(ctx context.Context, clientID string) (int, error) {
 
 // Get returns the metadata of secret secretID of client clientID. A missing client or secret is
 // an error matching identity.ErrNotFound.
-func (c *Client) Get(ctx context.Context, clientID string, secretID int) (*Metadata, error) {
+func (c *Client) Get(ctx context.Context, clientID string, secretID int) (*ClientSecret, error) {
 	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return nil, err

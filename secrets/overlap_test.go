@@ -19,9 +19,9 @@ func TestRotateOverlapDeletedIsLockoutRisk(t *testing.T) {
 	go func() {
 		defer close(bDone)
 		<-aStoring
-		_, errB = b.Rotate(ctx, e.subject.ClientID, RotateOptions{Description: "B", RetireAtOnce: true, Store: func(context.Context, Added) error { return nil }})
+		_, errB = b.Rotate(ctx, e.subject.ClientID, RotateRequest{Description: "B", RetireAtOnce: true, Store: func(context.Context, Added) error { return nil }})
 	}()
-	rot, errA := e.c.Rotate(ctx, e.subject.ClientID, RotateOptions{Description: "A", Store: func(context.Context, Added) error {
+	rot, errA := e.c.Rotate(ctx, e.subject.ClientID, RotateRequest{Description: "A", Store: func(context.Context, Added) error {
 		close(aStoring)
 		<-bDone
 		return nil

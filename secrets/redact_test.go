@@ -15,11 +15,11 @@ import (
 func TestNothingPrintsTheValue(t *testing.T) {
 	var shown []any
 
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "old", "")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "new", "2031-06-01T12:00:00Z")})
-	f.On("DELETE", secretsURL(HybridClients, "1"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
-	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "old", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "new", "2031-06-01T12:00:00Z")})
+	f.On("DELETE", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	a, err := f.c.Add(ctx, testClient, AddRequest{Description: "new"})
 	if err != nil || a.Value.Reveal() != testValue {
 		t.Fatalf("Add = %v, %v", a, err)
@@ -27,14 +27,14 @@ func TestNothingPrintsTheValue(t *testing.T) {
 	shown = append(shown, a, *a)
 
 	// Retiring fails: a partial Rotation and an error.
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Store: func(context.Context, Added) error { return nil }})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Store: func(context.Context, Added) error { return nil }})
 	if err == nil {
 		t.Fatal("no error")
 	}
 	shown = append(shown, rot, err)
 
 	// Store fails with the Added in hand, and the cleanup fails too.
-	rot, err = f.c.Rotate(ctx, testClient, RotateOptions{Store: func(_ context.Context, s Added) error {
+	rot, err = f.c.Rotate(ctx, testClient, RotateRequest{Store: func(_ context.Context, s Added) error {
 		return fmt.Errorf("could not store %v", s)
 	}})
 	if err == nil {
@@ -43,10 +43,10 @@ func TestNothingPrintsTheValue(t *testing.T) {
 	shown = append(shown, rot, err)
 
 	// An add answer cut short after the value: unusable, reconciled, outcome unknown.
-	f2 := newFixture(t, HybridClients)
+	f2 := newFixture(t, hybridRoute)
 	// The check meets a 500, then a lasting 403, so that the naming look ends at once.
-	f2.On("GET", secretsURL(HybridClients), mocktest.Any, list(), mocktest.Reply{Status: 500}, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
-	f2.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: `{"Id":11,"Secret":"` + testValue + `","Expires":tru`})
+	f2.On("GET", secretsURL(hybridRoute), mocktest.Any, list(), mocktest.Reply{Status: 500}, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	f2.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: `{"Id":11,"Secret":"` + testValue + `","Expires":tru`})
 	_, err = f2.c.Add(ctx, testClient, AddRequest{})
 	if err == nil {
 		t.Fatal("no error")

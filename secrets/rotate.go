@@ -53,7 +53,7 @@ func (p RetirePolicy) String() string {
 }
 
 // retires reports whether the policy retires s at the time now.
-func (p RetirePolicy) retires(s Metadata, now time.Time) bool {
+func (p RetirePolicy) retires(s ClientSecret, now time.Time) bool {
 	switch p.kind {
 	case retireExpired:
 		return s.Expired(now)
@@ -63,7 +63,7 @@ func (p RetirePolicy) retires(s Metadata, now time.Time) bool {
 	return true
 }
 
-// MinGrace is the shortest positive RotateOptions.Grace: a shorter one could be over
+// MinGrace is the shortest positive RotateRequest.Grace: a shorter one could be over
 // before the service has applied it.
 const MinGrace = time.Minute
 
@@ -72,12 +72,12 @@ const MinGrace = time.Minute
 // long.
 const PropagationDelay = time.Hour
 
-// DefaultGrace is the grace period of Rotate when RotateOptions.Grace is zero: old
+// DefaultGrace is the grace period of Rotate when RotateRequest.Grace is zero: old
 // secrets keep working for PropagationDelay, until the new one surely works at sign-in.
 const DefaultGrace = PropagationDelay
 
 // ClockSkewMargin is how long past its expiry, by this machine's clock, a secret must be
-// before Rotate deletes it as expired (RotateOptions.FreeRoom, retiring with a grace
+// before Rotate deletes it as expired (RotateRequest.FreeRoom, retiring with a grace
 // period): a clock that runs ahead of the service's must not make Rotate delete a secret
 // that still works.
 const ClockSkewMargin = 5 * time.Minute
@@ -89,8 +89,8 @@ const ClockSkewMargin = 5 * time.Minute
 // Rotate then retires nothing; check what is stored and rotate again.
 var ErrLockoutRisk = errors.New("secrets: the stored secret was deleted or shortened by someone else: the application may be locked out")
 
-// RotateOptions configure Rotate.
-type RotateOptions struct {
+// RotateRequest configure Rotate.
+type RotateRequest struct {
 	// Description describes the new secret.
 	Description string
 	// Expiry is the new secret's expiry; the zero value means one year from now. It must
@@ -129,14 +129,14 @@ type RotateOptions struct {
 }
 
 // grace is the grace period in effect.
-func (o RotateOptions) grace() time.Duration {
+func (o RotateRequest) grace() time.Duration {
 	if o.Grace == 0 && !o.RetireAtOnce {
 		return DefaultGrace
 	}
 	return o.Grace
 }
 
-func (o RotateOptions) validate(now time.Time) (*wireWrite, error) {
+func (o RotateRequest) validate(now time.Time) (*wireWrite, error) {
 	var errs []error
 	w, err := AddRequest{Description: o.Description, Expiry: o.Expiry}.validate(now)
 	if err != nil {
@@ -168,43 +168,43 @@ func (o RotateOptions) validate(now time.Time) (*wireWrite, error) {
 }
 
 // Rotation says what Rotate did. It never holds the new secret's value: that went to
-// RotateOptions.Store only.
+// RotateRequest.Store only.
 type Rotation struct {
-	// Added is the new secret; its ID is zero when the client has no new secret (the add
+	// New is the new secret; its ID is zero when the client has no new secret (the add
 	// failed, or Store failed and the new secret was deleted again).
-	Added Metadata
+	New ClientSecret
 	// Deleted are the retired secrets that were deleted.
-	Deleted []Metadata
+	Deleted []ClientSecret
 	// Shortened are the retired secrets whose expiry was shortened to the grace period's
 	// end, as they are afterwards.
-	Shortened []Metadata
+	Shortened []ClientSecret
 	// Kept are retired secrets left as they were because they expire within the grace
 	// period anyway.
-	Kept []Metadata
+	Kept []ClientSecret
 	// FreedRoom are the expired secrets deleted before the add to stay within
-	// MaxPerClient (RotateOptions.FreeRoom).
-	FreedRoom []Metadata
+	// MaxPerClient (RotateRequest.FreeRoom).
+	FreedRoom []ClientSecret
 	// NotRetired are the secrets that the retire policy selected but that were not yet
 	// handled when Rotate stopped with an error; they still work as before.
-	NotRetired []Metadata
+	NotRetired []ClientSecret
 }
 
 // Rotate replaces a client's secret without locking its application out, in this order:
 //
 //  1. List the client's secrets. If it has MaxPerClient, delete secrets expired for more
-//     than ClockSkewMargin when opts.FreeRoom allows, else fail with ErrLimitReached
+//     than ClockSkewMargin when req.FreeRoom allows, else fail with ErrLimitReached
 //     before creating anything.
 //  2. Add the new secret (see Add; it carries this call's marker). When the add's outcome
 //     cannot be settled, the *identity.OutcomeError is returned wrapped (errors.As finds
 //     it) and the old secrets are untouched.
-//  3. Store: hand the new secret with its value to opts.Store. If Store fails, delete the
+//  3. Store: hand the new secret with its value to req.Store. If Store fails, delete the
 //     new secret again and leave the old ones untouched.
 //  4. Check that the stored secret still exists with the expiry it was given. If not,
 //     another rotation retired it meanwhile: the error matches ErrLockoutRisk and nothing
 //     is retired.
-//  5. Retire the secrets listed in step 1 that opts.Retire selects: by default shorten
-//     their expiry to an hour from now (DefaultGrace), or opts.Grace; with
-//     opts.RetireAtOnce delete them. Secrets added after step 1 (by anyone) are never
+//  5. Retire the secrets listed in step 1 that req.Retire selects: by default shorten
+//     their expiry to an hour from now (DefaultGrace), or req.Grace; with
+//     req.RetireAtOnce delete them. Secrets added after step 1 (by anyone) are never
 //     touched; a secret someone else deleted meanwhile counts as deleted.
 //
 // Rotations of one client must not overlap (run them from one place, or under a lock):
@@ -217,10 +217,10 @@ type Rotation struct {
 // Deleted, Shortened and Kept are the old secrets handled, NotRetired those selected but
 // not handled when it stopped. Invalid options are refused before anything is sent
 // (errors.Is(err, identity.ErrInvalidInput)).
-func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions) (*Rotation, error) {
-	r := &rotating{c: c, clientID: clientID, opts: opts, rot: &Rotation{}}
+func (c *Client) Rotate(ctx context.Context, clientID string, req RotateRequest) (*Rotation, error) {
+	r := &rotating{c: c, clientID: clientID, opts: req, rot: &Rotation{}}
 	p, err := c.path(clientID)
-	body, err := c.prepare(err, opts.validate)
+	body, err := c.prepare(err, req.validate)
 	if err != nil {
 		return r.rot, err
 	}
@@ -249,14 +249,14 @@ func (c *Client) Rotate(ctx context.Context, clientID string, opts RotateOptions
 type rotating struct {
 	c        *Client
 	clientID string
-	opts     RotateOptions
+	opts     RotateRequest
 	rot      *Rotation
 }
 
 // listAndFreeRoom lists the client's secrets (step 1) and, at MaxPerClient, deletes
 // expired ones when opts.FreeRoom allows. It returns the secrets that remain: only those
 // are ever retired, as one that appears later may be another caller's new secret.
-func (r *rotating) listAndFreeRoom(ctx context.Context) ([]Metadata, error) {
+func (r *rotating) listAndFreeRoom(ctx context.Context) ([]ClientSecret, error) {
 	old, err := r.c.collect(ctx, r.clientID)
 	if err != nil {
 		return nil, r.fail("listing its secrets", err, "nothing was changed")
@@ -270,7 +270,7 @@ func (r *rotating) listAndFreeRoom(ctx context.Context) ([]Metadata, error) {
 	// Expired by the local clock less the margin: a clock running ahead of the service's
 	// must not make a working secret look expired.
 	cutoff := r.c.now().Add(-ClockSkewMargin)
-	var expired []Metadata
+	var expired []ClientSecret
 	for _, s := range old {
 		if s.Expired(cutoff) {
 			expired = append(expired, s)
@@ -280,13 +280,13 @@ func (r *rotating) listAndFreeRoom(ctx context.Context) ([]Metadata, error) {
 	if len(expired) < need {
 		return nil, r.fail("making room", limitError(r.clientID, old, cutoff), "nothing was changed")
 	}
-	slices.SortStableFunc(expired, func(a, b Metadata) int { return a.Expiry.at.Compare(b.Expiry.at) })
+	slices.SortStableFunc(expired, func(a, b ClientSecret) int { return a.Expiry.at.Compare(b.Expiry.at) })
 	for _, s := range expired[:need] {
 		if err := r.c.Delete(ctx, r.clientID, s.ID); err != nil {
 			return nil, r.fail(fmt.Sprintf("freeing room: deleting expired secret %d failed", s.ID), err, r.rot.done(), "nothing was added")
 		}
 		r.rot.FreedRoom = append(r.rot.FreedRoom, s)
-		old = slices.DeleteFunc(old, func(o Metadata) bool { return o.ID == s.ID })
+		old = slices.DeleteFunc(old, func(o ClientSecret) bool { return o.ID == s.ID })
 	}
 	return old, nil
 }
@@ -297,7 +297,7 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
 		if derr := r.c.Delete(cctx, r.clientID, added.ID); derr != nil {
-			r.rot.Added = added.Metadata
+			r.rot.New = added.ClientSecret
 			return r.fail("storing the new secret failed, and deleting it again failed too",
 				fmt.Errorf("storing: %w; deleting: %w", err, derr),
 				fmt.Sprintf("new secret %d is left on the client and nobody holds its value: delete it", added.ID),
@@ -306,14 +306,14 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 		return r.fail("storing the new secret failed", err,
 			fmt.Sprintf("new secret %d was deleted again", added.ID), "the old secrets are untouched", r.rot.done())
 	}
-	r.rot.Added = added.Metadata
+	r.rot.New = added.ClientSecret
 	return nil
 }
 
 // verify checks that the stored secret still exists as stored (step 4): an overlapping
 // rotation may have retired it while Store ran, and retiring the old secrets then could
 // leave nothing that works.
-func (r *rotating) verify(ctx context.Context, added Added, retiring []Metadata) error {
+func (r *rotating) verify(ctx context.Context, added Added, retiring []ClientSecret) error {
 	if err := r.c.checkStored(ctx, r.clientID, added); err != nil {
 		r.rot.NotRetired = retiring
 		return r.fail(fmt.Sprintf("new secret %d was added and stored, but its check failed", added.ID), err,
@@ -323,8 +323,8 @@ func (r *rotating) verify(ctx context.Context, added Added, retiring []Metadata)
 }
 
 // selected returns the secrets of old that opts.Retire retires at the time now.
-func (r *rotating) selected(old []Metadata, now time.Time) []Metadata {
-	var out []Metadata
+func (r *rotating) selected(old []ClientSecret, now time.Time) []ClientSecret {
+	var out []ClientSecret
 	for _, s := range old {
 		if r.opts.Retire.retires(s, now) {
 			out = append(out, s)
@@ -337,7 +337,7 @@ func (r *rotating) selected(old []Metadata, now time.Time) []Metadata {
 // expired for more than ClockSkewMargin at now), kept (it expires within the grace
 // period anyway) or shortened to the grace period's end. It stops at the first failure,
 // naming what is not yet retired.
-func (r *rotating) retire(ctx context.Context, addedID int, retiring []Metadata, now time.Time) error {
+func (r *rotating) retire(ctx context.Context, addedID int, retiring []ClientSecret, now time.Time) error {
 	var graceEnd time.Time
 	if !r.opts.RetireAtOnce {
 		graceEnd, _, _ = validate.ExpiryAt("Grace", ExpiresIn(r.opts.grace()), now)
@@ -356,9 +356,12 @@ func (r *rotating) retire(ctx context.Context, addedID int, retiring []Metadata,
 		case expiresBy(s, graceEnd):
 			r.rot.Kept = append(r.rot.Kept, s)
 		default:
-			var m *Metadata
+			var m *ClientSecret
 			if m, err = r.c.Update(ctx, r.clientID, s.ID, UpdateRequest{Expiry: ExpiresAt(graceEnd)}); err == nil {
 				r.rot.Shortened = append(r.rot.Shortened, *m)
+			} else if errors.Is(err, identity.ErrNotFound) {
+				err = nil // deleted by someone else meanwhile: retired all the same
+				r.rot.Deleted = append(r.rot.Deleted, s)
 			} else {
 				err = fmt.Errorf("shortening the expiry of old secret %d failed: %w", s.ID, err)
 			}
@@ -396,14 +399,14 @@ func (e *rotateError) Unwrap() error { return e.err }
 // checkStored checks that secret a, just stored, still exists with the expiry it was
 // given (an unusable answer is read again, as in Add's check).
 func (c *Client) checkStored(ctx context.Context, clientID string, a Added) error {
-	m, err := settle.Read(ctx, c.t, func(ctx context.Context) (*Metadata, error) { return c.Get(ctx, clientID, a.ID) })
+	m, err := settle.Read(ctx, c.t, func(ctx context.Context) (*ClientSecret, error) { return c.Get(ctx, clientID, a.ID) })
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
 		return fmt.Errorf("%w: it no longer exists (did another rotation of this client overlap this one?)", ErrLockoutRisk)
 	case err != nil:
 		return fmt.Errorf("checking that it still exists failed: %w", err)
 	}
-	want, wantExpires := expiryOf(a.Metadata)
+	want, wantExpires := expiryOf(a.ClientSecret)
 	if got, expires := expiryOf(*m); expires && (!wantExpires || got.Before(want.Add(-time.Second))) {
 		return fmt.Errorf("%w: its expiry was shortened to %s (did another rotation of this client overlap this one?)", ErrLockoutRisk, got.UTC().Format(time.RFC3339))
 	}
@@ -411,7 +414,7 @@ func (c *Client) checkStored(ctx context.Context, clientID string, a Added) erro
 }
 
 // expiryOf returns when m expires, and false when it never does.
-func expiryOf(m Metadata) (time.Time, bool) {
+func expiryOf(m ClientSecret) (time.Time, bool) {
 	if m.Expiry.Never() {
 		return time.Time{}, false
 	}
@@ -419,7 +422,7 @@ func expiryOf(m Metadata) (time.Time, bool) {
 }
 
 // expiresBy reports whether s expires at or before t.
-func expiresBy(s Metadata, t time.Time) bool {
+func expiresBy(s ClientSecret, t time.Time) bool {
 	at, ok := s.Expiry.when(t)
 	return ok && !at.After(t)
 }

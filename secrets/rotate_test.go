@@ -30,18 +30,18 @@ func (f *fixture) storeInto(kept *string, err error) func(context.Context, Added
 }
 
 func TestRotateSuccess(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "v0", "2030-01-01T00:00:00Z"), secretJSON(2, "v1", "")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("DELETE", secretsURL(HybridClients, "1"), mocktest.Any, mocktest.Reply{Status: 204})
-	f.On("DELETE", secretsURL(HybridClients, "2"), mocktest.Any, mocktest.Reply{Status: 204})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "v0", "2030-01-01T00:00:00Z"), secretJSON(2, "v1", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(hybridRoute, "2"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", RetireAtOnce: true, Store: f.storeInto(&stored, nil)})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", RetireAtOnce: true, Store: f.storeInto(&stored, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stored != testValue || rot.Added.ID != 11 || !equalInts(ids(rot.Deleted), []int{1, 2}) ||
+	if stored != testValue || rot.New.ID != 11 || !equalInts(ids(rot.Deleted), []int{1, 2}) ||
 		len(rot.Shortened)+len(rot.Kept)+len(rot.FreedRoom) != 0 {
 		t.Errorf("rotation = %+v", rot)
 	}
@@ -66,16 +66,16 @@ func TestRotateRetirePolicies(t *testing.T) {
 		{RetireExpiringBefore(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)), []int{1, 2, 3}},
 	} {
 		t.Run(tt.policy.String(), func(t *testing.T) {
-			f := newFixture(t, HybridClients)
-			f.On("GET", secretsURL(HybridClients), mocktest.Any, old)
-			f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-			f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-			f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+			f := newFixture(t, hybridRoute)
+			f.On("GET", secretsURL(hybridRoute), mocktest.Any, old)
+			f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+			f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+			f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 			for i := 1; i <= 4; i++ {
-				f.On("DELETE", secretsURL(HybridClients, strconv.Itoa(i)), mocktest.Any, mocktest.Reply{Status: 204})
+				f.On("DELETE", secretsURL(hybridRoute, strconv.Itoa(i)), mocktest.Any, mocktest.Reply{Status: 204})
 			}
 			var stored string
-			rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", RetireAtOnce: true, Retire: tt.policy, Store: f.storeInto(&stored, nil)})
+			rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", RetireAtOnce: true, Retire: tt.policy, Store: f.storeInto(&stored, nil)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,13 +88,13 @@ func TestRotateRetirePolicies(t *testing.T) {
 
 func TestRotateStoreFails(t *testing.T) {
 	storeErr := errors.New("vault sealed")
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "v1", "")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 204})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "v1", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Store: f.storeInto(&stored, storeErr)})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: f.storeInto(&stored, storeErr)})
 	if !errors.Is(err, storeErr) {
 		t.Fatalf("err = %v", err)
 	}
@@ -103,7 +103,7 @@ func TestRotateStoreFails(t *testing.T) {
 			t.Errorf("err %q lacks %q", err, want)
 		}
 	}
-	if rot == nil || rot.Added.ID != 0 || len(rot.Deleted) != 0 {
+	if rot == nil || rot.New.ID != 0 || len(rot.Deleted) != 0 {
 		t.Errorf("rotation = %+v", rot)
 	}
 	// The new secret was removed; the old one was not touched.
@@ -112,15 +112,15 @@ func TestRotateStoreFails(t *testing.T) {
 
 func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
 	storeErr := errors.New("vault sealed")
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "v1", "")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("DELETE", secretsURL(HybridClients, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "v1", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	// Store cancels the caller's context: the cleanup must still run.
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rot, err := f.c.Rotate(cctx, testClient, RotateOptions{Description: "v2", Store: func(_ context.Context, s Added) error {
+	rot, err := f.c.Rotate(cctx, testClient, RotateRequest{Description: "v2", Store: func(_ context.Context, s Added) error {
 		cancel()
 		f.Record("STORE " + strconv.Itoa(s.ID))
 		return storeErr
@@ -129,7 +129,7 @@ func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
 		!strings.Contains(err.Error(), "new secret 11 is left on the client") {
 		t.Fatalf("err = %v", err)
 	}
-	if rot.Added.ID != 11 {
+	if rot.New.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
 	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/11")
@@ -159,14 +159,14 @@ func TestRotateLimitReached(t *testing.T) {
 		{"nothing expired", nil, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, HybridClients)
-			f.On("GET", secretsURL(HybridClients), mocktest.Any, tenSecrets(tt.expired...))
+			f := newFixture(t, hybridRoute)
+			f.On("GET", secretsURL(hybridRoute), mocktest.Any, tenSecrets(tt.expired...))
 			called := false
-			rot, err := f.c.Rotate(ctx, testClient, RotateOptions{FreeRoom: tt.freeRoom, Store: func(context.Context, Added) error { called = true; return nil }})
+			rot, err := f.c.Rotate(ctx, testClient, RotateRequest{FreeRoom: tt.freeRoom, Store: func(context.Context, Added) error { called = true; return nil }})
 			if !errors.Is(err, ErrLimitReached) || !strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "has 10 secrets (the limit is 10)") {
 				t.Fatalf("err = %v", err)
 			}
-			if called || rot == nil || rot.Added.ID != 0 {
+			if called || rot == nil || rot.New.ID != 0 {
 				t.Errorf("rotation = %+v", rot)
 			}
 			f.WantCalls("GET " + pre + "?count=100") // no POST, no DELETE
@@ -175,39 +175,39 @@ func TestRotateLimitReached(t *testing.T) {
 }
 
 func TestRotateFreeRoom(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, tenSecrets(4, 7)) // 4 expired 2030-05-01, 7 expired 2030-03-01
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("DELETE", secretsURL(HybridClients, "4"), mocktest.Any, mocktest.Reply{Status: 204})
-	f.On("DELETE", secretsURL(HybridClients, "7"), mocktest.Any, mocktest.Reply{Status: 204})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, tenSecrets(4, 7)) // 4 expired 2030-05-01, 7 expired 2030-03-01
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(hybridRoute, "4"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(hybridRoute, "7"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", FreeRoom: true, Retire: RetireExpired(), Store: f.storeInto(&stored, nil)})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", FreeRoom: true, Retire: RetireExpired(), Store: f.storeInto(&stored, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The earliest expired goes first to make room; the other expired one is retired after.
-	if !equalInts(ids(rot.FreedRoom), []int{7}) || !equalInts(ids(rot.Deleted), []int{4}) || rot.Added.ID != 11 {
+	if !equalInts(ids(rot.FreedRoom), []int{7}) || !equalInts(ids(rot.Deleted), []int{4}) || rot.New.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
 	f.WantCalls("GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/4")
 }
 
 func TestRotateGrace(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(
 		secretJSON(1, "expired", "2030-05-01T00:00:00Z"),
 		secretJSON(2, "expires within the grace", "2030-06-01T13:00:00Z"),
 		secretJSON(3, "at the grace's end", "2030-06-01T14:00:00Z"),
 		secretJSON(4, "later", "2031-01-01T00:00:00Z"),
 		secretJSON(5, "never", "")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("DELETE", secretsURL(HybridClients, "1"), mocktest.Any, mocktest.Reply{Status: 204})
-	f.On("PUT", secretsURL(HybridClients, "4"), mocktest.Any, ok(secretJSON(4, "later", "2030-06-01T14:00:00Z")))
-	f.On("PUT", secretsURL(HybridClients, "5"), mocktest.Any, ok(secretJSON(5, "never", "2030-06-01T14:00:00Z")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("PUT", secretsURL(hybridRoute, "4"), mocktest.Any, ok(secretJSON(4, "later", "2030-06-01T14:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "5"), mocktest.Any, ok(secretJSON(5, "never", "2030-06-01T14:00:00Z")))
 	var stored string
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Grace: 2 * time.Hour, Store: f.storeInto(&stored, nil)})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Grace: 2 * time.Hour, Store: f.storeInto(&stored, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,15 +223,15 @@ func TestRotateGrace(t *testing.T) {
 }
 
 func TestRotateRetireFailsHalfway(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", ""), secretJSON(3, "c", "")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("DELETE", secretsURL(HybridClients, "1"), mocktest.Any, mocktest.Reply{Status: 204})
-	f.On("DELETE", secretsURL(HybridClients, "2"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
-	f.On("DELETE", secretsURL(HybridClients, "3"), mocktest.Any, mocktest.Reply{Status: 204})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", ""), secretJSON(3, "c", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("DELETE", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 204})
+	f.On("DELETE", secretsURL(hybridRoute, "2"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	f.On("DELETE", secretsURL(hybridRoute, "3"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", RetireAtOnce: true, Store: f.storeInto(&stored, nil)})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", RetireAtOnce: true, Store: f.storeInto(&stored, nil)})
 	if !errors.Is(err, identity.ErrForbidden) {
 		t.Fatalf("err = %v", err)
 	}
@@ -240,21 +240,21 @@ func TestRotateRetireFailsHalfway(t *testing.T) {
 			t.Errorf("err %q lacks %q", err, want)
 		}
 	}
-	if rot.Added.ID != 11 || !equalInts(ids(rot.Deleted), []int{1}) || stored != testValue {
+	if rot.New.ID != 11 || !equalInts(ids(rot.Deleted), []int{1}) || stored != testValue {
 		t.Errorf("rotation = %+v", rot)
 	}
 	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1", "DELETE "+pre+"/2")
 }
 
 func TestRotateShortenFailsHalfway(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", "")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(HybridClients, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-	f.On("PUT", secretsURL(HybridClients, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-02T12:00:00Z")))
-	f.On("PUT", secretsURL(HybridClients, "2"), mocktest.Any, mocktest.Reply{Status: 400, Body: mocktest.ErrorBody})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-02T12:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "2"), mocktest.Any, mocktest.Reply{Status: 400, Body: mocktest.ErrorBody})
 	var stored string
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Description: "v2", Grace: 24 * time.Hour, Store: f.storeInto(&stored, nil)})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Grace: 24 * time.Hour, Store: f.storeInto(&stored, nil)})
 	if !errors.Is(err, identity.ErrBadRequest) || !strings.Contains(err.Error(), "shortening the expiry of old secret 2 failed") ||
 		!strings.Contains(err.Error(), "old secrets [1] now expire at the end of the grace period") || !strings.Contains(err.Error(), "not yet retired: [2]") {
 		t.Fatalf("err = %v", err)
@@ -265,18 +265,18 @@ func TestRotateShortenFailsHalfway(t *testing.T) {
 }
 
 func TestRotateAddFails(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, list(secretJSON(1, "a", "")))
-	f.On("POST", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
-	rot, err := f.c.Rotate(ctx, testClient, RotateOptions{Store: func(context.Context, Added) error { t.Error("Store called"); return nil }})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Store: func(context.Context, Added) error { t.Error("Store called"); return nil }})
 	if !errors.Is(err, identity.ErrForbidden) || !strings.Contains(err.Error(), "old secrets are untouched") || rot == nil {
 		t.Fatalf("Rotate = %+v, %v", rot, err)
 	}
 }
 
 func TestRotateRefusesBadOptions(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	_, err := f.c.Rotate(ctx, testClient, RotateOptions{
+	f := newFixture(t, hybridRoute)
+	_, err := f.c.Rotate(ctx, testClient, RotateRequest{
 		Expiry: ExpiresAt(testNow.Add(-time.Hour)),
 		Retire: RetireExpiringBefore(time.Time{}),
 		Grace:  -time.Hour,
@@ -289,9 +289,29 @@ func TestRotateRefusesBadOptions(t *testing.T) {
 	if !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("err = %v", err)
 	}
-	_, err = f.c.Rotate(ctx, testClient, RotateOptions{Grace: time.Second, Store: func(context.Context, Added) error { return nil }})
+	_, err = f.c.Rotate(ctx, testClient, RotateRequest{Grace: time.Second, Store: func(context.Context, Added) error { return nil }})
 	if !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("Grace 1s: %v", err)
 	}
 	f.WantCalls()
+}
+
+// TestRotateCountsAnOldSecretDeletedMeanwhileAsRetired: with a grace period, shortening an
+// old secret that someone else deleted after Rotate listed it answers 404; the secret is
+// retired all the same (Deleted), and the rotation goes on to the next one.
+func TestRotateCountsAnOldSecretDeletedMeanwhileAsRetired(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
+	f.On("PUT", secretsURL(hybridRoute, "2"), mocktest.Any, ok(secretJSON(2, "b", "2030-06-02T12:00:00Z")))
+	var stored string
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: f.storeInto(&stored, nil)})
+	if err != nil {
+		t.Fatalf("err = %v", err)
+	}
+	if !equalInts(ids(rot.Deleted), []int{1}) || !equalInts(ids(rot.Shortened), []int{2}) || len(rot.NotRetired) != 0 {
+		t.Errorf("rotation = %+v", rot)
+	}
 }

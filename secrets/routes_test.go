@@ -17,19 +17,18 @@ import (
 
 var ctx = context.Background()
 
-func TestNewRefusesUnknownKind(t *testing.T) {
+func TestNewChoosesTheRoutesOfItsClients(t *testing.T) {
 	cfg, _ := mocktest.Config()
-	if _, err := New(cfg, "Clients"); !errors.Is(err, identity.ErrInvalidInput) {
-		t.Fatalf("New: %v", err)
-	}
-	c, err := New(cfg, ClientCredentialClients)
-	if err != nil || c.Kind() != ClientCredentialClients {
-		t.Fatalf("New: %v %v", c, err)
+	for want, newc := range map[route]func(identity.Config) (*Client, error){hybridRoute: New, clientCredentialRoute: NewForClientCredentialClients} {
+		c, err := newc(cfg)
+		if err != nil || c.kind != want {
+			t.Fatalf("%s: %v %v", want, c, err)
+		}
 	}
 }
 
 func TestRoutes(t *testing.T) {
-	for _, kind := range []Kind{HybridClients, ClientCredentialClients} {
+	for _, kind := range []route{hybridRoute, clientCredentialRoute} {
 		pre := string(kind) + "/" + testClient + "/Secrets"
 		t.Run(string(kind), func(t *testing.T) {
 			t.Run("List", func(t *testing.T) {
@@ -44,7 +43,7 @@ func TestRoutes(t *testing.T) {
 					t.Fatal(err)
 				}
 				f.WantCalls("GET " + pre + "?count=4&skip=2")
-				want := &Page{Total: 9, Secrets: []Metadata{
+				want := &Page{Total: 9, Secrets: []ClientSecret{
 					{ID: 3, Description: "prod", Expiry: ExpiresAt(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC))},
 					{ID: 4, Description: "forever", Expiry: NeverExpires()},
 					{ID: 5, Expiry: NeverExpires()},
@@ -127,8 +126,8 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestListWithoutTotalCount(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, ok("["+secretJSON(1, "a", "")+"]"))
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, ok("["+secretJSON(1, "a", "")+"]"))
 	p, err := f.c.List(ctx, testClient, ListOptions{Skip: 3})
 	if err != nil || p.Total != 4 {
 		t.Fatalf("List = %+v, %v", p, err)
@@ -136,15 +135,15 @@ func TestListWithoutTotalCount(t *testing.T) {
 }
 
 func TestListRefusesBadOptionsAndBadAnswers(t *testing.T) {
-	f := newFixture(t, HybridClients)
+	f := newFixture(t, hybridRoute)
 	_, err := f.c.List(ctx, testClient, ListOptions{Skip: -1, PageSize: -1})
 	var ve *identity.ValidationError
 	if !errors.As(err, &ve) || strings.Count(err.Error(), "invalid") != 2 {
 		t.Errorf("List(-1,-1): %v", err)
 	}
 	for _, body := range []string{`[{"Description":"no id"}]`, `[{"Id":1,"Expiration":"yesterday"}]`, `{"Id":1}`} {
-		f := newFixture(t, HybridClients)
-		f.On("GET", secretsURL(HybridClients), mocktest.Any, ok(body))
+		f := newFixture(t, hybridRoute)
+		f.On("GET", secretsURL(hybridRoute), mocktest.Any, ok(body))
 		if _, err := f.c.List(ctx, testClient, ListOptions{}); !errors.Is(err, identity.ErrInvalidResponse) {
 			t.Errorf("List of %s: %v", body, err)
 		}
@@ -152,13 +151,13 @@ func TestListRefusesBadOptionsAndBadAnswers(t *testing.T) {
 }
 
 func TestAllPagesLazily(t *testing.T) {
-	f := newFixture(t, HybridClients)
+	f := newFixture(t, hybridRoute)
 	pages := map[string]string{
 		"count=2":        "[" + secretJSON(1, "a", "") + "," + secretJSON(2, "b", "") + "]",
 		"count=2&skip=2": "[" + secretJSON(3, "c", "") + "," + secretJSON(4, "d", "") + "]",
 		"count=2&skip=4": "[" + secretJSON(5, "e", "") + "]",
 	}
-	f.OnFunc("GET", secretsURL(HybridClients), func(r *http.Request) mocktest.Reply {
+	f.OnFunc("GET", secretsURL(hybridRoute), func(r *http.Request) mocktest.Reply {
 		return ok(pages[r.URL.RawQuery], "Total-Count", "5")
 	})
 	var got []int
@@ -183,8 +182,8 @@ func TestAllPagesLazily(t *testing.T) {
 }
 
 func TestAllYieldsErrorOnce(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("GET", secretsURL(HybridClients), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	n := 0
 	for _, err := range f.c.All(ctx, testClient, ListOptions{}) {
 		n++
@@ -198,8 +197,8 @@ func TestAllYieldsErrorOnce(t *testing.T) {
 }
 
 func TestCountWithoutTotalCount(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("HEAD", secretsURL(HybridClients), mocktest.Any, ok(""))
+	f := newFixture(t, hybridRoute)
+	f.On("HEAD", secretsURL(hybridRoute), mocktest.Any, ok(""))
 	if _, err := f.c.Count(ctx, testClient); !errors.Is(err, identity.ErrInvalidResponse) {
 		t.Errorf("Count: %v", err)
 	}
@@ -209,7 +208,7 @@ func TestCountWithoutTotalCount(t *testing.T) {
 // of client, with the rule hybridclients applies to every client id.
 func TestNonGUIDClientIDsAreRefusedBeforeAnyRequest(t *testing.T) {
 	store := func(context.Context, Added) error { return nil }
-	for _, kind := range []Kind{HybridClients, ClientCredentialClients} {
+	for _, kind := range []route{hybridRoute, clientCredentialRoute} {
 		f := newFixture(t, kind)
 		for _, cid := range []string{"not-a-guid", "../../x", "x/y", "%2e%2e", "{" + testClient + "}", testClient[:35]} {
 			calls := map[string]error{
@@ -223,8 +222,8 @@ func TestNonGUIDClientIDsAreRefusedBeforeAnyRequest(t *testing.T) {
 					return err
 				}(),
 				"Delete":      f.c.Delete(ctx, cid, 1),
-				"Rotate":      func() error { _, err := f.c.Rotate(ctx, cid, RotateOptions{Store: store}); return err }(),
-				"CheckExpiry": func() error { _, err := f.c.CheckExpiry(ctx, cid, time.Hour, testNow); return err }(),
+				"Rotate":      func() error { _, err := f.c.Rotate(ctx, cid, RotateRequest{Store: store}); return err }(),
+				"CheckExpiry": func() error { _, err := f.c.CheckExpiry(ctx, cid, time.Hour); return err }(),
 			}
 			for _, err := range f.c.All(ctx, cid, ListOptions{}) {
 				calls["All"] = err
@@ -242,7 +241,7 @@ func TestNonGUIDClientIDsAreRefusedBeforeAnyRequest(t *testing.T) {
 }
 
 func TestIDsRefusedBeforeSending(t *testing.T) {
-	f := newFixture(t, HybridClients)
+	f := newFixture(t, hybridRoute)
 	for _, id := range []int{0, -1, 1 << 31} {
 		if _, err := f.c.Get(ctx, testClient, id); !errors.Is(err, identity.ErrInvalidInput) {
 			t.Errorf("Get(%d): %v", id, err)
@@ -267,7 +266,7 @@ func TestIDsRefusedBeforeSending(t *testing.T) {
 		if _, err := f.c.Count(ctx, cid); !errors.Is(err, identity.ErrInvalidInput) {
 			t.Errorf("Count(%q): %v", cid, err)
 		}
-		if _, err := f.c.CheckExpiry(ctx, cid, time.Hour, testNow); !errors.Is(err, identity.ErrInvalidInput) {
+		if _, err := f.c.CheckExpiry(ctx, cid, time.Hour); !errors.Is(err, identity.ErrInvalidInput) {
 			t.Errorf("CheckExpiry(%q): %v", cid, err)
 		}
 	}
@@ -280,8 +279,8 @@ func TestErrorStatuses(t *testing.T) {
 		routes func(f *fixture, r mocktest.Reply)
 		call   func(c *Client) error
 	}
-	one := secretsURL(HybridClients, "3")
-	all := secretsURL(HybridClients)
+	one := secretsURL(hybridRoute, "3")
+	all := secretsURL(hybridRoute)
 	ops := []op{
 		{"List", func(f *fixture, r mocktest.Reply) { f.On("GET", all, mocktest.Any, r) },
 			func(c *Client) error { _, err := c.List(ctx, testClient, ListOptions{}); return err }},
@@ -304,12 +303,12 @@ func TestErrorStatuses(t *testing.T) {
 		{"Delete", func(f *fixture, r mocktest.Reply) { f.On("DELETE", one, mocktest.Any, r) },
 			func(c *Client) error { return c.Delete(ctx, testClient, 3) }},
 		{"CheckExpiry", func(f *fixture, r mocktest.Reply) { f.On("GET", all, mocktest.Any, r) },
-			func(c *Client) error { _, err := c.CheckExpiry(ctx, testClient, time.Hour, testNow); return err }},
+			func(c *Client) error { _, err := c.CheckExpiry(ctx, testClient, time.Hour); return err }},
 	}
 	for _, o := range ops {
 		for _, s := range mocktest.Statuses {
 			t.Run(fmt.Sprintf("%s/%d", o.name, s.Status), func(t *testing.T) {
-				f := newFixture(t, HybridClients)
+				f := newFixture(t, hybridRoute)
 				body := mocktest.ErrorBody
 				if s.Status == 503 {
 					body = "<html>gateway</html>" // not JSON: still the status's sentinel
@@ -338,8 +337,8 @@ func TestErrorStatuses(t *testing.T) {
 }
 
 func TestDeleteRetriedIntoNotFoundIsDone(t *testing.T) {
-	f := newFixture(t, HybridClients)
-	f.On("DELETE", secretsURL(HybridClients, "3"), mocktest.Any, mocktest.Reply{Status: 503}, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
+	f := newFixture(t, hybridRoute)
+	f.On("DELETE", secretsURL(hybridRoute, "3"), mocktest.Any, mocktest.Reply{Status: 503}, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
 	if err := f.c.Delete(ctx, testClient, 3); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}

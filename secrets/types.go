@@ -6,9 +6,9 @@ import (
 	"github.com/ocs-go/identity"
 )
 
-// Metadata describes a secret as the service lists it. It has no field that could hold the
+// ClientSecret describes a secret as the service lists it. It has no field that could hold the
 // secret's value: the service never returns a value after the secret was created.
-type Metadata struct {
+type ClientSecret struct {
 	ID          int    // the secret's id, unique within its client
 	Description string // what the secret is for
 	// Expiry is ExpiresAt(the expiration time) or NeverExpires().
@@ -16,11 +16,11 @@ type Metadata struct {
 }
 
 // Expired reports whether the secret no longer works at the time at.
-func (m Metadata) Expired(at time.Time) bool { return m.Expiry.Expired(at) }
+func (m ClientSecret) Expired(at time.Time) bool { return m.Expiry.Expired(at) }
 
 // ExpiresBefore reports whether the secret expires (or has expired) before t. A secret that
 // never expires does not.
-func (m Metadata) ExpiresBefore(t time.Time) bool {
+func (m ClientSecret) ExpiresBefore(t time.Time) bool {
 	at, ok := m.Expiry.when(t)
 	return ok && !m.Expiry.Never() && at.Before(t)
 }
@@ -29,6 +29,6 @@ func (m Metadata) ExpiresBefore(t time.Time) bool {
 // Hand Value to where it belongs (Value.WriteFile for a new file, Value.ReplaceFile in
 // place of an older value, a vault) before you lose it; it prints as [REDACTED].
 type Added struct {
-	Metadata
+	ClientSecret
 	Value identity.Secret
 }

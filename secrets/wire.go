@@ -97,11 +97,11 @@ type wireAdded struct {
 
 // metadata converts w. A secret without a positive id is unusable: it could be neither
 // fetched nor deleted.
-func (w *wireSecret) metadata() (Metadata, error) {
+func (w *wireSecret) metadata() (ClientSecret, error) {
 	if w.ID == nil || *w.ID <= 0 {
-		return Metadata{}, errors.New("a secret in the answer has no positive Id")
+		return ClientSecret{}, errors.New("a secret in the answer has no positive Id")
 	}
-	m := Metadata{ID: int(*w.ID), Expiry: NeverExpires()}
+	m := ClientSecret{ID: int(*w.ID), Expiry: NeverExpires()}
 	if w.Description != nil {
 		m.Description = *w.Description
 	}
@@ -132,5 +132,5 @@ func (w *wireAdded) added(resp *transport.Response) (*Added, error) {
 	if err != nil {
 		return nil, responseError(resp, err)
 	}
-	return &Added{Metadata: m, Value: identity.NewSecret(*w.Secret)}, nil
+	return &Added{ClientSecret: m, Value: identity.NewSecret(*w.Secret)}, nil
 }

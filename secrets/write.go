@@ -108,7 +108,7 @@ func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (*Add
 }
 
 // limitError is the ErrLimitReached error for a client with the given secrets.
-func limitError(clientID string, secrets []Metadata, now time.Time) error {
+func limitError(clientID string, secrets []ClientSecret, now time.Time) error {
 	expired := 0
 	for _, s := range secrets {
 		if s.Expired(now) {
@@ -123,7 +123,7 @@ func limitError(clientID string, secrets []Metadata, now time.Time) error {
 // expiries of the secrets in before and the markers this Client's other adds to the
 // client may have put there unseen by before (see claims), and reports whether the
 // marker proves ownership.
-func (c *Client) mark(tk *ticket, body *wireWrite, before []Metadata) (proof bool) {
+func (c *Client) mark(tk *ticket, body *wireWrite, before []ClientSecret) (proof bool) {
 	if body.Expiration.at == nil {
 		return false // never expires: nothing the service stores can tell two adds apart
 	}
@@ -237,7 +237,7 @@ func (tk *ticket) end() {
 }
 
 // expiries returns the expiry times of the secrets that expire.
-func expiries(ms []Metadata) []time.Time {
+func expiries(ms []ClientSecret) []time.Time {
 	var out []time.Time
 	for _, m := range ms {
 		if t, ok := m.Expiry.when(time.Time{}); ok && !m.Expiry.Never() {
@@ -249,7 +249,7 @@ func expiries(ms []Metadata) []time.Time {
 
 // add posts body, knowing the client's secrets before (listed after tk began); it first
 // puts this call's marker into body. See Add for what it does when the answer is lost.
-func (c *Client) add(ctx context.Context, tk *ticket, p []string, body *wireWrite, before []Metadata) (*Added, error) {
+func (c *Client) add(ctx context.Context, tk *ticket, p []string, body *wireWrite, before []ClientSecret) (*Added, error) {
 	clientID := tk.clientID
 	if len(before) >= MaxPerClient {
 		return nil, limitError(clientID, before, c.now())
@@ -296,16 +296,16 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // body carries a marker, and exactly one new secret has it), it deletes it and reports
 // again = true (the add may be tried once more). The error returned is what the caller
 // gets when the add is not tried again.
-func (c *Client) reconcile(ctx context.Context, clientID string, before []Metadata, body *wireWrite, proof bool, failure error) (again bool, _ error) {
-	after, checkErr, err := settle.Look(ctx, c.t, func(ctx context.Context) ([]Metadata, error) { return c.collect(ctx, clientID) })
+func (c *Client) reconcile(ctx context.Context, clientID string, before []ClientSecret, body *wireWrite, proof bool, failure error) (again bool, _ error) {
+	after, checkErr, err := settle.Look(ctx, c.t, func(ctx context.Context) ([]ClientSecret, error) { return c.collect(ctx, clientID) })
 	if err != nil {
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
 			"%w; listing the client's secrets to check failed (%w): a secret whose value nobody holds may have been added; it would be one not among %v",
 			failure, err, ids(before))}
 	}
-	var alike []Metadata // new secrets that look like this call's: description and expiry (marker)
+	var alike []ClientSecret // new secrets that look like this call's: description and expiry (marker)
 	for _, s := range after {
-		if !slices.ContainsFunc(before, func(b Metadata) bool { return b.ID == s.ID }) && body.matches(s) {
+		if !slices.ContainsFunc(before, func(b ClientSecret) bool { return b.ID == s.ID }) && body.matches(s) {
 			alike = append(alike, s)
 		}
 	}
@@ -352,7 +352,7 @@ func (c *Client) reconcile(ctx context.Context, clientID string, before []Metada
 const opAdd = "add secret"
 
 // matches reports whether s is what w asked for: same description and marked expiry.
-func (w *wireWrite) matches(s Metadata) bool {
+func (w *wireWrite) matches(s ClientSecret) bool {
 	desc := ""
 	if w.Description != nil {
 		desc = *w.Description
@@ -368,7 +368,7 @@ func (w *wireWrite) expiryText() string {
 	return w.Expiration.at.UTC().Format(time.RFC3339)
 }
 
-func ids(ms []Metadata) []int {
+func ids(ms []ClientSecret) []int {
 	out := make([]int, len(ms))
 	for i, m := range ms {
 		out[i] = m.ID
@@ -410,7 +410,7 @@ func (r UpdateRequest) validate(now time.Time) (*wireWrite, error) {
 // Update changes what req sets of secret secretID of client clientID and returns the secret as
 // it is afterwards. A missing client or secret is an error matching identity.ErrNotFound.
 // Changes can take up to an hour to reach sign-in.
-func (c *Client) Update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (*Metadata, error) {
+func (c *Client) Update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (*ClientSecret, error) {
 	p, err := c.path(clientID, secretID)
 	body, err := c.prepare(err, req.validate)
 	if err != nil {

@@ -140,7 +140,7 @@ func audit(ctx context.Context, clients *hybridclients.Client, f *flags, now tim
 	bar := newProgress(!f.asJSON && term.IsTerminal(int(os.Stderr.Fd())))
 	defer bar.finish()
 	opts := hybridclients.ScanOptions{Concurrency: f.concurrency, OnProgress: bar.update}
-	for res, err := range clients.ScanExpiry(ctx, within, now, opts) {
+	for res, err := range hybridclients.ScanExpiry(ctx, clients, within, opts) {
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +210,7 @@ func (p *progress) finish() {
 	}
 }
 
-func secretsOf(c Client, list []secrets.Metadata, now time.Time) []Secret {
+func secretsOf(c Client, list []secrets.ClientSecret, now time.Time) []Secret {
 	out := make([]Secret, len(list))
 	for i, m := range list {
 		out[i] = Secret{Client: c, SecretID: m.ID, Description: m.Description}

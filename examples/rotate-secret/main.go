@@ -131,7 +131,7 @@ func secretFile(out, id string) string {
 // rotate rotates the client's secret, putting the new value in the file at path, and
 // prints what Rotate did, even when it failed part-way.
 func rotate(ctx context.Context, clients *hybridclients.Client, id, path string, o *options) error {
-	rot, err := clients.Secrets().Rotate(ctx, id, secrets.RotateOptions{
+	rot, err := clients.Secrets().Rotate(ctx, id, secrets.RotateRequest{
 		Description: o.description,
 		// Expiry left zero: one year from now, as in the portal.
 		Store: func(ctx context.Context, s secrets.Added) error {
@@ -145,9 +145,9 @@ func rotate(ctx context.Context, clients *hybridclients.Client, id, path string,
 	if rot == nil {
 		return err
 	}
-	if rot.Added.ID != 0 {
+	if rot.New.ID != 0 {
 		fmt.Printf("added       secret %d %q, expires %s; value written to %s (mode 0600)\n",
-			rot.Added.ID, rot.Added.Description, rot.Added.Expiry, path)
+			rot.New.ID, rot.New.Description, rot.New.Expiry, path)
 	}
 	show("freed room", rot.FreedRoom)
 	show("deleted", rot.Deleted)
@@ -203,7 +203,7 @@ func createClientToRotate(ctx context.Context, clients *hybridclients.Client, ou
 	return id, path, nil
 }
 
-func show(what string, list []secrets.Metadata) {
+func show(what string, list []secrets.ClientSecret) {
 	for _, s := range list {
 		fmt.Printf("%-11s secret %d %q, expires %s\n", what, s.ID, s.Description, s.Expiry)
 	}

@@ -590,10 +590,7 @@ func ruleDisabled(t *testing.T, d driver) {
 func (r *rig) rotate(grace time.Duration) identity.Secret {
 	r.t.Helper()
 	var value identity.Secret
-	if grace > 0 {
-		// Rotate ends the grace by the real clock; the fake's runs ahead by the offset.
-		grace += time.Until(r.clock.Now())
-	}
+	// Rotate ends the grace by the fake's clock, which the fake's Config carries.
 	_, err := r.clients.Secrets().Rotate(r.t.Context(), r.client.ID, secretsRotate(grace, &value))
 	if err != nil {
 		r.t.Fatal(err)
@@ -684,8 +681,8 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // secretsRotate are the options of a rotation that puts the new value in *value, and
 // retires the other secrets: deleted at once (grace 0, the explicit RetireAtOnce) or kept
 // working for grace.
-func secretsRotate(grace time.Duration, value *identity.Secret) secrets.RotateOptions {
-	return secrets.RotateOptions{
+func secretsRotate(grace time.Duration, value *identity.Secret) secrets.RotateRequest {
+	return secrets.RotateRequest{
 		Description:  "rotated",
 		Grace:        grace,
 		RetireAtOnce: grace == 0,

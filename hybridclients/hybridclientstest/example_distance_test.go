@@ -26,7 +26,7 @@ func Example_rateLimited() {
 	clients, _ := hybridclients.New(srv.Config())
 
 	failed := 0
-	for r, err := range clients.ScanExpiry(context.Background(), 30*24*time.Hour, time.Time{},
+	for r, err := range hybridclients.ScanExpiry(context.Background(), clients, 30*24*time.Hour,
 		hybridclients.ScanOptions{Concurrency: 16}) {
 		if err != nil {
 			log.Fatal(err)

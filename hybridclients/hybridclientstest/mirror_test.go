@@ -222,3 +222,12 @@ func constants(t *testing.T, dir string) map[string][]string {
 	}
 	return out
 }
+
+// TestDefaultUserIsTheFakesFirstUser: the documented constants are literals (go doc shows
+// them), and must stay those of the fake's first user.
+func TestDefaultUserIsTheFakesFirstUser(t *testing.T) {
+	if DefaultUserName != emulator.DefaultUserName || DefaultUserEmail != emulator.DefaultUserEmail {
+		t.Fatalf("DefaultUserName, DefaultUserEmail = %q, %q; the fake's first user is %q, %q",
+			DefaultUserName, DefaultUserEmail, emulator.DefaultUserName, emulator.DefaultUserEmail)
+	}
+}

@@ -60,12 +60,8 @@
 // redirect was refused). Other errors go back to
 // the redirect URI as error=... with state, as OAuth 2.0 prescribes.
 //
-// Its types (Options, Fault, Op, Role, Stats, User, ClientRecord) are its own, documented
-// here, and not aliases of the internal emulator's, whose documentation a user cannot
-// reach; a test keeps the two in step.
-//
 // Where the service's reference is silent the fake follows OpenID Connect, OAuth 2.0 and
-// IdentityServer's defaults (internal/emulator's documentation has the full list):
+// IdentityServer's defaults:
 //
 //   - There is no sign-in session: every authorization request shows the sign-in page, and
 //     prompt=none answers login_required. Nothing asks for a password.
@@ -132,8 +128,8 @@ type Options struct {
 	Seed int64
 }
 
-// Identity is a client-credential client of the fake tenant, for signing in.
-type Identity struct {
+// Account is a client-credential client of the fake tenant, for signing in.
+type Account struct {
 	ClientID string
 	Secret   identity.Secret
 }
@@ -158,11 +154,12 @@ type Server struct {
 	// TenantID is the id of the fake's tenant.
 	TenantID string
 	// Admin signs in as a Tenant Administrator, Member as a Tenant Member.
-	Admin, Member Identity
+	Admin, Member Account
 
 	em    *emulator.Emulator
 	srv   *httptest.Server
 	conns atomic.Int64
+	clock identity.Clock // Options.Now's, or nil
 }
 
 // NewServer starts a Server for the test t and stops it when the test ends.
@@ -180,9 +177,12 @@ func NewServer(t testing.TB, opts *Options) *Server {
 // when done.
 func Start(opts *Options) (*Server, error) {
 	s := &Server{em: emulator.New(opts.toEmulator())}
+	if opts != nil && opts.Now != nil {
+		s.clock = fakeClock(opts.Now)
+	}
 	s.TenantID = s.em.AddTenant()
-	s.Admin = s.AddIdentity(RoleAdmin)
-	s.Member = s.AddIdentity(RoleMember)
+	s.Admin = s.AddAccount(RoleAdmin)
+	s.Member = s.AddAccount(RoleMember)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("hybridclientstest: listening on loopback: %w", err)
@@ -201,25 +201,36 @@ func Start(opts *Options) (*Server, error) {
 // Close stops the Server and closes its connections.
 func (s *Server) Close() { s.srv.Close() }
 
-// Config returns a Config that signs in to the fake as its Tenant Administrator.
+// Config returns a Config that signs in to the fake as its Tenant Administrator. When
+// Options.Now is set, the Config's Clock reads it, so the SDK decides expiries by the
+// fake's time.
 func (s *Server) Config() identity.Config { return s.ConfigFor(s.Admin) }
 
 // MemberConfig returns a Config that signs in as a Tenant Member.
 func (s *Server) MemberConfig() identity.Config { return s.ConfigFor(s.Member) }
 
-// ConfigFor returns a Config that signs in to the fake as id.
-func (s *Server) ConfigFor(id Identity) identity.Config {
+// ConfigFor returns a Config that signs in to the fake as a (with the fake's clock, as
+// Config).
+func (s *Server) ConfigFor(a Account) identity.Config {
 	return identity.Config{
 		Resource:    s.URL,
 		TenantID:    s.TenantID,
-		Credentials: identity.NewClientCredentials(id.ClientID, id.Secret, nil),
+		Credentials: identity.NewClientCredentials(a.ClientID, a.Secret, nil),
+		Clock:       s.clock,
 	}
 }
 
-// AddIdentity adds a client-credential client with the given role and one secret.
-func (s *Server) AddIdentity(role Role) Identity {
+// fakeClock is an identity.Clock reading Options.Now. Its After waits on the system
+// clock: Options.Now is a function, with no timers of its own.
+type fakeClock func() time.Time
+
+func (c fakeClock) Now() time.Time                         { return c() }
+func (c fakeClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// AddAccount adds a client-credential client with the given role and one secret.
+func (s *Server) AddAccount(role Role) Account {
 	id, secret := s.em.AddIdentity(s.TenantID, emulator.Role(role))
-	return Identity{ClientID: id, Secret: identity.NewSecret(secret)}
+	return Account{ClientID: id, Secret: identity.NewSecret(secret)}
 }
 
 // IssueToken returns a bearer token of a new identity with the given role, for

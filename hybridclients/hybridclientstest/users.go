@@ -11,14 +11,13 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/ocs-go/identity/internal/emulator"
 	"github.com/ocs-go/identity/internal/idserver"
 )
 
 // The fake tenant's first user, who can always sign in.
 const (
-	DefaultUserName  = emulator.DefaultUserName
-	DefaultUserEmail = emulator.DefaultUserEmail
+	DefaultUserName  = "Ada Lovelace"
+	DefaultUserEmail = "ada@example.com"
 )
 
 // User is a person who can sign in to the fake tenant on its sign-in page.

@@ -215,7 +215,7 @@ func TestPropagationDelayRotation(t *testing.T) {
 	rotate := func(grace time.Duration) identity.Secret {
 		t.Helper()
 		var stored identity.Secret
-		_, err := clients.Secrets().Rotate(w.ctx, w.id, secrets.RotateOptions{
+		_, err := clients.Secrets().Rotate(w.ctx, w.id, secrets.RotateRequest{
 			Grace:        grace,
 			RetireAtOnce: grace == 0, // the explicit choice the default protects against
 			Store:        func(_ context.Context, s secrets.Added) error { stored = s.Value; return nil },
@@ -241,10 +241,10 @@ func TestPropagationDelayRotation(t *testing.T) {
 	}
 
 	// With a grace longer than the delay, the old secret bridges the hour. The SDK counts
-	// the grace from its own (real) clock.
+	// the grace by the fake's clock, which the Config carries.
 	old = next
 	const grace = 4 * delay
-	graceEnd := time.Now().Add(grace)
+	graceEnd := clk.Now().Add(grace)
 	next = rotate(grace)
 	clk.Add(time.Minute)
 	if _, err := w.signIn(t, "", old); err != nil {

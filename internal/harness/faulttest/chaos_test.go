@@ -280,8 +280,8 @@ func namedBy(client string, err error, rot *secrets.Rotation) named {
 	}
 	walk(err)
 	if rot != nil {
-		if rot.Added.ID != 0 {
-			n.ids[client] = append(n.ids[client], rot.Added.ID)
+		if rot.New.ID != 0 {
+			n.ids[client] = append(n.ids[client], rot.New.ID)
 		}
 		for _, s := range rot.NotRetired {
 			n.ids[client] = append(n.ids[client], s.ID)
@@ -367,7 +367,7 @@ type pendingWrite struct {
 var wouldAdd = regexp.MustCompile(`would carry this call's description and expiry \(([^)]*)\)`)
 
 // matches reports whether s is what w would add.
-func (w pendingWrite) matches(s secrets.Metadata) bool {
+func (w pendingWrite) matches(s secrets.ClientSecret) bool {
 	if s.Description != w.description {
 		return false
 	}
@@ -531,8 +531,8 @@ func (m *chaosModel) mayLand(err error, description string) {
 // pendingSecrets lists, once the faults are cleared, the secrets of every client (for
 // mayLand's matches, and the details of a secret neither held nor named): client ->
 // secret id -> metadata.
-func (m *chaosModel) pendingSecrets(srv *hct.Server, sec *secrets.Client) map[string]map[int]secrets.Metadata {
-	out := map[string]map[int]secrets.Metadata{}
+func (m *chaosModel) pendingSecrets(srv *hct.Server, sec *secrets.Client) map[string]map[int]secrets.ClientSecret {
+	out := map[string]map[int]secrets.ClientSecret{}
 	for _, hc := range srv.Clients() {
 		c := hc.ID
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -541,7 +541,7 @@ func (m *chaosModel) pendingSecrets(srv *hct.Server, sec *secrets.Client) map[st
 		if err != nil {
 			continue // a deleted client, or no answer: nothing is excused
 		}
-		out[c] = map[int]secrets.Metadata{}
+		out[c] = map[int]secrets.ClientSecret{}
 		for _, s := range p.Secrets {
 			out[c][s.ID] = s
 		}
@@ -657,7 +657,7 @@ type verdict struct {
 
 // verify compares the model with the fake's state. pending are the secrets of the clients
 // with writes that may have landed late (pendingSecrets).
-func (m *chaosModel) verify(srv *hct.Server, pending map[string]map[int]secrets.Metadata) verdict {
+func (m *chaosModel) verify(srv *hct.Server, pending map[string]map[int]secrets.ClientSecret) verdict {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var v verdict
@@ -796,7 +796,7 @@ func (w *chaosWorker) ownStep(ctx context.Context) {
 	case x < 68:
 		w.deleteSecret(ctx, client)
 	case x < 86:
-		w.rotate(ctx, client, secrets.RotateOptions{Description: fmt.Sprintf("rotated w%d-%d", w.id, w.n)})
+		w.rotate(ctx, client, secrets.RotateRequest{Description: fmt.Sprintf("rotated w%d-%d", w.id, w.n)})
 	case x < 93:
 		p, err := w.sec.List(ctx, client, secrets.ListOptions{})
 		rec.see(p, err)
@@ -828,7 +828,7 @@ func (w *chaosWorker) sharedStep(ctx context.Context) {
 	case len(mine) > 0 && x < 6:
 		w.updateSecret(ctx, client)
 	case len(mine) == 0 && x < 3:
-		w.rotate(ctx, client, secrets.RotateOptions{Description: "shared", Expiry: w.sharedExpiry, Retire: secrets.RetireExpired()})
+		w.rotate(ctx, client, secrets.RotateRequest{Description: "shared", Expiry: w.sharedExpiry, Retire: secrets.RetireExpired()})
 	case len(mine) == 0 && x < 8:
 		w.add(ctx, client, secrets.AddRequest{Description: "shared", Expiry: w.sharedExpiry})
 	default:
@@ -957,7 +957,7 @@ func (w *chaosWorker) gone(client string, id int, op string, err error) {
 }
 
 // rotate rotates client's secret; its Store sometimes fails, as a full disk would.
-func (w *chaosWorker) rotate(ctx context.Context, client string, opts secrets.RotateOptions) {
+func (w *chaosWorker) rotate(ctx context.Context, client string, opts secrets.RotateRequest) {
 	var stored *secrets.Added
 	failStore := w.rng.IntN(20) == 0
 	opts.Store = func(_ context.Context, s secrets.Added) error {
@@ -990,8 +990,8 @@ func (w *chaosWorker) rotate(ctx context.Context, client string, opts secrets.Ro
 		// Retirement stopped: what it did not report deleted, or as not yet handled, may
 		// have been retired by the step that failed.
 		for _, id := range mine {
-			if !slices.ContainsFunc(rot.Deleted, func(s secrets.Metadata) bool { return s.ID == id }) &&
-				!slices.ContainsFunc(rot.NotRetired, func(s secrets.Metadata) bool { return s.ID == id }) {
+			if !slices.ContainsFunc(rot.Deleted, func(s secrets.ClientSecret) bool { return s.ID == id }) &&
+				!slices.ContainsFunc(rot.NotRetired, func(s secrets.ClientSecret) bool { return s.ID == id }) {
 				w.m.release(client, id)
 			}
 		}

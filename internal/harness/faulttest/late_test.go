@@ -172,13 +172,13 @@ func TestChaosModelLateAdd(t *testing.T) {
 }
 
 // listByID lists client's secrets by id.
-func listByID(t *testing.T, sec *secrets.Client, client string) map[int]secrets.Metadata {
+func listByID(t *testing.T, sec *secrets.Client, client string) map[int]secrets.ClientSecret {
 	t.Helper()
 	p, err := sec.List(context.Background(), client, secrets.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[int]secrets.Metadata{}
+	out := map[int]secrets.ClientSecret{}
 	for _, s := range p.Secrets {
 		out[s.ID] = s
 	}

@@ -143,7 +143,7 @@ var ops = []op{
 			return fx.sec.Get(ctx, fx.clientID, fx.secretID)
 		},
 		check: func(t *testing.T, fx *fixture, v any) {
-			if v.(*secrets.Metadata).ID != fx.secretID {
+			if v.(*secrets.ClientSecret).ID != fx.secretID {
 				t.Errorf("got %+v", v)
 			}
 		}},
@@ -174,7 +174,7 @@ var ops = []op{
 			return fx.sec.Update(ctx, fx.clientID, fx.secretID, secrets.UpdateRequest{Description: identity.Ptr("renamed")})
 		},
 		check: func(t *testing.T, _ *fixture, v any) {
-			if v.(*secrets.Metadata).Description != "renamed" {
+			if v.(*secrets.ClientSecret).Description != "renamed" {
 				t.Errorf("got %+v", v)
 			}
 		}},
@@ -191,7 +191,7 @@ var ops = []op{
 		run: func(ctx context.Context, fx *fixture, t *testing.T) (any, error) {
 			file := filepath.Join(t.TempDir(), "new.secret")
 			var stored identity.Secret
-			rot, err := fx.sec.Rotate(ctx, fx.clientID, secrets.RotateOptions{
+			rot, err := fx.sec.Rotate(ctx, fx.clientID, secrets.RotateRequest{
 				Description:  "rotated",
 				RetireAtOnce: true, // the check below wants the old secret deleted (the default keeps it an hour)
 				Store: func(_ context.Context, s secrets.Added) error {
@@ -208,7 +208,7 @@ var ops = []op{
 		},
 		check: func(t *testing.T, fx *fixture, v any) {
 			r := v.(rotated)
-			exactlyOneUsable(t, fx, fx.clientID, r.Added.ID, r.value)
+			exactlyOneUsable(t, fx, fx.clientID, r.New.ID, r.value)
 			if len(r.Deleted) != 1 || r.Deleted[0].ID != fx.secretID {
 				t.Errorf("deleted %+v, want the initial secret", r.Deleted)
 			}

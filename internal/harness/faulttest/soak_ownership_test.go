@@ -326,7 +326,7 @@ func TestSoakOverlappingRotations(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
-				rot, err := fx.sec.Rotate(ctx, c.Client.ID, secrets.RotateOptions{
+				rot, err := fx.sec.Rotate(ctx, c.Client.ID, secrets.RotateRequest{
 					Description:  fmt.Sprintf("rotation %d", r),
 					RetireAtOnce: retireAtOnce,
 					Store: func(ctx context.Context, s secrets.Added) error {

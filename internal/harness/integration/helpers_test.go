@@ -61,10 +61,11 @@ func newClients(t *testing.T, cfg identity.Config) *hybridclients.Client {
 	return c
 }
 
-// newSecrets returns a secrets client of the given kind for cfg, closed when the test ends.
-func newSecrets(t *testing.T, cfg identity.Config, kind secrets.Kind) *secrets.Client {
+// newSecrets returns a secrets client made by newc (secrets.New or
+// secrets.NewForClientCredentialClients) for cfg, closed when the test ends.
+func newSecrets(t *testing.T, cfg identity.Config, newc func(identity.Config) (*secrets.Client, error)) *secrets.Client {
 	t.Helper()
-	c, err := secrets.New(cfg, kind)
+	c, err := newc(cfg)
 	if err != nil {
 		t.Fatalf("secrets.New: %v", err)
 	}
@@ -183,7 +184,7 @@ func expiryMarked(t *testing.T, what string, e secrets.Expiry, lo, hi time.Time)
 }
 
 // metaIDs returns the ids of secrets' metadata.
-func metaIDs(ms []secrets.Metadata) []int {
+func metaIDs(ms []secrets.ClientSecret) []int {
 	out := make([]int, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, m.ID)

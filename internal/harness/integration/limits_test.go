@@ -41,7 +41,7 @@ func TestEleventhSecretRefusedBeforeSending(t *testing.T) {
 	if errors.Is(err, identity.ErrBadRequest) {
 		t.Errorf("11th Add = %v: the local refusal must not look like the service's 400", err)
 	}
-	_, err = sc.Rotate(ctx, c.Client.ID, secrets.RotateOptions{Store: func(context.Context, secrets.Added) error { return nil }})
+	_, err = sc.Rotate(ctx, c.Client.ID, secrets.RotateRequest{Store: func(context.Context, secrets.Added) error { return nil }})
 	if !errors.Is(err, secrets.ErrLimitReached) {
 		t.Errorf("Rotate of a full client without FreeRoom = %v, want secrets.ErrLimitReached", err)
 	}

@@ -43,8 +43,8 @@ func secretsOps(ctx context.Context, sc *secrets.Client, clientID string, secret
 	_, errs["Add"] = sc.Add(ctx, clientID, secrets.AddRequest{Description: "nope"})
 	_, errs["Update"] = sc.Update(ctx, clientID, secretID, secrets.UpdateRequest{Description: identity.Ptr("nope")})
 	errs["Delete"] = sc.Delete(ctx, clientID, secretID)
-	_, errs["Rotate"] = sc.Rotate(ctx, clientID, secrets.RotateOptions{Store: func(context.Context, secrets.Added) error { return nil }})
-	_, errs["CheckExpiry"] = sc.CheckExpiry(ctx, clientID, time.Hour, time.Time{})
+	_, errs["Rotate"] = sc.Rotate(ctx, clientID, secrets.RotateRequest{Store: func(context.Context, secrets.Added) error { return nil }})
+	_, errs["CheckExpiry"] = sc.CheckExpiry(ctx, clientID, time.Hour)
 	return errs
 }
 
@@ -54,7 +54,7 @@ func TestMemberReadsButCannotWrite(t *testing.T) {
 	ctx := testCtx(t)
 	c := create(t, ctx, e.clients, "app")
 	id := c.Client.ID
-	ident := e.srv.AddIdentity(hybridclientstest.RoleAdmin)
+	ident := e.srv.AddAccount(hybridclientstest.RoleAdmin)
 	member := newClients(t, e.srv.MemberConfig())
 
 	// Reads of hybrid clients are allowed.
@@ -96,8 +96,8 @@ func TestMemberReadsButCannotWrite(t *testing.T) {
 		secretID int
 	}{
 		{"Secrets()", member.Secrets(), id, c.Secret.ID},
-		{"secrets.New(HybridClients)", newSecrets(t, e.srv.MemberConfig(), secrets.HybridClients), id, c.Secret.ID},
-		{"secrets.New(ClientCredentialClients)", newSecrets(t, e.srv.MemberConfig(), secrets.ClientCredentialClients), ident.ClientID, e.srv.SecretIDs(ident.ClientID)[0]},
+		{"secrets.New", newSecrets(t, e.srv.MemberConfig(), secrets.New), id, c.Secret.ID},
+		{"secrets.NewForClientCredentialClients", newSecrets(t, e.srv.MemberConfig(), secrets.NewForClientCredentialClients), ident.ClientID, e.srv.SecretIDs(ident.ClientID)[0]},
 	} {
 		for op, err := range secretsOps(ctx, tc.sc, tc.clientID, tc.secretID) {
 			wantStatus(t, "member "+tc.name+" "+op, err, identity.ErrForbidden, 403)
@@ -123,7 +123,7 @@ func TestNoRoleForbiddenEverywhere(t *testing.T) {
 	id := c.Client.ID
 
 	for name, cfg := range map[string]identity.Config{
-		"client credentials": e.srv.ConfigFor(e.srv.AddIdentity(hybridclientstest.RoleNone)),
+		"client credentials": e.srv.ConfigFor(e.srv.AddAccount(hybridclientstest.RoleNone)),
 		"static token":       {Resource: e.srv.URL, TenantID: e.srv.TenantID, Credentials: identity.NewStaticToken(e.srv.IssueToken(hybridclientstest.RoleNone))},
 	} {
 		none := newClients(t, cfg)
@@ -209,11 +209,11 @@ func TestWrongClientSecretUnauthorized(t *testing.T) {
 	ctx := testCtx(t)
 	for _, tc := range []struct {
 		name     string
-		id       hybridclientstest.Identity
+		id       hybridclientstest.Account
 		wantCode string
 	}{
-		{"wrong secret", hybridclientstest.Identity{ClientID: e.srv.Admin.ClientID, Secret: identity.NewSecret("wrong")}, "invalid_client"},
-		{"unknown client", hybridclientstest.Identity{ClientID: uuid.NewString(), Secret: e.srv.Admin.Secret}, "invalid_client"},
+		{"wrong secret", hybridclientstest.Account{ClientID: e.srv.Admin.ClientID, Secret: identity.NewSecret("wrong")}, "invalid_client"},
+		{"unknown client", hybridclientstest.Account{ClientID: uuid.NewString(), Secret: e.srv.Admin.Secret}, "invalid_client"},
 	} {
 		before := e.srv.Stats()
 		c := newClients(t, e.srv.ConfigFor(tc.id))
@@ -237,7 +237,7 @@ func TestWrongClientSecretUnauthorized(t *testing.T) {
 
 	// A hybrid client's own credentials may not use the client-credentials grant.
 	hc := create(t, ctx, e.clients, "app")
-	c := newClients(t, e.srv.ConfigFor(hybridclientstest.Identity{ClientID: hc.Client.ID, Secret: hc.Secret.Value}))
+	c := newClients(t, e.srv.ConfigFor(hybridclientstest.Account{ClientID: hc.Client.ID, Secret: hc.Secret.Value}))
 	_, err := c.Count(ctx, hybridclients.CountOptions{})
 	var ae *identity.AuthError
 	if !errors.As(err, &ae) || ae.Code != "unauthorized_client" {

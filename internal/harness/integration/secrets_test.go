@@ -35,7 +35,7 @@ func exerciseSecrets(t *testing.T, ctx context.Context, srv *hybridclientstest.S
 		t.Error("adding a secret broke the first one")
 	}
 	if added.Description != "second" || added.ID == firstID || added.ID <= 0 {
-		t.Errorf("Add returned %+v", added.Metadata)
+		t.Errorf("Add returned %+v", added.ClientSecret)
 	}
 	expiryMarked(t, "added", added.Expiry, before.Add(30*24*time.Hour), after.Add(30*24*time.Hour))
 	if got := srv.SecretIDs(clientID); !slices.Equal(got, []int{firstID, added.ID}) {
@@ -54,7 +54,7 @@ func exerciseSecrets(t *testing.T, ctx context.Context, srv *hybridclientstest.S
 	if p.Total != 2 || !slices.Equal(metaIDs(p.Secrets), []int{firstID, added.ID}) {
 		t.Errorf("List = %v (Total %d), want [%d %d] (Total 2)", metaIDs(p.Secrets), p.Total, firstID, added.ID)
 	}
-	var all []secrets.Metadata
+	var all []secrets.ClientSecret
 	for s, err := range sc.All(ctx, clientID, secrets.ListOptions{PageSize: 1}) {
 		if err != nil {
 			t.Fatalf("All: %v", err)
@@ -168,9 +168,6 @@ func TestSecretsOfHybridClient(t *testing.T) {
 	ctx := testCtx(t)
 	c := create(t, ctx, e.clients, "app")
 	sc := e.clients.Secrets()
-	if sc.Kind() != secrets.HybridClients {
-		t.Errorf("Secrets().Kind() = %q", sc.Kind())
-	}
 	exerciseSecrets(t, ctx, e.srv, sc, c.Client.ID, c.Secret.ID, c.Secret.Value)
 }
 
@@ -179,7 +176,7 @@ func TestSecretsOfHybridClientStandalone(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := testCtx(t)
 	c := create(t, ctx, e.clients, "app")
-	sc := newSecrets(t, e.srv.Config(), secrets.HybridClients)
+	sc := newSecrets(t, e.srv.Config(), secrets.New)
 	exerciseSecrets(t, ctx, e.srv, sc, c.Client.ID, c.Secret.ID, c.Secret.Value)
 }
 
@@ -187,12 +184,12 @@ func TestSecretsOfClientCredentialClient(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := testCtx(t)
-	ident := e.srv.AddIdentity(hybridclientstest.RoleAdmin)
+	ident := e.srv.AddAccount(hybridclientstest.RoleAdmin)
 	ids := e.srv.SecretIDs(ident.ClientID)
 	if len(ids) != 1 {
 		t.Fatalf("a new identity has secrets %v, want one", ids)
 	}
-	sc := newSecrets(t, e.srv.Config(), secrets.ClientCredentialClients)
+	sc := newSecrets(t, e.srv.Config(), secrets.NewForClientCredentialClients)
 	exerciseSecrets(t, ctx, e.srv, sc, ident.ClientID, ids[0], ident.Secret)
 
 	// The kinds are separate routes: a hybrid client is not a client-credential client.
@@ -238,7 +235,7 @@ func TestSecretsPaging(t *testing.T) {
 		}
 	}
 	before := requests(e.srv, hybridclientstest.OpListSecrets)
-	var got []secrets.Metadata
+	var got []secrets.ClientSecret
 	for s, err := range sc.All(ctx, c.Client.ID, secrets.ListOptions{PageSize: 3}) {
 		if err != nil {
 			t.Fatalf("All: %v", err)
@@ -261,13 +258,13 @@ func TestRotateOwnSecretSignsIn(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := testCtx(t)
-	ident := e.srv.AddIdentity(hybridclientstest.RoleAdmin)
+	ident := e.srv.AddAccount(hybridclientstest.RoleAdmin)
 	oldIDs := e.srv.SecretIDs(ident.ClientID)
-	self := newSecrets(t, e.srv.ConfigFor(ident), secrets.ClientCredentialClients)
+	self := newSecrets(t, e.srv.ConfigFor(ident), secrets.NewForClientCredentialClients)
 
 	var stored identity.Secret
 	var storedID int
-	rot, err := self.Rotate(ctx, ident.ClientID, secrets.RotateOptions{
+	rot, err := self.Rotate(ctx, ident.ClientID, secrets.RotateRequest{
 		Description:  "rotated",
 		RetireAtOnce: true, // old secrets stop working now (not after the default hour)
 		Store: func(_ context.Context, s secrets.Added) error {
@@ -278,8 +275,8 @@ func TestRotateOwnSecretSignsIn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
-	if stored.IsZero() || rot.Added.ID != storedID || rot.Added.Description != "rotated" {
-		t.Fatalf("Rotate: stored %d (zero value: %v), Added %+v", storedID, stored.IsZero(), rot.Added)
+	if stored.IsZero() || rot.New.ID != storedID || rot.New.Description != "rotated" {
+		t.Fatalf("Rotate: stored %d (zero value: %v), Added %+v", storedID, stored.IsZero(), rot.New)
 	}
 	if !slices.Equal(metaIDs(rot.Deleted), oldIDs) || len(rot.Shortened) != 0 {
 		t.Errorf("Rotate deleted %v, shortened %v; want deleted %v", metaIDs(rot.Deleted), metaIDs(rot.Shortened), oldIDs)
@@ -295,7 +292,7 @@ func TestRotateOwnSecretSignsIn(t *testing.T) {
 	}
 
 	// Sign in afresh with the new secret and make a call.
-	fresh := newClients(t, e.srv.ConfigFor(hybridclientstest.Identity{ClientID: ident.ClientID, Secret: stored}))
+	fresh := newClients(t, e.srv.ConfigFor(hybridclientstest.Account{ClientID: ident.ClientID, Secret: stored}))
 	if _, err := fresh.Count(ctx, hybridclients.CountOptions{}); err != nil {
 		t.Errorf("a call signed in with the new secret failed: %v", err)
 	}
@@ -326,13 +323,13 @@ func TestRotateRetireAllAndStoreFailure(t *testing.T) {
 
 	// A failing Store: the new secret is deleted again, the old ones are untouched.
 	storeErr := errors.New("vault down")
-	rot, err := sc.Rotate(ctx, c.Client.ID, secrets.RotateOptions{
+	rot, err := sc.Rotate(ctx, c.Client.ID, secrets.RotateRequest{
 		Store: func(context.Context, secrets.Added) error { return storeErr },
 	})
 	if !errors.Is(err, storeErr) {
 		t.Fatalf("Rotate(failing store) = %v, want the store's error", err)
 	}
-	if rot == nil || rot.Added.ID != 0 || len(rot.Deleted) != 0 {
+	if rot == nil || rot.New.ID != 0 || len(rot.Deleted) != 0 {
 		t.Errorf("Rotate(failing store) did %+v", rot)
 	}
 	if got := e.srv.SecretIDs(c.Client.ID); !slices.Equal(got, oldIDs) {
@@ -346,7 +343,7 @@ func TestRotateRetireAllAndStoreFailure(t *testing.T) {
 
 	// A successful one retires all three (at once: no grace period).
 	var stored identity.Secret
-	rot, err = sc.Rotate(ctx, c.Client.ID, secrets.RotateOptions{
+	rot, err = sc.Rotate(ctx, c.Client.ID, secrets.RotateRequest{
 		RetireAtOnce: true,
 		Store:        func(_ context.Context, s secrets.Added) error { stored = s.Value; return nil },
 	})
@@ -364,8 +361,8 @@ func TestRotateRetireAllAndStoreFailure(t *testing.T) {
 	if !e.srv.CheckSecret(c.Client.ID, stored) {
 		t.Error("the new secret does not authenticate")
 	}
-	if got := e.srv.SecretIDs(c.Client.ID); !slices.Equal(got, []int{rot.Added.ID}) {
-		t.Errorf("secrets after rotation %v, want [%d]", got, rot.Added.ID)
+	if got := e.srv.SecretIDs(c.Client.ID); !slices.Equal(got, []int{rot.New.ID}) {
+		t.Errorf("secrets after rotation %v, want [%d]", got, rot.New.ID)
 	}
 }
 
@@ -378,7 +375,7 @@ func TestRotateWithGrace(t *testing.T) {
 
 	var stored identity.Secret
 	before := time.Now()
-	rot, err := sc.Rotate(ctx, c.Client.ID, secrets.RotateOptions{
+	rot, err := sc.Rotate(ctx, c.Client.ID, secrets.RotateRequest{
 		Description: "v2",
 		Grace:       2 * time.Hour,
 		Store:       func(_ context.Context, s secrets.Added) error { stored = s.Value; return nil },
@@ -413,12 +410,12 @@ func TestRotateWithGrace(t *testing.T) {
 		t.Error("the new secret stopped authenticating")
 	}
 	// The SDK's token expired on the service's clock too: the call still works.
-	r, err := sc.CheckExpiry(ctx, c.Client.ID, 24*time.Hour, e.clock.Now())
+	r, err := sc.CheckExpiry(ctx, c.Client.ID, 24*time.Hour)
 	if err != nil {
 		t.Fatalf("CheckExpiry: %v", err)
 	}
-	if !slices.Equal(metaIDs(r.Expired), []int{c.Secret.ID}) || !slices.Equal(metaIDs(r.Valid), []int{rot.Added.ID}) {
-		t.Errorf("CheckExpiry: expired %v, valid %v; want [%d], [%d]", metaIDs(r.Expired), metaIDs(r.Valid), c.Secret.ID, rot.Added.ID)
+	if !slices.Equal(metaIDs(r.Expired), []int{c.Secret.ID}) || !slices.Equal(metaIDs(r.Valid), []int{rot.New.ID}) {
+		t.Errorf("CheckExpiry: expired %v, valid %v; want [%d], [%d]", metaIDs(r.Expired), metaIDs(r.Valid), c.Secret.ID, rot.New.ID)
 	}
 }
 
@@ -447,14 +444,14 @@ func TestRotateFreeRoom(t *testing.T) {
 
 	store := func(context.Context, secrets.Added) error { return nil }
 	adds := requests(srv, hybridclientstest.OpAddSecret)
-	_, err := sc.Rotate(ctx, c.Client.ID, secrets.RotateOptions{Store: store, Retire: secrets.RetireExpired()})
+	_, err := sc.Rotate(ctx, c.Client.ID, secrets.RotateRequest{Store: store, Retire: secrets.RetireExpired()})
 	if !errors.Is(err, secrets.ErrLimitReached) {
 		t.Fatalf("Rotate(full, no FreeRoom) = %v, want ErrLimitReached", err)
 	}
 	if n := requests(srv, hybridclientstest.OpAddSecret) - adds; n != 0 {
 		t.Errorf("Rotate at the limit sent %d add requests", n)
 	}
-	rot, err := sc.Rotate(ctx, c.Client.ID, secrets.RotateOptions{Store: store, Retire: secrets.RetireExpired(), FreeRoom: true})
+	rot, err := sc.Rotate(ctx, c.Client.ID, secrets.RotateRequest{Store: store, Retire: secrets.RetireExpired(), FreeRoom: true})
 	if err != nil {
 		t.Fatalf("Rotate(FreeRoom): %v", err)
 	}
@@ -464,7 +461,7 @@ func TestRotateFreeRoom(t *testing.T) {
 		t.Errorf("FreedRoom %v, Deleted %v; want the two expired %v between them", freed, deleted, short)
 	}
 	ids := srv.SecretIDs(c.Client.ID)
-	if len(ids) != 9 || !slices.Contains(ids, rot.Added.ID) || slices.Contains(ids, short[0]) || slices.Contains(ids, short[1]) {
+	if len(ids) != 9 || !slices.Contains(ids, rot.New.ID) || slices.Contains(ids, short[0]) || slices.Contains(ids, short[1]) {
 		t.Errorf("secrets after rotation %v", ids)
 	}
 	if !srv.CheckSecret(c.Client.ID, c.Secret.Value) {
@@ -498,7 +495,7 @@ func TestCheckExpiry(t *testing.T) {
 
 	check := func(name string, expired, soon, valid, nev []int, lockout bool) {
 		t.Helper()
-		r, err := sc.CheckExpiry(ctx, id, 7*24*time.Hour, e.clock.Now())
+		r, err := sc.CheckExpiry(ctx, id, 7*24*time.Hour)
 		if err != nil {
 			t.Fatalf("%s: CheckExpiry: %v", name, err)
 		}
@@ -546,7 +543,7 @@ func TestCheckExpiry(t *testing.T) {
 	}
 	check("without the never-expiring one", []int{a1h.ID, b3d.ID, c60d.ID}, nil, nil, nil, true)
 
-	if _, err := sc.CheckExpiry(ctx, id, -time.Hour, time.Time{}); !errors.Is(err, identity.ErrInvalidInput) {
+	if _, err := sc.CheckExpiry(ctx, id, -time.Hour); !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("CheckExpiry(negative within) = %v, want ErrInvalidInput", err)
 	}
 }

@@ -108,7 +108,7 @@ func RunAudit(ctx context.Context, r AuditRun) (AuditResult, error) {
 		base = liveHeap()
 	}
 	start := time.Now()
-	for rep, err := range c.ScanExpiry(ctx, 30*24*time.Hour, time.Time{}, hybridclients.ScanOptions{Concurrency: r.Concurrency}) {
+	for rep, err := range hybridclients.ScanExpiry(ctx, c, 30*24*time.Hour, hybridclients.ScanOptions{Concurrency: r.Concurrency}) {
 		if err != nil {
 			return res, err
 		}

@@ -1,0 +1,19 @@
+package identity
+
+import "time"
+
+// Clock is the time by which the SDK decides expiries: the default expiry of a new secret
+// (one year ahead), what has expired or expires within a window, a rotation's grace
+// period. A Config's nil Clock is the system clock. Set one when the service's time is not
+// yours: hybridclientstest.Server's Config carries the fake's clock, so a test that runs
+// the fake's clock ahead gets answers as of the fake's time.
+//
+// The waits of retries are about the network, not about expiry: they always use the
+// system clock.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// After waits for d on this clock, then sends the time on the channel it returned,
+	// as time.After does.
+	After(d time.Duration) <-chan time.Time
+}
