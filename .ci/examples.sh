@@ -326,7 +326,7 @@ run OCS_RESOURCE=http://127.0.0.1:1 signin -tenant-id $tenant -client-id 0000000
   -secret-file "$work/hc.secret" -redirect-uri http://127.0.0.1:0/callback
 want_rc 1
 one_line_error
-want_err 'OpenID discovery .*connection refused'
+want_err 'openid-configuration: service unreachable: .*connection refused; check Config.Resource'
 no_out 'not-a-secret'
 ! grep -q 'not-a-secret' "$tmp/stderr" || problems+=("the secret was printed")
 [ $((SECONDS - started)) -lt 15 ] || problems+=("took $((SECONDS - started))s")
