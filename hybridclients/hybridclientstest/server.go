@@ -104,10 +104,12 @@ type Options struct {
 	// Now is the fake's clock, for testing expiry; nil means time.Now.
 	Now func() time.Time
 	// PropagationDelay is how long a change to a hybrid client or its secrets takes to
-	// reach sign-in; zero means at once. The service documents up to one hour. The fake
-	// takes the application's worst case: what a change grants (a new secret, a redirect
-	// URI, Enabled, ...) works only after the delay, what it takes away (a deleted secret,
-	// a removed URI, a disabled client, ...) applies at once. Measured by Now.
+	// reach sign-in, and a change to a client-credential client's secrets its
+	// client_credentials grant; zero means at once. The service documents up to one hour.
+	// The fake takes the application's worst case: what a change grants (a new secret, a
+	// redirect URI, Enabled, ...) works only after the delay, what it takes away (a
+	// deleted secret, a removed URI, a disabled client, ...) applies at once. Accounts
+	// (Admin, Member, AddAccount) work at once. Measured by Now.
 	PropagationDelay time.Duration
 	// WithholdRefreshTokens makes sign-in answer no refresh token even when the client
 	// allows refresh tokens and the offline_access scope was granted. The service's API

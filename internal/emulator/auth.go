@@ -49,6 +49,7 @@ func (e *Emulator) AddIdentity(tenantID string, role Role) (clientID, clientSecr
 	value := c.addSecret("initial", nil)
 	t.cc[key(c.id)] = c
 	e.identities[key(c.id)] = c
+	e.knownSinceLocked(c)
 	return c.id, value
 }
 
@@ -148,7 +149,7 @@ func (e *Emulator) token(r *http.Request, body []byte) reply {
 	if c == nil {
 		return e.hybridToken(r, form, id, secret, grant)
 	}
-	if !c.authenticates(secret, e.now()) {
+	if v := e.identityView(c); v == nil || !v.authenticates(secret, e.now()) {
 		return oauthError("invalid_client")
 	}
 	switch grant {

@@ -120,7 +120,9 @@
 //     lifetime or expiry) counts at once. So a rotation without grace locks the
 //     application out for the whole delay, whichever secret it uses, and a rotation whose
 //     grace outlasts the delay keeps the old secret working until the new one arrives:
-//     why the default grace exists. The lenient side of the service (a disabled client or
+//     why the default grace exists. The secrets of client-credential clients propagate
+//     the same way to their client_credentials grant (API.md says "secret changes", of
+//     any client); an identity added by AddIdentity is known from the start. The lenient side of the service (a disabled client or
 //     deleted secret still accepted for a while) is not modelled: nothing should rely on
 //     it. A deleted client's refresh tokens (API.md: "up to one hour") stop at once, its
 //     access tokens live on until they expire. The display name is the latest.
@@ -169,10 +171,12 @@ type Options struct {
 	TokenLifetime time.Duration
 	// Now is the clock; nil means time.Now. Tests move time with it.
 	Now func() time.Time
-	// PropagationDelay is how long a change to a hybrid client or its secrets takes to
-	// reach sign-in (the service documents up to one hour); zero means at once. Sign-in
-	// answers as the least favourable state of the client during that time, by the clock
-	// Now: what a change grants arrives after the delay, what it takes away applies at once.
+	// PropagationDelay is how long a change to a hybrid client or its secrets, or to the
+	// secrets of a client-credential client, takes to reach sign-in and the token endpoint
+	// (the service documents up to one hour); zero means at once. They answer as the least
+	// favourable state of the client during that time, by the clock Now: what a change
+	// grants arrives after the delay, what it takes away applies at once. Identities added
+	// with AddIdentity work at once; their later secret changes propagate.
 	PropagationDelay time.Duration
 	// WithholdRefreshTokens makes the token endpoint answer no refresh_token even when
 	// offline_access was granted: the API reference says refresh tokens are not supported

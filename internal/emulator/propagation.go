@@ -41,8 +41,8 @@ func (v *clientView) authenticates(value string, now time.Time) bool {
 	return authenticates(v.secrets, value, now)
 }
 
-// recordLocked notes a change of hybrid client c of tenant t (c nil: clientID was deleted)
-// for the sign-in plane; e.mu is held. Without a propagation delay sign-in reads the live
+// recordLocked notes a change of client c of tenant t (c nil: clientID was deleted) for
+// the sign-in plane and the token endpoint; e.mu is held. Without a propagation delay sign-in reads the live
 // clients and nothing is kept.
 func (e *Emulator) recordLocked(t *tenant, clientID string, c *client) {
 	d := e.opts.PropagationDelay
@@ -81,14 +81,29 @@ func (e *Emulator) signinClient(clientID string) *clientView {
 	if clientID == "" {
 		return nil
 	}
-	d := e.opts.PropagationDelay
-	if d <= 0 {
+	return e.propagated(clientID, func() *clientView {
 		for _, t := range e.tenants {
 			if c := t.clients[key(clientID)]; c != nil {
 				return c.view(t.id)
 			}
 		}
 		return nil
+	})
+}
+
+// identityView returns client-credential client c as the token endpoint sees it now: its
+// secret changes reach the token endpoint after PropagationDelay too (API.md: "secret
+// changes can take up to one hour to reach sign-in"). e.mu is held.
+func (e *Emulator) identityView(c *client) *clientView {
+	return e.propagated(c.id, func() *clientView { return c.view(c.tenantID) })
+}
+
+// propagated returns the state of client clientID that sign-in sees now: live (its
+// current state, or nil) without a delay, else merged from the history; e.mu is held.
+func (e *Emulator) propagated(clientID string, live func() *clientView) *clientView {
+	d := e.opts.PropagationDelay
+	if d <= 0 {
+		return live()
 	}
 	h := e.history[key(clientID)]
 	seen := e.now().Add(-d)
@@ -149,10 +164,17 @@ func mergeView(a, b *clientView) *clientView {
 	return out
 }
 
-// changedLocked records the new state of client c after a change; client-credential
-// clients do not sign users in and are skipped.
+// changedLocked records the new state of client c (hybrid, or client-credential: its
+// secrets reach the token endpoint late too) after a change.
 func (e *Emulator) changedLocked(t *tenant, c *client) {
-	if c.hybrid {
-		e.recordLocked(t, c.id, c)
+	e.recordLocked(t, c.id, c)
+}
+
+// knownSinceLocked records client c as sign-in has known it since the beginning of time:
+// an identity added by AddIdentity (outside the API, for the tests' own sign-in) works at
+// once, while its later secret changes propagate. e.mu is held.
+func (e *Emulator) knownSinceLocked(c *client) {
+	if e.opts.PropagationDelay > 0 {
+		e.history[key(c.id)] = []version{{view: c.view(c.tenantID)}}
 	}
 }
