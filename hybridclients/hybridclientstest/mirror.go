@@ -18,8 +18,12 @@ func (o *Options) toEmulator() emulator.Options {
 	if o == nil {
 		return emulator.Options{}
 	}
+	now := o.Now
+	if o.Clock != nil {
+		now = o.Clock.Now
+	}
 	return emulator.Options{
-		MaxClients: o.MaxClients, TokenLifetime: o.TokenLifetime, Now: o.Now,
+		MaxClients: o.MaxClients, TokenLifetime: o.TokenLifetime, Now: now,
 		PropagationDelay: o.PropagationDelay, WithholdRefreshTokens: o.WithholdRefreshTokens,
 		Latency: o.Latency, LatencyJitter: o.LatencyJitter,
 		RateLimit: o.RateLimit, RateBurst: o.RateBurst, Seed: o.Seed,

@@ -12,14 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/emulator"
 )
 
 // renamed are the fields this package names in the SDK's words: emulator name -> ours.
 var renamed = map[string]string{"AllowOfflineAccess": "AllowRefreshTokens"}
 
-// ownOnly are fields of ours that the emulator cannot have: the Server counts connections.
-var ownOnly = map[string]bool{"Stats.Connections": true}
+// ownOnly are fields of ours that the emulator cannot have: the Server counts connections,
+// and Options.Clock reaches the emulator as its Now (the emulator never waits).
+var ownOnly = map[string]bool{"Stats.Connections": true, "Options.Clock": true}
 
 // TestMirrorsMapEveryField fills every field of one side with a non-zero value, maps it
 // with the package's function, and requires every field of the other side to be set and
@@ -128,6 +130,11 @@ func fill(t *testing.T, p any) {
 			m := reflect.MakeMap(f.Type())
 			m.SetMapIndex(nonZero(t, f.Type().Key(), i), nonZero(t, f.Type().Elem(), i))
 			f.Set(m)
+		case reflect.Interface:
+			if f.Type() != reflect.TypeFor[identity.Clock]() {
+				t.Fatalf("fill: field %s of interface type %s: teach fill this type", v.Type().Field(i).Name, f.Type())
+			}
+			f.Set(reflect.ValueOf(NewClock(time.Unix(int64(i), 0))))
 		case reflect.Func:
 			f.Set(reflect.MakeFunc(f.Type(), func([]reflect.Value) []reflect.Value {
 				return []reflect.Value{reflect.ValueOf(time.Unix(0, 0))}

@@ -83,10 +83,12 @@
 package hybridclientstest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,8 +103,14 @@ type Options struct {
 	MaxClients int
 	// TokenLifetime of issued access tokens; zero means one hour.
 	TokenLifetime time.Duration
-	// Now is the fake's clock, for testing expiry; nil means time.Now.
+	// Now is the fake's clock, for testing expiry; nil means time.Now. The Server's Config
+	// reads it too, but its waits are on the system clock: use Clock to move the time of
+	// waits as well.
 	Now func() time.Time
+	// Clock, when set, is the fake's clock instead of Now (set one or the other), and the
+	// Server's Config carries it: the SDK decides expiries by its Now and waits on its
+	// After (for a rotation's proof). A *Clock moves only when the test moves it.
+	Clock identity.Clock
 	// PropagationDelay is how long a change to a hybrid client or its secrets takes to
 	// reach sign-in, and a change to a client-credential client's secrets its
 	// client_credentials grant; zero means at once. The service documents up to one hour.
@@ -161,7 +169,7 @@ type Server struct {
 	em    *emulator.Emulator
 	srv   *httptest.Server
 	conns atomic.Int64
-	clock identity.Clock // Options.Now's, or nil
+	clock identity.Clock // Options.Clock, or Options.Now's, or nil
 }
 
 // NewServer starts a Server for the test t and stops it when the test ends.
@@ -178,8 +186,15 @@ func NewServer(t testing.TB, opts *Options) *Server {
 // Start starts a Server outside a test (an example program, a local demo). Call Close
 // when done.
 func Start(opts *Options) (*Server, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	s := &Server{em: emulator.New(opts.toEmulator())}
-	if opts != nil && opts.Now != nil {
+	switch {
+	case opts == nil:
+	case opts.Clock != nil:
+		s.clock = opts.Clock
+	case opts.Now != nil:
 		s.clock = fakeClock(opts.Now)
 	}
 	s.TenantID = s.em.AddTenant()
@@ -200,12 +215,26 @@ func Start(opts *Options) (*Server, error) {
 	return s, nil
 }
 
+// validate refuses Options the fake cannot follow: two clocks.
+func (o *Options) validate() error {
+	if o == nil {
+		return nil
+	}
+	if o.Clock != nil && o.Now != nil {
+		return errors.New("hybridclientstest: set Options.Clock or Options.Now, not both")
+	}
+	if v := reflect.ValueOf(o.Clock); o.Clock != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		return fmt.Errorf("hybridclientstest: Options.Clock is a nil %T", o.Clock)
+	}
+	return nil
+}
+
 // Close stops the Server and closes its connections.
 func (s *Server) Close() { s.srv.Close() }
 
 // Config returns a Config that signs in to the fake as its Tenant Administrator. When
-// Options.Now is set, the Config's Clock reads it, so the SDK decides expiries by the
-// fake's time.
+// Options.Clock or Options.Now is set, the Config's Clock is the fake's, so the SDK
+// decides expiries by the fake's time (and, with Options.Clock, waits on it).
 func (s *Server) Config() identity.Config { return s.ConfigFor(s.Admin) }
 
 // MemberConfig returns a Config that signs in as a Tenant Member.
