@@ -41,7 +41,8 @@ type Client struct {
 	maxBody    int64
 	policy     policy
 	base       http.RoundTripper
-	calls      sync.Pool // *call: the retry state of one request, reused (retry.go)
+	road       *idserver.Road // the credentials' road to the identity server, shared with IDServer
+	calls      sync.Pool      // *call: the retry state of one request, reused (retry.go)
 }
 
 // New validates cfg and builds the layers. It makes no network call.
@@ -55,10 +56,11 @@ func New(cfg identity.Config) (*Client, error) {
 	// Only the Transport and Timeout of the caller's client are used: every client of the
 	// SDK refuses redirects and keeps no cookies.
 	base, timeout := idserver.Base(cfg.HTTPClient)
+	rd := road(resource, idserver.NewClient(base, timeout), pol, cfg.MaxResponseBytes)
 	auth := &authTransport{
 		base:   paced{base}, // API calls only: a scan's Pacer sees each attempt
 		creds:  cfg.Credentials,
-		treq:   identity.TokenRequest{Resource: resource, Endpoint: road(resource, idserver.NewClient(base, timeout), pol, cfg.MaxResponseBytes)},
+		treq:   identity.TokenRequest{Resource: resource, Endpoint: rd},
 		origin: resource,
 	}
 	tenantBase := resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID)
@@ -71,6 +73,7 @@ func New(cfg identity.Config) (*Client, error) {
 		maxBody:    cfg.MaxResponseBytes,
 		policy:     pol,
 		base:       base,
+		road:       rd,
 	}
 	if c.maxBody == 0 {
 		c.maxBody = identity.DefaultMaxResponseBytes
@@ -96,6 +99,10 @@ func IDServer(cfg identity.Config) (*idserver.Road, error) {
 	}
 	return road(resource, cfg.HTTPClient, policy{identity.RetryPolicy(rules.Retry(cfg.Retry).WithDefaults())}, cfg.MaxResponseBytes), nil
 }
+
+// IDServer returns the road to the identity server that the Client's credentials take:
+// the same connections, the same token retries.
+func (c *Client) IDServer() *idserver.Road { return c.road }
 
 // road builds the road to resource's identity server with the token retries of pol; the
 // discovery document is bounded by maxBody, and by 1 MiB at most.
