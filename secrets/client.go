@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/ocs-go/identity"
@@ -33,6 +34,10 @@ type Client struct {
 	t    *transport.Client
 	kind route
 	now  func() time.Time // Config.Clock's Now: defaults, expiry checks, rotation and grace periods
+	// after is Config.Clock's After: the waits of a rotation's proof.
+	after func(time.Duration) <-chan time.Time
+	// tokenURL is the token endpoint that discovery named, read once, for the proofs.
+	tokenURL atomic.Pointer[string]
 	// randN returns a random number in [0, n): it picks each add's marker; tests set it.
 	randN func(int) int
 	// claims are the markers of this Client's adds still in flight, so that two
@@ -58,7 +63,8 @@ func newClient(cfg identity.Config, kind route) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{t: t, kind: kind, now: clock.Of(cfg.Clock).Now, randN: rand.IntN, claims: &claims{}}, nil
+	clk := clock.Of(cfg.Clock)
+	return &Client{t: t, kind: kind, now: clk.Now, after: clk.After, randN: rand.IntN, claims: &claims{}}, nil
 }
 
 // CloseIdleConnections closes idle connections of the Client, as
@@ -72,7 +78,7 @@ func (c *Client) CloseIdleConnections() {
 // ready refuses a Client that New did not make: a zero Client has no transport, and a
 // call would otherwise panic.
 func (c *Client) ready() error {
-	if c != nil && c.t != nil && c.now != nil && (c.kind == hybridRoute || c.kind == clientCredentialRoute) {
+	if c != nil && c.t != nil && c.now != nil && c.after != nil && (c.kind == hybridRoute || c.kind == clientCredentialRoute) {
 		return nil
 	}
 	v := "zero Client"

@@ -12,9 +12,10 @@
 // means one year from now, as in the portal. On the wire it becomes the service's
 // Expires/Expiration pair.
 //
-// Rotate replaces a secret safely, in the order add, store, retire: the old secrets are
-// retired only once the caller's Store function has kept the new value. CheckExpiry and
-// Classify report secrets that have expired or expire soon, for a program or a cron job
-// to warn before an application is locked out. Secret changes can take up to an hour to
-// reach sign-in.
+// Rotate replaces a secret safely, in the order add, store, prove, retire: the old secrets
+// are retired only once the caller's Store function has kept the new value and the
+// identity server accepts it (asked with a token request that signs nobody in), however
+// long the service takes to spread it. CheckExpiry and Classify report secrets that have
+// expired or expire soon, for a program or a cron job to warn before an application is
+// locked out. Secret changes can take up to an hour to reach sign-in.
 package secrets

@@ -56,9 +56,10 @@ func ExampleClient_Add() {
 	// value received: true
 }
 
-// ExampleClient_Rotate replaces a client's secrets: the new value goes to a vault first,
-// and only then are the old secrets retired: by default they keep working for one more
-// hour (DefaultGrace), the time the new secret may take to work at sign-in.
+// ExampleClient_Rotate replaces a client's secrets: the new value goes to a vault first;
+// Rotate then waits until the identity server accepts the new secret (here at once), and
+// only then retires the old secrets: by default they keep working for one more hour
+// (DefaultGrace).
 func ExampleClient_Rotate() {
 	cfg, stop := fakeService(
 		secret{ID: 1, Description: "2023 deployment", Expires: false},
@@ -84,6 +85,7 @@ func ExampleClient_Rotate() {
 		log.Fatal(err) // the error says what was done and what was not
 	}
 	fmt.Println("added:", rot.New.ID, rot.New.Description)
+	fmt.Println("accepted by the identity server:", !rot.ProvenAt.IsZero(), "after", rot.Probes, "probe")
 	for _, s := range rot.Shortened {
 		at := s.Expiry.At()
 		fmt.Println("works for one more hour:", s.ID, s.Description, time.Until(at).Round(time.Hour))
@@ -91,6 +93,7 @@ func ExampleClient_Rotate() {
 	fmt.Println("in the vault:", !vault["billing/client-secret"].IsZero())
 	// Output:
 	// added: 3 2025 deployment
+	// accepted by the identity server: true after 1 probe
 	// works for one more hour: 1 2023 deployment 1h0m0s
 	// works for one more hour: 2 2024 deployment 1h0m0s
 	// in the vault: true
@@ -157,7 +160,8 @@ func (s secret) wire() map[string]any {
 }
 
 // fakeService serves the secrets routes of one hybrid client from memory on a loopback
-// port, just enough for the examples, and returns a Config that reaches it.
+// port, with the discovery and the token endpoint a rotation's proof asks, just enough
+// for the examples, and returns a Config that reaches it.
 func fakeService(seed ...secret) (identity.Config, func()) {
 	var mu sync.Mutex
 	stored := slices.Clone(seed)
@@ -231,6 +235,26 @@ func fakeService(seed ...secret) (identity.Config, func()) {
 		id, _ := strconv.Atoi(r.PathValue("id"))
 		stored = slices.DeleteFunc(stored, func(s secret) bool { return s.ID == id })
 		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /identity/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		base := "http://" + r.Host + "/identity"
+		reply(w, http.StatusOK, map[string]string{"issuer": base, "token_endpoint": base + "/connect/token"})
+	})
+	// The token endpoint authenticates the client first: a stored secret's value gets past
+	// it to the grant, whose made-up code is refused (invalid_grant); any other value is
+	// invalid_client.
+	mux.HandleFunc("POST /identity/connect/token", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		defer mu.Unlock()
+		known := slices.ContainsFunc(stored, func(s secret) bool {
+			return r.PostForm.Get("client_secret") == "example-value-"+strconv.Itoa(s.ID)
+		})
+		if r.PostForm.Get("client_id") == clientID && known {
+			reply(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
+			return
+		}
+		reply(w, http.StatusBadRequest, map[string]string{"error": "invalid_client"})
 	})
 	srv := httptest.NewServer(mux)
 	return identity.Config{

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jarcoal/httpmock"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
 )
 
@@ -52,8 +53,35 @@ func newFixtureAttempts(t *testing.T, kind route, attempts int) *fixture {
 	c.now = func() time.Time { return testNow }
 	// Deterministic markers: the largest offset, one hour earlier on a year-long secret.
 	c.randN = func(n int) int { return n - 1 }
-	return &fixture{Rig: rig, c: c}
+	f := &fixture{Rig: rig, c: c}
+	f.proofAnswers(mocktest.Reply{Status: 400, Body: `{"error":"invalid_grant"}`})
+	return f
 }
+
+// tokenURL is the token endpoint of the rig's identity server.
+const tokenURL = mocktest.Resource + "/identity/connect/token"
+
+// proofAnswers makes the rig's identity server answer a rotation's proof: discovery, and
+// the token endpoint with the replies in turn (the last again and again). Each token
+// request is logged as "PROBE <grant_type>". They carry no bearer token, so they bypass
+// the rig's checks of API calls.
+func (f *fixture) proofAnswers(replies ...Reply) {
+	f.Transport.RegisterResponder(http.MethodGet, mocktest.Resource+"/identity/.well-known/openid-configuration",
+		httpmock.NewStringResponder(200, `{"issuer":"`+mocktest.Resource+`/identity","token_endpoint":"`+tokenURL+`"}`))
+	n := 0
+	f.Transport.RegisterResponder(http.MethodPost, tokenURL, func(req *http.Request) (*http.Response, error) {
+		_ = req.ParseForm()
+		f.Record("PROBE " + req.PostForm.Get("grant_type"))
+		r := replies[min(n, len(replies)-1)]
+		n++
+		resp := httpmock.NewStringResponse(r.Status, r.Body)
+		resp.Header.Set("Content-Type", "application/json")
+		return resp, nil
+	})
+}
+
+// Reply is one canned answer of the rig.
+type Reply = mocktest.Reply
 
 // ok is a 200 reply with header name, value pairs.
 func ok(body string, header ...string) mocktest.Reply {

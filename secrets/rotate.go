@@ -116,16 +116,45 @@ type RotateRequest struct {
 	// a positive Grace must be at least MinGrace, and a Grace under an hour risks a lockout.
 	Grace time.Duration
 	// RetireAtOnce deletes the retired secrets at once instead of shortening them (Grace
-	// must then be zero). Risk: the new secret can take up to an hour to work at sign-in,
-	// and the deleted ones stop working at once, so applications may be locked out for up
-	// to that hour. Choose it only when an old secret must stop working now (it leaked).
+	// must then be zero), without waiting for the identity server to accept the new
+	// secret: an old secret that must stop working now (it leaked) must not work for the
+	// hour a proof can take. Risk: the new secret can take up to an hour to work at
+	// sign-in, and the deleted ones stop working at once, so applications may be locked
+	// out for up to that hour.
 	RetireAtOnce bool
+	// ProofTimeout is how long Rotate waits, after Store, for the identity server to
+	// accept the new secret before it retires anything; zero means DefaultProofTimeout
+	// (the hour a change can take to reach sign-in, and ten minutes). Rotate asks with a
+	// token request that signs nobody in, the client's id and the new secret: a hybrid
+	// client's with an authorization code that cannot exist (the identity server
+	// authenticates the client first, so an answer other than invalid_client proves the
+	// secret), a client-credential client's with a client-credentials grant (the token is
+	// dropped). It asks at once, then after 5 s, doubling to every 5 min, by Config.Clock;
+	// each ask is one failed token request in the identity server's log. Never accepted
+	// in time: nothing is retired, the new secret is kept, and the error is a *ProofError.
+	ProofTimeout time.Duration
+	// SkipProof retires without waiting for the identity server to accept the new secret,
+	// the grace counting from the end of Store: for a program that cannot reach the token
+	// endpoint, or knows the secret works by other means. With a Grace under the hour a new
+	// secret can take to work, it risks a lockout.
+	SkipProof bool
 	// FreeRoom allows Rotate, when the client already has MaxPerClient secrets, to delete
 	// secrets that expired more than ClockSkewMargin ago by this machine's clock (the
 	// earliest first, only as many as needed) to make room for the new one. Without it, or
 	// without such secrets, Rotate fails before creating anything with an error matching
 	// ErrLimitReached.
 	FreeRoom bool
+}
+
+// skipsProof reports whether the old secrets are retired without waiting for proof.
+func (o RotateRequest) skipsProof() bool { return o.SkipProof || o.RetireAtOnce }
+
+// proofTimeout is the proof's timeout in effect.
+func (o RotateRequest) proofTimeout() time.Duration {
+	if o.ProofTimeout == 0 {
+		return DefaultProofTimeout
+	}
+	return o.ProofTimeout
 }
 
 // grace is the grace period in effect.
@@ -153,6 +182,12 @@ func (o RotateRequest) validate(now time.Time) (*wireWrite, error) {
 		errs = append(errs, &identity.ValidationError{Field: "Grace", Rule: "must be zero (one hour) or at least " + MinGrace.String(), Value: o.Grace.String()})
 	case o.RetireAtOnce && o.Grace != 0:
 		errs = append(errs, &identity.ValidationError{Field: "Grace", Rule: "must be zero with RetireAtOnce (deleting at once has no grace period)", Value: o.Grace.String()})
+	}
+	switch {
+	case o.ProofTimeout < 0:
+		errs = append(errs, &identity.ValidationError{Field: "ProofTimeout", Rule: "must not be negative (0 means " + DefaultProofTimeout.String() + ")", Value: o.ProofTimeout.String()})
+	case o.ProofTimeout > 0 && o.skipsProof():
+		errs = append(errs, &identity.ValidationError{Field: "ProofTimeout", Rule: "must be zero with SkipProof or RetireAtOnce (they wait for no proof)", Value: o.ProofTimeout.String()})
 	}
 	// The new secret must outlive the old ones' grace period and the hour it may take to
 	// work at all; else Rotate would plan a lockout (ExpiresIn(time.Second) retiring all).
@@ -187,6 +222,13 @@ type Rotation struct {
 	// NotRetired are the secrets that the retire policy selected but that were not yet
 	// handled when Rotate stopped with an error; they still work as before.
 	NotRetired []ClientSecret
+	// Step is how far the rotation got: StepDone when every step succeeded.
+	Step Step
+	// ProvenAt is when the identity server first accepted the new secret, by
+	// Config.Clock; zero when the proof was skipped (RetireAtOnce, SkipProof) or never
+	// came. Probes counts the token requests that asked.
+	ProvenAt time.Time
+	Probes   int
 }
 
 // Rotate replaces a client's secret without locking its application out, in this order:
@@ -199,50 +241,40 @@ type Rotation struct {
 //     it) and the old secrets are untouched.
 //  3. Store: hand the new secret with its value to req.Store. If Store fails, delete the
 //     new secret again and leave the old ones untouched.
-//  4. Check that the stored secret still exists with the expiry it was given. If not,
+//  4. Prove: wait until the identity server accepts the new secret, asking it with a
+//     token request that signs nobody in (see req.ProofTimeout), at most
+//     req.ProofTimeout. Never accepted: nothing is retired, the new secret is kept (its
+//     value is stored), and the error is a *ProofError (ErrNotProven) naming both.
+//     Skipped with req.RetireAtOnce or req.SkipProof.
+//  5. Check that the stored secret still exists with the expiry it was given. If not,
 //     another rotation retired it meanwhile: the error matches ErrLockoutRisk and nothing
 //     is retired.
-//  5. Retire the secrets listed in step 1 that req.Retire selects: by default shorten
-//     their expiry to an hour from now (DefaultGrace), or req.Grace; with
-//     req.RetireAtOnce delete them. Secrets added after step 1 (by anyone) are never
-//     touched; a secret someone else deleted meanwhile counts as deleted.
+//  6. Retire the secrets listed in step 1 that req.Retire selects: by default shorten
+//     their expiry to an hour from now (DefaultGrace), or req.Grace, counted from the
+//     proof; with req.RetireAtOnce delete them. Secrets added after step 1 (by anyone)
+//     are never touched; a secret someone else deleted meanwhile counts as deleted.
+//
+// So an application that reads the stored value is never left with a refused value and
+// no working old secret, however long the service takes to spread the new one.
 //
 // Rotations of one client must not overlap (run them from one place, or under a lock):
 // a second rotation lists the first one's new secret among the old ones and retires it,
 // and whichever Store runs last may put a retired value in place. Rotate detects this in
-// step 4 for its own secret (ErrLockoutRisk), but cannot undo the other's Store; and a
-// retirement by the other rotation that comes after step 4 cannot be seen at all.
+// step 5 for its own secret (ErrLockoutRisk), but cannot undo the other's Store; and a
+// retirement by the other rotation that comes after step 5 cannot be seen at all.
 //
 // Rotate always returns a non-nil *Rotation saying what was done, also with an error:
-// Deleted, Shortened and Kept are the old secrets handled, NotRetired those selected but
-// not handled when it stopped. Invalid options are refused before anything is sent
-// (errors.Is(err, identity.ErrInvalidInput)).
+// Step is how far it got, Deleted, Shortened and Kept are the old secrets handled,
+// NotRetired those selected but not handled when it stopped. Invalid options are refused
+// before anything is sent (errors.Is(err, identity.ErrInvalidInput)). It is
+// StartRotation and PendingRotation.Finish in one call, and holds the new value in memory
+// only until it returns.
 func (c *Client) Rotate(ctx context.Context, clientID string, req RotateRequest) (*Rotation, error) {
-	r := &rotating{c: c, clientID: clientID, opts: req, rot: &Rotation{}}
-	p, err := c.path(clientID)
-	body, err := c.prepare(err, req.validate)
+	p, err := c.StartRotation(ctx, clientID, req)
 	if err != nil {
-		return r.rot, err
+		return p.r.rot, err
 	}
-	tk := c.claims.begin(clientID)
-	defer tk.end()
-	old, err := r.listAndFreeRoom(ctx)
-	if err != nil {
-		return r.rot, err
-	}
-	added, err := c.add(ctx, tk, p, body, old)
-	if err != nil {
-		return r.rot, r.fail("adding the new secret", err, "the old secrets are untouched", r.rot.done())
-	}
-	if err := r.store(ctx, *added); err != nil {
-		return r.rot, err
-	}
-	now := c.now()
-	retiring := r.selected(old, now)
-	if err := r.verify(ctx, *added, retiring); err != nil {
-		return r.rot, err
-	}
-	return r.rot, r.retire(ctx, added.ID, retiring, now)
+	return p.Finish(ctx)
 }
 
 // rotating is one call of Rotate: what it was asked and what it did so far.
@@ -297,7 +329,7 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
 		if derr := r.c.Delete(cctx, r.clientID, added.ID); derr != nil {
-			r.rot.New = added.ClientSecret
+			r.rot.New, r.rot.Step = added.ClientSecret, StepAdded
 			return r.fail("storing the new secret failed, and deleting it again failed too",
 				fmt.Errorf("storing: %w; deleting: %w", err, derr),
 				fmt.Sprintf("new secret %d is left on the client and nobody holds its value: delete it", added.ID),
@@ -310,10 +342,10 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 	return nil
 }
 
-// verify checks that the stored secret still exists as stored (step 4): an overlapping
-// rotation may have retired it while Store ran, and retiring the old secrets then could
-// leave nothing that works.
-func (r *rotating) verify(ctx context.Context, added Added, retiring []ClientSecret) error {
+// verify checks that the stored secret still exists as stored (step 5): an overlapping
+// rotation may have retired it while Store ran or the proof waited, and retiring the old
+// secrets then could leave nothing that works.
+func (r *rotating) verify(ctx context.Context, added ClientSecret, retiring []ClientSecret) error {
 	if err := r.c.checkStored(ctx, r.clientID, added); err != nil {
 		r.rot.NotRetired = retiring
 		return r.fail(fmt.Sprintf("new secret %d was added and stored, but its check failed", added.ID), err,
@@ -333,7 +365,7 @@ func (r *rotating) selected(old []ClientSecret, now time.Time) []ClientSecret {
 	return out
 }
 
-// retire retires the selected secrets (step 5): each is deleted (RetireAtOnce, or
+// retire retires the selected secrets (step 6): each is deleted (RetireAtOnce, or
 // expired for more than ClockSkewMargin at now), kept (it expires within the grace
 // period anyway) or shortened to the grace period's end. It stops at the first failure,
 // naming what is not yet retired.
@@ -398,7 +430,7 @@ func (e *rotateError) Unwrap() error { return e.err }
 
 // checkStored checks that secret a, just stored, still exists with the expiry it was
 // given (an unusable answer is read again, as in Add's check).
-func (c *Client) checkStored(ctx context.Context, clientID string, a Added) error {
+func (c *Client) checkStored(ctx context.Context, clientID string, a ClientSecret) error {
 	m, err := settle.Read(ctx, c.t, func(ctx context.Context) (*ClientSecret, error) { return c.Get(ctx, clientID, a.ID) })
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
@@ -406,7 +438,7 @@ func (c *Client) checkStored(ctx context.Context, clientID string, a Added) erro
 	case err != nil:
 		return fmt.Errorf("checking that it still exists failed: %w", err)
 	}
-	want, wantExpires := expiryOf(a.ClientSecret)
+	want, wantExpires := expiryOf(a)
 	if got, expires := expiryOf(*m); expires && (!wantExpires || got.Before(want.Add(-time.Second))) {
 		return fmt.Errorf("%w: its expiry was shortened to %s (did another rotation of this client overlap this one?)", ErrLockoutRisk, got.UTC().Format(time.RFC3339))
 	}

@@ -190,7 +190,7 @@ func TestRotateFreeRoom(t *testing.T) {
 	if !equalInts(ids(rot.FreedRoom), []int{7}) || !equalInts(ids(rot.Deleted), []int{4}) || rot.New.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
-	f.WantCalls("GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/4")
+	f.WantCalls("GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "PROBE authorization_code", "GET "+pre+"/11", "DELETE "+pre+"/4")
 }
 
 func TestRotateGrace(t *testing.T) {
@@ -218,7 +218,7 @@ func TestRotateGrace(t *testing.T) {
 		t.Errorf("shortened secret 5 still never expires: %+v", rot.Shortened[1])
 	}
 	short := `{"Expires":true,"Expiration":"2030-06-01T14:00:00Z"}`
-	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1",
+	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "PROBE authorization_code", "GET "+pre+"/11", "DELETE "+pre+"/1",
 		"PUT "+pre+"/4 "+short, "PUT "+pre+"/5 "+short)
 }
 

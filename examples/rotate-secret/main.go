@@ -1,10 +1,11 @@
 // Command rotate-secret replaces a hybrid client's secret with the secrets package's
 // Rotate: it adds a new secret, puts its value in the file the application reads in place
 // of the old one (identity.Secret.ReplaceFile: a new 0600 file renamed over it, so a
-// reader sees the old value or the new one, never neither), and only then retires the
-// old secrets, letting them expire after a grace period (-grace; one hour by
-// default, the SDK's default, as a new secret can take that long to work at sign-in);
-// -retire-at-once deletes them at once instead, at the risk of a lockout.
+// reader sees the old value or the new one, never neither), waits until the identity
+// server accepts the new secret (a new secret can take up to an hour to work at sign-in;
+// -timeout is two hours), and only then retires the old secrets, letting them expire
+// after a grace period (-grace; one hour by default, the SDK's default); -retire-at-once
+// deletes them at once instead, without waiting, at the risk of a lockout.
 //
 //	go run ./examples/rotate-secret                  # on the in-process emulator (creates a demo client; no -client-id)
 //	OCS_TENANT_ID=... OCS_CLIENT_ID=... OCS_CLIENT_SECRET=... \
@@ -30,6 +31,7 @@ import (
 func main() {
 	p := exampleenv.New("rotate-secret", "replace a hybrid client's secret, putting the new value in the file in place of the old one")
 	o := addFlags(p)
+	p.SetDefaultTimeout(2 * time.Hour) // the proof may take DefaultProofTimeout
 	p.Run(func(ctx context.Context, env *exampleenv.Env) error { return run(ctx, env, o) })
 }
 
@@ -81,7 +83,6 @@ func run(ctx context.Context, env *exampleenv.Env, o *options) error {
 	if err := rotate(ctx, clients, id, path, o); err != nil {
 		return err // it says which secrets were handled and which were not
 	}
-	fmt.Fprintln(os.Stderr, "note: a new secret can take up to an hour to work at sign-in")
 	if env.Emulated() {
 		return checkOnEmulator(env, id, path, o.keep)
 	}
@@ -148,6 +149,9 @@ func rotate(ctx context.Context, clients *hybridclients.Client, id, path string,
 	if rot.New.ID != 0 {
 		fmt.Printf("added       secret %d %q, expires %s; value written to %s (mode 0600)\n",
 			rot.New.ID, rot.New.Description, rot.New.Expiry, path)
+	}
+	if !rot.ProvenAt.IsZero() {
+		fmt.Printf("proven      the identity server accepts the new secret (%d probe(s))\n", rot.Probes)
 	}
 	show("freed room", rot.FreedRoom)
 	show("deleted", rot.Deleted)

@@ -218,7 +218,10 @@ func TestPropagationDelayRotation(t *testing.T) {
 		_, err := clients.Secrets().Rotate(w.ctx, w.id, secrets.RotateRequest{
 			Grace:        grace,
 			RetireAtOnce: grace == 0, // the explicit choice the default protects against
-			Store:        func(_ context.Context, s secrets.Added) error { stored = s.Value; return nil },
+			// The grace alone, as this test shows the fake's propagation: Rotate would
+			// otherwise wait for the new secret to work, on a clock this test moves by hand.
+			SkipProof: grace != 0,
+			Store:     func(_ context.Context, s secrets.Added) error { stored = s.Value; return nil },
 		})
 		if err != nil {
 			t.Fatal(err)

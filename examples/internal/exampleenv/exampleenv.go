@@ -73,6 +73,14 @@ func New(name, summary string) *Program {
 	return p
 }
 
+// SetDefaultTimeout makes d the default of -timeout (one minute otherwise), for an
+// example that may wait longer: a rotation waits up to an hour and ten minutes for the
+// identity server to accept the new secret. Call it before Run.
+func (p *Program) SetDefaultTimeout(d time.Duration) {
+	p.timeout = d
+	p.Flags.Lookup("timeout").DefValue = d.String()
+}
+
 // Env is where an example runs: a real tenant, or the in-process emulator.
 type Env struct {
 	// Config reaches the tenant as its Tenant Administrator.

@@ -1,0 +1,373 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocs-go/identity"
+	hct "github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
+)
+
+// The answers of the rig's token endpoint to a probe.
+var (
+	refused  = Reply{Status: 400, Body: `{"error":"invalid_client"}`}
+	accepted = Reply{Status: 400, Body: `{"error":"invalid_grant"}`}
+)
+
+// clocked gives the fixture's Client a fake clock at testNow, whose waits end when drive
+// moves it.
+func (f *fixture) clocked() *hct.Clock {
+	clk := hct.NewClock(testNow)
+	f.c.now, f.c.after = clk.Now, clk.After
+	return clk
+}
+
+// withNewSecret answers the listing of the client's secrets with old, the add with new
+// secret 11 ("v2") and its check with the same.
+func (f *fixture) withNewSecret(kind route, old ...string) {
+	f.On("GET", secretsURL(kind), mocktest.Any, list(old...))
+	f.On("POST", secretsURL(kind), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(kind, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+}
+
+// rotateOnClock runs Rotate for the test client, moving clk to the end of each of its
+// waits (see drive).
+func (f *fixture) rotateOnClock(t *testing.T, clk *hct.Clock, ctx context.Context, req RotateRequest, between func()) (rot *Rotation, err error) {
+	t.Helper()
+	drive(t, clk, func() { rot, err = f.c.Rotate(ctx, testClient, req) }, between)
+	return rot, err
+}
+
+// drive runs f on a goroutine of its own and, each time it waits on clk, moves clk to the
+// end of the wait (calling between, when set, first) until f returns.
+func drive(t *testing.T, clk *hct.Clock, f func(), between func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("drive: the function neither ended nor waited on the clock for 20 s")
+		}
+		if clk.Waiting() == 0 {
+			time.Sleep(50 * time.Microsecond)
+			continue
+		}
+		if between != nil {
+			between()
+		}
+		clk.AdvanceToNext()
+	}
+}
+
+// shortenedTo is the PUT body of an old secret shortened to t.
+func shortenedTo(t time.Time) string {
+	return `{"Expires":true,"Expiration":"` + t.UTC().Format(time.RFC3339) + `"}`
+}
+
+func TestRotateRetiresNothingBeforeTheIdentityServerAcceptsTheNewSecret(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	clk := f.clocked()
+	f.proofAnswers(refused, refused, refused, accepted)
+	f.withNewSecret(hybridRoute, secretJSON(1, "v1", "2031-01-01T00:00:00Z"))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "v1", "2030-06-01T13:35:00Z")))
+	var stored string
+	rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: f.storeInto(&stored, nil)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Probes at once, then after 5, 10 and 20 s: accepted 35 s after the store.
+	proven := testNow.Add(35 * time.Second)
+	if !rot.ProvenAt.Equal(proven) || rot.Probes != 4 || rot.Step != StepDone || !equalInts(ids(rot.Shortened), []int{1}) {
+		t.Errorf("rotation = %+v", rot)
+	}
+	// The grace counts from the proof.
+	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11",
+		"PROBE authorization_code", "GET "+pre+"/11", // refused at once: the new secret must still be there to wait for
+		"PROBE authorization_code", "PROBE authorization_code", "PROBE authorization_code",
+		"GET "+pre+"/11", "PUT "+pre+"/1 "+shortenedTo(proven.Add(DefaultGrace)))
+}
+
+func TestRotateNeverProvenLeavesTheOldSecretsAndKeepsTheNewOne(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	clk := f.clocked()
+	f.proofAnswers(refused)
+	f.withNewSecret(hybridRoute, secretJSON(1, "a", ""), secretJSON(2, "b", "2031-01-01T00:00:00Z"))
+	var stored string
+	rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: f.storeInto(&stored, nil)}, nil)
+	var pe *ProofError
+	if !errors.Is(err, ErrNotProven) || !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want a *ProofError", err)
+	}
+	if pe.ClientID != testClient || pe.NewID != 11 || !equalInts(pe.NotRetired, []int{1, 2}) || pe.Err != nil || pe.Waited != DefaultProofTimeout {
+		t.Errorf("ProofError = %+v", pe)
+	}
+	// At once, six doubling waits from 5 s (315 s), then every 5 min to 70 min: 20 probes.
+	if pe.Probes != 20 || rot.Probes != 20 {
+		t.Errorf("%d probes, want 20", pe.Probes)
+	}
+	for _, want := range []string{"new secret 11 was added and stored", "old secrets [1 2] are untouched and still work", "the new secret is kept", "invalid_client"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err %q lacks %q", err, want)
+		}
+	}
+	if rot.New.ID != 11 || rot.Step != StepStored || !rot.ProvenAt.IsZero() || !equalInts(ids(rot.NotRetired), []int{1, 2}) ||
+		len(rot.Deleted)+len(rot.Shortened)+len(rot.Kept) != 0 || stored != testValue {
+		t.Errorf("rotation = %+v", rot)
+	}
+	for _, call := range f.Calls() {
+		if strings.HasPrefix(call, "PUT") || strings.HasPrefix(call, "DELETE") {
+			t.Errorf("%s: a secret was changed before the new one was accepted", call)
+		}
+	}
+}
+
+func TestRotateProofStopsAtAnAnswerThatSaysNothingAboutTheClient(t *testing.T) {
+	for _, reply := range []Reply{
+		{Status: 400, Body: `{"error":"invalid_request"}`},
+		{Status: 307, Header: http.Header{"Location": {"https://elsewhere.example.com/token"}}},
+	} {
+		t.Run(fmt.Sprint(reply.Status), func(t *testing.T) {
+			f := newFixture(t, hybridRoute)
+			clk := f.clocked()
+			f.proofAnswers(reply)
+			f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+			_, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }}, nil)
+			var pe *ProofError
+			if !errors.As(err, &pe) || pe.Probes != 1 || !errors.Is(err, identity.ErrUnauthorized) || !equalInts(pe.NotRetired, []int{1}) {
+				t.Fatalf("err = %v, want a *ProofError after one probe, wrapping the AuthError", err)
+			}
+			if strings.Contains(err.Error(), testValue) {
+				t.Error("the error holds the new value")
+			}
+		})
+	}
+}
+
+func TestRotateProofAsksAgainAfterNoAnswer(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	clk := f.clocked()
+	// A code probe is sent once (a code is good for one try), so a 5xx is the proof's to
+	// retry, after its first wait.
+	f.proofAnswers(Reply{Status: 503, Body: `{"error":"temporarily_unavailable"}`}, accepted)
+	f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:05Z")))
+	rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }}, nil)
+	if err != nil || rot.Probes != 2 || !rot.ProvenAt.Equal(testNow.Add(proofFirstWait)) {
+		t.Fatalf("Rotate = %+v, %v", rot, err)
+	}
+}
+
+func TestRotateProvesAClientCredentialClientWithItsOwnGrant(t *testing.T) {
+	f := newFixture(t, clientCredentialRoute)
+	f.proofAnswers(Reply{Status: 200, Body: `{"access_token":"at-proof","token_type":"Bearer","expires_in":60}`})
+	f.withNewSecret(clientCredentialRoute, secretJSON(1, "a", ""))
+	f.On("PUT", secretsURL(clientCredentialRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:00Z")))
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
+	if err != nil || rot.Probes != 1 || rot.ProvenAt.IsZero() {
+		t.Fatalf("Rotate = %+v, %v", rot, err)
+	}
+	if got := f.Calls(); !slices.Contains(got, "PROBE client_credentials") {
+		t.Errorf("calls %q: no client_credentials probe", got)
+	}
+	// Its token is dropped: nowhere in the result.
+	if s := fmt.Sprintf("%v %+v %#v", rot, rot, rot); strings.Contains(s, "at-proof") {
+		t.Error("the probe's token is in the rotation")
+	}
+}
+
+func TestRotateWithoutProofSendsNoProbe(t *testing.T) {
+	for _, req := range []RotateRequest{{RetireAtOnce: true}, {SkipProof: true, Grace: 2 * time.Hour}} {
+		f := newFixture(t, hybridRoute)
+		f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+		f.On("DELETE", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 204})
+		f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T14:00:00Z")))
+		req.Description, req.Store = "v2", func(context.Context, Added) error { return nil }
+		rot, err := f.c.Rotate(ctx, testClient, req)
+		if err != nil || rot.Probes != 0 || !rot.ProvenAt.IsZero() || rot.Step != StepDone {
+			t.Fatalf("%+v: Rotate = %+v, %v", req, rot, err)
+		}
+		for _, c := range f.Calls() {
+			if strings.HasPrefix(c, "PROBE") {
+				t.Errorf("%+v: %s", req, c)
+			}
+		}
+	}
+}
+
+func TestRotateProofEndsWithTheContext(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	clk := f.clocked()
+	f.proofAnswers(refused)
+	f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var rot *Rotation
+	var err error
+	drive(t, clk, func() {
+		rot, err = f.c.Rotate(cctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
+	}, cancel) // the caller gives up while the proof waits
+	if !errors.Is(err, ErrNotProven) || !errors.Is(err, context.Canceled) || rot.Step != StepStored || !equalInts(ids(rot.NotRetired), []int{1}) {
+		t.Fatalf("Rotate = %+v, %v", rot, err)
+	}
+}
+
+func TestRotateRefusesBadProofOptions(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	store := func(context.Context, Added) error { return nil }
+	for _, req := range []RotateRequest{
+		{ProofTimeout: -time.Minute, Store: store},
+		{ProofTimeout: time.Hour, SkipProof: true, Store: store},
+		{ProofTimeout: time.Hour, RetireAtOnce: true, Store: store},
+	} {
+		if _, err := f.c.Rotate(ctx, testClient, req); !errors.Is(err, identity.ErrInvalidInput) || !strings.Contains(err.Error(), "invalid ProofTimeout") {
+			t.Errorf("%+v: err = %v", req, err)
+		}
+	}
+	f.WantCalls()
+}
+
+// TestRotateNeverLocksTheApplicationOutWhileTheNewSecretPropagates runs a rotation against
+// the fake with the service's hour of propagation, its clock moved to the end of each of
+// the rotation's waits; before every move the application (a client-credential client:
+// instances started before the Store hold the old value, later ones the stored value)
+// signs in. It is locked out when neither value works. With the proof, the old secret
+// works until the new one does; without (SkipProof, a one-minute grace) the application is
+// locked out, which shows the check can see it.
+func TestRotateNeverLocksTheApplicationOutWhileTheNewSecretPropagates(t *testing.T) {
+	for _, withProof := range []bool{true, false} {
+		t.Run(fmt.Sprint("proof ", withProof), func(t *testing.T) {
+			clk := hct.NewClock(time.Now().UTC().Truncate(time.Second))
+			srv := hct.NewServer(t, &hct.Options{Clock: clk, PropagationDelay: PropagationDelay, TokenLifetime: 24 * time.Hour})
+			c := emuClient(t, srv)
+			app := srv.AddAccount(hct.RoleMember)
+			old, held := app.Secret, app.Secret // the value before the rotation, and the one stored
+			var storedAt time.Time
+			var lockouts, checks int
+			signIn := func() {
+				checks++
+				if !tokenFor(t, srv, app.ClientID, held) && !tokenFor(t, srv, app.ClientID, old) {
+					lockouts++
+				}
+			}
+			req := RotateRequest{Description: "rotated", Store: func(_ context.Context, s Added) error {
+				held, storedAt = s.Value, clk.Now()
+				return nil
+			}}
+			if !withProof {
+				req.SkipProof, req.Grace = true, MinGrace
+			}
+			var rot *Rotation
+			var err error
+			drive(t, clk, func() { rot, err = c.Rotate(ctx, app.ClientID, req) }, signIn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// After the rotation, through the end of the grace.
+			for range 3 {
+				clk.Advance(DefaultGrace / 2)
+				signIn()
+			}
+			t.Logf("proof %v: %d sign-ins, %d locked out; %d probes", withProof, checks, lockouts, rot.Probes)
+			switch {
+			case withProof && (lockouts != 0 || rot.ProvenAt.Before(storedAt.Add(PropagationDelay))):
+				t.Errorf("%d of %d sign-ins locked out with the proof; proven %v after the store", lockouts, checks, rot.ProvenAt.Sub(storedAt))
+			case !withProof && lockouts == 0:
+				t.Error("no sign-in locked out without the proof and a short grace: the check cannot see a lockout")
+			}
+		})
+	}
+}
+
+// tokenFor reports whether the fake's token endpoint gives clientID a token for value,
+// as the application's own sign-in would.
+func tokenFor(t *testing.T, srv *hct.Server, clientID string, value identity.Secret) bool {
+	t.Helper()
+	resp, err := http.PostForm(srv.URL+"/identity/connect/token", url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {value.Reveal()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func TestPendingRotationNeverShowsTheValueAndDropsItWhenFinished(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	clk := f.clocked()
+	f.proofAnswers(refused)
+	f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+	p, err := f.c.StartRotation(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
+	if err != nil || p.ClientID() != testClient || p.Rotation().Step != StepStored || !p.Deadline().Equal(testNow.Add(DefaultProofTimeout)) {
+		t.Fatalf("StartRotation = %v, %v", p, err)
+	}
+	if ok, err := p.Prove(ctx); ok || err != nil {
+		t.Fatalf("Prove = %v, %v; want false (invalid_client)", ok, err)
+	}
+	var finishErr error
+	drive(t, clk, func() { _, finishErr = p.Finish(ctx) }, nil)
+	shown := []any{p, finishErr}
+	for _, v := range shown {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			if s := fmt.Sprintf(verb, v); strings.Contains(s, testValue) {
+				t.Errorf("%s of %T shows the value: %s", verb, v, s)
+			}
+		}
+	}
+	if !p.value.IsZero() {
+		t.Error("a finished rotation still holds the value")
+	}
+	if _, err := p.Finish(ctx); !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("a second Finish: %v", err)
+	}
+	if _, err := p.Prove(ctx); !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("Prove after Finish: %v", err)
+	}
+}
+
+func TestPendingRotationRefusesNilAndStopped(t *testing.T) {
+	var nilP *PendingRotation
+	if _, err := nilP.Prove(ctx); !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("nil Prove: %v", err)
+	}
+	if rot, err := nilP.Finish(ctx); rot == nil || !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("nil Finish: %v, %v", rot, err)
+	}
+	if nilP.ClientID() != "" || !nilP.Deadline().IsZero() || nilP.Rotation().Step != StepNone || fmt.Sprint(nilP) != "secrets.PendingRotation(nil)" {
+		t.Error("a nil PendingRotation's accessors")
+	}
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	p, err := f.c.StartRotation(ctx, testClient, RotateRequest{Store: func(context.Context, Added) error { return nil }})
+	if !errors.Is(err, identity.ErrForbidden) || p == nil {
+		t.Fatalf("StartRotation = %v, %v", p, err)
+	}
+	if _, perr := p.Prove(ctx); perr != err {
+		t.Errorf("Prove after a failed start: %v", perr)
+	}
+	if rot, ferr := p.Finish(ctx); ferr != err || rot.Step != StepNone {
+		t.Errorf("Finish after a failed start: %+v, %v", rot, ferr)
+	}
+	var nilCtx context.Context
+	p2, _ := f.c.StartRotation(nilCtx, testClient, RotateRequest{Store: func(context.Context, Added) error { return nil }})
+	if _, err := p2.Prove(nilCtx); err == nil {
+		t.Error("Prove with a nil context")
+	}
+}
