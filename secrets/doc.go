@@ -15,7 +15,9 @@
 // Rotate replaces a secret safely, in the order add, store, prove, retire: the old secrets
 // are retired only once the caller's Store function has kept the new value and the
 // identity server accepts it (asked with a token request that signs nobody in), however
-// long the service takes to spread it. CheckExpiry and Classify report secrets that have
+// long the service takes to spread it. A Policy says when a client is due for rotation
+// (its newest working secret expires soon, or is old) and how it is rotated, for a
+// program on a schedule. CheckExpiry and Classify report secrets that have
 // expired or expire soon, for a program or a cron job to warn before an application is
 // locked out. Secret changes can take up to an hour to reach sign-in.
 package secrets

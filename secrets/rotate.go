@@ -299,21 +299,11 @@ func (r *rotating) listAndFreeRoom(ctx context.Context) ([]ClientSecret, error) 
 	if !r.opts.FreeRoom {
 		return nil, r.fail("making room", limitError(r.clientID, old, r.c.now()), "nothing was changed")
 	}
-	// Expired by the local clock less the margin: a clock running ahead of the service's
-	// must not make a working secret look expired.
-	cutoff := r.c.now().Add(-ClockSkewMargin)
-	var expired []ClientSecret
-	for _, s := range old {
-		if s.Expired(cutoff) {
-			expired = append(expired, s)
-		}
+	free, ok := roomToFree(old, r.c.now())
+	if !ok {
+		return nil, r.fail("making room", limitError(r.clientID, old, r.c.now().Add(-ClockSkewMargin)), "nothing was changed")
 	}
-	need := len(old) - MaxPerClient + 1
-	if len(expired) < need {
-		return nil, r.fail("making room", limitError(r.clientID, old, cutoff), "nothing was changed")
-	}
-	slices.SortStableFunc(expired, func(a, b ClientSecret) int { return a.Expiry.at.Compare(b.Expiry.at) })
-	for _, s := range expired[:need] {
+	for _, s := range free {
 		if err := r.c.Delete(ctx, r.clientID, s.ID); err != nil {
 			return nil, r.fail(fmt.Sprintf("freeing room: deleting expired secret %d failed", s.ID), err, r.rot.done(), "nothing was added")
 		}
@@ -321,6 +311,29 @@ func (r *rotating) listAndFreeRoom(ctx context.Context) ([]ClientSecret, error) 
 		old = slices.DeleteFunc(old, func(o ClientSecret) bool { return o.ID == s.ID })
 	}
 	return old, nil
+}
+
+// roomToFree returns the secrets to delete, at the time now, so that one more fits within
+// MaxPerClient: those expired for more than ClockSkewMargin (a clock running ahead of the
+// service's must not make a working secret look expired), the earliest first, as many as
+// needed; ok is false when there are too few. Nothing, when there is room.
+func roomToFree(secrets []ClientSecret, now time.Time) (free []ClientSecret, ok bool) {
+	need := len(secrets) - MaxPerClient + 1
+	if need <= 0 {
+		return nil, true
+	}
+	cutoff := now.Add(-ClockSkewMargin)
+	var expired []ClientSecret
+	for _, s := range secrets {
+		if s.Expired(cutoff) {
+			expired = append(expired, s)
+		}
+	}
+	if len(expired) < need {
+		return nil, false
+	}
+	slices.SortStableFunc(expired, func(a, b ClientSecret) int { return a.Expiry.at.Compare(b.Expiry.at) })
+	return expired[:need], true
 }
 
 // store hands the new secret to opts.Store (step 3), deleting it again when Store fails.
@@ -376,8 +389,8 @@ func (r *rotating) retire(ctx context.Context, addedID int, retiring []ClientSec
 	}
 	for i, s := range retiring {
 		var err error
-		switch {
-		case r.opts.RetireAtOnce || s.Expired(now.Add(-ClockSkewMargin)):
+		switch retireBy(s, now, graceEnd, r.opts.RetireAtOnce) {
+		case retireDelete:
 			err = r.c.Delete(ctx, r.clientID, s.ID)
 			if err == nil || errors.Is(err, identity.ErrNotFound) {
 				err = nil // a secret already gone is retired
@@ -385,9 +398,9 @@ func (r *rotating) retire(ctx context.Context, addedID int, retiring []ClientSec
 			} else {
 				err = fmt.Errorf("deleting old secret %d failed: %w", s.ID, err)
 			}
-		case expiresBy(s, graceEnd):
+		case retireKeep:
 			r.rot.Kept = append(r.rot.Kept, s)
-		default:
+		case retireShorten:
 			var m *ClientSecret
 			if m, err = r.c.Update(ctx, r.clientID, s.ID, UpdateRequest{Expiry: ExpiresAt(graceEnd)}); err == nil {
 				r.rot.Shortened = append(r.rot.Shortened, *m)
@@ -405,6 +418,29 @@ func (r *rotating) retire(ctx context.Context, addedID int, retiring []ClientSec
 		}
 	}
 	return nil
+}
+
+// How an old secret is retired.
+type retireAction uint8
+
+const (
+	retireDelete  retireAction = iota // deleted: at once as asked, or long expired
+	retireKeep                        // left as it is: it expires within the grace anyway
+	retireShorten                     // its expiry shortened to the grace's end
+)
+
+// retireBy decides how s is retired at the time now, with the grace ending at graceEnd
+// (atOnce: RetireAtOnce, no grace): deleted when asked to, or when it expired more than
+// ClockSkewMargin ago; kept when it expires by graceEnd anyway (never lengthened);
+// shortened otherwise.
+func retireBy(s ClientSecret, now, graceEnd time.Time, atOnce bool) retireAction {
+	switch {
+	case atOnce || s.Expired(now.Add(-ClockSkewMargin)):
+		return retireDelete
+	case expiresBy(s, graceEnd):
+		return retireKeep
+	}
+	return retireShorten
 }
 
 // fail is the error of a Rotate that stopped at step, for cause, with the client in the
