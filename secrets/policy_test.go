@@ -191,7 +191,7 @@ func TestPolicyFindsNothingDueRightAfterARotation(t *testing.T) {
 				t.Fatalf("first plan = %v, %v", pl, err)
 			}
 			var rotErr error
-			drive(t, clk, func() {
+			clk.Run(func() {
 				_, rotErr = c.Rotate(ctx, app.ClientID, policy.RotateRequest(func(context.Context, Added) error { return nil }, clk.Now()))
 			}, nil)
 			if proven != (rotErr == nil) || (!proven && !errors.Is(rotErr, ErrNotProven)) {

@@ -155,6 +155,7 @@ type PendingRotation struct {
 	added    ClientSecret
 	value    identity.Secret
 	begun    time.Time // when Store returned, by the Client's clock
+	probed   time.Time // when the last probe was sent
 	deadline time.Time
 	last     error // the last probe's error
 	finished bool
@@ -218,6 +219,25 @@ func (p *PendingRotation) Deadline() time.Time {
 	return p.deadline
 }
 
+// Next is when the proof asks next, by Config.Clock: at once (the end of Store) before the
+// first probe; after a probe without acceptance, at the end of its backoff (5 s doubling
+// to 5 min), never past Deadline. Zero once the proof is settled, skipped, or the rotation
+// stopped or finished: a program proving many rotations (see StartRotation) calls Prove
+// when Next has come, and Finish once Prove reports true or Deadline has passed.
+func (p *PendingRotation) Next() time.Time {
+	if p == nil || p.r == nil || p.err != nil || p.finished || p.r.opts.skipsProof() || !p.r.rot.ProvenAt.IsZero() {
+		return time.Time{}
+	}
+	if p.r.rot.Probes == 0 {
+		return p.begun
+	}
+	next := p.probed.Add(proofWait(p.r.rot.Probes - 1))
+	if next.After(p.deadline) {
+		return p.deadline
+	}
+	return next
+}
+
 // Rotation returns what the rotation has done so far (a copy).
 func (p *PendingRotation) Rotation() Rotation {
 	if p == nil || p.r == nil {
@@ -253,9 +273,13 @@ func (p *PendingRotation) ready(ctx context.Context) error {
 
 // Prove asks the identity server once whether it accepts the new secret (a token request
 // that signs nobody in: see RotateRequest.ProofTimeout), and reports whether it has, now or
-// before. An error is a probe without a verdict (no answer, a 5xx, a redirect); asking
-// again may settle it. It sends nothing when the proof is skipped (RetireAtOnce,
-// SkipProof) and reports true.
+// before. It sends nothing when the proof is skipped (RetireAtOnce, SkipProof) and reports
+// true. An error is a probe without a verdict: no answer, a 5xx (asking again may settle
+// it), or an answer that will not change (a redirect, an answer that says nothing about
+// the client), which stops the rotation with a *ProofError. When the first probe is
+// refused, Prove checks that the new secret still exists as stored: if another rotation
+// retired it, the rotation stops with ErrLockoutRisk. A stopped rotation retires nothing;
+// Prove and Finish return its error, and Next is zero.
 func (p *PendingRotation) Prove(ctx context.Context) (bool, error) {
 	if err := p.ready(ctx); err != nil {
 		return false, err
@@ -264,13 +288,30 @@ func (p *PendingRotation) Prove(ctx context.Context) (bool, error) {
 	if p.r.opts.skipsProof() || !rot.ProvenAt.IsZero() {
 		return true, nil
 	}
+	p.probed = p.r.c.now()
 	ok, err := p.r.c.probe(ctx, p.r.clientID, p.value)
 	rot.Probes++
 	p.last = err
-	if ok {
+	switch {
+	case ok:
 		rot.ProvenAt = p.r.c.now()
+	case err != nil && !passing(err):
+		return false, p.stop(p.unproven(ctx, err))
+	case rot.Probes == 1:
+		// Not accepted at once: before waiting up to an hour, make sure the secret is
+		// still there to wait for (an overlapping rotation may have retired it).
+		if verr := p.vanished(ctx); verr != nil {
+			return false, p.stop(verr)
+		}
 	}
 	return ok, err
+}
+
+// stop ends the rotation with err, which Prove and Finish return from now on, and drops
+// the value.
+func (p *PendingRotation) stop(err error) error {
+	p.err, p.value = err, identity.Secret{}
+	return err
 }
 
 // Finish ends the rotation (Rotate's steps 4 to 6): it waits for the identity server to
@@ -310,25 +351,23 @@ func (p *PendingRotation) await(ctx context.Context) error {
 	// The waits count too: a clock whose Now stands still while its After waits must not
 	// make the proof wait for ever.
 	var waited time.Duration
-	for n := 0; ; n++ {
+	for {
+		if !p.probed.IsZero() && !p.probed.Before(p.deadline) {
+			return p.unproven(ctx, p.last) // the last probe, at the deadline, was refused
+		}
 		ok, err := p.Prove(ctx)
 		switch {
 		case ok:
 			return nil
-		case err != nil && !passing(err):
-			return p.unproven(ctx, err)
-		case n == 0:
-			// Not accepted at once: before waiting up to an hour, make sure the secret is
-			// still there to wait for (an overlapping rotation may have retired it).
-			if err := p.vanished(ctx); err != nil {
-				return err
-			}
+		case p.err != nil:
+			return p.err // a probe that will not change, or the new secret vanished
 		}
-		left := min(p.deadline.Sub(c.now()), p.r.opts.proofTimeout()-waited)
-		if left <= 0 {
+		now := c.now()
+		if !now.Before(p.deadline) || waited >= p.r.opts.proofTimeout() {
 			return p.unproven(ctx, err)
 		}
-		wait := min(proofWait(n), left)
+		// A probe slower than its backoff leaves no wait: ask again at once.
+		wait := min(max(p.Next().Sub(now), 0), p.r.opts.proofTimeout()-waited)
 		waited += wait
 		select {
 		case <-c.after(wait):

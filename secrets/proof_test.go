@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/ocs-go/identity"
 	hct "github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
@@ -39,41 +40,11 @@ func (f *fixture) withNewSecret(kind route, old ...string) {
 }
 
 // rotateOnClock runs Rotate for the test client, moving clk to the end of each of its
-// waits (see drive).
+// waits (Clock.Run).
 func (f *fixture) rotateOnClock(t *testing.T, clk *hct.Clock, ctx context.Context, req RotateRequest, between func()) (rot *Rotation, err error) {
 	t.Helper()
-	drive(t, clk, func() { rot, err = f.c.Rotate(ctx, testClient, req) }, between)
+	clk.Run(func() { rot, err = f.c.Rotate(ctx, testClient, req) }, between)
 	return rot, err
-}
-
-// drive runs f on a goroutine of its own and, each time it waits on clk, moves clk to the
-// end of the wait (calling between, when set, first) until f returns.
-func drive(t *testing.T, clk *hct.Clock, f func(), between func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("drive: the function neither ended nor waited on the clock for 20 s")
-		}
-		if clk.Waiting() == 0 {
-			time.Sleep(50 * time.Microsecond)
-			continue
-		}
-		if between != nil {
-			between()
-		}
-		clk.AdvanceToNext()
-	}
 }
 
 // shortenedTo is the PUT body of an old secret shortened to t.
@@ -218,11 +189,8 @@ func TestRotateProofEndsWithTheContext(t *testing.T) {
 	f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var rot *Rotation
-	var err error
-	drive(t, clk, func() {
-		rot, err = f.c.Rotate(cctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
-	}, cancel) // the caller gives up while the proof waits
+	// The caller gives up while the proof waits.
+	rot, err := f.rotateOnClock(t, clk, cctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }}, cancel)
 	if !errors.Is(err, ErrNotProven) || !errors.Is(err, context.Canceled) || rot.Step != StepStored || !equalInts(ids(rot.NotRetired), []int{1}) {
 		t.Fatalf("Rotate = %+v, %v", rot, err)
 	}
@@ -275,7 +243,7 @@ func TestRotateNeverLocksTheApplicationOutWhileTheNewSecretPropagates(t *testing
 			}
 			var rot *Rotation
 			var err error
-			drive(t, clk, func() { rot, err = c.Rotate(ctx, app.ClientID, req) }, signIn)
+			clk.Run(func() { rot, err = c.Rotate(ctx, app.ClientID, req) }, signIn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -318,11 +286,17 @@ func TestPendingRotationNeverShowsTheValueAndDropsItWhenFinished(t *testing.T) {
 	if err != nil || p.ClientID() != testClient || p.Rotation().Step != StepStored || !p.Deadline().Equal(testNow.Add(DefaultProofTimeout)) {
 		t.Fatalf("StartRotation = %v, %v", p, err)
 	}
+	if !p.Next().Equal(testNow) {
+		t.Errorf("Next before the first probe = %v, want at once", p.Next())
+	}
 	if ok, err := p.Prove(ctx); ok || err != nil {
 		t.Fatalf("Prove = %v, %v; want false (invalid_client)", ok, err)
 	}
+	if !p.Next().Equal(testNow.Add(proofFirstWait)) {
+		t.Errorf("Next after a refused probe = %v, want %s later", p.Next(), proofFirstWait)
+	}
 	var finishErr error
-	drive(t, clk, func() { _, finishErr = p.Finish(ctx) }, nil)
+	clk.Run(func() { _, finishErr = p.Finish(ctx) }, nil)
 	shown := []any{p, finishErr}
 	for _, v := range shown {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
@@ -331,8 +305,8 @@ func TestPendingRotationNeverShowsTheValueAndDropsItWhenFinished(t *testing.T) {
 			}
 		}
 	}
-	if !p.value.IsZero() {
-		t.Error("a finished rotation still holds the value")
+	if !p.value.IsZero() || !p.Next().IsZero() {
+		t.Error("a finished rotation still holds the value, or means to probe again")
 	}
 	if _, err := p.Finish(ctx); !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("a second Finish: %v", err)
@@ -369,5 +343,50 @@ func TestPendingRotationRefusesNilAndStopped(t *testing.T) {
 	p2, _ := f.c.StartRotation(nilCtx, testClient, RotateRequest{Store: func(context.Context, Added) error { return nil }})
 	if _, err := p2.Prove(nilCtx); err == nil {
 		t.Error("Prove with a nil context")
+	}
+}
+
+func TestProveStopsTheRotationWhenTheNewSecretVanished(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	f.proofAnswers(refused)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody}) // another rotation deleted it
+	p, err := f.c.StartRotation(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := p.Prove(ctx); ok || !errors.Is(err, ErrLockoutRisk) {
+		t.Fatalf("Prove = %v, %v; want ErrLockoutRisk", ok, err)
+	}
+	rot, err := p.Finish(ctx)
+	if !errors.Is(err, ErrLockoutRisk) || rot.Step != StepStored || !equalInts(ids(rot.NotRetired), []int{1}) || !p.value.IsZero() || !p.Next().IsZero() {
+		t.Errorf("Finish = %+v, %v", rot, err)
+	}
+	for _, c := range f.Calls() {
+		if strings.HasPrefix(c, "PUT") || strings.HasPrefix(c, "DELETE") {
+			t.Errorf("%s: retired after the new secret vanished", c)
+		}
+	}
+}
+
+// A probe that takes longer than the wait before the next one (a slow token endpoint)
+// does not end the proof: the next probe goes at once.
+func TestRotateProofOutlastsProbesSlowerThanTheirBackoff(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	clk := f.clocked()
+	n := 0
+	f.Transport.RegisterResponder(http.MethodPost, tokenURL, func(*http.Request) (*http.Response, error) {
+		clk.Advance(time.Minute) // each probe takes a minute
+		if n++; n < 4 {
+			return httpmock.NewStringResponse(400, `{"error":"invalid_client"}`), nil
+		}
+		return httpmock.NewStringResponse(400, `{"error":"invalid_grant"}`), nil
+	})
+	f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T14:00:00Z")))
+	rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }}, nil)
+	if err != nil || rot.Probes != 4 || rot.Step != StepDone {
+		t.Fatalf("Rotate = %+v, %v", rot, err)
 	}
 }

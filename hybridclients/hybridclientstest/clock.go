@@ -16,17 +16,16 @@ import (
 //
 //	clk := hybridclientstest.NewClock(time.Now())
 //	srv := hybridclientstest.NewServer(t, &hybridclientstest.Options{Clock: clk, PropagationDelay: time.Hour})
-//	go func() { done <- rotate(ctx, srv.Config()) }() // waits for the new secret to work
-//	for !finished(done) {
-//		clk.AdvanceToNext() // jump to the end of the next wait, if any
-//	}
+//	sc, _ := secrets.New(srv.Config())
+//	clk.Run(func() { rot, err = sc.Rotate(ctx, id, req) }, nil) // waits an hour for the proof, at once
 //
 // It is safe for concurrent use. A nil *Clock reads the zero time and its waits end at
 // once.
 type Clock struct {
 	mu    sync.Mutex
 	now   time.Time
-	waits []wait // not ended, in the order begun
+	waits []wait        // not ended, in the order begun
+	begun chan struct{} // closed, and replaced, when a wait begins; nil until Run asks
 }
 
 // wait is one call of After that has not ended.
@@ -63,7 +62,57 @@ func (c *Clock) After(d time.Duration) <-chan time.Time {
 		return ch
 	}
 	c.waits = append(c.waits, wait{end: c.now.Add(d), ch: ch})
+	if c.begun != nil {
+		close(c.begun)
+		c.begun = nil
+	}
 	return ch
+}
+
+// Run calls f on a goroutine of its own and, until f returns, moves the Clock to the end
+// of each wait begun on it, the earliest first (AdvanceToNext), so that code which waits
+// on the Clock runs through hours in milliseconds. Before each move it calls between,
+// when not nil, to look at the world as f has left it. It returns when f does.
+func (c *Clock) Run(f, between func()) {
+	if c == nil { // its waits end at once
+		f()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	for {
+		begun := c.nextBegun()
+		if c.Waiting() == 0 {
+			select {
+			case <-done:
+				return
+			case <-begun:
+				continue
+			}
+		}
+		if between != nil {
+			between()
+		}
+		c.AdvanceToNext()
+	}
+}
+
+// nextBegun returns a channel closed when the next wait begins.
+func (c *Clock) nextBegun() <-chan struct{} {
+	if c == nil {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.begun == nil {
+		c.begun = make(chan struct{})
+	}
+	return c.begun
 }
 
 // Advance moves the Clock forward by d (a d of zero or less does nothing) and ends every

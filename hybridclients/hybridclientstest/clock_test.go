@@ -138,3 +138,24 @@ func TestClockIsTheFakesAndTheConfigs(t *testing.T) {
 	}
 	var _ identity.Clock = clk
 }
+
+func TestClockRunMovesToEachWaitUntilTheFunctionReturns(t *testing.T) {
+	clk := hybridclientstest.NewClock(start)
+	var seen []time.Time
+	looks := 0
+	clk.Run(func() {
+		for range 3 {
+			seen = append(seen, <-clk.After(time.Hour))
+		}
+	}, func() { looks++ })
+	if len(seen) != 3 || !seen[2].Equal(start.Add(3*time.Hour)) || !clk.Now().Equal(start.Add(3*time.Hour)) || looks != 3 {
+		t.Errorf("waits ended at %v, Now %v, %d looks between: want three hours, one look before each move", seen, clk.Now(), looks)
+	}
+	ran := false
+	clk.Run(func() { ran = true }, nil) // no wait at all
+	var nilClock *hybridclientstest.Clock
+	nilClock.Run(func() { <-nilClock.After(time.Hour) }, nil)
+	if !ran {
+		t.Error("Run did not run a function that never waits")
+	}
+}
