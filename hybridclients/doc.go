@@ -17,6 +17,9 @@
 //   - [ScanExpiry] checks the secrets of every client of the tenant, and [Each]
 //     does any per-client work across it, with a bounded number of workers that slow
 //     down by themselves when the service throttles, yielding results as they complete.
+//   - [PlanRotations] and [ApplyRotations] run a rotation policy ([secrets.Policy])
+//     across the tenant: which clients are due and why, then their rotation, which
+//     retires an old secret only once the identity server accepts the new one.
 //
 // A native (desktop or mobile) app registers its redirect URIs as RFC 8252 (OAuth 2.0 for
 // Native Apps) describes: its private-use scheme, named after a domain it owns in reverse

@@ -60,6 +60,10 @@ type Progress struct {
 	// service first throttles); Concurrency its current limit of clients in flight.
 	Rate        float64
 	Concurrency int
+	// Waiting counts, in ApplyRotations, the clients whose new secret is stored and waits
+	// for the identity server to accept it: they are not Done yet. ApplyRotations reports
+	// progress also as each begins to wait. Zero in other scans.
+	Waiting int
 }
 
 // Result is the outcome of one client's work in a scan.
@@ -188,11 +192,20 @@ func Each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx
 	}
 }
 
+// eachOf is Each over the given clients instead of a walk of the list: the same workers,
+// limits, panics and stopping. The arguments are checked already.
+func eachOf[T any](ctx context.Context, c *Client, opts ScanOptions, clients []HybridClient, work func(ctx context.Context, hc HybridClient) (T, error)) iter.Seq2[Result[T], error] {
+	return func(yield func(Result[T], error) bool) {
+		(&scan[T]{c: c, opts: opts, work: work, fixed: clients}).run(ctx, yield)
+	}
+}
+
 // scan is one run of Each.
 type scan[T any] struct {
-	c    *Client
-	opts ScanOptions
-	work func(context.Context, HybridClient) (T, error)
+	c     *Client
+	opts  ScanOptions
+	work  func(context.Context, HybridClient) (T, error)
+	fixed []HybridClient // eachOf's clients; nil: walk the list
 
 	lim     *adaptive
 	total   atomic.Int64
@@ -354,6 +367,11 @@ func (s *scan[T]) walk(ctx context.Context, jobs chan<- HybridClient) {
 }
 
 func (s *scan[T]) list(ctx context.Context, jobs chan<- HybridClient) {
+	if s.fixed != nil {
+		s.total.Store(int64(len(s.fixed)))
+		hand(ctx, jobs, s.fixed)
+		return
+	}
 	first := true
 	for p, err := range s.c.pages(ctx, s.opts.List, true) {
 		if err != nil {
@@ -369,14 +387,22 @@ func (s *scan[T]) list(ctx context.Context, jobs chan<- HybridClient) {
 			}
 			first = false
 		}
-		for _, hc := range p.Clients {
-			select {
-			case jobs <- hc:
-			case <-ctx.Done():
-				return
-			}
+		if !hand(ctx, jobs, p.Clients) {
+			return
 		}
 	}
+}
+
+// hand gives the clients to the workers, in order; false when ctx ended first.
+func hand(ctx context.Context, jobs chan<- HybridClient, clients []HybridClient) bool {
+	for _, hc := range clients {
+		select {
+		case jobs <- hc:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // worker does the work of the clients it takes; the last worker to end closes results.

@@ -17,7 +17,8 @@
 // identity server accepts it (asked with a token request that signs nobody in), however
 // long the service takes to spread it. A Policy says when a client is due for rotation
 // (its newest working secret expires soon, or is old) and how it is rotated, for a
-// program on a schedule. CheckExpiry and Classify report secrets that have
+// program on a schedule; hybridclients.PlanRotations and ApplyRotations run one across a
+// tenant. CheckExpiry and Classify report secrets that have
 // expired or expire soon, for a program or a cron job to warn before an application is
 // locked out. Secret changes can take up to an hour to reach sign-in.
 package secrets

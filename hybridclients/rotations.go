@@ -1,0 +1,377 @@
+package hybridclients
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/clock"
+	"github.com/ocs-go/identity/secrets"
+)
+
+// RotationOutcome is what ApplyRotations did for one client: its plan and, when the plan
+// rotated it, the rotation.
+type RotationOutcome struct {
+	// Plan is the policy's decision as of when the client's secrets were read.
+	Plan secrets.Plan
+	// Rotation is nil when the client was not rotated (not due, disabled, or a finding);
+	// else what the rotation did, with an error too: Step says how far it got.
+	Rotation *secrets.Rotation
+}
+
+// PlanRotations decides, for every client of c's tenant that policyFor gives a policy
+// (those opts.List selects; a client for which policyFor reports false is left out and
+// yields nothing), whether its secrets are due for rotation and what a rotation would do,
+// as secrets.Client.PlanRotation does, and yields each client's plan as it completes
+// (completion order), on the adaptive scan of Each (see Each for errors, panics,
+// stopping, memory and the limits). It changes nothing: a dry run of ApplyRotations.
+//
+// A disabled client is never due: the identity server accepts none of its secrets, so a
+// new one could never be proven. A client whose policy is invalid gets the validation
+// error as its Err. policyFor is called from several goroutines at once.
+//
+//	policy := secrets.Policy{RenewBefore: 30 * 24 * time.Hour}
+//	all := func(hybridclients.HybridClient) (secrets.Policy, bool) { return policy, true }
+//	for r, err := range hybridclients.PlanRotations(ctx, clients, all, hybridclients.ScanOptions{}) {
+//		if err != nil { return err }
+//		if r.Err == nil && r.Value.Due { fmt.Println(r.Client.Name, r.Value) }
+//	}
+func PlanRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), opts ScanOptions) iter.Seq2[Result[secrets.Plan], error] {
+	return func(yield func(Result[secrets.Plan], error) bool) {
+		if err := checkRotations(ctx, c, policyFor, opts, nil, false); err != nil {
+			yield(Result[secrets.Plan]{}, err)
+			return
+		}
+		tr := newTracker(&opts)
+		for r, err := range Each(ctx, c, opts, func(ctx context.Context, hc HybridClient) (*secrets.Plan, error) {
+			return c.planRotation(ctx, hc, policyFor)
+		}) {
+			if err != nil {
+				yield(Result[secrets.Plan]{}, err)
+				return
+			}
+			if r.Value == nil && r.Err == nil {
+				tr.leftOut()
+				continue
+			}
+			out := Result[secrets.Plan]{Client: r.Client, Err: r.Err}
+			if r.Value != nil {
+				out.Value = *r.Value
+			}
+			tr.yielded(r.Err != nil)
+			if !yield(out, nil) {
+				return
+			}
+		}
+	}
+}
+
+// ApplyRotations rotates every client of c's tenant that its policy finds due (as
+// PlanRotations decides), handing each new secret to store with the client's id, and
+// yields each client's outcome as it completes: the plan, and the rotation when there was
+// one. A client is rotated as secrets.Client.Rotate does: add, store, prove, retire; the
+// old secrets are retired only once the identity server accepts the new one, and never
+// when it does not within the policy's ProofTimeout (the outcome's Err is then a
+// *secrets.ProofError: the new secret is kept, the old ones untouched).
+//
+// It works in two passes, so that clients waiting for their proof hold no worker: the
+// scan (Each, adaptive) plans every client and adds and stores the new secret of every
+// due one, yielding at once the outcome of those not rotated (not due, a finding, an
+// error); then the rotations that wait for their proof are proven together, each probed
+// when its backoff says (5 s doubling to 5 min) by Config.Clock, and retired as its proof
+// comes, with opts.Concurrency clients at once. Progress.Waiting counts them. A run with
+// due clients therefore lasts about as long as the slowest proof: up to the hour a new
+// secret may take to reach sign-in, and at most ProofTimeout.
+//
+// When ctx ends while rotations wait for their proof, each is yielded with its
+// *secrets.ProofError (new secret stored, old secrets untouched), then the scan's error.
+// Breaking out of the loop leaves them as they are, in the same safe state, unreported.
+// Whether a client is due follows from its secrets alone, so a second run right after
+// rotates nothing; rotations of one client must still not overlap (one run at a time).
+//
+// store receives each new secret with its value, and must put the value where the
+// client's application reads it before returning nil (for a file,
+// identity.Secret.ReplaceFile); when it fails, the new secret is deleted again and the
+// old ones are untouched. It is called from several goroutines at once, and must not keep
+// the value beyond what it stores. The SDK holds each value in memory only until its
+// rotation's proof is settled.
+func ApplyRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), store func(ctx context.Context, clientID string, s secrets.Added) error, opts ScanOptions) iter.Seq2[Result[RotationOutcome], error] {
+	return func(yield func(Result[RotationOutcome], error) bool) {
+		if err := checkRotations(ctx, c, policyFor, opts, store, true); err != nil {
+			yield(Result[RotationOutcome]{}, err)
+			return
+		}
+		tr := newTracker(&opts)
+		a := &applying{c: c, policyFor: policyFor, store: store, opts: opts, tr: tr, yield: yield}
+		a.run(ctx)
+	}
+}
+
+// checkRotations refuses the arguments of PlanRotations and ApplyRotations (withStore)
+// before any request.
+func checkRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), opts ScanOptions, store func(context.Context, string, secrets.Added) error, withStore bool) error {
+	errs := []error{checkScan(ctx, c, opts)}
+	if policyFor == nil {
+		errs = append(errs, &identity.ValidationError{Field: "PolicyFor", Rule: "must not be nil", Value: nil})
+	}
+	if withStore && store == nil {
+		errs = append(errs, &identity.ValidationError{Field: "Store", Rule: "must be set: each new secret's value must go somewhere", Value: nil})
+	}
+	return errors.Join(errs...)
+}
+
+// planRotation is one client's plan, nil when policyFor leaves it out.
+func (c *Client) planRotation(ctx context.Context, hc HybridClient, policyFor func(HybridClient) (secrets.Policy, bool)) (*secrets.Plan, error) {
+	policy, ok := policyFor(hc)
+	if !ok {
+		return nil, nil
+	}
+	if !hc.Enabled {
+		if err := policy.Validate(); err != nil {
+			return nil, err
+		}
+		return &secrets.Plan{ClientID: hc.ID, AsOf: clock.Of(c.cfg.Clock).Now(),
+			Reason: "the client is disabled: the identity server accepts none of its secrets, so a new one could never be proven"}, nil
+	}
+	return c.secrets.PlanRotation(ctx, hc.ID, policy)
+}
+
+// applying is one run of ApplyRotations.
+type applying struct {
+	c         *Client
+	policyFor func(HybridClient) (secrets.Policy, bool)
+	store     func(context.Context, string, secrets.Added) error
+	opts      ScanOptions
+	tr        *tracker
+	yield     func(Result[RotationOutcome], error) bool
+	stopped   bool // the loop has broken out: yield no more
+}
+
+// started is the first pass's result for one client: its plan, and the rotation that waits
+// for its proof (nil when it was not rotated, or stopped).
+type started struct {
+	plan    *secrets.Plan
+	pending *secrets.PendingRotation
+}
+
+// waiting is a rotation that waits for its proof.
+type waiting struct {
+	client  HybridClient
+	plan    secrets.Plan
+	pending *secrets.PendingRotation
+}
+
+func (a *applying) emit(r Result[RotationOutcome]) bool {
+	if a.stopped {
+		return false
+	}
+	a.tr.yielded(r.Err != nil)
+	if !a.yield(r, nil) {
+		a.stopped = true
+	}
+	return !a.stopped
+}
+
+func (a *applying) run(ctx context.Context) {
+	var wait []waiting
+	for r, err := range Each(ctx, a.c, a.opts, a.start) {
+		if err != nil {
+			// The scan stopped: the rotations already started are proven all the same
+			// (or, when ctx ended, reported), then the scan's error.
+			if a.prove(ctx, wait) {
+				a.yield(Result[RotationOutcome]{}, err)
+			}
+			return
+		}
+		switch v := r.Value; {
+		case v.plan == nil && r.Err == nil:
+			a.tr.leftOut()
+		case v.pending != nil && r.Err == nil:
+			wait = append(wait, waiting{client: r.Client, plan: *v.plan, pending: v.pending})
+			a.tr.waiting(+1)
+		default:
+			out := Result[RotationOutcome]{Client: r.Client, Err: r.Err}
+			if v.plan != nil {
+				out.Value.Plan = *v.plan
+			}
+			if v.pending != nil {
+				rot := v.pending.Rotation()
+				out.Value.Rotation = &rot
+			}
+			if !a.emit(out) {
+				return
+			}
+		}
+	}
+	if a.prove(ctx, wait) && ctx.Err() != nil {
+		a.yield(Result[RotationOutcome]{}, fmt.Errorf("hybridclients: applying the rotations stopped: %w", ctx.Err()))
+	}
+}
+
+// start is the first pass's work for one client: plan, and for a due client add and
+// store its new secret.
+func (a *applying) start(ctx context.Context, hc HybridClient) (started, error) {
+	plan, err := a.c.planRotation(ctx, hc, a.policyFor)
+	if err != nil || plan == nil || !plan.Rotates() {
+		return started{plan: plan}, err
+	}
+	policy, _ := a.policyFor(hc)
+	store := func(ctx context.Context, s secrets.Added) error { return a.store(ctx, hc.ID, s) }
+	p, err := a.c.secrets.StartRotation(ctx, hc.ID, policy.RotateRequest(store, plan.AsOf))
+	return started{plan: plan, pending: p}, err
+}
+
+// prove proves the waiting rotations in rounds and yields each one's outcome as it is
+// settled: a round probes, on the scan's workers, every rotation whose Next has come, and
+// finishes (retires, or gives up on) those proven or past their Deadline; between rounds
+// it waits on the Config's clock until the earliest Next. When ctx ends, the rest are
+// finished with ctx's error (their proof stops: nothing retired). It reports whether the
+// loop still takes results.
+func (a *applying) prove(ctx context.Context, wait []waiting) bool {
+	clk := clock.Of(a.c.cfg.Clock)
+	byID := make(map[string]waiting, len(wait))
+	for _, w := range wait {
+		byID[w.client.ID] = w
+	}
+	for len(byID) > 0 && !a.stopped {
+		if ctx.Err() != nil {
+			return a.giveUp(ctx, byID)
+		}
+		now := clk.Now()
+		var due []HybridClient
+		round := map[string]*secrets.PendingRotation{} // the workers' own: the loop changes byID
+		next := time.Time{}
+		for _, w := range byID {
+			switch n := w.pending.Next(); {
+			case !n.After(now) || !now.Before(w.pending.Deadline()):
+				due = append(due, w.client)
+				round[w.client.ID] = w.pending
+			case next.IsZero() || n.Before(next):
+				next = n
+			}
+		}
+		if len(due) == 0 {
+			select {
+			case <-clk.After(next.Sub(now)):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		slices.SortFunc(due, func(x, y HybridClient) int { return strings.Compare(x.ID, y.ID) })
+		for r, err := range eachOf(ctx, a.c, a.opts, due, func(ctx context.Context, hc HybridClient) (*secrets.Rotation, error) {
+			return proveOne(ctx, round[hc.ID], clk)
+		}) {
+			if err != nil {
+				break // ctx ended: the next turn of the loop gives the rest up
+			}
+			if r.Value == nil {
+				continue // not yet proven: a later round
+			}
+			w := byID[r.Client.ID]
+			delete(byID, r.Client.ID)
+			a.tr.waiting(-1)
+			if !a.emit(Result[RotationOutcome]{Client: r.Client, Value: RotationOutcome{Plan: w.plan, Rotation: r.Value}, Err: r.Err}) {
+				return false
+			}
+		}
+	}
+	return !a.stopped
+}
+
+// proveOne probes p once and finishes it when it is proven, stopped, or past its
+// Deadline; nil, nil when it waits on (a refusal, or a probe without a verdict that may
+// change).
+func proveOne(ctx context.Context, p *secrets.PendingRotation, clk identity.Clock) (*secrets.Rotation, error) {
+	ok, _ := p.Prove(ctx)
+	if !ok && !p.Next().IsZero() && clk.Now().Before(p.Deadline()) && ctx.Err() == nil {
+		return nil, nil
+	}
+	return p.Finish(ctx)
+}
+
+// giveUp finishes the waiting rotations after ctx ended: each yields its *ProofError.
+func (a *applying) giveUp(ctx context.Context, byID map[string]waiting) bool {
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for id := range byID {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	for _, id := range ids {
+		w := byID[id]
+		rot, err := w.pending.Finish(ctx)
+		a.tr.waiting(-1)
+		if !a.emit(Result[RotationOutcome]{Client: w.client, Value: RotationOutcome{Plan: w.plan, Rotation: rot}, Err: err}) {
+			return false
+		}
+	}
+	return true
+}
+
+// tracker reports the Progress of PlanRotations and ApplyRotations, which yield other
+// results than the scans they run: a client is Done once its final outcome is yielded,
+// or when its policy leaves it out; Waiting counts the rotations waiting for their proof,
+// and is reported as each begins to wait.
+// The scans' own figures (Total, the limits, the throttles) come from the scans. Its
+// methods run on the loop's goroutine.
+type tracker struct {
+	on       func(Progress)
+	p        Progress
+	throttle int // the throttles of the scans before the current one
+	last     int // the current scan's throttles
+}
+
+// newTracker takes over opts.OnProgress: the scans report to the tracker instead.
+func newTracker(opts *ScanOptions) *tracker {
+	t := &tracker{on: opts.OnProgress}
+	opts.OnProgress = t.scan
+	return t
+}
+
+// scan takes in a scan's own progress. A scan's Done starts again at 1: the throttles
+// of the one before are kept then. Only the first scan (the walk of the list) knows the
+// Total.
+func (t *tracker) scan(p Progress) {
+	if p.Done == 1 {
+		t.throttle += t.last
+	}
+	t.last = p.Throttled
+	if t.p.Total == 0 {
+		t.p.Total = p.Total
+	}
+	t.p.Rate, t.p.Concurrency, t.p.Throttled = p.Rate, p.Concurrency, t.throttle+p.Throttled
+}
+
+func (t *tracker) leftOut() {
+	t.p.Done++
+	t.report()
+}
+
+func (t *tracker) yielded(failed bool) {
+	t.p.Done++
+	if failed {
+		t.p.Failed++
+	}
+	t.report()
+}
+
+// waiting counts a rotation that begins (+1: reported, as no result says so) or ends (-1:
+// its result is reported) its wait for the proof.
+func (t *tracker) waiting(delta int) {
+	t.p.Waiting += delta
+	if delta > 0 {
+		t.report()
+	}
+}
+
+func (t *tracker) report() {
+	if t.on != nil {
+		t.on(t.p)
+	}
+}
