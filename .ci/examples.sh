@@ -204,6 +204,121 @@ want_err '^rotate-secret: -out /no/such/dir/new\.secret: directory /no/such/dir 
 no_out '^added'
 finish "rotate-secret -out in a missing directory: refused before changing anything"
 
+# --- rotate-policy
+
+policy_summary() { echo "^$1 clients as of [0-9TZ:.-]+: $2$"; }
+
+run rotate-policy
+want_rc 0
+want_err "$emulator_note"
+want_err '^emulator: created 6 clients \(3 due within 30 days\), a new secret reaching sign-in after 1h0m0s$'
+want_out "^rotated +$guid \"(billing web app|reports|inventory sync)\": new secret 2, accepted by the identity server at .*; old secrets \[1\] work until the grace ends$"
+[ "$(grep -c '^rotated ' <<<"$out")" = 3 ] || problems+=("want 3 rotated lines")
+want_out "$(policy_summary 6 '3 rotated, 0 due, 3 not due, 0 findings, 0 not proven, 0 failed')"
+want_err '^emulator: the stored values of 3 of 3 rotated clients sign in; a second run now would rotate 0$'
+no_out '^(due|finding|failed|not proven) '
+[ -z "$(ls -A "$work")" ] || problems+=("files left: $(ls -A "$work")")
+finish "rotate-policy: rotates the 3 due clients after the emulated hour of propagation; a second run would rotate none"
+
+run rotate-policy -dry-run
+want_rc 2
+want_out "^due +$guid \"reports\": newest working secret 1 expires .*, in 5 days: within 30 days; would add a secret \"rotated by policy on [0-9-]+\" that lives 365 days, store it, wait until the identity server accepts it, then let old secrets \[1\] work 1h0m0s more$"
+[ "$(grep -c '^due ' <<<"$out")" = 3 ] || problems+=("want 3 due lines")
+want_out "$(policy_summary 6 '0 rotated, 3 due, 3 not due, 0 findings, 0 not proven, 0 failed \(dry run: nothing changed\)')"
+want_err '^rotate-policy: 3 due, 0 findings, 0 not proven: needs a person$'
+no_out '^rotated '
+finish "rotate-policy -dry-run: says who is due and what would happen; exit status 2"
+
+run rotate-policy -emulate-finding
+want_rc 2
+want_out "^finding +$guid \"legacy batch job\": secret 1 never expires, so the policy never rotates it"
+want_out "$(policy_summary 7 '3 rotated, 0 due, 3 not due, 1 findings, 0 not proven, 0 failed')"
+want_err '^rotate-policy: 0 due, 1 findings, 0 not proven: needs a person$'
+finish "rotate-policy -emulate-finding: rotates the due clients; a secret that never expires needs a person (2)"
+
+run rotate-policy -proof-timeout 30m
+want_rc 2
+want_out "^not proven +$guid \"reports\": .*new secret 2 was added and stored, but the identity server did not accept it \(12 probes in 30m0s; it kept answering invalid_client\); old secrets \[1\] are untouched and still work"
+[ "$(grep -c '^not proven ' <<<"$out")" = 3 ] || problems+=("want 3 not proven lines")
+want_err 'a second run now would rotate 0$'
+finish "rotate-policy -proof-timeout 30m, propagation 1h: nothing retired, the new secrets kept; exit status 2"
+
+mkdir -p "$work/store"
+run rotate-policy -store "$work/store" -lifetime 180d -grace 2h -concurrency 2
+want_rc 0
+want_out 'old secrets \[1\] work until the grace ends$'
+[ "$(ls "$work/store" | grep -Ec "^$guid$")" = 6 ] || problems+=("want 6 files in -store, one per client: $(ls "$work/store")")
+for f in "$work"/store/*; do want_file_mode "$f" 600; done
+finish "rotate-policy -store DIR: a file per client, mode 600, the rotated ones replaced"
+rm -rf "$work/store"
+
+run rotate-policy -json
+want_rc 0
+cat >"$tmp/checkpolicy.go" <<'GO'
+// checkpolicy reads rotate-policy -json output on stdin and checks its shape and counts.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+func main() {
+	var r struct {
+		AsOf    string
+		DryRun  bool
+		Clients []struct {
+			ClientID, ClientName, Outcome, Reason, Step string
+			NewSecretID                                 int
+			ProvenAt                                    *string
+			Probes                                      int
+			Shortened                                   []int
+		}
+		Summary struct{ Clients, Rotated, Due, NotDue, Findings, NotProven, Failed int }
+	}
+	if err := json.NewDecoder(os.Stdin).Decode(&r); err != nil {
+		fmt.Println("invalid JSON:", err)
+		os.Exit(1)
+	}
+	rotated := 0
+	for _, c := range r.Clients {
+		if c.Outcome == "rotated" && c.Step == "done" && c.NewSecretID == 2 && c.ProvenAt != nil && c.Probes > 0 && len(c.Shortened) == 1 {
+			rotated++
+		}
+	}
+	s := r.Summary
+	if got := fmt.Sprint(r.DryRun, len(r.Clients), rotated, s.Clients, s.Rotated, s.NotDue, s.Failed); got != "false 6 3 6 3 3 0" {
+		fmt.Printf("dryRun clients rotated summary(clients rotated notDue failed): %s, want false 6 3 6 3 3 0\n", got)
+		os.Exit(1)
+	}
+}
+GO
+if ! msg=$( (cd "$tmp" && GO111MODULE=off go run checkpolicy.go) <"$tmp/stdout" 2>&1); then
+  problems+=("$msg")
+fi
+finish "rotate-policy -json: valid JSON with each client's outcome"
+
+run rotate-policy -retire sometimes
+want_rc 2
+one_line_error
+want_err '^rotate-policy: -retire must be all or expired'
+finish "rotate-policy -retire sometimes: flag misuse"
+
+run rotate-policy -lifetime 10d
+want_rc 2
+one_line_error
+want_err '^rotate-policy: -lifetime must be longer than RenewBefore'
+finish "rotate-policy -lifetime 10d: a new secret would be due at once; refused"
+
+run rotate-policy -h
+want_rc 0
+want_err '^Exit status, for a scheduler:$'
+want_err '^  0  nothing due, or every due client rotated$'
+want_err '^  1  an error'
+want_err '^  2  needs a person'
+finish "rotate-policy -h: documents the exit status for schedulers"
+
 # --- audit
 
 run audit
@@ -366,7 +481,7 @@ done
 
 # --- -h: which client each flag is for; placeholders that read as a value's kind
 
-for name in quickstart rotate-secret audit; do
+for name in quickstart rotate-secret rotate-policy audit; do
   run "$name" -h
   want_rc 0
   want_err '^-auth-client-id \(OCS_CLIENT_ID\) is the client-credential client the example signs in$'
@@ -390,7 +505,7 @@ finish "signin -h: -client-id is the hybrid client users sign in with"
 # --- failure modes, for every example
 
 unreachable=(OCS_RESOURCE=http://127.0.0.1:1 OCS_TENANT_ID=$tenant OCS_CLIENT_ID=ci OCS_CLIENT_SECRET=not-a-secret)
-for name in quickstart rotate-secret audit; do
+for name in quickstart rotate-secret rotate-policy audit; do
   run "$name" -no-such-flag
   want_rc 2
   one_line_error
@@ -422,6 +537,7 @@ for name in quickstart rotate-secret audit; do
 
   args=()
   [ "$name" = rotate-secret ] && args=(-client-id 00000000-0000-0000-0000-000000000001)
+  [ "$name" = rotate-policy ] && args=(-dry-run)
   started=$SECONDS
   run "${unreachable[@]}" "$name" ${args[@]+"${args[@]}"} -timeout 20s
   want_rc 1

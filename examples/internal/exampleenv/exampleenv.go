@@ -113,9 +113,14 @@ func (e *Env) AdvanceClock(d time.Duration) {
 	e.mu.Unlock()
 }
 
+// ErrNeedsAPerson ends a run that completed but found what a person must look at: run
+// returns an error wrapping it, and Run prints its line and exits 2, for a scheduler.
+var ErrNeedsAPerson = errors.New("needs a person")
+
 // Run parses the command line, finds the tenant (or starts the emulator), and calls run
 // with a context that ends on Ctrl-C or after -timeout. It does not return: it exits 0
-// when run succeeds, 1 with a one-line error when it fails, and 2 on a misused flag.
+// when run succeeds, 1 with a one-line error when it fails, and 2 on a misused flag or
+// when run's error wraps ErrNeedsAPerson.
 func (p *Program) Run(run func(ctx context.Context, env *Env) error) {
 	os.Exit(p.run(os.Args[1:], os.Stderr, run))
 }
@@ -168,6 +173,9 @@ func (p *Program) run(args []string, stderr io.Writer, run func(context.Context,
 			err = fmt.Errorf("%w (gave up after -timeout %s)", err, p.timeout)
 		case errors.Is(err, context.Canceled):
 			err = fmt.Errorf("interrupted: %w", err)
+		case errors.Is(err, ErrNeedsAPerson):
+			fmt.Fprintf(stderr, "%s: %s\n", p.name, OneLine(err))
+			return 2
 		}
 		fmt.Fprintf(stderr, "%s: %s\n", p.name, OneLine(err))
 		return 1

@@ -1,11 +1,15 @@
 package exampleenv
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTenantOrEmulator pins the rule the README states: none of the four variables set
@@ -165,5 +169,35 @@ func TestHelpSaysWhichClientEachIDIsFor(t *testing.T) {
 		if got := strings.Contains(help, "-client-id is the hybrid client it works on."); got != withClientID {
 			t.Errorf("with a -client-id flag %v: -h names it %v:\n%s", withClientID, got, help)
 		}
+	}
+}
+
+// TestExitStatusForSchedulers: a run that found what needs a person exits 2 with its one
+// line; a failure 1; a success 0; and SetDefaultTimeout changes -timeout's default.
+func TestExitStatusForSchedulers(t *testing.T) {
+	for _, k := range []string{EnvResource, EnvTenantID, EnvClientID, EnvClientSecret} {
+		t.Setenv(k, "")
+	}
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errors.New("broke"), 1},
+		{fmt.Errorf("2 findings: %w", ErrNeedsAPerson), 2},
+	} {
+		p := New("test", "a test")
+		var out strings.Builder
+		if rc := p.run(nil, &out, func(context.Context, *Env) error { return tc.err }); rc != tc.want {
+			t.Errorf("run returning %v: exit status %d, want %d", tc.err, rc, tc.want)
+		}
+		if tc.err != nil && !strings.Contains(out.String(), "test: "+tc.err.Error()+"\n") {
+			t.Errorf("stderr %q lacks the error's line", out.String())
+		}
+	}
+	p := New("test", "a test")
+	p.SetDefaultTimeout(2 * time.Hour)
+	if f := p.Flags.Lookup("timeout"); f.DefValue != "2h0m0s" || p.timeout != 2*time.Hour {
+		t.Errorf("-timeout default %s", f.DefValue)
 	}
 }
