@@ -309,6 +309,9 @@ var documented = []struct {
 	{"ResponseTooLarge", identity.ErrResponseTooLarge},
 	{"InvalidResponse", identity.ErrInvalidResponse},
 	{"LimitReached", secrets.ErrLimitReached},
+	// A rotation whose new secret the identity server never accepted, or vanished.
+	{"NotProven", secrets.ErrNotProven},
+	{"LockoutRisk", secrets.ErrLockoutRisk},
 	{"DeadlineExceeded", context.DeadlineExceeded},
 	{"Canceled", context.Canceled},
 	// The caller's own Store error, which Rotate returns wrapped (documented there).
