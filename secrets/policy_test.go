@@ -213,3 +213,27 @@ func TestPolicyFindsNothingDueRightAfterARotation(t *testing.T) {
 		})
 	}
 }
+
+func TestNewEntryPointsRefuseANilClientOrContext(t *testing.T) {
+	var nilClient *Client
+	var nilCtx context.Context
+	store := func(context.Context, Added) error { return nil }
+	if _, err := nilClient.PlanRotation(ctx, testClient, Policy{}); !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("nil Client PlanRotation: %v", err)
+	}
+	p, err := nilClient.StartRotation(ctx, testClient, RotateRequest{Store: store})
+	if !errors.Is(err, identity.ErrInvalidInput) || p == nil {
+		t.Errorf("nil Client StartRotation: %v, %v", p, err)
+	}
+	if _, err := p.Finish(ctx); !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("Finish after a nil Client: %v", err)
+	}
+	f := newFixture(t, hybridRoute)
+	if _, err := f.c.PlanRotation(nilCtx, testClient, Policy{}); err == nil {
+		t.Error("PlanRotation with a nil context")
+	}
+	if _, err := f.c.StartRotation(nilCtx, testClient, RotateRequest{Store: store}); err == nil {
+		t.Error("StartRotation with a nil context")
+	}
+	f.WantCalls()
+}

@@ -34,7 +34,10 @@
 // they can (up to an hour): what a change grants arrives after the delay, what it takes
 // away applies at once. Then a secret rotation without a grace period locks an application
 // out for the whole delay (the old secret is gone, the new one not yet known), while a
-// grace longer than the delay keeps the old secret working meanwhile.
+// grace longer than the delay keeps the old secret working meanwhile. With [Options.Clock]
+// set to a [Clock], the fake and the SDK share a clock the test moves: [Clock.Run] runs
+// code that waits on it (the SDK's rotation waits for its new secret to work) through the
+// hour of delay in a millisecond.
 //
 // Discovery at Issuer()+"/.well-known/openid-configuration" announces the endpoints:
 //
