@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -296,14 +297,7 @@ func proveOne(ctx context.Context, p *secrets.PendingRotation, clk identity.Cloc
 
 // giveUp finishes the waiting rotations after ctx ended: each yields its *ProofError.
 func (a *applying) giveUp(ctx context.Context, byID map[string]waiting) bool {
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range byID {
-			if !yield(id) {
-				return
-			}
-		}
-	})
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(byID)) {
 		w := byID[id]
 		rot, err := w.pending.Finish(ctx)
 		a.tr.waiting(-1)
