@@ -82,6 +82,15 @@ type CreateRequest struct {
 	SecretExpiry secrets.Expiry
 }
 
+// Validate reports every broken rule of the request at once, as Create does before it
+// sends anything: nil, or *identity.ValidationError values joined (errors.Is(err,
+// identity.ErrInvalidInput); identity.ValidationErrors lists them). It makes no call, so
+// a tool can check many requests (a desired-state file) before changing anything.
+func (r CreateRequest) Validate() error {
+	_, err := r.validate(time.Now(), func() string { return "" })
+	return err
+}
+
 // validate reports every broken rule and returns the wire body to send, with the defaults
 // filled in.
 func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate, error) {
