@@ -123,8 +123,40 @@ func (a *Adaptive) signal() {
 	a.wake = make(chan struct{})
 }
 
-// Wait paces one attempt (transport.Pacer).
-func (a *Adaptive) Wait(ctx context.Context) error { return a.bucket.Wait(ctx) }
+// Wait paces one attempt (transport.Pacer). A turn further off than cutEvery is not
+// held but looked for again after cutEvery: x/time/rate keeps the time of a reservation
+// when its limit changes, so waiters queued at a low rate would otherwise keep their
+// late turns for minutes after the rate was raised again.
+func (a *Adaptive) Wait(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r := a.bucket.Reserve()
+		d := r.Delay()
+		if d == 0 {
+			return nil
+		}
+		held := d <= cutEvery
+		if !held {
+			r.Cancel()
+			d = cutEvery
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+			if held {
+				return nil
+			}
+		case <-ctx.Done():
+			t.Stop()
+			if held {
+				r.Cancel()
+			}
+			return ctx.Err()
+		}
+	}
+}
 
 // Done takes in one attempt's answer (transport.Pacer).
 func (a *Adaptive) Done(sent time.Time, status int) {
@@ -158,6 +190,8 @@ func (a *Adaptive) Done(sent time.Time, status int) {
 
 // throttle cuts the rate and the concurrency; a.mu is held.
 func (a *Adaptive) throttle(now time.Time) {
+	a.cut = now
+	a.limit = max(minConcurrency, int(float64(a.limit)*aimdBackoff))
 	// From the rate the service was accepting, the first time; then from the bucket's
 	// rate, which the growth keeps within twice the accepted rate (aws-sdk-go-v2 takes the
 	// lower of the two, but at the end of a scan few requests are left to measure).
@@ -165,13 +199,17 @@ func (a *Adaptive) throttle(now time.Time) {
 	if a.enabled {
 		r = float64(a.bucket.Limit())
 	}
+	if r == 0 {
+		// No answer accepted yet (a burst at the start met the service's bucket): there
+		// is no rate to cut from, and cutting to minRate would take minutes to undo. The
+		// concurrency's cut slows the burst; the next throttle, a second on, has a rate.
+		return
+	}
 	r = max(r, minRate)
 	a.lastMax = r
 	a.k = math.Cbrt(r * (1 - cubicBeta) / cubicScale)
-	a.cut = now
 	a.enabled = true
 	a.bucket.SetLimitAt(now, rate.Limit(max(r*cubicBeta, minRate)))
-	a.limit = max(minConcurrency, int(float64(a.limit)*aimdBackoff))
 }
 
 // State returns the current limits, for progress reports: the rate (0 while unlimited),

@@ -92,3 +92,50 @@ func TestAdaptiveAcquire(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A throttle that comes before any answer was accepted (a burst of requests at the start
+// meeting the service's bucket) gives no rate to cut from: it cuts the concurrency, not
+// the rate down to its floor, from which a run would take minutes to recover.
+func TestAdaptiveDoesNotCutTheRateBeforeAnyAnswerWasAccepted(t *testing.T) {
+	a := New(32)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	a.now = func() time.Time { return now }
+	a.Done(now.Add(-time.Millisecond), 429)
+	if r, c, n := a.State(); r != 0 || c != 28 || n != 1 {
+		t.Fatalf("after a 429 before any accepted answer: rate %.1f (want none), concurrency %d (want 28), throttles %d", r, c, n)
+	}
+	// Once answers were accepted, a throttle a second later cuts from their rate.
+	for range 100 {
+		now = now.Add(10 * time.Millisecond)
+		a.Done(now.Add(-time.Millisecond), 200)
+	}
+	a.Done(now.Add(-time.Millisecond), 429)
+	if r, _, _ := a.State(); math.Abs(r-70) > 2 {
+		t.Errorf("after a 429 at 100/s: rate %.1f, want 70", r)
+	}
+}
+
+// Waiters that reserved their turn at a low rate go as soon as the rate is raised, not at
+// the times the low rate gave them.
+func TestAdaptiveWaitersFollowARaisedRate(t *testing.T) {
+	a := New(32)
+	a.bucket.SetLimit(0.5) // 16 waiters would take 32 s at this rate
+	ctx := context.Background()
+	done := make(chan error, 16)
+	for range 16 {
+		go func() { done <- a.Wait(ctx) }()
+	}
+	time.Sleep(50 * time.Millisecond)
+	a.bucket.SetLimit(1000)
+	deadline := time.After(5 * time.Second)
+	for i := range 16 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-deadline:
+			t.Fatalf("%d of 16 waiters went within 5 s of the rate's rise", i)
+		}
+	}
+}
