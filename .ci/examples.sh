@@ -386,6 +386,117 @@ want_rc 0
 want_err '^  -client-id GUID$'
 want_err 'GUID of your hybrid client, the one users sign in with'
 finish "signin -h: -client-id is the hybrid client users sign in with"
+# --- clients-as-code: plan, apply and export hybrid clients as code
+
+run clients-as-code plan
+want_rc 2
+want_err "$emulator_note"
+want_err '^emulator: the tenant starts with "Reports"'
+want_out "^  \+ create client \"Billing portal\" \($guid\)$"
+want_out '^      ~ name: "Reports" -> "Reports web app"$'
+want_out '^      ~ accessTokenLifetime: 1h -> 30m$'
+want_out '^      \+ secret: new, lifetime 180d, description "billing web app"; its value goes to the store only$'
+want_out '^  # keep client "Legacy batch job" '
+want_out '^Plan: 3 to create, 1 to update, 0 to delete; 0 unchanged, 1 kept \(deleting was not chosen\)\.$'
+no_out 'not managed'
+[ -z "$(ls -A "$work")" ] || problems+=("files written: $(ls -A "$work")")
+finish "clients-as-code plan: the sample against the seeded emulator, exit status 2 (changes)"
+
+run clients-as-code plan -delete -unmanaged
+want_rc 2
+want_out '^  - delete client "Legacy batch job" \(9b2c4d5e-6f70-4812-a3b4-c5d6e7f80912\): removed in the desired state$'
+want_out "^  not managed: client \"Someone else's app\" \($guid\)$"
+want_out '^Plan: 3 to create, 1 to update, 1 to delete; 0 unchanged\.$'
+finish "clients-as-code plan -delete -unmanaged: deletes only the removed client, lists the unmanaged one"
+
+run clients-as-code plan -json -out plan.json
+want_rc 2
+want_out '^  "fingerprint": "sha256:[0-9a-f]{64}",$'
+want_out '^    "create": 3,$'
+want_err '^plan saved to plan\.json; apply it with: '
+want_file_mode "$work/plan.json" 600
+finish "clients-as-code plan -json -out: the plan as JSON, saved with mode 600"
+
+run clients-as-code apply plan.json
+want_rc 1
+want_err 'clients-as-code apply: a saved plan names the tenant it was made for, .*use apply -auto on the emulator$'
+finish "clients-as-code apply plan.json on the emulator: says to use -auto"
+rm -f "$work/plan.json"
+
+run clients-as-code apply -auto -delete
+want_rc 0
+want_out "^created  client \"Billing portal\" \($guid\): secret [0-9]+, expires .*, written to .*/$guid\.secret \(mode 0600\)$"
+want_out '^updated  client "Reports web app" '
+want_out '^deleted  client "Legacy batch job" '
+want_out '^Apply: 3 created, 1 updated, 1 deleted, 0 failed\.$'
+want_out '^emulator: every stored secret signs in: true$'
+want_out '^emulator: a new plan shows no changes: true$'
+want_err '^emulator: removed the secrets directory '
+[ -z "$(ls -A "$work")" ] || problems+=("files left: $(ls -A "$work")")
+finish "clients-as-code apply -auto -delete: creates, updates, deletes; the secrets signed in and were removed"
+
+mkdir "$work/secrets"
+run clients-as-code apply -auto -secrets-dir secrets -concurrency 2
+want_rc 0
+want_out '^Apply: 3 created, 1 updated, 0 deleted, 0 failed\.$'
+n=$(find "$work/secrets" -name '*.secret' -perm 600 | wc -l | tr -d ' ')
+[ "$n" = 3 ] || problems+=("$n secret files of mode 600 in secrets/, want 3")
+! grep -q 'removed the secrets directory' <<<"$err" || problems+=("the chosen secrets directory was removed")
+finish "clients-as-code apply -auto -secrets-dir: one file of mode 600 per new client"
+rm -rf "$work/secrets"
+
+run clients-as-code export
+want_rc 0
+want_out '^version: 1$'
+want_out '^  - id: 9b2c4d5e-6f70-4812-a3b4-c5d6e7f80912$'
+want_out '^    name: Legacy batch job$'
+no_out '[Ss]ecret:'
+finish "clients-as-code export: the tenant as a desired-state file, without secrets"
+
+printf '%s\n' 'version: 1' 'clients:' '  - id: 7c9e6679-7425-40de-944b-e07fc1f90ae7' '    secret: do-not-show' \
+  '    name: Billing portal' '    redirectURIs: [javascript:alert(1)]' >"$work/bad.yaml"
+run clients-as-code plan -file bad.yaml
+want_rc 1
+want_err 'bad\.yaml:4:5: clients\[0\]\.secret: is not a known key'
+want_err 'bad\.yaml:6:20: clients\[0\]\.redirectURIs\[0\]: must not use a scheme that runs'
+! grep -q 'do-not-show' "$tmp/stderr" || problems+=("the value of an unknown key was shown")
+finish "clients-as-code plan -file with broken rules: each with its line, exit status 1"
+rm -f "$work/bad.yaml"
+
+run clients-as-code
+want_rc 1
+want_err '^Usage: go run ./examples/clients-as-code COMMAND'
+finish "clients-as-code without a command: the usage, exit status 1"
+
+run clients-as-code plan -h
+want_rc 0
+want_err '^Exit status: 0 no changes \(plan\) or done \(apply, export\); 2 changes planned \(plan\);$'
+finish "clients-as-code plan -h: documents the exit statuses"
+
+for args in "plan -no-such-flag" "apply" "apply -auto -concurrency 300" "frob" "export -format toml"; do
+  # shellcheck disable=SC2086 # the words are the arguments
+  run clients-as-code $args
+  want_rc 1
+  one_line_error
+  finish "clients-as-code $args: misuse, one line, exit status 1 (2 means changes)"
+done
+
+run OCS_TENANT_ID=$tenant OCS_CLIENT_ID=ci OCS_CLIENT_SECRET=not-a-secret clients-as-code plan
+want_rc 1
+one_line_error
+want_err '^clients-as-code plan: -file is required on a tenant'
+finish "clients-as-code plan on a tenant without -file: says it is required"
+
+printf 'version: 1\nclients: []\n' >"$work/empty.yaml"
+started=$SECONDS
+run OCS_RESOURCE=http://127.0.0.1:1 OCS_TENANT_ID=$tenant OCS_CLIENT_ID=ci OCS_CLIENT_SECRET=not-a-secret \
+  clients-as-code plan -file empty.yaml -unmanaged -timeout 20s
+want_rc 1
+one_line_error
+want_err 'connection refused'
+[ $((SECONDS - started)) -lt 15 ] || problems+=("took $((SECONDS - started))s")
+finish "clients-as-code plan against an unreachable service: one line, quickly"
+rm -f "$work/empty.yaml"
 
 # --- failure modes, for every example
 

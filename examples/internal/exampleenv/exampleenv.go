@@ -43,6 +43,14 @@ type Program struct {
 	// Emulator, when set, is called with the in-process emulator's options before it
 	// starts (not on a real tenant), once the flags are parsed: latency, rate limit, size.
 	Emulator func(*hybridclientstest.Options)
+	// Args, when set, names the arguments the program takes after its flags ("[plan.json]")
+	// for the usage line; MaxArgs is how many it accepts (Flags.Args() holds them).
+	Args    string
+	MaxArgs int
+	// UsageStatus is the exit status of a misused flag or argument; 0 means 2. A program
+	// whose successful runs end with 2 (a plan with changes) sets 1, so that a script
+	// never takes a typo for a result.
+	UsageStatus int
 
 	resource, tenantID, clientID, secretFile string
 	timeout                                  time.Duration
@@ -61,7 +69,7 @@ func New(name, summary string) *Program {
 	fs.DurationVar(&p.timeout, "timeout", 60*time.Second, "give up after this long")
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "%s: %s\n\nUsage: go run ./examples/%s [flags]\n\n", name, summary, name)
+		fmt.Fprintf(out, "%s: %s\n\nUsage: go run ./examples/%s\n\n", name, summary, strings.TrimSpace(name+" [flags] "+p.Args))
 		fmt.Fprintf(out, "With %s, %s and %s all set (or their flags), it\nuses that tenant (on %s if set); with none of the four set, it runs\nagainst an in-process emulator of the service; any other mix is an error.\n\n", EnvTenantID, EnvClientID, EnvClientSecret, EnvResource)
 		fmt.Fprintf(out, "-auth-client-id (%s) is the client-credential client the example signs in\nwith to manage the tenant, not a hybrid client.\n", EnvClientID)
 		if fs.Lookup("client-id") != nil {
@@ -107,12 +115,23 @@ func (e *Env) AdvanceClock(d time.Duration) {
 
 // Run parses the command line, finds the tenant (or starts the emulator), and calls run
 // with a context that ends on Ctrl-C or after -timeout. It does not return: it exits 0
-// when run succeeds, 1 with a one-line error when it fails, and 2 on a misused flag.
+// when run succeeds, 1 with a one-line error when it fails, and 2 (or UsageStatus) on a
+// misused flag.
 func (p *Program) Run(run func(ctx context.Context, env *Env) error) {
-	os.Exit(p.run(os.Args[1:], os.Stderr, run))
+	p.RunStatus(os.Args[1:], func(ctx context.Context, env *Env) (int, error) { return 0, run(ctx, env) })
 }
 
-func (p *Program) run(args []string, stderr io.Writer, run func(context.Context, *Env) error) int {
+// RunStatus is Run for a program whose successful runs end with a status of their own
+// (0, or 2 for "changes"), which run returns, parsing args instead of the command line.
+func (p *Program) RunStatus(args []string, run func(ctx context.Context, env *Env) (int, error)) {
+	os.Exit(p.run(args, os.Stderr, run))
+}
+
+func (p *Program) run(args []string, stderr io.Writer, run func(context.Context, *Env) (int, error)) int {
+	usage := p.UsageStatus
+	if usage == 0 {
+		usage = 2
+	}
 	// A misused flag gets one line below, not the flag package's message and usage.
 	p.Flags.SetOutput(io.Discard)
 	if err := p.Flags.Parse(args); err != nil {
@@ -122,11 +141,11 @@ func (p *Program) run(args []string, stderr io.Writer, run func(context.Context,
 			return 0
 		}
 		fmt.Fprintf(stderr, "%s: %v (see -h)\n", p.name, err)
-		return 2
+		return usage
 	}
-	if p.Flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q (see -h)\n", p.name, p.Flags.Arg(0))
-		return 2
+	if p.Flags.NArg() > p.MaxArgs {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (see -h)\n", p.name, p.Flags.Arg(p.MaxArgs))
+		return usage
 	}
 	check := p.Check
 	if check == nil {
@@ -137,7 +156,7 @@ func (p *Program) run(args []string, stderr io.Writer, run func(context.Context,
 			err = errors.New("-timeout must be positive")
 		}
 		fmt.Fprintf(stderr, "%s: %s (see -h)\n", p.name, OneLine(err))
-		return 2
+		return usage
 	}
 
 	env, err := p.load(stderr)
@@ -154,7 +173,8 @@ func (p *Program) run(args []string, stderr io.Writer, run func(context.Context,
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 
-	if err := run(ctx, env); err != nil {
+	status, err := run(ctx, env)
+	if err != nil {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
 			err = fmt.Errorf("%w (gave up after -timeout %s)", err, p.timeout)
@@ -164,7 +184,7 @@ func (p *Program) run(args []string, stderr io.Writer, run func(context.Context,
 		fmt.Fprintf(stderr, "%s: %s\n", p.name, OneLine(err))
 		return 1
 	}
-	return 0
+	return status
 }
 
 // load builds the Config from flags and environment (flags win), or starts the emulator

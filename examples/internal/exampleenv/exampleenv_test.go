@@ -1,6 +1,7 @@
 package exampleenv
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -164,6 +165,37 @@ func TestHelpSaysWhichClientEachIDIsFor(t *testing.T) {
 		}
 		if got := strings.Contains(help, "-client-id is the hybrid client it works on."); got != withClientID {
 			t.Errorf("with a -client-id flag %v: -h names it %v:\n%s", withClientID, got, help)
+		}
+	}
+}
+
+// A program's own exit status comes through; a misused flag or an argument too many
+// exits with UsageStatus (2 unless set), and MaxArgs arguments are accepted.
+func TestRunStatusUsageStatusAndArgs(t *testing.T) {
+	for _, k := range []string{EnvResource, EnvTenantID, EnvClientID, EnvClientSecret} {
+		t.Setenv(k, "")
+	}
+	ok := func(status int) func(context.Context, *Env) (int, error) {
+		return func(context.Context, *Env) (int, error) { return status, nil }
+	}
+	for _, tc := range []struct {
+		name       string
+		usage, max int
+		args       []string
+		status     int
+		want       int
+	}{
+		{"a status of its own", 0, 0, nil, 2, 2},
+		{"a misused flag", 0, 0, []string{"-no-such-flag"}, 0, 2},
+		{"a misused flag, status 1", 1, 0, []string{"-no-such-flag"}, 0, 1},
+		{"an argument too many", 1, 1, []string{"a", "b"}, 0, 1},
+		{"an argument allowed", 1, 1, []string{"a"}, 0, 0},
+	} {
+		p := New("test", "")
+		p.UsageStatus, p.MaxArgs = tc.usage, tc.max
+		var stderr strings.Builder
+		if got := p.run(tc.args, &stderr, ok(tc.status)); got != tc.want {
+			t.Errorf("%s: exit status %d, want %d (%s)", tc.name, got, tc.want, stderr.String())
 		}
 	}
 }
