@@ -146,7 +146,7 @@ clients:
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("the error shows the value of an unknown key: %v", err)
 	}
-	// The missing redirectURIs are not reported twice: the misspelt key is the news.
+	// The required key is reported missing too, at the client that lacks it.
 	wantProblem(t, problems, "clients[0].redirectURIs", 3, "1 to 10 URIs")
 }
 
