@@ -93,6 +93,9 @@ type Applied struct {
 
 // Done returns how many changes of action a were made.
 func (a *Applied) Done(action Action) int {
+	if a == nil {
+		return 0
+	}
 	n := 0
 	for _, r := range a.Results {
 		if r.Action == action && r.Err == nil {
@@ -104,6 +107,9 @@ func (a *Applied) Done(action Action) int {
 
 // Failed returns the results of the changes that were not made.
 func (a *Applied) Failed() []Result {
+	if a == nil {
+		return nil
+	}
 	var out []Result
 	for _, r := range a.Results {
 		if r.Err != nil {
@@ -123,6 +129,9 @@ type StaleError struct {
 
 // Error names each client that changed, and how.
 func (e *StaleError) Error() string {
+	if e == nil {
+		return ErrStale.Error()
+	}
 	return "desired: the plan is stale, nothing was changed: " + strings.Join(e.what, "; ") + "; make a new plan"
 }
 
@@ -148,8 +157,9 @@ const maxListedFailures = 20
 // settled, is reported as it is, and the client recorded as pending). An update sends
 // only the settings that differ. A delete touches only the clients the plan names.
 //
-// Apply is idempotent: a failure of one client does not stop the others, and a fresh
-// plan made afterwards, applied, finishes the job. The error then lists each failed
+// Running again is safe and finishes the job: a failure of one client does not stop the
+// others, and a fresh plan made afterwards, applied, does what is left (the same plan
+// applied twice is stale the second time). The error then lists each failed
 // client (at most 20; Applied.Results holds them all), and Applied is returned with it.
 // Keep Applied.Record for the next plan even then.
 func Apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOptions) (*Applied, error) {

@@ -111,6 +111,9 @@ type FileError struct {
 
 // Error lists the problems, one a line, each as "file:line:column: path: rule".
 func (e *FileError) Error() string {
+	if e == nil {
+		return "desired: invalid desired state"
+	}
 	name := e.File
 	if name == "" {
 		name = "desired state"
@@ -135,6 +138,9 @@ func (e *FileError) Is(target error) bool { return target == identity.ErrInvalid
 
 // Unwrap returns each problem as an *identity.ValidationError whose Field is its Path.
 func (e *FileError) Unwrap() []error {
+	if e == nil {
+		return nil
+	}
 	out := make([]error, len(e.Problems))
 	for i, p := range e.Problems {
 		field := p.Path

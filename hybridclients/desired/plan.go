@@ -409,6 +409,9 @@ func same(a, b setting) bool {
 // HasChanges reports whether applying the plan would change the tenant: a create, an
 // update or a delete.
 func (p *Plan) HasChanges() bool {
+	if p == nil {
+		return false
+	}
 	for _, ch := range p.Changes {
 		if ch.Action == ActionCreate || ch.Action == ActionUpdate || ch.Action == ActionDelete {
 			return true
@@ -419,6 +422,9 @@ func (p *Plan) HasChanges() bool {
 
 // Count returns how many changes of the plan have the action a.
 func (p *Plan) Count(a Action) int {
+	if p == nil {
+		return 0
+	}
 	n := 0
 	for _, ch := range p.Changes {
 		if ch.Action == a {

@@ -286,6 +286,19 @@ func TestEntryPointsReturnErrorsInsteadOfPanicking(t *testing.T) {
 	if err := zero.WriteText(new(bytes.Buffer)); err != nil {
 		t.Error(err)
 	}
+	var nilPlan *Plan
+	mustErr(t, "(*Plan)(nil).WriteText", nilPlan.WriteText(new(bytes.Buffer)), identity.ErrInvalidInput)
+	mustErr(t, "(*Plan)(nil).WriteJSON", nilPlan.WriteJSON(new(bytes.Buffer)), identity.ErrInvalidInput)
+	mustErr(t, "WriteText(nil writer)", zero.WriteText(nil), identity.ErrInvalidInput)
+	_, err = ReadPlan(nil)
+	mustErr(t, "ReadPlan(nil)", err, identity.ErrInvalidInput)
+	var nilApplied *Applied
+	var nilFile *FileError
+	var nilStale *StaleError
+	if nilPlan.HasChanges() || nilPlan.Count(ActionCreate) != 0 || nilApplied.Done(ActionCreate) != 0 || nilApplied.Failed() != nil ||
+		nilFile.Error() == "" || nilFile.Unwrap() != nil || nilStale.Error() == "" {
+		t.Error("a nil receiver answered as if it held something")
+	}
 	if n := rig.Total(); n != 0 {
 		t.Errorf("%d requests sent", n)
 	}

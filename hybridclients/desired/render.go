@@ -21,6 +21,9 @@ import (
 // clients when asked for, and a summary line. Unchanged clients are counted, not listed.
 // No secret value is ever in it.
 func (p *Plan) WriteText(w io.Writer) error {
+	if err := checkWrite(p, w); err != nil {
+		return err
+	}
 	b := bufio.NewWriter(w)
 	for _, ch := range p.Changes {
 		switch ch.Action {
@@ -120,6 +123,18 @@ func showSetting(v any) string {
 	return fmt.Sprint(v)
 }
 
+// checkWrite refuses a nil plan or writer, which would panic.
+func checkWrite(p *Plan, w io.Writer) error {
+	var errs []error
+	if p == nil {
+		errs = append(errs, &identity.ValidationError{Field: "Plan", Rule: "must not be nil", Value: nil})
+	}
+	if w == nil {
+		errs = append(errs, &identity.ValidationError{Field: "W", Rule: "must not be nil", Value: nil})
+	}
+	return errors.Join(errs...)
+}
+
 // planFile is the JSON form of a Plan.
 type planFile struct {
 	Version     int             `json:"version"`
@@ -166,6 +181,9 @@ type unmanagedFile struct {
 // change with its fields old and new and the client as read and as wanted. No secret
 // value is ever in it.
 func (p *Plan) WriteJSON(w io.Writer) error {
+	if err := checkWrite(p, w); err != nil {
+		return err
+	}
 	pf := planFile{Version: Version, Tenant: p.Tenant, Fingerprint: p.Fingerprint, Forget: p.Forget,
 		Summary: map[Action]int{}, Changes: make([]changeFile, len(p.Changes))}
 	for _, a := range []Action{ActionCreate, ActionUpdate, ActionDelete, ActionKeep, ActionNone} {
@@ -199,6 +217,9 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 // (its fingerprint no longer matches the clients it holds), or whose wanted clients break
 // a rule of State.Validate, before anything is sent.
 func ReadPlan(r io.Reader) (*Plan, error) {
+	if r == nil {
+		return nil, &identity.ValidationError{Field: "R", Rule: "must not be nil", Value: nil}
+	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("desired: reading the plan: %w", err)
