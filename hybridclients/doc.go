@@ -17,6 +17,9 @@
 //   - [ScanExpiry] checks the secrets of every client of the tenant, and [Each]
 //     does any per-client work across it, with a bounded number of workers that slow
 //     down by themselves when the service throttles, yielding results as they complete.
+//   - Package desired (hybridclients/desired) manages the tenant's clients as code: a
+//     desired-state file planned against the tenant and applied, with secret values
+//     never in a file.
 //
 // A native (desktop or mobile) app registers its redirect URIs as RFC 8252 (OAuth 2.0 for
 // Native Apps) describes: its private-use scheme, named after a domain it owns in reverse
