@@ -57,6 +57,7 @@ type ApplyOptions struct {
 
 // Result is the outcome of one change of a plan.
 type Result struct {
+	// Action is the change's; ID and Name are the client's, as the plan has them.
 	Action Action
 	ID     string
 	Name   string

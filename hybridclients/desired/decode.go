@@ -46,8 +46,10 @@ type filePolicy struct {
 // duration is a time.Duration written as formatDuration writes it ("1h", "30d").
 type duration time.Duration
 
+// MarshalText writes d as a file does ("1h", "30d").
 func (d duration) MarshalText() ([]byte, error) { return []byte(formatDuration(time.Duration(d))), nil }
 
+// UnmarshalText reads d as parseDuration does.
 func (d *duration) UnmarshalText(b []byte) error {
 	v, err := parseDuration(string(b))
 	*d = duration(v)

@@ -33,8 +33,11 @@ type Exported struct {
 
 // Skipped is a client that Export left out.
 type Skipped struct {
+	// ID and Name are the client's, as read.
 	ID, Name string
-	Err      error
+	// Err lists the rules the client breaks, as *identity.ValidationError values whose
+	// Field is the setting's Go name ("RedirectURIs[0]").
+	Err error
 }
 
 // Export reads the tenant's clients (those opts selects) and describes them as a State:

@@ -104,9 +104,10 @@ func showValue(v any) string {
 type FileError struct {
 	// File is the path that Load read; "" for Parse.
 	File string
-	// Problems are at most 100 of the broken rules; More counts the others.
+	// Problems are at most 100 of the broken rules, in the order of the file.
 	Problems []Problem
-	More     int
+	// More counts the broken rules beyond Problems.
+	More int
 }
 
 // Error lists the problems, one a line, each as "file:line:column: path: rule".

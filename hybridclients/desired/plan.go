@@ -49,7 +49,9 @@ type Plan struct {
 	// Fingerprint identifies the state of the tenant's clients that the plan was made
 	// from: a SHA-256 over every concerned client's settings as read (none when absent).
 	Fingerprint string
-	Changes     []Change
+	// Changes has one Change per client concerned: the State's clients in its order,
+	// then the removed and recorded clients that exist, by id.
+	Changes []Change
 	// Forget lists recorded ids (PlanOptions.Record) whose clients no longer exist:
 	// Apply drops them from the record.
 	Forget []string
@@ -60,6 +62,7 @@ type Plan struct {
 
 // Change is what a plan does to one client.
 type Change struct {
+	// Action is what happens to the client; ID is its id.
 	Action Action
 	ID     string
 	// Name is the client's name in the State, or, for a client the State does not have,
@@ -84,7 +87,8 @@ type Change struct {
 // that does not exist yet.
 type FieldChange struct {
 	// Field is the setting's key in a desired-state file ("redirectURIs").
-	Field    string
+	Field string
+	// Old is the setting as read, New as wanted.
 	Old, New any
 }
 
@@ -94,10 +98,11 @@ type SecretChange struct {
 	// first secret of a new client, or one that replaces a first secret whose value an
 	// earlier apply lost (see Record.Pending).
 	Add bool
-	// Description and Lifetime of the new secret, from the client's SecretPolicy; ""
-	// and zero mean the policy's defaults (a description naming the date, one year).
+	// Description of the new secret, from the client's SecretPolicy; "" means the
+	// policy's default, naming the date.
 	Description string
-	Lifetime    time.Duration
+	// Lifetime of the new secret, from the client's SecretPolicy; zero means one year.
+	Lifetime time.Duration
 	// Delete are secrets that an earlier apply provably made and whose value nobody
 	// holds: Apply deletes them.
 	Delete []int
@@ -108,6 +113,7 @@ type SecretChange struct {
 
 // Unmanaged is a client of the tenant that is neither in the State nor in the record.
 type Unmanaged struct {
+	// ID and Name are the client's, as read.
 	ID, Name string
 }
 

@@ -32,6 +32,7 @@ type Record struct {
 // create whose answer was lost and could not be settled, or a Store that failed and a
 // client that could not be deleted again). The next plan adds a new secret for it.
 type Pending struct {
+	// ClientID is the client's id.
 	ClientID string
 	// Orphans are secrets that apply provably made and whose value nobody holds: the
 	// next apply deletes them.

@@ -30,7 +30,8 @@ type State struct {
 type Client struct {
 	// ID is the client id, a GUID you choose once (uuidgen, or Go's uuid.NewString) and
 	// never change: it is how a later run recognises the client as this one.
-	ID   string
+	ID string
+	// Name identifies the application; required, without control characters.
 	Name string
 	// Enabled says whether the client may sign users in; nil means enabled.
 	Enabled *bool
@@ -43,8 +44,10 @@ type Client struct {
 	// sets: their order does not matter.
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
-	ClientURI              string
-	LogoURI                string
+	// ClientURI and LogoURI are the application's home page and logo: absolute http(s)
+	// URLs, or "" for none.
+	ClientURI string
+	LogoURI   string
 	// AllowAccessTokensViaBrowser lets the client receive access tokens through the
 	// browser; off unless chosen.
 	AllowAccessTokensViaBrowser bool
