@@ -77,7 +77,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 		return nil, err
 	}
 	var ws []wireClient
-	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: []string{collection}, Query: listQuery{opts.IDs, opts.Tags, opts.Skip, opts.PageSize}}, &ws)
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: []string{collection}, Query: listQuery(opts)}, &ws)
 	if err != nil {
 		return nil, err
 	}

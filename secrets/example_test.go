@@ -133,12 +133,13 @@ func ExampleClient_CheckExpiry() {
 	// locked out in 30 days unless rotated: false
 }
 
-// secret is a ClientSecret of the examples' stand-in service.
 // fixedClock is an identity.Clock that always reads the same time.
 type fixedClock time.Time
 
 func (c fixedClock) Now() time.Time                         { return time.Time(c) }
 func (c fixedClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// secret is a ClientSecret of the examples' stand-in service.
 
 type secret struct {
 	ID          int

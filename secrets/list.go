@@ -56,7 +56,7 @@ func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*
 		return nil, err
 	}
 	var ws []wireSecret
-	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: p, Query: listQuery{opts.Skip, opts.PageSize}}, &ws)
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: p, Query: listQuery(opts)}, &ws)
 	if err != nil {
 		return nil, err
 	}
