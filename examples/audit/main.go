@@ -154,7 +154,7 @@ func audit(ctx context.Context, clients *hybridclients.Client, f *flags, now tim
 			continue
 		}
 		v := res.Value
-		r.Secrets += len(v.Expired) + len(v.ExpiringSoon) + len(v.NeverExpiring) + len(v.Valid)
+		r.Secrets += v.Len()
 		r.Expired = append(r.Expired, secretsOf(c, v.Expired, now)...)
 		r.ExpiringSoon = append(r.ExpiringSoon, secretsOf(c, v.ExpiringSoon, now)...)
 		r.NeverExpiring = append(r.NeverExpiring, secretsOf(c, v.NeverExpiring, now)...)
