@@ -54,6 +54,7 @@ type Program struct {
 
 	resource, tenantID, clientID, secretFile string
 	timeout                                  time.Duration
+	ownTimeout                               bool
 }
 
 // New returns a Program named name whose flags include the common ones (-resource,
@@ -79,6 +80,21 @@ func New(name, summary string) *Program {
 		fs.PrintDefaults()
 	}
 	return p
+}
+
+// OwnTimeout makes the deadline the example's own: -timeout, described by usage, defaults
+// to 0 and may be 0, and Run sets no deadline (Ctrl-C still ends the context). The
+// function returned reports, once Run has parsed the flags, -timeout's value and whether
+// it was given.
+func (p *Program) OwnTimeout(usage string) func() (time.Duration, bool) {
+	p.ownTimeout, p.timeout = true, 0
+	f := p.Flags.Lookup("timeout")
+	f.Usage, f.DefValue = usage, f.Value.String()
+	return func() (time.Duration, bool) {
+		given := false
+		p.Flags.Visit(func(f *flag.Flag) { given = given || f.Name == "timeout" })
+		return p.timeout, given
+	}
 }
 
 // Env is where an example runs: a real tenant, or the in-process emulator.
@@ -114,9 +130,9 @@ func (e *Env) AdvanceClock(d time.Duration) {
 }
 
 // Run parses the command line, finds the tenant (or starts the emulator), and calls run
-// with a context that ends on Ctrl-C or after -timeout. It does not return: it exits 0
-// when run succeeds, 1 with a one-line error when it fails, and 2 (or UsageStatus) on a
-// misused flag.
+// with a context that ends on Ctrl-C or after -timeout (see OwnTimeout). It does not
+// return: it exits 0 when run succeeds, 1 with a one-line error when it fails, and 2 (or
+// UsageStatus) on a misused flag.
 func (p *Program) Run(run func(ctx context.Context, env *Env) error) {
 	p.RunStatus(os.Args[1:], func(ctx context.Context, env *Env) (int, error) { return 0, run(ctx, env) })
 }
@@ -151,8 +167,12 @@ func (p *Program) run(args []string, stderr io.Writer, run func(context.Context,
 	if check == nil {
 		check = func() error { return nil }
 	}
-	if err := check(); err != nil || p.timeout <= 0 {
-		if err == nil {
+	if err := check(); err != nil || p.timeout < 0 || (p.timeout == 0 && !p.ownTimeout) {
+		switch {
+		case err != nil:
+		case p.ownTimeout:
+			err = errors.New("-timeout must not be negative")
+		default:
 			err = errors.New("-timeout must be positive")
 		}
 		fmt.Fprintf(stderr, "%s: %s (see -h)\n", p.name, OneLine(err))
@@ -170,13 +190,16 @@ func (p *Program) run(args []string, stderr io.Writer, run func(context.Context,
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
+	if !p.ownTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+		defer cancel()
+	}
 
 	status, err := run(ctx, env)
 	if err != nil {
 		switch {
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded) && !p.ownTimeout:
 			err = fmt.Errorf("%w (gave up after -timeout %s)", err, p.timeout)
 		case errors.Is(err, context.Canceled):
 			err = fmt.Errorf("interrupted: %w", err)

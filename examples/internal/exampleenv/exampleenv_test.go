@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTenantOrEmulator pins the rule the README states: none of the four variables set
@@ -197,5 +198,59 @@ func TestRunStatusUsageStatusAndArgs(t *testing.T) {
 		if got := p.run(tc.args, &stderr, ok(tc.status)); got != tc.want {
 			t.Errorf("%s: exit status %d, want %d (%s)", tc.name, got, tc.want, stderr.String())
 		}
+	}
+}
+
+// TestOwnTimeoutLeavesTheDeadlineToTheExample: with OwnTimeout, Run sets no deadline,
+// -timeout 0 is accepted and a negative one is a misuse; the example learns the value
+// and whether it was given. Without it, Run's deadline is -timeout (60s by default).
+func TestOwnTimeoutLeavesTheDeadlineToTheExample(t *testing.T) {
+	t.Setenv(EnvResource, "")
+	for _, k := range []string{EnvTenantID, EnvClientID, EnvClientSecret} {
+		t.Setenv(k, "")
+	}
+	for _, tc := range []struct {
+		args        []string
+		own         bool
+		status      int
+		deadline    bool
+		value       time.Duration
+		given       bool
+		stderrHolds string
+	}{
+		{nil, false, 0, true, 60 * time.Second, false, ""},
+		{[]string{"-timeout", "0"}, false, 2, false, 0, false, "-timeout must be positive"},
+		{nil, true, 0, false, 0, false, ""},
+		{[]string{"-timeout", "0"}, true, 0, false, 0, true, ""},
+		{[]string{"-timeout", "5m"}, true, 0, false, 5 * time.Minute, true, ""},
+		{[]string{"-timeout", "-1s"}, true, 2, false, 0, false, "-timeout must not be negative"},
+	} {
+		p := New("test", "a test")
+		timeout := func() (time.Duration, bool) { return p.timeout, false }
+		if tc.own {
+			timeout = p.OwnTimeout("give up after this long; default: the example's own")
+		}
+		var ran bool
+		var out strings.Builder
+		status := p.run(tc.args, &out, func(ctx context.Context, env *Env) (int, error) {
+			ran = true
+			_, hasDeadline := ctx.Deadline()
+			value, given := timeout()
+			if hasDeadline != tc.deadline || value != tc.value || (tc.own && given != tc.given) {
+				t.Errorf("own %v, %q: deadline %v, -timeout %s given %v; want %v, %s, %v",
+					tc.own, tc.args, hasDeadline, value, given, tc.deadline, tc.value, tc.given)
+			}
+			return 0, nil
+		})
+		if status != tc.status || ran != (tc.status == 0) || !strings.Contains(out.String(), tc.stderrHolds) {
+			t.Errorf("own %v, %q: status %d, ran %v, stderr %q; want %d, %q", tc.own, tc.args, status, ran, out.String(), tc.status, tc.stderrHolds)
+		}
+	}
+	p := New("test", "a test")
+	p.OwnTimeout("give up after this long")
+	var help strings.Builder
+	p.run([]string{"-h"}, &help, nil)
+	if !strings.Contains(help.String(), "-timeout duration\n    \tgive up after this long\n") {
+		t.Errorf("-h does not show the example's -timeout, without a default:\n%s", help.String())
 	}
 }
