@@ -30,10 +30,10 @@
 //     [*ResponseError] for an unusable success answer; [ErrOutcomeUnknown] when a
 //     non-idempotent call could not be settled.
 //
-// Every call goes through one path: the request is validated, then sent through a retry
-// layer (go-retryablehttp: idempotent calls retried on connection errors, 408, 429 and
-// 5xx, with jittered exponential backoff, a capped Retry-After, and no wait past the
-// context's deadline), an auth layer (x/oauth2 tokens, cached and shared, refreshed
-// before expiry, one fetch at a time, never sent to another host), and the base
-// transport. Responses are read with a size bound and always drained and closed.
+// Every call goes through one path: the request is validated, then sent by one retry
+// loop (idempotent calls retried on connection errors, 408, 429 and 5xx, with jittered
+// exponential backoff, a capped Retry-After, and no wait past the context's deadline;
+// go-retryablehttp tells the connection errors no retry mends), each attempt taking an
+// x/oauth2 token (cached and shared, refreshed before expiry, one fetch at a time, never
+// sent to another host) and going out through the base transport. Responses are read with a size bound and always drained and closed.
 package identity

@@ -1,7 +1,7 @@
-// Package transport is the one HTTP path every call of the SDK takes: request building,
-// the retry layer (go-retryablehttp, its whole policy in retry.go) around the auth layer
-// (x/oauth2 tokens) around the base transport, bounded response reading, and the mapping
-// of answers to typed errors.
+// Package transport is the one HTTP path every call of the SDK takes: Do builds the
+// request, runs the retry loop (retry.go: try, classify, decide, wait; each try takes
+// the credentials' token and the pacer's turn, then sends through the base transport),
+// reads the answer with a bound and maps it to a typed error.
 package transport
 
 import (
@@ -17,7 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -35,13 +35,15 @@ type Client struct {
 	basePath   string       // its path, with a leading slash
 	baseRaw    string       // the same, escaped
 	uaHeader   []string     // the User-Agent header's value, shared by every request
-	hc         *http.Client // the auth layer over the base transport; retries wrap it per call
+	hc         *http.Client // the base transport, refusing redirects
+	creds      identity.Credentials
+	treq       identity.TokenRequest
+	last       atomic.Pointer[bearer] // the header value of the last token (auth.go)
 	logger     *slog.Logger
 	userAgent  string
 	maxBody    int64
 	policy     policy
 	base       http.RoundTripper
-	calls      sync.Pool // *call: the retry state of one request, reused (retry.go)
 }
 
 // New validates cfg and builds the layers. It makes no network call.
@@ -55,12 +57,6 @@ func New(cfg identity.Config) (*Client, error) {
 	// Only the Transport and Timeout of the caller's client are used: every client of the
 	// SDK refuses redirects and keeps no cookies.
 	base, timeout := idserver.Base(cfg.HTTPClient)
-	auth := &authTransport{
-		base:   paced{base}, // API calls only: a scan's Pacer sees each attempt
-		creds:  cfg.Credentials,
-		treq:   identity.TokenRequest{Resource: resource, Endpoint: road(resource, idserver.NewClient(base, timeout), pol, cfg.MaxResponseBytes)},
-		origin: resource,
-	}
 	tenantBase := resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID)
 	c := &Client{
 		tenantBase: tenantBase,
@@ -71,7 +67,10 @@ func New(cfg identity.Config) (*Client, error) {
 		maxBody:    cfg.MaxResponseBytes,
 		policy:     pol,
 		base:       base,
+		hc:         idserver.NewClient(base, timeout),
+		creds:      cfg.Credentials,
 	}
+	c.treq = identity.TokenRequest{Resource: resource, Endpoint: road(resource, c.hc, pol, cfg.MaxResponseBytes)}
 	if c.maxBody == 0 {
 		c.maxBody = identity.DefaultMaxResponseBytes
 	}
@@ -79,9 +78,6 @@ func New(cfg identity.Config) (*Client, error) {
 		c.userAgent += " " + ua
 	}
 	c.uaHeader = []string{c.userAgent}
-	// go-retryablehttp sends each attempt with this client, so it is the one whose
-	// redirect policy counts.
-	c.hc = idserver.NewClient(auth, timeout)
 	return c, nil
 }
 
@@ -234,13 +230,11 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		// Nothing is sent on a context that has ended already.
 		return nil, &notSent{fmt.Errorf("identity: %s %s: %w", r.Method, path, err)}
 	}
-	var body any
+	var body []byte
 	if r.Body != nil {
-		b, err := json.Marshal(r.Body)
-		if err != nil {
+		if body, err = json.Marshal(r.Body); err != nil {
 			return nil, fmt.Errorf("identity: encoding request body: %w", err)
 		}
-		body = b
 	}
 	// Built from the *url.URL at hand: formatting it and parsing it again (as a URL string
 	// would) costs a tenth of a small call.
@@ -252,24 +246,10 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 	if body != nil {
 		hr.Header["Content-Type"] = jsonBodyType
 	}
-	req, err := retryablehttp.FromRequest(hr)
-	if err == nil && body != nil {
-		err = req.SetBody(body)
-	}
-	if err != nil {
-		return nil, err
-	}
 
-	// The retries and their wait: retry.go.
-	tries := c.call(r.Method, r.Budget)
-	defer c.release(tries)
 	start := time.Now()
-	resp, err := tries.rc.Do(req)
+	resp, tries, err := c.send(ctx, hr, body, path, r.Budget)
 	if err != nil {
-		if resp != nil {
-			drain(resp.Body)
-		}
-		err = tries.failure(ctx, r.Method, path, err)
 		c.log(ctx, "identity: request failed", slog.String("method", r.Method), slog.String("path", path),
 			slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
 		return nil, err
