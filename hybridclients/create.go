@@ -203,14 +203,13 @@ func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error
 			return nil, err
 		}
 	}
-	return settle.Post(ctx, c.t, settle.Op[*Created]{
-		Post: func(ctx context.Context, b *transport.Budget) (*Created, error) { return c.post(ctx, st, b) },
-		Look: func(ctx context.Context, failure error, acted bool) (*Created, bool, error) {
-			created, err := c.look(ctx, st, failure, acted)
-			return created, false, err
-		},
-		SafeToRepeat: true, // a repeated POST meets 409: the client id tells
+	posted := settle.Repeat(ctx, c.t, func(ctx context.Context, b *transport.Budget) (*Created, error) {
+		return c.post(ctx, st, b) // a repeat meets 409: the client id tells
 	})
+	if !posted.Unsettled {
+		return posted.Value, posted.Err
+	}
+	return c.settle(ctx, st, posted.Err, posted.Acted)
 }
 
 // absent makes sure that no client with a caller's id exists before anything is sent:
@@ -237,12 +236,13 @@ func (c *Client) post(ctx context.Context, st *createState, b *transport.Budget)
 	return w.toCreated(resp)
 }
 
-// look settles a create whose answer was lost or unusable: if no attempt created the
-// client, failure stands; if one did, its first secret is recovered. acted: a 2xx
-// answered this very POST, so the client is this call's.
-func (c *Client) look(ctx context.Context, st *createState, failure error, acted bool) (*Created, error) {
+// settle settles a create whose answer was lost or unusable (failure), after the POSTs:
+// if no attempt created the client, failure stands; if one did, its first secret's value
+// was lost, and replaceFirstSecret replaces that secret when it is provably this call's.
+// acted: a 2xx answered this very POST, so the client is this call's.
+func (c *Client) settle(ctx context.Context, st *createState, failure error, acted bool) (*Created, error) {
 	if acted {
-		return c.recoverSecret(ctx, st, true, failure)
+		return c.replaceFirstSecret(ctx, st, true, failure)
 	}
 	exists, err := c.Exists(ctx, *st.body.ID)
 	if err != nil {
@@ -253,7 +253,7 @@ func (c *Client) look(ctx context.Context, st *createState, failure error, acted
 	}
 	// A generated id is known to nobody else: the client is this call's. A caller's id
 	// was absent before the first POST, but another caller may have created it since.
-	return c.recoverSecret(ctx, st, !st.callerID, failure)
+	return c.replaceFirstSecret(ctx, st, !st.callerID, failure)
 }
 
 const opCreate = "create hybrid client"
@@ -279,11 +279,12 @@ func (c *Client) mark(body *wireCreate, callerID bool, now time.Time) *createSta
 	return st
 }
 
-// recoverSecret handles a client that an attempt of this call probably created but whose
-// first secret's value was lost: when the secret is provably this call's (see Create) it
-// deletes it and adds a fresh one with the requested description and expiry. ours says
-// whether the client is provably this call's.
-func (c *Client) recoverSecret(ctx context.Context, st *createState, ours bool, cause error) (*Created, error) {
+// replaceFirstSecret handles a client that an attempt of this call probably created but
+// whose first secret's value was lost: when the secret is provably this call's (see
+// Create) it deletes it and adds a fresh one with the requested description and expiry,
+// through secrets.Client.Add, which settles its own lost answers. ours says whether the
+// client is provably this call's.
+func (c *Client) replaceFirstSecret(ctx context.Context, st *createState, ours bool, cause error) (*Created, error) {
 	id := *st.body.ID
 	hc, err := settle.Read(ctx, c.t, func(ctx context.Context) (*HybridClient, error) { return c.Get(ctx, id) })
 	if err != nil {
@@ -349,14 +350,14 @@ func (st *createState) matches(s secrets.ClientSecret) bool {
 
 // left is the error of a create that failed (err) once its client may exist: an
 // *identity.OutcomeError with ClientMayExist set, naming the client's secrets as far as
-// one more listing can tell. That listing runs under settle.ForNaming: past ctx's end if
-// need be, bounded, and never deleting.
+// one more listing can tell. That listing runs under settle.NamingContext: past ctx's end
+// if need be, bounded, and never deleting.
 func (c *Client) left(ctx context.Context, st *createState, clientOurs bool, err error) error {
 	id := *st.body.ID
 	oe := &identity.OutcomeError{Op: opCreate, ClientID: id, ClientMayExist: true, Err: err}
-	lctx, cancel := settle.ForNaming(ctx)
+	lctx, cancel := settle.NamingContext(ctx)
 	defer cancel()
-	page, lerr := settle.Persist(lctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
+	page, lerr := settle.ReadPatiently(lctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
 		return c.secrets.List(ctx, id, secrets.ListOptions{PageSize: secrets.MaxPerClient})
 	})
 	if lerr == nil {

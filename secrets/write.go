@@ -259,9 +259,8 @@ func (c *Client) add(ctx context.Context, tk *ticket, p []string, body *wireWrit
 		Post: func(ctx context.Context, b *transport.Budget) (*Added, error) {
 			return c.post(ctx, clientID, p, body, b)
 		},
-		Look: func(ctx context.Context, failure error, _ bool) (*Added, bool, error) {
-			again, err := c.reconcile(ctx, clientID, before, body, proof, failure)
-			return nil, again, err
+		Look: func(ctx context.Context, failure error, _ bool) (bool, error) {
+			return c.reconcile(ctx, clientID, before, body, proof, failure)
 		},
 	})
 }
@@ -297,25 +296,25 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // again = true (the add may be tried once more). The error returned is what the caller
 // gets when the add is not tried again.
 func (c *Client) reconcile(ctx context.Context, clientID string, before []ClientSecret, body *wireWrite, proof bool, failure error) (again bool, _ error) {
-	after, checkErr, err := settle.Look(ctx, c.t, func(ctx context.Context) ([]ClientSecret, error) { return c.collect(ctx, clientID) })
-	if err != nil {
+	check := settle.Check(ctx, c.t, func(ctx context.Context) ([]ClientSecret, error) { return c.collect(ctx, clientID) })
+	if !check.Seen {
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
 			"%w; listing the client's secrets to check failed (%w): a secret whose value nobody holds may have been added; it would be one not among %v",
-			failure, err, ids(before))}
+			failure, check.Err, ids(before))}
 	}
 	var alike []ClientSecret // new secrets that look like this call's: description and expiry (marker)
-	for _, s := range after {
+	for _, s := range check.Value {
 		if !slices.ContainsFunc(before, func(b ClientSecret) bool { return b.ID == s.ID }) && body.matches(s) {
 			alike = append(alike, s)
 		}
 	}
 	switch {
-	case checkErr != nil:
+	case check.Err != nil:
 		// Only the naming look (past the caller's deadline if need be) saw the secrets:
 		// name, never delete; the request may still land.
 		oe := &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
 			"%w; listing the client's secrets to settle the outcome failed (%w), and one more look only names what may be left: a secret whose value nobody holds may have been added, or may still be; it would carry this call's description and expiry (%s)",
-			failure, checkErr, body.expiryText())}
+			failure, check.Err, body.expiryText())}
 		if proof && len(alike) == 1 {
 			oe.Orphans = ids(alike)
 		} else {
