@@ -2,27 +2,43 @@ package transport
 
 import (
 	"io"
+	"net/http"
 	"strings"
 
 	"golang.org/x/oauth2"
 )
 
-// bearer is a token and its Authorization header value (shared, never modified).
+// bearer is a token and the header maps of the requests that carry it, built once per
+// token (shared, never modified).
 type bearer struct {
-	tok    *oauth2.Token
-	header []string
+	tok   *oauth2.Token
+	plain http.Header // Accept, User-Agent, Authorization
+	json  http.Header // the same and Content-Type, for a request with a JSON body
 }
 
-// header returns the Authorization value for tok, built once per token: the token goes
-// only with requests to the tenant's routes, whose URLs the Client builds on the
-// Resource's origin and never lets a redirect change.
-func (c *Client) header(tok *oauth2.Token) []string {
-	if b := c.last.Load(); b != nil && b.tok == tok {
-		return b.header
+// headers returns the header map of a request with tok (with a JSON body or not). The
+// token goes only with requests to the tenant's routes, whose URLs the Client builds on
+// the Resource's origin and never lets a redirect change. The map is shared by every
+// request with that token when the base transport only reads it (shareHeaders), else
+// each request gets its own copy.
+func (c *Client) headers(tok *oauth2.Token, withBody bool) http.Header {
+	b := c.last.Load()
+	if b == nil || b.tok != tok {
+		auth := []string{"Bearer " + tok.AccessToken}
+		b = &bearer{tok: tok,
+			plain: http.Header{"Accept": jsonType, "User-Agent": c.uaHeader, "Authorization": auth},
+			json:  http.Header{"Accept": jsonType, "User-Agent": c.uaHeader, "Authorization": auth, "Content-Type": jsonBodyType},
+		}
+		c.last.Store(b)
 	}
-	b := &bearer{tok: tok, header: []string{"Bearer " + tok.AccessToken}}
-	c.last.Store(b)
-	return b.header
+	h := b.plain
+	if withBody {
+		h = b.json
+	}
+	if !c.shareHeaders {
+		h = h.Clone()
+	}
+	return h
 }
 
 // authFailure wraps an error of the credentials, so the retry policy does not retry it

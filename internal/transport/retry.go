@@ -127,7 +127,7 @@ func (c *Client) try(ctx context.Context, req *http.Request, body []byte, retry 
 	if retry {
 		req = fresh(req)
 	}
-	req.Header["Authorization"] = c.header(tok)
+	req.Header = c.headers(tok, body != nil)
 	withBody(req, body)
 	resp, err := c.roundTrip(ctx, req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
@@ -140,7 +140,7 @@ func (c *Client) try(ctx context.Context, req *http.Request, body []byte, retry 
 	}
 	drain(resp.Body)
 	req = fresh(req)
-	req.Header["Authorization"] = c.header(renewed)
+	req.Header = c.headers(renewed, body != nil)
 	withBody(req, body)
 	return c.roundTrip(ctx, req)
 }
@@ -165,10 +165,9 @@ func (c *Client) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 	return resp, err
 }
 
-// fresh returns a copy of req with its own header map, for another send.
+// fresh returns a copy of req, for another send: the transport may still hold the last.
 func fresh(req *http.Request) *http.Request {
 	r := *req
-	r.Header = req.Header.Clone()
 	return &r
 }
 

@@ -36,14 +36,18 @@ type Client struct {
 	baseRaw    string       // the same, escaped
 	uaHeader   []string     // the User-Agent header's value, shared by every request
 	hc         *http.Client // the base transport, refusing redirects
-	creds      identity.Credentials
-	treq       identity.TokenRequest
-	last       atomic.Pointer[bearer] // the header value of the last token (auth.go)
-	logger     *slog.Logger
-	userAgent  string
-	maxBody    int64
-	policy     policy
-	base       http.RoundTripper
+	// shareHeaders: the base transport is an *http.Transport, which only reads a request's
+	// header map, so one map per token serves every request (auth.go); another transport
+	// may write to it, and gets a copy.
+	shareHeaders bool
+	creds        identity.Credentials
+	treq         identity.TokenRequest
+	last         atomic.Pointer[bearer] // the header value of the last token (auth.go)
+	logger       *slog.Logger
+	userAgent    string
+	maxBody      int64
+	policy       policy
+	base         http.RoundTripper
 }
 
 // New validates cfg and builds the layers. It makes no network call.
@@ -78,6 +82,7 @@ func New(cfg identity.Config) (*Client, error) {
 		c.userAgent += " " + ua
 	}
 	c.uaHeader = []string{c.userAgent}
+	_, c.shareHeaders = base.(*http.Transport)
 	return c, nil
 }
 
@@ -171,12 +176,10 @@ func CheckPathSegment(field, v string) error {
 // URL returns the full URL of r, after checking its path segments.
 func (c *Client) URL(r Request) (*url.URL, error) {
 	u := *c.tenantBase
-	var path, raw strings.Builder
-	n := len(c.basePath) + 16*len(r.Path)
-	path.Grow(n)
-	raw.Grow(n)
+	var path strings.Builder
+	path.Grow(len(c.basePath) + 40*len(r.Path))
 	path.WriteString(c.basePath)
-	raw.WriteString(c.baseRaw)
+	plain := c.basePath == c.baseRaw // no segment needs escaping
 	for i, seg := range r.Path {
 		if err := CheckPathSegment("path segment", seg); err != nil {
 			err.(*identity.ValidationError).Field = "path segment " + strconv.Itoa(i+1)
@@ -184,10 +187,17 @@ func (c *Client) URL(r Request) (*url.URL, error) {
 		}
 		path.WriteString("/")
 		path.WriteString(seg)
-		raw.WriteString("/")
-		raw.WriteString(url.PathEscape(seg))
+		plain = plain && url.PathEscape(seg) == seg
 	}
-	u.Path, u.RawPath = path.String(), raw.String()
+	u.Path, u.RawPath = path.String(), ""
+	if !plain {
+		// Only then is the escaped path another string (a GUID's is the same).
+		raw := c.baseRaw
+		for _, seg := range r.Path {
+			raw += "/" + url.PathEscape(seg)
+		}
+		u.RawPath = raw
+	}
 	if r.Query != nil {
 		v, err := query.Values(r.Query)
 		if err != nil {
@@ -238,14 +248,11 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 	}
 	// Built from the *url.URL at hand: formatting it and parsing it again (as a URL string
 	// would) costs a tenth of a small call.
+	// Its header is set by each attempt, with the token (try).
 	hr := (&http.Request{
 		Method: r.Method, URL: u, Host: u.Host,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Accept": jsonType, "User-Agent": c.uaHeader},
 	}).WithContext(ctx)
-	if body != nil {
-		hr.Header["Content-Type"] = jsonBodyType
-	}
 
 	start := time.Now()
 	resp, tries, err := c.send(ctx, hr, body, path, r.Budget)
@@ -254,9 +261,16 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 			slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
 		return nil, err
 	}
-	defer drain(resp.Body)
 	c.log(ctx, "identity: request", slog.String("method", r.Method), slog.String("path", path),
 		slog.Int("status", resp.StatusCode), slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)))
+	readToEnd := false
+	defer func() {
+		if readToEnd {
+			_ = resp.Body.Close()
+		} else {
+			drain(resp.Body)
+		}
+	}()
 
 	out2 := &Response{Method: r.Method, Path: path, StatusCode: resp.StatusCode, Header: resp.Header, EarlierAttemptMayHaveActed: tries.mayHaveActed}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -264,24 +278,34 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		return out2, apiError(r.Method, path, resp, data)
 	}
 	if out == nil || r.Method == http.MethodHead {
-		return out2, nil // the deferred drain reads what is left
+		return out2, nil
 	}
 	if err := decodeBounded(resp.Body, c.maxBody, out); err != nil {
 		return out2, &identity.ResponseError{StatusCode: resp.StatusCode, Method: r.Method, Path: path,
 			TooLarge: errors.Is(err, errTooLarge), Err: err}
 	}
+	readToEnd = true // nothing is left to drain
 	return out2, nil
 }
 
 // decodeBounded decodes one JSON value from body into out as it streams in (no copy of the
 // whole body first), reading at most limit bytes. More is errTooLarge; anything but white
-// space after the value is an error, as with json.Unmarshal. Errors never quote the input.
+// space after the value is an error, as with json.Unmarshal (a value after it is decoded
+// into a nil pointer, which fails at once). On success body has been read
+// to its end. Errors never quote the input.
 func decodeBounded(body io.Reader, limit int64, out any) error {
 	lr := &io.LimitedReader{R: body, N: limit + 1}
 	dec := json.NewDecoder(lr)
 	err := dec.Decode(out)
 	if err == nil {
-		err = onlySpace(io.MultiReader(dec.Buffered(), lr))
+		// A second value, a stray ']' or '}' (which Decoder.More would miss) or a part of
+		// one fails; white space alone ends in io.EOF, read to the end of the body.
+		switch err = dec.Decode((*struct{})(nil)); {
+		case err == io.EOF:
+			err = nil
+		case isJSONError(err):
+			err = errors.New("data after the JSON value")
+		}
 	} else {
 		err = jsonErr(err)
 	}
@@ -291,24 +315,11 @@ func decodeBounded(body io.Reader, limit int64, out any) error {
 	return err
 }
 
-// onlySpace reads r to its end and fails on anything but JSON white space (Decoder.More
-// would miss a stray ']' or '}').
-func onlySpace(r io.Reader) error {
-	var buf [512]byte
-	for {
-		n, err := r.Read(buf[:])
-		for _, c := range buf[:n] {
-			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-				return errors.New("data after the JSON value")
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+// isJSONError reports whether err is the decoder's, not the reader's.
+func isJSONError(err error) bool {
+	var se *json.SyntaxError
+	var ue *json.InvalidUnmarshalError
+	return errors.As(err, &se) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Header values shared by every request (never modified).
