@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity/internal/rules"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Regional hosts of CONNECT data services ("resources"). The US-West host is the primary
@@ -61,6 +63,18 @@ type Config struct {
 	MaxResponseBytes int64
 	// Clock is the time expiries are decided by (see Clock); nil means the system clock.
 	Clock Clock
+	// TracerProvider receives an OpenTelemetry span for each operation (Get, Create, Add,
+	// Rotate, a scan, ...) with a child span for each HTTP attempt. Nil records no spans;
+	// OpenTelemetry's global provider is not used unless you pass it
+	// (otel.GetTracerProvider()), so that a program that set one for other purposes
+	// costs nothing here until it asks. Spans never hold a secret value, a token, a
+	// header, a body or an error message.
+	TracerProvider trace.TracerProvider
+	// MeterProvider receives the SDK's OpenTelemetry metrics: requests by operation and
+	// status, retries, 429s, token requests, rotations by result, days to expiry of the
+	// secrets that expiry checks see, and clients at risk of lockout. Nil records none
+	// (the global provider is not used unless you pass it).
+	MeterProvider metric.MeterProvider
 }
 
 // RetryPolicy says how transient failures are retried. Idempotent calls (GET, HEAD, PUT,

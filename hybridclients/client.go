@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
@@ -77,7 +78,9 @@ const collection = "HybridClients"
 
 // Get returns the hybrid client with the given id (a GUID). A missing client is an error
 // matching identity.ErrNotFound.
-func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
+func (c *Client) Get(ctx context.Context, id string) (_ *HybridClient, err error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Get", id)
+	defer func() { op.End(err) }()
 	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return nil, err
 	}
@@ -93,11 +96,13 @@ func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
 // A missing client is false with a nil error. A HEAD answer has no body, so a 404 cannot
 // tell a missing client from an unknown tenant: with a mistyped TenantID, Exists reports
 // false, and every other call fails with identity.ErrNotFound.
-func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
+func (c *Client) Exists(ctx context.Context, id string) (_ bool, err error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Exists", id)
+	defer func() { op.End(err) }()
 	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return false, err
 	}
-	_, err := c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection, id}}, nil)
+	_, err = c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection, id}}, nil)
 	if errors.Is(err, identity.ErrNotFound) {
 		return false, nil
 	}
@@ -108,7 +113,9 @@ func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
 // stay valid until they expire, its refresh tokens for up to an hour. A missing client is
 // an error matching identity.ErrNotFound, except when a retry of this same call meets
 // it: then an earlier attempt did the deletion, and Delete returns nil.
-func (c *Client) Delete(ctx context.Context, id string) error {
+func (c *Client) Delete(ctx context.Context, id string) (err error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Delete", id)
+	defer func() { op.End(err) }()
 	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return err
 	}
@@ -117,4 +124,12 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
+}
+
+// tel is the Client's telemetry (nil: none, or a zero or nil Client).
+func (c *Client) tel() *telemetry.Telemetry {
+	if c == nil {
+		return nil
+	}
+	return c.t.Telemetry()
 }

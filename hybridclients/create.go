@@ -188,7 +188,9 @@ func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate
 // when recovery fails or ctx ends once the client may exist; then Create takes one short
 // look (tried again after transient failures for at most 10 s, past ctx if need be) only
 // to name the secrets left.
-func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error) {
+func (c *Client) Create(ctx context.Context, req CreateRequest) (_ *Created, err error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Create", req.ID)
+	defer func() { op.End(err) }()
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
@@ -197,6 +199,7 @@ func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error
 	if err != nil {
 		return nil, err
 	}
+	op.Client(*body.ID)
 	st := c.mark(body, req.ID != "", now)
 	if st.callerID {
 		if err := c.absent(ctx, *body.ID); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/pager"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 )
@@ -72,7 +73,9 @@ type listQuery struct {
 }
 
 // List returns one page of the tenant's hybrid clients and the number matching in all.
-func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
+func (c *Client) List(ctx context.Context, opts ListOptions) (_ *Page, err error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.List", "")
+	defer func() { op.End(err) }()
 	if err := errors.Join(c.ready(), opts.validate()); err != nil {
 		return nil, err
 	}
@@ -114,6 +117,10 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 //		fmt.Println(hc.ID, hc.Name)
 //	}
 func (c *Client) All(ctx context.Context, opts ListOptions) iter.Seq2[HybridClient, error] {
+	return telemetry.Seq2(ctx, c.tel(), "hybridclients.All", "", func(ctx context.Context) iter.Seq2[HybridClient, error] { return c.all(ctx, opts) })
+}
+
+func (c *Client) all(ctx context.Context, opts ListOptions) iter.Seq2[HybridClient, error] {
 	return func(yield func(HybridClient, error) bool) {
 		for p, err := range c.pages(ctx, opts, false) {
 			if err != nil {
@@ -188,7 +195,9 @@ func (c *Client) listError(why string) error {
 // the total, where ListOptions.PageSize is the size of one page. CountOptions hold the
 // filters the service's count accepts (id and tag); secrets.Client.Count has none to
 // take, as the service's count of secrets accepts no filter.
-func (c *Client) Count(ctx context.Context, opts CountOptions) (int, error) {
+func (c *Client) Count(ctx context.Context, opts CountOptions) (_ int, err error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Count", "")
+	defer func() { op.End(err) }()
 	var r validate.Errors
 	r.IDs("IDs", opts.IDs)
 	r.Tags("Tags", opts.Tags)

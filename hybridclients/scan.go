@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/secrets"
 )
@@ -175,6 +176,10 @@ const panicGrace = 5 * time.Second
 //		fmt.Println(r.Client.Name, r.Value)
 //	}
 func Each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx context.Context, hc HybridClient) (T, error)) iter.Seq2[Result[T], error] {
+	return telemetry.Seq2(ctx, c.tel(), "hybridclients.Each", "", func(ctx context.Context) iter.Seq2[Result[T], error] { return each(ctx, c, opts, work) })
+}
+
+func each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx context.Context, hc HybridClient) (T, error)) iter.Seq2[Result[T], error] {
 	return func(yield func(Result[T], error) bool) {
 		err := checkScan(ctx, c, opts)
 		if work == nil {
@@ -432,6 +437,12 @@ func (s *scan[T]) do(ctx context.Context, hc HybridClient) (v T, err error, ok b
 //		if r.Err == nil && r.Value.LockoutAhead() { fmt.Println("rotate now:", r.Client.Name) }
 //	}
 func ScanExpiry(ctx context.Context, c *Client, within time.Duration, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
+	return telemetry.Seq2(ctx, c.tel(), "hybridclients.ScanExpiry", "", func(ctx context.Context) iter.Seq2[Result[secrets.ExpiryReport], error] {
+		return scanExpiry(ctx, c, within, opts)
+	})
+}
+
+func scanExpiry(ctx context.Context, c *Client, within time.Duration, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
 	return func(yield func(Result[secrets.ExpiryReport], error) bool) {
 		if within < 0 {
 			yield(Result[secrets.ExpiryReport]{}, errors.Join(checkScan(ctx, c, opts),

@@ -79,7 +79,9 @@ func (r UpdateRequest) validate() (*wireClient, error) {
 
 // Update changes the properties set in req of the hybrid client id and returns the client
 // as it is afterwards. A missing client is an error matching identity.ErrNotFound.
-func (c *Client) Update(ctx context.Context, id string, req UpdateRequest) (*HybridClient, error) {
+func (c *Client) Update(ctx context.Context, id string, req UpdateRequest) (_ *HybridClient, err error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Update", id)
+	defer func() { op.End(err) }()
 	// Every broken rule at once: the client, the id and the request.
 	body, err := req.validate()
 	if err := errors.Join(c.ready(), validate.GUID("ID", id), err); err != nil {

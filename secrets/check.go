@@ -113,8 +113,10 @@ func Classify(secrets []ClientSecret, within time.Duration, now time.Time) Expir
 //
 // The old secrets of a graceful rotation are Retiring, then Retired, and do not warn.
 // within must not be negative.
-func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.Duration) (*ExpiryReport, error) {
-	_, err := c.path(clientID)
+func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.Duration) (_ *ExpiryReport, err error) {
+	ctx, op := c.tel().Start(ctx, "secrets.CheckExpiry", clientID)
+	defer func() { op.End(err) }()
+	_, err = c.path(clientID)
 	if within < 0 {
 		err = errors.Join(err, &identity.ValidationError{Field: "Within", Rule: "must not be negative", Value: within.String()})
 	}
@@ -125,6 +127,22 @@ func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.D
 	if err != nil {
 		return nil, err
 	}
-	r := Classify(all, within, c.now())
+	now := c.now()
+	r := Classify(all, within, now)
+	if t := c.tel(); t != nil {
+		t.Expiry(ctx, daysToExpiry(all, now), r.LockoutAhead())
+	}
 	return &r, nil
+}
+
+// daysToExpiry returns the days from now to the expiry of each secret that expires
+// (negative when it has expired), for telemetry.
+func daysToExpiry(secrets []ClientSecret, now time.Time) []float64 {
+	var days []float64
+	for _, s := range secrets {
+		if at, ok := s.Expiry.when(now); ok && !s.Expiry.Never() {
+			days = append(days, at.Sub(now).Hours()/24)
+		}
+	}
+	return days
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/clock"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 )
@@ -116,4 +117,12 @@ func (c *Client) prepare(pathErr error, wire func(now time.Time) (*wireWrite, er
 		return nil, err
 	}
 	return body, nil
+}
+
+// tel is the Client's telemetry (nil: none, or a zero or nil Client).
+func (c *Client) tel() *telemetry.Telemetry {
+	if c == nil {
+		return nil
+	}
+	return c.t.Telemetry()
 }

@@ -50,7 +50,9 @@ type listQuery struct {
 
 // List returns one page of the secrets of client clientID (metadata only) and how many
 // the client has in all. A missing client is an error matching identity.ErrNotFound.
-func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*Page, error) {
+func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (_ *Page, err error) {
+	ctx, op := c.tel().Start(ctx, "secrets.List", clientID)
+	defer func() { op.End(err) }()
 	p, err := c.path(clientID)
 	if err := errors.Join(err, opts.validate()); err != nil {
 		return nil, err
@@ -155,7 +157,9 @@ func (c *Client) collect(ctx context.Context, clientID string) ([]ClientSecret, 
 // Count returns the number of secrets of client clientID (HEAD: no body is sent back).
 // Unlike hybridclients.Client.Count it takes no options: the service's count of secrets
 // (HEAD .../Secrets) accepts no filter, so there is nothing to choose.
-func (c *Client) Count(ctx context.Context, clientID string) (int, error) {
+func (c *Client) Count(ctx context.Context, clientID string) (_ int, err error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Count", clientID)
+	defer func() { op.End(err) }()
 	p, err := c.path(clientID)
 	if err != nil {
 		return 0, err
@@ -169,7 +173,9 @@ func (c *Client) Count(ctx context.Context, clientID string) (int, error) {
 
 // Get returns the metadata of secret secretID of client clientID. A missing client or secret is
 // an error matching identity.ErrNotFound.
-func (c *Client) Get(ctx context.Context, clientID string, secretID int) (*ClientSecret, error) {
+func (c *Client) Get(ctx context.Context, clientID string, secretID int) (_ *ClientSecret, err error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Get", clientID)
+	defer func() { op.End(err) }()
 	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return nil, err
@@ -188,7 +194,9 @@ func (c *Client) Get(ctx context.Context, clientID string, secretID int) (*Clien
 
 // Exists reports whether client clientID has secret secretID (HEAD, no body). A missing
 // secret, or a missing client, is false with a nil error.
-func (c *Client) Exists(ctx context.Context, clientID string, secretID int) (bool, error) {
+func (c *Client) Exists(ctx context.Context, clientID string, secretID int) (_ bool, err error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Exists", clientID)
+	defer func() { op.End(err) }()
 	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return false, err

@@ -217,7 +217,9 @@ type Rotation struct {
 // Deleted, Shortened and Kept are the old secrets handled, NotRetired those selected but
 // not handled when it stopped. Invalid options are refused before anything is sent
 // (errors.Is(err, identity.ErrInvalidInput)).
-func (c *Client) Rotate(ctx context.Context, clientID string, req RotateRequest) (*Rotation, error) {
+func (c *Client) Rotate(ctx context.Context, clientID string, req RotateRequest) (_ *Rotation, err error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Rotate", clientID)
+	defer func() { op.End(err); c.tel().Rotation(ctx, rotationResult(err)) }()
 	r := &rotating{c: c, clientID: clientID, opts: req, rot: &Rotation{}}
 	p, err := c.path(clientID)
 	body, err := c.prepare(err, req.validate)
@@ -243,6 +245,23 @@ func (c *Client) Rotate(ctx context.Context, clientID string, req RotateRequest)
 		return r.rot, err
 	}
 	return r.rot, r.retire(ctx, added.ID, retiring, now)
+}
+
+// rotationResult names how a rotation ended, for telemetry.
+func rotationResult(err error) string {
+	switch {
+	case err == nil:
+		return "rotated"
+	case errors.Is(err, identity.ErrInvalidInput):
+		return "invalid_input"
+	case errors.Is(err, ErrLockoutRisk):
+		return "lockout_risk"
+	case errors.Is(err, identity.ErrOutcomeUnknown):
+		return "outcome_unknown"
+	case errors.Is(err, ErrLimitReached):
+		return "limit_reached"
+	}
+	return "failed"
 }
 
 // rotating is one call of Rotate: what it was asked and what it did so far.

@@ -92,7 +92,9 @@ func (r AddRequest) validate(now time.Time) (*wireWrite, error) {
 // happened, the error is an *identity.OutcomeError (matching identity.ErrOutcomeUnknown):
 // Orphans holds this call's secrets whose value nobody holds (delete them), Unclaimed the
 // look-alikes that may be this call's or someone else's (check before deleting).
-func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (*Added, error) {
+func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (_ *Added, err error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Add", clientID)
+	defer func() { op.End(err) }()
 	p, err := c.path(clientID)
 	body, err := c.prepare(err, req.validate)
 	if err != nil {
@@ -409,7 +411,9 @@ func (r UpdateRequest) validate(now time.Time) (*wireWrite, error) {
 // Update changes what req sets of secret secretID of client clientID and returns the secret as
 // it is afterwards. A missing client or secret is an error matching identity.ErrNotFound.
 // Changes can take up to an hour to reach sign-in.
-func (c *Client) Update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (*ClientSecret, error) {
+func (c *Client) Update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (_ *ClientSecret, err error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Update", clientID)
+	defer func() { op.End(err) }()
 	p, err := c.path(clientID, secretID)
 	body, err := c.prepare(err, req.validate)
 	if err != nil {
@@ -431,7 +435,9 @@ func (c *Client) Update(ctx context.Context, clientID string, secretID int, req 
 // working (within an hour). A missing secret is an error matching identity.ErrNotFound,
 // except when a retry of this same call meets it: then an earlier attempt did the
 // deletion, and Delete returns nil.
-func (c *Client) Delete(ctx context.Context, clientID string, secretID int) error {
+func (c *Client) Delete(ctx context.Context, clientID string, secretID int) (err error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Delete", clientID)
+	defer func() { op.End(err) }()
 	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return err

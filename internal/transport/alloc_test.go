@@ -11,6 +11,9 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // canned answers every request with a copy of one 200 JSON answer, without a network.
@@ -58,7 +61,24 @@ func TestGetAllocatesAsLittleAsHandWrittenNetHTTP(t *testing.T) {
 	if extra := got - floor; extra > 2 {
 		t.Errorf("a GET allocates %.0f times, %.0f more than by hand (%.0f), want at most 2 more", got, extra, floor)
 	}
-	t.Logf("a GET allocates %.0f times, by hand %.0f", got, floor)
+
+	// With providers set, the spans and metrics cost what the OpenTelemetry SDK makes
+	// them cost; reported, and bounded against a runaway.
+	cfg.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
+	cfg.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	traced, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withTelemetry := testing.AllocsPerRun(100, func() {
+		ctx, op := traced.Telemetry().Start(context.Background(), "hybridclients.Get", "x")
+		_, err := traced.Do(ctx, req, &out)
+		op.End(err)
+	})
+	if withTelemetry > got+120 {
+		t.Errorf("with providers a GET allocates %.0f times", withTelemetry)
+	}
+	t.Logf("a GET allocates %.0f times (by hand %.0f); with a tracer and a meter provider %.0f", got, floor, withTelemetry)
 }
 
 // headerWriter is a base transport that breaks the RoundTripper contract by writing to

@@ -31,6 +31,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
+	"github.com/ocs-go/identity/internal/telemetry"
 )
 
 // policy is the configured RetryPolicy, defaults filled in.
@@ -61,11 +62,11 @@ type tries struct {
 // result, decide (retry or stop), wait. It returns the last answer, or the error the caller
 // gets when the last attempt had none. go-retryablehttp classifies the connection errors
 // that no retry mends (permanent); the rest is this SDK's policy (see the top of this file).
-func (c *Client) send(ctx context.Context, req *http.Request, body []byte, path string, budget *Budget) (*http.Response, tries, error) {
+func (c *Client) send(ctx context.Context, req *http.Request, body []byte, path, route string, budget *Budget) (*http.Response, tries, error) {
 	var t tries
 	for {
 		// Try.
-		resp, err := c.try(ctx, req, body, t.n > 0)
+		resp, err := c.try(ctx, req, body, route, t.n)
 		t.n++
 		if budget != nil {
 			budget.left--
@@ -114,22 +115,33 @@ func (c *Client) send(ctx context.Context, req *http.Request, body []byte, path 
 	}
 }
 
-// try makes one attempt: the token, the pacer's turn, the request. A 401 for a token the
-// credentials can replace is sent once more at once with the new token, within the same
-// attempt: the service did not act, and a revoked or skewed token is not a transient
-// failure to wait out. retry: an earlier attempt used req, whose body and headers the
-// transport may still hold, so this one sends a copy.
-func (c *Client) try(ctx context.Context, req *http.Request, body []byte, retry bool) (*http.Response, error) {
+// try makes attempt n+1 (its span: route's template): the token, the pacer's turn, the
+// request. A 401 for a token the credentials can replace is sent once more at once with
+// the new token, within the same attempt: the service did not act, and a revoked or
+// skewed token is not a transient failure to wait out. An earlier attempt used req, whose
+// body and headers the transport may still hold, so a later one sends a copy.
+func (c *Client) try(ctx context.Context, req *http.Request, body []byte, route string, n int) (resp *http.Response, err error) {
+	if c.tel != nil {
+		var at *telemetry.Attempt
+		ctx, at = c.tel.Attempt(ctx, req.Method, route, n)
+		req = req.WithContext(ctx)
+		defer func() {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			at.End(ctx, status, err)
+		}()
+	} else if n > 0 {
+		req = fresh(req)
+	}
 	tok, err := c.creds.Token(ctx, c.treq)
 	if err != nil {
 		return nil, &authFailure{method: req.Method, path: req.URL.EscapedPath(), err: err}
 	}
-	if retry {
-		req = fresh(req)
-	}
 	req.Header = c.headers(tok, body != nil)
 	withBody(req, body)
-	resp, err := c.roundTrip(ctx, req)
+	resp, err = c.roundTrip(ctx, req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/rules"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/validate"
 )
 
@@ -48,6 +49,7 @@ type Client struct {
 	maxBody      int64
 	policy       policy
 	base         http.RoundTripper
+	tel          *telemetry.Telemetry // nil: no provider set
 }
 
 // New validates cfg and builds the layers. It makes no network call.
@@ -61,6 +63,10 @@ func New(cfg identity.Config) (*Client, error) {
 	// Only the Transport and Timeout of the caller's client are used: every client of the
 	// SDK refuses redirects and keeps no cookies.
 	base, timeout := idserver.Base(cfg.HTTPClient)
+	tel, err := telemetry.New(cfg.TracerProvider, cfg.MeterProvider, resource.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("identity: setting up telemetry: %w", err)
+	}
 	tenantBase := resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID)
 	c := &Client{
 		tenantBase: tenantBase,
@@ -73,8 +79,9 @@ func New(cfg identity.Config) (*Client, error) {
 		base:       base,
 		hc:         idserver.NewClient(base, timeout),
 		creds:      cfg.Credentials,
+		tel:        tel,
 	}
-	c.treq = identity.TokenRequest{Resource: resource, Endpoint: road(resource, c.hc, pol, cfg.MaxResponseBytes)}
+	c.treq = identity.TokenRequest{Resource: resource, Endpoint: road(resource, c.hc, pol, cfg.MaxResponseBytes, tel)}
 	if c.maxBody == 0 {
 		c.maxBody = identity.DefaultMaxResponseBytes
 	}
@@ -95,17 +102,18 @@ func IDServer(cfg identity.Config) (*idserver.Road, error) {
 	if p != nil {
 		return nil, validate.Problem(p)
 	}
-	return road(resource, cfg.HTTPClient, policy{identity.RetryPolicy(rules.Retry(cfg.Retry).WithDefaults())}, cfg.MaxResponseBytes), nil
+	return road(resource, cfg.HTTPClient, policy{identity.RetryPolicy(rules.Retry(cfg.Retry).WithDefaults())}, cfg.MaxResponseBytes, nil), nil
 }
 
-// road builds the road to resource's identity server with the token retries of pol; the
-// discovery document is bounded by maxBody, and by 1 MiB at most.
-func road(resource *url.URL, base *http.Client, pol policy, maxBody int64) *idserver.Road {
+// road builds the road to resource's identity server with the token retries of pol, its
+// requests counted by tel; the discovery document is bounded by maxBody, and by 1 MiB at
+// most.
+func road(resource *url.URL, base *http.Client, pol policy, maxBody int64, tel *telemetry.Telemetry) *idserver.Road {
 	if maxBody <= 0 {
 		maxBody = identity.DefaultMaxResponseBytes
 	}
 	return idserver.New(resource, base, func(hc *http.Client) http.RoundTripper {
-		return &retryablehttp.RoundTripper{Client: pol.tokenRetrying(hc)}
+		return tel.TokenRequests(&retryablehttp.RoundTripper{Client: pol.tokenRetrying(hc)})
 	}, min(maxBody, 1<<20))
 }
 
@@ -208,6 +216,33 @@ func (c *Client) URL(r Request) (*url.URL, error) {
 	return &u, nil
 }
 
+// Telemetry returns the Client's telemetry, nil when no provider is set (or c is nil).
+func (c *Client) Telemetry() *telemetry.Telemetry {
+	if c == nil {
+		return nil
+	}
+	return c.tel
+}
+
+// route is the template of the path to segments, for telemetry: the route's names as
+// they are, its ids as placeholders (a client id, then a secret id).
+func (c *Client) route(segments []string) string {
+	route := "/api/" + identity.APIVersion + "/Tenants/{tenantId}"
+	for i, seg := range segments {
+		switch {
+		case i%2 == 0:
+			route += "/" + seg
+		case i == 1:
+			route += "/{clientId}"
+		case i == 3:
+			route += "/{secretId}"
+		default:
+			route += "/{id}"
+		}
+	}
+	return route
+}
+
 // WirePath returns the URL path of a request to the given segments as it goes on the wire
 // (escaped), as errors show it; "" when a segment is refused.
 func (c *Client) WirePath(segments ...string) string {
@@ -254,8 +289,12 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 	}).WithContext(ctx)
 
+	route := ""
+	if c.tel != nil {
+		route = c.route(r.Path)
+	}
 	start := time.Now()
-	resp, tries, err := c.send(ctx, hr, body, path, r.Budget)
+	resp, tries, err := c.send(ctx, hr, body, path, route, r.Budget)
 	if err != nil {
 		c.log(ctx, "identity: request failed", slog.String("method", r.Method), slog.String("path", path),
 			slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
