@@ -18,8 +18,9 @@
 //
 //   - [Config]: the region ([RegionUSWest], [RegionEUWest], ...), the tenant, the
 //     [Credentials] ([NewClientCredentials], [NewTokenSource] for a signed-in
-//     administrator's token, [NewStaticToken]), retries, logging and limits. Making a
-//     client from a Config never touches the network.
+//     administrator's token, [NewStaticToken]), retries, logging, OpenTelemetry tracing
+//     and metrics (off unless providers are set) and limits. Making a client from a
+//     Config never touches the network.
 //   - [Secret]: every one-time secret value and every credential travels in a Secret,
 //     which shows [REDACTED] wherever it is printed, logged or encoded; [Secret.Reveal]
 //     returns the value, [Secret.WriteFile] stores it in a new 0600 file and
