@@ -260,9 +260,13 @@ func (c tokenCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Rotation counts a rotation that ended with result (see RotationResult).
 func (t *Telemetry) Rotation(ctx context.Context, result string) {
-	if t != nil && t.meter {
-		t.rotations.Add(ctx, 1, metric.WithAttributes(RotationKey.String(result)))
+	if t == nil || !t.meter {
+		return
 	}
+	if ctx == nil {
+		ctx = context.Background() // a call refused for its nil context is counted too
+	}
+	t.rotations.Add(ctx, 1, metric.WithAttributes(RotationKey.String(result)))
 }
 
 // Expiry records an expiry check: the days to expiry of each secret that expires, and

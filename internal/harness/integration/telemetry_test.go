@@ -180,6 +180,10 @@ func TestTelemetryNilContextIsAnError(t *testing.T) {
 			t.Fatalf("All: %v, %v", r, err)
 		}
 	}
+	store := func(context.Context, secrets.Added) error { return nil }
+	if _, err := e.clients.Secrets().Rotate(nilCtx, "00000000-0000-0000-0000-000000000001", secrets.RotateRequest{Store: store}); !errors.Is(err, identity.ErrInvalidInput) {
+		t.Fatalf("Rotate: err = %v, want ErrInvalidInput", err)
+	}
 	if n := len(e.spans.Ended()); n != 0 {
 		t.Errorf("%d spans recorded for calls with a nil context", n)
 	}
