@@ -18,7 +18,11 @@
 // # Signing users in
 //
 // The fake is also the identity server a hybrid client signs users in with, so a test can
-// create a client and then sign a user in with it, in a browser or with [Server.SignIn].
+// create a client and then sign a user in with it, in a browser or with [Server.SignIn]
+// ([Server.CancelSignIn] presses Cancel instead). To test your own web handler, start its
+// server unstarted (httptest.NewUnstartedServer) to know its URL, create the client with
+// that URL's callback as redirect URI, build the SignIn and the handler, then start
+// serving: the webHandler example shows it.
 // Every client setting counts there: RedirectUris and PostLogoutRedirectUris (matched
 // exactly; a native app's private-use scheme such as com.example.app:/oauth2redirect or a
 // loopback http://127.0.0.1:{port}/callback is sent back to like an https URL; logout
