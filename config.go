@@ -129,6 +129,10 @@ func validateGUID(field, value string) error {
 // Validate reports every broken rule of the Config at once (errors.Join of
 // *ValidationError); nil when the Config is usable.
 func (c Config) Validate() error {
+	return rules.Prefixed(pkgName, c.validate())
+}
+
+func (c Config) validate() error {
 	var errs []error
 	if _, err := c.resourceURL(); err != nil {
 		errs = append(errs, err)

@@ -31,6 +31,10 @@ func joined(err error) []error {
 	if err == nil {
 		return nil
 	}
+	// Validate's errors are joined under the package's name.
+	if u, ok := err.(interface{ Unwrap() error }); ok && u.Unwrap() != nil {
+		err = u.Unwrap()
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}

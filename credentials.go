@@ -125,6 +125,11 @@ func (c *ClientCredentials) validate() error {
 // cached one of that Resource is missing or about to expire. It implements Credentials:
 // the SDK calls it.
 func (c *ClientCredentials) Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
+	v, err := c.token(ctx, req)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func (c *ClientCredentials) token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
 	if c == nil {
 		return nil, &ValidationError{Field: "Credentials", Rule: "must not be a nil pointer", Value: "*identity.ClientCredentials(nil)"}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
@@ -29,6 +30,11 @@ type Client struct {
 // New returns a Client for cfg. It validates cfg (every broken rule at once) and makes no
 // network call: the first token is fetched by the first call.
 func New(cfg identity.Config) (*Client, error) {
+	v, err := newClient(cfg)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func newClient(cfg identity.Config) (*Client, error) {
 	// One base transport for both packages, so they share connections as well as the
 	// token (which the Credentials value caches). Only its Transport and Timeout are used.
 	cfg.HTTPClient = idserver.NewClient(idserver.Base(cfg.HTTPClient))
@@ -76,11 +82,21 @@ func (c *Client) ready() error {
 
 const collection = "HybridClients"
 
+// pkgName starts the text of every error this package's functions and methods return
+// (see the identity package's Errors section).
+const pkgName = "hybridclients"
+
 // Get returns the hybrid client with the given id (a GUID). A missing client is an error
 // matching identity.ErrNotFound.
-func (c *Client) Get(ctx context.Context, id string) (_ *HybridClient, err error) {
+func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
 	ctx, op := c.tel().Start(ctx, "hybridclients.Get", id)
-	defer func() { op.End(err) }()
+	v, err := c.get(ctx, id)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) get(ctx context.Context, id string) (*HybridClient, error) {
 	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return nil, err
 	}
@@ -96,13 +112,19 @@ func (c *Client) Get(ctx context.Context, id string) (_ *HybridClient, err error
 // A missing client is false with a nil error. A HEAD answer has no body, so a 404 cannot
 // tell a missing client from an unknown tenant: with a mistyped TenantID, Exists reports
 // false, and every other call fails with identity.ErrNotFound.
-func (c *Client) Exists(ctx context.Context, id string) (_ bool, err error) {
+func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
 	ctx, op := c.tel().Start(ctx, "hybridclients.Exists", id)
-	defer func() { op.End(err) }()
+	v, err := c.exists(ctx, id)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) exists(ctx context.Context, id string) (bool, error) {
 	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return false, err
 	}
-	_, err = c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection, id}}, nil)
+	_, err := c.t.Do(ctx, transport.Request{Method: http.MethodHead, Path: []string{collection, id}}, nil)
 	if errors.Is(err, identity.ErrNotFound) {
 		return false, nil
 	}
@@ -113,9 +135,14 @@ func (c *Client) Exists(ctx context.Context, id string) (_ bool, err error) {
 // stay valid until they expire, its refresh tokens for up to an hour. A missing client is
 // an error matching identity.ErrNotFound, except when a retry of this same call meets
 // it: then an earlier attempt did the deletion, and Delete returns nil.
-func (c *Client) Delete(ctx context.Context, id string) (err error) {
+func (c *Client) Delete(ctx context.Context, id string) error {
 	ctx, op := c.tel().Start(ctx, "hybridclients.Delete", id)
-	defer func() { op.End(err) }()
+	err := rules.Prefixed(pkgName, c.delete(ctx, id))
+	op.End(err)
+	return err
+}
+
+func (c *Client) delete(ctx context.Context, id string) error {
 	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return err
 	}

@@ -11,7 +11,9 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/clock"
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/settle"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
@@ -88,7 +90,7 @@ type CreateRequest struct {
 // a tool can check many requests (a desired-state file) before changing anything.
 func (r CreateRequest) Validate() error {
 	_, err := r.validate(time.Now(), func() string { return "" })
-	return err
+	return rules.Prefixed(pkgName, err)
 }
 
 // validate reports every broken rule and returns the wire body to send, with the defaults
@@ -188,9 +190,15 @@ func (r CreateRequest) validate(now time.Time, newID func() string) (*wireCreate
 // when recovery fails or ctx ends once the client may exist; then Create takes one short
 // look (tried again after transient failures for at most 10 s, past ctx if need be) only
 // to name the secrets left.
-func (c *Client) Create(ctx context.Context, req CreateRequest) (_ *Created, err error) {
+func (c *Client) Create(ctx context.Context, req CreateRequest) (*Created, error) {
 	ctx, op := c.tel().Start(ctx, "hybridclients.Create", req.ID)
-	defer func() { op.End(err) }()
+	v, err := c.create(ctx, req, op)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) create(ctx context.Context, req CreateRequest, op *telemetry.Op) (*Created, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
@@ -219,12 +227,12 @@ func (c *Client) Create(ctx context.Context, req CreateRequest) (_ *Created, err
 // the id may be an older client's (a re-run provisioning script), and a later 409 after
 // a lost answer must not be taken for this call's.
 func (c *Client) absent(ctx context.Context, id string) error {
-	exists, err := c.Exists(ctx, id)
+	exists, err := c.exists(ctx, id)
 	if err != nil {
-		return fmt.Errorf("hybridclients: checking whether client %s exists before creating it (nothing was created): %w", id, err)
+		return fmt.Errorf("checking whether client %s exists before creating it (nothing was created): %w", id, err)
 	}
 	if exists {
-		return fmt.Errorf("hybridclients: client %s exists already; nothing was sent to create it, and it was left as it is: %w", id, identity.ErrConflict)
+		return fmt.Errorf("client %s exists already; nothing was sent to create it, and it was left as it is: %w", id, identity.ErrConflict)
 	}
 	return nil
 }
@@ -247,7 +255,7 @@ func (c *Client) settle(ctx context.Context, st *createState, failure error, act
 	if acted {
 		return c.replaceFirstSecret(ctx, st, true, failure)
 	}
-	exists, err := c.Exists(ctx, *st.body.ID)
+	exists, err := c.exists(ctx, *st.body.ID)
 	if err != nil {
 		return nil, c.left(ctx, st, !st.callerID, errors.Join(failure, err))
 	}
@@ -289,7 +297,7 @@ func (c *Client) mark(body *wireCreate, callerID bool, now time.Time) *createSta
 // client is provably this call's.
 func (c *Client) replaceFirstSecret(ctx context.Context, st *createState, ours bool, cause error) (*Created, error) {
 	id := *st.body.ID
-	hc, err := settle.Read(ctx, c.t, func(ctx context.Context) (*HybridClient, error) { return c.Get(ctx, id) })
+	hc, err := settle.Read(ctx, c.t, func(ctx context.Context) (*HybridClient, error) { return c.get(ctx, id) })
 	if err != nil {
 		return nil, c.left(ctx, st, ours, errors.Join(cause, err))
 	}
@@ -299,7 +307,8 @@ func (c *Client) replaceFirstSecret(ctx context.Context, st *createState, ours b
 		return nil, fmt.Errorf("%w: client %s exists but is not the one this call tried to create; it was left as it is: %w", cause, id, identity.ErrConflict)
 	}
 	page, err := settle.Read(ctx, c.t, func(ctx context.Context) (*secrets.Page, error) {
-		return c.secrets.List(ctx, id, secrets.ListOptions{PageSize: secrets.MaxPerClient})
+		p, err := c.secrets.List(ctx, id, secrets.ListOptions{PageSize: secrets.MaxPerClient})
+		return p, rules.Unprefixed(err)
 	})
 	if err != nil {
 		return nil, c.left(ctx, st, ours, errors.Join(cause, err))
@@ -310,7 +319,7 @@ func (c *Client) replaceFirstSecret(ctx context.Context, st *createState, ours b
 		return nil, &identity.OutcomeError{Op: opCreate, ClientID: id, ClientMayExist: true, Unclaimed: append(mine, others...), Err: fmt.Errorf(
 			"%w; the client exists, but none of its secrets can be proven to be this call's, so none was deleted", cause)}
 	}
-	if err := c.secrets.Delete(ctx, id, mine[0]); err != nil {
+	if err := rules.Unprefixed(c.secrets.Delete(ctx, id, mine[0])); err != nil {
 		return nil, &identity.OutcomeError{Op: opCreate, ClientID: id, ClientMayExist: true, Orphans: mine, Unclaimed: others, Err: errors.Join(cause, err)}
 	}
 	exp := secrets.NeverExpires()
@@ -318,7 +327,7 @@ func (c *Client) replaceFirstSecret(ctx context.Context, st *createState, ours b
 		exp = secrets.ExpiresAt(*st.asked)
 	}
 	added, err := c.secrets.Add(ctx, id, secrets.AddRequest{Description: st.body.SecretDescription, Expiry: exp})
-	if err != nil {
+	if err := rules.Unprefixed(err); err != nil {
 		oe := &identity.OutcomeError{Op: opCreate, ClientID: id, ClientMayExist: true, Unclaimed: others, Err: errors.Join(cause,
 			fmt.Errorf("the client exists; its first secret %d, whose value was lost, was deleted; adding a fresh one failed: %w", mine[0], err))}
 		var ae *identity.OutcomeError

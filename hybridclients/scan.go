@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/secrets"
@@ -176,7 +177,7 @@ const panicGrace = 5 * time.Second
 //		fmt.Println(r.Client.Name, r.Value)
 //	}
 func Each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx context.Context, hc HybridClient) (T, error)) iter.Seq2[Result[T], error] {
-	return telemetry.Seq2(ctx, c.tel(), "hybridclients.Each", "", func(ctx context.Context) iter.Seq2[Result[T], error] { return each(ctx, c, opts, work) })
+	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.Each", "", func(ctx context.Context) iter.Seq2[Result[T], error] { return each(ctx, c, opts, work) }))
 }
 
 func each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx context.Context, hc HybridClient) (T, error)) iter.Seq2[Result[T], error] {
@@ -272,9 +273,9 @@ func (s *scan[T]) run(ctx context.Context, yield func(Result[T], error) bool) {
 	s.finish()
 	switch {
 	case ctx.Err() != nil:
-		yield(Result[T]{}, fmt.Errorf("hybridclients: scan stopped after %d of %d clients: %w", p.Done, s.total.Load(), ctx.Err()))
+		yield(Result[T]{}, fmt.Errorf("scan stopped after %d of %d clients: %w", p.Done, s.total.Load(), ctx.Err()))
 	case s.listErr != nil:
-		yield(Result[T]{}, fmt.Errorf("hybridclients: scan stopped after %d clients: listing the clients: %w", p.Done, s.listErr))
+		yield(Result[T]{}, fmt.Errorf("scan stopped after %d clients: listing the clients: %w", p.Done, s.listErr))
 	}
 }
 
@@ -437,9 +438,9 @@ func (s *scan[T]) do(ctx context.Context, hc HybridClient) (v T, err error, ok b
 //		if r.Err == nil && r.Value.LockoutAhead() { fmt.Println("rotate now:", r.Client.Name) }
 //	}
 func ScanExpiry(ctx context.Context, c *Client, within time.Duration, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
-	return telemetry.Seq2(ctx, c.tel(), "hybridclients.ScanExpiry", "", func(ctx context.Context) iter.Seq2[Result[secrets.ExpiryReport], error] {
+	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.ScanExpiry", "", func(ctx context.Context) iter.Seq2[Result[secrets.ExpiryReport], error] {
 		return scanExpiry(ctx, c, within, opts)
-	})
+	}))
 }
 
 func scanExpiry(ctx context.Context, c *Client, within time.Duration, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
@@ -452,11 +453,11 @@ func scanExpiry(ctx context.Context, c *Client, within time.Duration, opts ScanO
 		check := func(ctx context.Context, hc HybridClient) (secrets.ExpiryReport, error) {
 			r, err := c.secrets.CheckExpiry(ctx, hc.ID, within)
 			if err != nil {
-				return secrets.ExpiryReport{}, err
+				return secrets.ExpiryReport{}, rules.Prefixed(pkgName, err) // the package called is this one
 			}
 			return *r, nil
 		}
-		for r, err := range Each(ctx, c, opts, check) {
+		for r, err := range each(ctx, c, opts, check) {
 			if !yield(r, err) {
 				return
 			}

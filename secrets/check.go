@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
 )
 
 // ExpiryReport sorts a client's secrets by how urgently they need attention, as of AsOf,
@@ -113,10 +114,16 @@ func Classify(secrets []ClientSecret, within time.Duration, now time.Time) Expir
 //
 // The old secrets of a graceful rotation are Retiring, then Retired, and do not warn.
 // within must not be negative.
-func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.Duration) (_ *ExpiryReport, err error) {
+func (c *Client) CheckExpiry(ctx context.Context, clientID string, within time.Duration) (*ExpiryReport, error) {
 	ctx, op := c.tel().Start(ctx, "secrets.CheckExpiry", clientID)
-	defer func() { op.End(err) }()
-	_, err = c.path(clientID)
+	v, err := c.checkExpiry(ctx, clientID, within)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) checkExpiry(ctx context.Context, clientID string, within time.Duration) (*ExpiryReport, error) {
+	_, err := c.path(clientID)
 	if within < 0 {
 		err = errors.Join(err, &identity.ValidationError{Field: "Within", Rule: "must not be negative", Value: within.String()})
 	}

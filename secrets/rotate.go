@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/settle"
 	"github.com/ocs-go/identity/internal/validate"
 )
@@ -87,7 +88,7 @@ const ClockSkewMargin = 5 * time.Minute
 // client overlapped this one (rotations of one client must not overlap). The value that
 // Store put in place may not work, or not for long: the application may be locked out.
 // Rotate then retires nothing; check what is stored and rotate again.
-var ErrLockoutRisk = errors.New("secrets: the stored secret was deleted or shortened by someone else: the application may be locked out")
+var ErrLockoutRisk = errors.New("the stored secret was deleted or shortened by someone else: the application may be locked out")
 
 // RotateRequest configure Rotate.
 type RotateRequest struct {
@@ -217,9 +218,16 @@ type Rotation struct {
 // Deleted, Shortened and Kept are the old secrets handled, NotRetired those selected but
 // not handled when it stopped. Invalid options are refused before anything is sent
 // (errors.Is(err, identity.ErrInvalidInput)).
-func (c *Client) Rotate(ctx context.Context, clientID string, req RotateRequest) (_ *Rotation, err error) {
+func (c *Client) Rotate(ctx context.Context, clientID string, req RotateRequest) (*Rotation, error) {
 	ctx, op := c.tel().Start(ctx, "secrets.Rotate", clientID)
-	defer func() { op.End(err); c.tel().Rotation(ctx, rotationResult(err)) }()
+	v, err := c.rotate(ctx, clientID, req)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	c.tel().Rotation(ctx, rotationResult(err))
+	return v, err
+}
+
+func (c *Client) rotate(ctx context.Context, clientID string, req RotateRequest) (*Rotation, error) {
 	r := &rotating{c: c, clientID: clientID, opts: req, rot: &Rotation{}}
 	p, err := c.path(clientID)
 	body, err := c.prepare(err, req.validate)
@@ -301,7 +309,7 @@ func (r *rotating) listAndFreeRoom(ctx context.Context) ([]ClientSecret, error) 
 	}
 	slices.SortStableFunc(expired, func(a, b ClientSecret) int { return a.Expiry.at.Compare(b.Expiry.at) })
 	for _, s := range expired[:need] {
-		if err := r.c.Delete(ctx, r.clientID, s.ID); err != nil {
+		if err := r.c.delete(ctx, r.clientID, s.ID); err != nil {
 			return nil, r.fail(fmt.Sprintf("freeing room: deleting expired secret %d failed", s.ID), err, r.rot.done(), "nothing was added")
 		}
 		r.rot.FreedRoom = append(r.rot.FreedRoom, s)
@@ -315,7 +323,7 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 	if err := r.opts.Store(ctx, added); err != nil {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
-		if derr := r.c.Delete(cctx, r.clientID, added.ID); derr != nil {
+		if derr := r.c.delete(cctx, r.clientID, added.ID); derr != nil {
 			r.rot.New = added.ClientSecret
 			return r.fail("storing the new secret failed, and deleting it again failed too",
 				fmt.Errorf("storing: %w; deleting: %w", err, derr),
@@ -365,7 +373,7 @@ func (r *rotating) retire(ctx context.Context, addedID int, retiring []ClientSec
 		var err error
 		switch {
 		case r.opts.RetireAtOnce || s.Expired(now.Add(-ClockSkewMargin)):
-			err = r.c.Delete(ctx, r.clientID, s.ID)
+			err = r.c.delete(ctx, r.clientID, s.ID)
 			if err == nil || errors.Is(err, identity.ErrNotFound) {
 				err = nil // a secret already gone is retired
 				r.rot.Deleted = append(r.rot.Deleted, s)
@@ -376,7 +384,7 @@ func (r *rotating) retire(ctx context.Context, addedID int, retiring []ClientSec
 			r.rot.Kept = append(r.rot.Kept, s)
 		default:
 			var m *ClientSecret
-			if m, err = r.c.Update(ctx, r.clientID, s.ID, UpdateRequest{Expiry: ExpiresAt(graceEnd)}); err == nil {
+			if m, err = r.c.update(ctx, r.clientID, s.ID, UpdateRequest{Expiry: ExpiresAt(graceEnd)}); err == nil {
 				r.rot.Shortened = append(r.rot.Shortened, *m)
 			} else if errors.Is(err, identity.ErrNotFound) {
 				err = nil // deleted by someone else meanwhile: retired all the same
@@ -410,7 +418,7 @@ type rotateError struct {
 }
 
 func (e *rotateError) Error() string {
-	return fmt.Sprintf("secrets: rotating the secret of client %q: %s; %s: %v", e.clientID, e.step, strings.Join(e.state, "; "), e.err)
+	return fmt.Sprintf("rotating the secret of client %q: %s; %s: %v", e.clientID, e.step, strings.Join(e.state, "; "), e.err)
 }
 
 func (e *rotateError) Unwrap() error { return e.err }
@@ -418,7 +426,7 @@ func (e *rotateError) Unwrap() error { return e.err }
 // checkStored checks that secret a, just stored, still exists with the expiry it was
 // given (an unusable answer is read again, as in Add's check).
 func (c *Client) checkStored(ctx context.Context, clientID string, a Added) error {
-	m, err := settle.Read(ctx, c.t, func(ctx context.Context) (*ClientSecret, error) { return c.Get(ctx, clientID, a.ID) })
+	m, err := settle.Read(ctx, c.t, func(ctx context.Context) (*ClientSecret, error) { return c.get(ctx, clientID, a.ID) })
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
 		return fmt.Errorf("%w: it no longer exists (did another rotation of this client overlap this one?)", ErrLockoutRisk)

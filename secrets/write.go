@@ -11,6 +11,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/settle"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
@@ -18,7 +19,7 @@ import (
 
 // ErrLimitReached matches the error of Add and Rotate when the client already has
 // MaxPerClient secrets; nothing was sent to create one.
-var ErrLimitReached = errors.New("secrets: limit of secrets per client reached")
+var ErrLimitReached = errors.New("limit of secrets per client reached")
 
 // AddRequest describes a new secret: what a Tenant Administrator enters in the portal's
 // Add Secret window.
@@ -92,9 +93,15 @@ func (r AddRequest) validate(now time.Time) (*wireWrite, error) {
 // happened, the error is an *identity.OutcomeError (matching identity.ErrOutcomeUnknown):
 // Orphans holds this call's secrets whose value nobody holds (delete them), Unclaimed the
 // look-alikes that may be this call's or someone else's (check before deleting).
-func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (_ *Added, err error) {
+func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (*Added, error) {
 	ctx, op := c.tel().Start(ctx, "secrets.Add", clientID)
-	defer func() { op.End(err) }()
+	v, err := c.addSecret(ctx, clientID, req)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) addSecret(ctx context.Context, clientID string, req AddRequest) (*Added, error) {
 	p, err := c.path(clientID)
 	body, err := c.prepare(err, req.validate)
 	if err != nil {
@@ -277,7 +284,7 @@ func (c *Client) post(ctx context.Context, clientID string, p []string, body *wi
 	}
 	a, err := w.added(resp)
 	if err != nil {
-		return nil, fmt.Errorf("secrets: adding a secret to client %q: %w", clientID, err)
+		return nil, fmt.Errorf("adding a secret to client %q: %w", clientID, err)
 	}
 	return a, nil
 }
@@ -342,7 +349,7 @@ func (c *Client) reconcile(ctx context.Context, clientID string, before []Client
 			failure, ids(alike))}
 	}
 	orphan := alike[0].ID
-	if err := c.Delete(ctx, clientID, orphan); err != nil {
+	if err := c.delete(ctx, clientID, orphan); err != nil {
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Orphans: []int{orphan}, Err: fmt.Errorf(
 			"%w; secret %d was added but its value was lost, and deleting it failed: %w", failure, orphan, err)}
 	}
@@ -411,9 +418,15 @@ func (r UpdateRequest) validate(now time.Time) (*wireWrite, error) {
 // Update changes what req sets of secret secretID of client clientID and returns the secret as
 // it is afterwards. A missing client or secret is an error matching identity.ErrNotFound.
 // Changes can take up to an hour to reach sign-in.
-func (c *Client) Update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (_ *ClientSecret, err error) {
+func (c *Client) Update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (*ClientSecret, error) {
 	ctx, op := c.tel().Start(ctx, "secrets.Update", clientID)
-	defer func() { op.End(err) }()
+	v, err := c.update(ctx, clientID, secretID, req)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (*ClientSecret, error) {
 	p, err := c.path(clientID, secretID)
 	body, err := c.prepare(err, req.validate)
 	if err != nil {
@@ -435,9 +448,14 @@ func (c *Client) Update(ctx context.Context, clientID string, secretID int, req 
 // working (within an hour). A missing secret is an error matching identity.ErrNotFound,
 // except when a retry of this same call meets it: then an earlier attempt did the
 // deletion, and Delete returns nil.
-func (c *Client) Delete(ctx context.Context, clientID string, secretID int) (err error) {
+func (c *Client) Delete(ctx context.Context, clientID string, secretID int) error {
 	ctx, op := c.tel().Start(ctx, "secrets.Delete", clientID)
-	defer func() { op.End(err) }()
+	err := rules.Prefixed(pkgName, c.delete(ctx, clientID, secretID))
+	op.End(err)
+	return err
+}
+
+func (c *Client) delete(ctx context.Context, clientID string, secretID int) error {
 	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return err

@@ -258,7 +258,12 @@ func (s *Server) CheckSecret(clientID string, value identity.Secret) bool {
 func (s *Server) SecretIDs(clientID string) []int { return s.em.SecretIDs(s.TenantID, clientID) }
 
 // SeedClients adds n hybrid clients (named seed-000001, ...; no secrets) without HTTP.
-func (s *Server) SeedClients(n int) error { return s.em.SeedClients(s.TenantID, n) }
+func (s *Server) SeedClients(n int) error {
+	if err := s.em.SeedClients(s.TenantID, n); err != nil {
+		return fmt.Errorf("hybridclientstest: SeedClients: %w", err)
+	}
+	return nil
+}
 
 // ClientRecord is the fake's record of one hybrid client, as [Server.Clients] reports it
 // for assertions: what the fake stores, read without the API.

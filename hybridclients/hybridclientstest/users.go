@@ -41,7 +41,7 @@ type User struct {
 func (s *Server) AddUser(u User) (User, error) {
 	got, err := s.em.AddUser(s.TenantID, u.toEmulator())
 	if err != nil {
-		return User{}, fmt.Errorf("hybridclientstest: %w", err)
+		return User{}, fmt.Errorf("hybridclientstest: AddUser: %w", err)
 	}
 	return userFrom(got), nil
 }

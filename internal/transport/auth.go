@@ -3,8 +3,8 @@ package transport
 import (
 	"io"
 	"net/http"
-	"strings"
 
+	"github.com/ocs-go/identity/internal/rules"
 	"golang.org/x/oauth2"
 )
 
@@ -43,14 +43,14 @@ func (c *Client) headers(tok *oauth2.Token, withBody bool) http.Header {
 
 // authFailure wraps an error of the credentials, so the retry policy does not retry it
 // (the token client has already retried what was transient). It names the call once:
-// "identity: GET /api/...: getting a token: ...".
+// "GET /api/...: getting a token: ...", without the prefix of the credentials' Token.
 type authFailure struct {
 	method, path string
 	err          error
 }
 
 func (e *authFailure) Error() string {
-	return "identity: " + e.method + " " + e.path + ": getting a token: " + strings.TrimPrefix(e.err.Error(), "identity: ")
+	return e.method + " " + e.path + ": getting a token: " + rules.Unprefixed(e.err).Error()
 }
 func (e *authFailure) Unwrap() error { return e.err }
 

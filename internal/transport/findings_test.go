@@ -345,8 +345,8 @@ func TestFinding16_CutConnectionIsConnectionError(t *testing.T) {
 		if want := Unknown; OutcomeOf(err) != want {
 			t.Errorf("%s: OutcomeOf = %v, want %v", m, OutcomeOf(err), want)
 		}
-		if strings.Count(err.Error(), "identity:") != 1 {
-			t.Errorf("%s: %q repeats its prefix", m, err)
+		if strings.Contains(err.Error(), "identity:") {
+			t.Errorf("%s: %q has a package prefix: the package the caller called adds it", m, err)
 		}
 		if got := n.Load() - before; m != http.MethodPost && got != 2 {
 			t.Errorf("%s: %d attempts, want 2", m, got)
@@ -420,8 +420,8 @@ func TestTrial_TokenErrorsReadOnceWithResourceHint(t *testing.T) {
 			if !errors.Is(err, tc.sentinel) || OutcomeOf(err) != NotActed {
 				t.Fatalf("err = %v, want %v and not acted", err, tc.sentinel)
 			}
-			if strings.Count(msg, "identity:") != 1 || !strings.Contains(msg, "check Config.Resource (OCS_RESOURCE in the examples)") || strings.Contains(msg, findingSecret) {
-				t.Fatalf("err = %q: want one prefix and a hint at the Resource", msg)
+			if strings.Contains(msg, "identity:") || !strings.Contains(msg, "check Config.Resource (OCS_RESOURCE in the examples)") || strings.Contains(msg, findingSecret) {
+				t.Fatalf("err = %q: want no prefix (the package the caller called adds it) and a hint at the Resource", msg)
 			}
 		})
 	}

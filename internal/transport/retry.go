@@ -94,7 +94,7 @@ func (c *Client) send(ctx context.Context, req *http.Request, body []byte, path,
 			case ctx.Err() != nil:
 				// An answer came, but the caller has gone: it is not read.
 				drain(resp.Body)
-				return nil, t, fmt.Errorf("identity: %s %s: %w", req.Method, path, ctx.Err())
+				return nil, t, fmt.Errorf("%s %s: %w", req.Method, path, ctx.Err())
 			}
 			return resp, t, nil
 		}
@@ -110,7 +110,7 @@ func (c *Client) send(ctx context.Context, req *http.Request, body []byte, path,
 			if err != nil {
 				return nil, t, failure(ctx, req.Method, path, err)
 			}
-			return nil, t, fmt.Errorf("identity: %s %s: %w", req.Method, path, werr)
+			return nil, t, fmt.Errorf("%s %s: %w", req.Method, path, werr)
 		}
 	}
 }
@@ -165,7 +165,7 @@ func (c *Client) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 		return c.hc.Do(req)
 	}
 	if err := p.Wait(ctx); err != nil {
-		return nil, &notSent{fmt.Errorf("identity: %s %s: %w", req.Method, req.URL.EscapedPath(), err)}
+		return nil, &notSent{fmt.Errorf("%s %s: %w", req.Method, req.URL.EscapedPath(), err)}
 	}
 	sent := time.Now()
 	resp, err := c.hc.Do(req)

@@ -32,7 +32,7 @@ func TestSettledDropsOutcomeUnknownOnly(t *testing.T) {
 	if errors.Is(err, identity.ErrOutcomeUnknown) || !errors.Is(err, identity.ErrUnreachable) || !errors.Is(err, io.EOF) || !errors.As(err, &got) || got != ce {
 		t.Fatalf("Settled: %v", err)
 	}
-	if err.Error() != "identity: POST /p: connection lost before the answer was read: EOF (no secret was added)" {
+	if err.Error() != "POST /p: connection lost before the answer was read: EOF (no secret was added)" {
 		t.Fatalf("message changed: %q", err)
 	}
 	if Settled(nil) != nil || Settled(io.EOF) != io.EOF {

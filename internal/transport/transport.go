@@ -65,7 +65,7 @@ func New(cfg identity.Config) (*Client, error) {
 	base, timeout := idserver.Base(cfg.HTTPClient)
 	tel, err := telemetry.New(cfg.TracerProvider, cfg.MeterProvider, resource.Hostname())
 	if err != nil {
-		return nil, fmt.Errorf("identity: setting up telemetry: %w", err)
+		return nil, fmt.Errorf("setting up telemetry: %w", err)
 	}
 	tenantBase := resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID)
 	c := &Client{
@@ -209,7 +209,7 @@ func (c *Client) URL(r Request) (*url.URL, error) {
 	if r.Query != nil {
 		v, err := query.Values(r.Query)
 		if err != nil {
-			return nil, fmt.Errorf("identity: encoding query: %w", err)
+			return nil, fmt.Errorf("encoding query: %w", err)
 		}
 		u.RawQuery = v.Encode()
 	}
@@ -273,12 +273,12 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 	path := u.EscapedPath()
 	if err := ctx.Err(); err != nil {
 		// Nothing is sent on a context that has ended already.
-		return nil, &notSent{fmt.Errorf("identity: %s %s: %w", r.Method, path, err)}
+		return nil, &notSent{fmt.Errorf("%s %s: %w", r.Method, path, err)}
 	}
 	var body []byte
 	if r.Body != nil {
 		if body, err = json.Marshal(r.Body); err != nil {
-			return nil, fmt.Errorf("identity: encoding request body: %w", err)
+			return nil, fmt.Errorf("encoding request body: %w", err)
 		}
 	}
 	// Built from the *url.URL at hand: formatting it and parsing it again (as a URL string
