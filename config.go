@@ -35,8 +35,9 @@ const (
 )
 
 // Config says how to reach and authenticate to one tenant. It is a plain value: build it
-// once and pass it to hybridclients.New and secrets.New. No constructor that takes a Config
-// makes a network call; the first token is fetched by the first API call.
+// once and pass it to hybridclients.New and secrets.New. Those make no network call; the
+// first token is fetched by the first API call. hybridclients.DiscoverSignIn, which takes
+// a Config too, reads the identity server's discovery document at once.
 //
 // A Config prints without its secret: credentials show their kind and client id only.
 type Config struct {
@@ -53,7 +54,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Retry tunes retries of transient failures; the zero value means the defaults.
 	Retry RetryPolicy
-	// Logger receives debug records of requests, retries and token fetches. Nil means
+	// Logger receives a debug record of every API request (method, path, status,
+	// attempts, time taken; the error of one that failed) and of each retry. Nil means
 	// silent. Records never hold a secret value, a token or a request body.
 	Logger *slog.Logger
 	// UserAgent is appended to the SDK's User-Agent header, e.g. "my-provisioner/1.2".
@@ -126,8 +128,8 @@ func validateGUID(field, value string) error {
 	return nil
 }
 
-// Validate reports every broken rule of the Config at once (errors.Join of
-// *ValidationError); nil when the Config is usable.
+// Validate reports every broken rule of the Config at once, nil when the Config is
+// usable: errors.As finds the first *ValidationError, ValidationErrors returns them all.
 func (c Config) Validate() error {
 	return rules.Prefixed(pkgName, c.validate())
 }

@@ -100,7 +100,7 @@ type ClientCredentialsOptions struct {
 }
 
 // NewClientCredentials returns Credentials for a client-credential client. It makes no
-// network call; Config.Validate (called by every constructor that takes a Config) checks
+// network call; Config.Validate (which hybridclients.New and secrets.New call) checks
 // ClientCredentialsOptions.TokenURL.
 func NewClientCredentials(clientID string, secret Secret, opts *ClientCredentialsOptions) *ClientCredentials {
 	c := &ClientCredentials{clientID: clientID, secret: secret}

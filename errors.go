@@ -289,7 +289,7 @@ func excerpt(s string, max int) string {
 // behind, so the caller (or a person) can check and clean up. It matches
 // ErrOutcomeUnknown, and unwraps to the errors met.
 type OutcomeError struct {
-	Op       string // "create hybrid client", "add secret" or "rotate secret"
+	Op       string // "create hybrid client" or "add secret" (a Rotate's add too)
 	ClientID string // the client concerned
 	// ClientMayExist is true when the client of a create may have been created by this
 	// call (it was, or nobody could check).
@@ -333,7 +333,10 @@ func (e *OutcomeError) Is(target error) bool { return target == ErrOutcomeUnknow
 // disabled client, a used code; or a redirect (3xx) answered to OpenID discovery or a
 // token request, which the SDK never follows (the client secret, a code or a token would
 // go to whatever the redirect names). It matches ErrUnauthorized. A 5xx of the token
-// endpoint is an *Error matching ErrServer instead.
+// endpoint is an *Error matching ErrServer instead. An invalid_client refusal (the client
+// id and secret were not accepted) comes wrapped in a message that names the client and
+// what to check: the client id and secret of Config.Credentials, or the secret given to
+// a hybridclients.SignIn.
 type AuthError struct {
 	StatusCode  int
 	Code        string // the OAuth2 "error", e.g. "invalid_client"

@@ -60,7 +60,8 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `
 // MarshalText encodes the Secret as [REDACTED] (used by encoding/xml, map keys, flags, ...).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
 
-// ErrFileExists is returned by Secret.WriteFile when the file is already there.
+// ErrFileExists is matched (errors.Is) by the error of Secret.WriteFile when the file is
+// already there.
 var ErrFileExists = errors.New("file already exists")
 
 // WriteFile stores the secret's value in a new file at path, readable and writable by the

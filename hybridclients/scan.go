@@ -36,7 +36,7 @@ const (
 // ScanOptions tune a tenant-wide scan: Each, ScanExpiry. The zero value walks every
 // client with DefaultConcurrency workers.
 type ScanOptions struct {
-	// List selects the clients and the page size of the walk (Tags, IDs, Skip, Count).
+	// List selects the clients and the page size of the walk (IDs, Tags, Skip, PageSize).
 	List ListOptions
 	// Concurrency is how many clients are worked on at once, at most: 1 to
 	// MaxConcurrency; 0 means DefaultConcurrency. The scan lowers it, and its request
@@ -53,7 +53,8 @@ type Progress struct {
 	// included; Failed the ones whose work returned an error.
 	Done, Failed int
 	// Total is the number of clients to scan: the service's Total-Count of the first
-	// page, minus ListOptions.Skip; clients created during the scan are not in it.
+	// page, minus ListOptions.Skip (with ListOptions.IDs, the clients the list returned);
+	// clients created during the scan are not in it.
 	Total int
 	// Throttled counts the 429 and 503 answers the scan has met so far (each was retried
 	// by the SDK as any call is).
@@ -145,8 +146,8 @@ const panicGrace = 5 * time.Second
 // moves only the clients after it in the list (the service's paging), and from the start
 // of the list: with List.Skip set, the scan starts at what is at that place when it starts.
 //
-// Breaking out of the loop, or ctx ending, cancels the work in flight at once; Each
-// returns only when every goroutine it started has ended. Memory is bounded by the
+// Breaking out of the loop, or ctx ending, cancels the work in flight at once; the loop
+// ends only when every goroutine the scan started has ended. Memory is bounded by the
 // concurrency and the page size, plus the id of every client met (about 18 bytes a client:
 // 0.9 MB for a tenant's 50,000): the walk lists the next page only as workers take
 // clients, and waits while they and the loop are busy.

@@ -49,8 +49,8 @@ type Endpoints struct {
 // GoString, every fmt verb, log/slog and encoding/json show [REDACTED] or leave it out.
 //
 // Verify the ID token that Exchange returns with github.com/coreos/go-oidc/v3 (see the
-// example program examples/signin): the SDK does not check JWTs itself. A SignIn is safe
-// for concurrent use.
+// example program github.com/ocs-go/identity/examples/signin): the SDK does not check
+// JWTs itself. A SignIn is safe for concurrent use.
 type SignIn struct {
 	// cfg has no ClientSecret: the value is put in a copy at each use (the token requests,
 	// OAuth2Config), so that no path of fmt through this struct can reach it;
@@ -91,7 +91,7 @@ func (c *Client) signIn(ctx context.Context, hc *HybridClient, secret identity.S
 }
 
 // DiscoverSignIn is [Client.SignIn] for an application that has no management
-// credentials, only its hybrid client: cfg's Resource, TenantID, HTTPClient and
+// credentials, only its hybrid client: cfg's Resource, TenantID, HTTPClient, Retry and
 // MaxResponseBytes are used, its Credentials are not needed (the secret authenticates the
 // application). hc describes the client as registered (its ID, Enabled, RedirectURIs,
 // PostLogoutRedirectURIs and AllowRefreshTokens are read); the checks are only as good as
@@ -310,8 +310,9 @@ func checkVerifier(v string) error {
 // it. The token holds the ID token in Extra("id_token"): verify it, and its nonce, with
 // go-oidc before trusting who signed in. A refusal of the identity server (a wrong or
 // expired secret, a used code, a disabled client) is an *identity.AuthError matching
-// identity.ErrUnauthorized, and so is a redirect, which is never followed (the code, the
-// verifier and the secret would go along). No answer at all is an *identity.ConnectionError
+// identity.ErrUnauthorized (an invalid_client names the client and says to check the
+// secret), and so is a redirect, which is never followed (the code, the verifier and the
+// secret would go along). No answer at all is an *identity.ConnectionError
 // (identity.ErrUnreachable). A code is good for one try, so Exchange does not retry.
 func (s *SignIn) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
 	v, err := s.exchange(ctx, code, verifier)
@@ -343,8 +344,10 @@ func (s *SignIn) exchange(ctx context.Context, code, verifier string) (*oauth2.T
 // Refresh trades tok's refresh token for a new access token now, whether or not the
 // current one has expired. A refresh token exists only when the client allows refresh
 // tokens (HybridClient.AllowRefreshTokens, which adds the offline_access scope). The
-// answer keeps tok's refresh token when the server sends no new one. Errors are those of
-// Exchange; a refresh token may be good for one use, so Refresh does not retry. For
+// answer keeps tok's refresh token when the server sends no new one. A token without a
+// refresh token is an error matching ErrNoRefreshToken, a nil one an
+// *identity.ValidationError; the identity server's answers give the errors of Exchange. A
+// refresh token may be good for one use, so Refresh does not retry. For
 // automatic refreshes, use OAuth2Config().TokenSource with an http.Client from HTTPClient
 // in the context.
 func (s *SignIn) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {

@@ -90,7 +90,7 @@ const ClockSkewMargin = 5 * time.Minute
 // Rotate then retires nothing; check what is stored and rotate again.
 var ErrLockoutRisk = errors.New("the stored secret was deleted or shortened by someone else: the application may be locked out")
 
-// RotateRequest configure Rotate.
+// RotateRequest configures Rotate.
 type RotateRequest struct {
 	// Description describes the new secret.
 	Description string
@@ -174,7 +174,8 @@ type Rotation struct {
 	// New is the new secret; its ID is zero when the client has no new secret (the add
 	// failed, or Store failed and the new secret was deleted again).
 	New ClientSecret
-	// Deleted are the retired secrets that were deleted.
+	// Deleted are the retired secrets that Rotate deleted, or found already deleted by
+	// someone else.
 	Deleted []ClientSecret
 	// Shortened are the retired secrets whose expiry was shortened to the grace period's
 	// end, as they are afterwards.

@@ -31,19 +31,10 @@ type AddRequest struct {
 	// Expiry is when the secret stops working: ExpiresAt a future time, ExpiresIn a
 	// positive duration, or NeverExpires. The zero value means one year from now (the
 	// same date and time a calendar year later, a day more across a leap day), as in the
-	// portal.
-	//
-	// The expiry sent is cut to whole seconds and moved a random 1 to 3600 seconds earlier
-	// (at most a tenth of the secret's lifetime; not moved when that is under a minute),
-	// avoiding the expiry of every secret the client has and the markers of this Client's
-	// other adds to the client still in flight. That moment is this call's
-	// marker: after a lost answer, the one new secret carrying it is provably this call's
-	// and may be deleted, while a look-alike added by someone else is never touched. The
-	// one limit: two look-alike adds (same client, description and asked expiry) from
-	// different Clients or processes, in flight at once, pick the same marker with a
-	// chance of 1 in the spread; if one of them then loses its answer without having
-	// acted, it takes the other's secret for its own. The returned Added holds the expiry
-	// as stored.
+	// portal. The expiry stored is cut to whole seconds and may be up to an hour (at most
+	// a tenth of the lifetime) earlier than asked: it marks the secret as this call's (see
+	// "How Add settles a lost answer" in the package doc). The returned Added holds the
+	// expiry as stored.
 	Expiry Expiry
 }
 
@@ -69,30 +60,19 @@ func (r AddRequest) validate(now time.Time) (*wireWrite, error) {
 }
 
 // Add creates a secret for client clientID and returns it with its value: the only time
-// the service returns the value, so store it at once (Value.WriteFile, a vault). A past or
-// zero expiry is refused before anything is sent (errors.Is(err, identity.ErrInvalidInput)).
+// the service returns the value, so store it at once (Value.WriteFile, a vault). An
+// expiry in the past, or ExpiresAt of the zero time, is refused before anything is sent
+// (errors.Is(err, identity.ErrInvalidInput)).
 //
-// Add first lists the client's secrets (one GET). That lets it refuse at the limit of
-// MaxPerClient secrets without sending anything (errors.Is(err, ErrLimitReached)), and
-// settle a request whose answer was lost (a dropped connection, a timeout, a 5xx, an
-// answer without the value). It lists the secrets again (an unusable listing is tried
-// again while attempts and ctx allow; when it still fails, one more look, tried again
-// after transient failures for at most 10 s and past ctx if need be, only names what may
-// be left) and looks for the one new secret
-// carrying this call's marker (see AddRequest.Expiry):
-//
-//   - none: the request did nothing; Add tries again;
-//   - exactly one: it is this call's and nobody holds its value; Add deletes it and tries
-//     again;
-//   - no proof (a never-expiring secret, or a lifetime too short for a marker, with a
-//     look-alike: same description and expiry; or several secrets with the marker): Add
-//     deletes nothing and stops.
-//
-// Secrets that others added meanwhile without this call's marker are never touched. In
-// all, Add sends at most RetryPolicy.MaxAttempts POSTs. When it cannot settle what
-// happened, the error is an *identity.OutcomeError (matching identity.ErrOutcomeUnknown):
-// Orphans holds this call's secrets whose value nobody holds (delete them), Unclaimed the
-// look-alikes that may be this call's or someone else's (check before deleting).
+// Add first lists the client's secrets (one GET), so it refuses at the limit of
+// MaxPerClient secrets without sending anything (errors.Is(err, ErrLimitReached)). It is
+// safe to retry, and retries itself, although the service's add is not idempotent: it
+// sends at most RetryPolicy.MaxAttempts POSTs, and after a lost answer it ends with one
+// new secret whose value it returns, or with an *identity.OutcomeError
+// (identity.ErrOutcomeUnknown): Orphans holds this call's secrets whose value nobody holds
+// (delete them), Unclaimed the look-alikes that may be this call's or someone else's
+// (check before deleting). It deletes a secret only with proof that this call added it.
+// "How Add settles a lost answer" in the package doc tells how.
 func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (*Added, error) {
 	ctx, op := c.tel().Start(ctx, "secrets.Add", clientID)
 	v, err := c.addSecret(ctx, clientID, req)

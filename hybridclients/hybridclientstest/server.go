@@ -2,11 +2,12 @@
 // Secrets API on a loopback port, for testing code that uses this SDK, in the manner of
 // net/http/httptest and google-cloud-go's pstest.
 //
-// The fake serves OpenID discovery, the token endpoint, the sign-in endpoints (see "Signing
-// users in" below) and every v1 hybrid-client and secrets route with the service's status codes, Total-Count headers,
-// limits, roles, partial updates and one-time secret values (kept only as hashes). It was
-// written from the API reference, independently of the SDK, so it catches a wrong route or
-// JSON name instead of mirroring it.
+// The fake serves OpenID discovery, the token endpoint, the sign-in endpoints (see
+// "Signing users in" below) and every v1 hybrid-client and secrets route with the
+// service's status codes, Total-Count headers, limits, roles, partial updates and one-time
+// secret values (kept only as hashes). It was written from the API reference,
+// independently of the SDK, so it catches a wrong route or JSON name instead of mirroring
+// it.
 //
 //	func TestProvisioner(t *testing.T) {
 //		srv := hybridclientstest.NewServer(t, nil)
@@ -101,7 +102,8 @@ import (
 
 // Options tune a Server; nil or the zero value means the service's defaults.
 type Options struct {
-	// MaxClients caps the clients of the tenant (the service allows 50,000).
+	// MaxClients caps the clients of all types in the tenant; zero means 50,000, the
+	// service's limit.
 	MaxClients int
 	// TokenLifetime of issued access tokens; zero means one hour.
 	TokenLifetime time.Duration
@@ -138,10 +140,10 @@ type Account struct {
 	Secret   identity.Secret
 }
 
-// Role is what an identity may do in the tenant.
+// Role is what an Account, a User or an issued token may do in the tenant.
 type Role int
 
-// Roles of an identity.
+// Roles in the tenant.
 const (
 	// RoleAdmin is a Tenant Administrator: every operation.
 	RoleAdmin Role = iota + 1
@@ -237,8 +239,8 @@ func (s *Server) AddAccount(role Role) Account {
 	return Account{ClientID: id, Secret: identity.NewSecret(secret)}
 }
 
-// IssueToken returns a bearer token of a new identity with the given role, for
-// identity.NewStaticToken.
+// IssueToken returns a bearer token of a new client-credential client with the given
+// role, for identity.NewStaticToken.
 func (s *Server) IssueToken(role Role) identity.Secret {
 	return identity.NewSecret(s.em.IssueToken(s.TenantID, emulator.Role(role)))
 }
@@ -257,7 +259,8 @@ func (s *Server) CheckSecret(clientID string, value identity.Secret) bool {
 // nil when it does not exist.
 func (s *Server) SecretIDs(clientID string) []int { return s.em.SecretIDs(s.TenantID, clientID) }
 
-// SeedClients adds n hybrid clients (named seed-000001, ...; no secrets) without HTTP.
+// SeedClients adds n hybrid clients (named seed-000001, ...; no secrets) without HTTP. It
+// adds none, and returns an error, when n would pass Options.MaxClients.
 func (s *Server) SeedClients(n int) error {
 	if err := s.em.SeedClients(s.TenantID, n); err != nil {
 		return fmt.Errorf("hybridclientstest: SeedClients: %w", err)
@@ -306,7 +309,7 @@ func (s *Server) Stats() Stats {
 	return statsFrom(s.em.Stats(), int(s.conns.Load()))
 }
 
-// String describes the Server without its identities' secrets.
+// String describes the Server without its accounts' secrets.
 func (s *Server) String() string {
 	return fmt.Sprintf("hybridclientstest.Server{URL: %s, TenantID: %s}", s.URL, s.TenantID)
 }

@@ -69,6 +69,7 @@ type SignInError struct {
 	Description string // the page's #error-description
 }
 
+// Error names the page's error code and description.
 func (e *SignInError) Error() string {
 	return fmt.Sprintf("hybridclientstest: the sign-in page shows error %s: %s", e.Code, e.Description)
 }
