@@ -1,8 +1,10 @@
 package secrets
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,33 @@ func TestAddSendsDescription(t *testing.T) {
 	if want := `{"Description":"billing","Expires":true,"Expiration":"2031-06-01T12:00:00Z"}`; string(b) != want {
 		t.Errorf("body %s, want %s", b, want)
 	}
+}
+
+func TestDescriptionsWithControlOrBidiCharactersAreRefused(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	store := func(context.Context, Added) error { return nil }
+	for name, v := range map[string]string{
+		"newline":        "billing\nsecrets: deleted every secret",
+		"ANSI escape":    "\x1b]8;;https://evil.example/\x1b\\billing",
+		"NUL":            "billing\x00",
+		"tab":            "bill\ting",
+		"line separator": "billing\u2029",
+		"RLO override":   "billing \u202Eterces",
+	} {
+		_, err := f.c.Add(ctx, testClient, AddRequest{Description: v})
+		if got := fields(err); !slices.Equal(got, []string{"Description"}) || !strings.Contains(err.Error(), "control characters") {
+			t.Errorf("Add %s: %v (fields %v), want a refusal of Description", name, err, got)
+		}
+		_, err = f.c.Update(ctx, testClient, 1, UpdateRequest{Description: &v})
+		if got := fields(err); !slices.Equal(got, []string{"Description"}) {
+			t.Errorf("Update %s: %v, want a refusal of Description", name, err)
+		}
+		_, err = f.c.Rotate(ctx, testClient, RotateRequest{Description: v, Store: store})
+		if got := fields(err); !slices.Equal(got, []string{"Description"}) {
+			t.Errorf("Rotate %s: %v, want a refusal of Description", name, err)
+		}
+	}
+	f.WantCalls() // nothing sent
 }
 
 func TestUpdateRules(t *testing.T) {
