@@ -131,93 +131,71 @@ func TestAddAndRotateReadAnUnreadableCheckAgain(t *testing.T) {
 	}
 }
 
-// As the chaos soak found it: after a lost answer, the check's
-// listing gets a 429 whose Retry-After outlasts the caller's deadline, so the retry layer
-// gives up at once with the context still running. The secret the lost add left must be
-// named in a field (a look past the deadline names it), not only hinted at in the text.
-func TestAddAndRotateNameTheirOrphanWhenTheCheckGivesUpEarly(t *testing.T) {
-	for _, rotate := range []bool{false, true} {
-		name := "Add"
-		if rotate {
-			name = "Rotate"
-		}
-		t.Run(name, func(t *testing.T) {
-			e := newEmu(t)
-			first := e.srv.SecretIDs(e.subject.ClientID)
-			e.srv.Inject(hct.Fault{Op: hct.OpAddSecret, CutAfterCommit: true, Times: 1})
+// After a lost answer, when the check that would settle it fails with the context still
+// running, the secret the lost add left must be named in a field of the OutcomeError (a
+// look past the deadline names it), not only hinted at in the text. The chaos soak found
+// both ways the check fails: the listing gets a 429 whose Retry-After outlasts the
+// caller's deadline, so the retry layer gives up at once; and then the one more look that
+// names what may be left meets a run of transient failures (the retry layer's attempts
+// used up in milliseconds) and must keep trying while its 10 s bound allows, or the secret
+// whose value nobody holds is "neither held nor named".
+func TestAddAndRotateNameTheirOrphanWhenTheCheckFails(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		faults []hct.Fault
+		// ctxLive: the check gave up with the caller's context still running.
+		ctxLive bool
+	}{
+		{"check gives up early", []hct.Fault{
 			// The first listing is the one before the add; the second is the check.
-			e.srv.Inject(hct.Fault{Op: hct.OpListSecrets, Status: http.StatusTooManyRequests, RetryAfter: 5 * time.Second, EveryNth: 2, Times: 1})
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			var err error
-			if rotate {
-				_, err = e.c.Rotate(ctx, e.subject.ClientID, RotateRequest{Description: "new",
-					Store: func(context.Context, Added) error { t.Error("Store called although the add failed"); return nil }})
-			} else {
-				_, err = e.c.Add(ctx, e.subject.ClientID, AddRequest{Description: "new"})
-			}
-			var oe *identity.OutcomeError
-			if !errors.As(err, &oe) {
-				t.Fatalf("err = %v, want an *identity.OutcomeError", err)
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("the context ended (%v): this test is about a check that fails with time left", ctx.Err())
-			}
-			left := e.srv.SecretIDs(e.subject.ClientID)
-			added := slices.DeleteFunc(slices.Clone(left), func(id int) bool { return slices.Contains(first, id) })
-			if len(added) != 1 || len(left) != len(first)+1 {
-				t.Fatalf("secrets %v, want %v and one added by the cut POST", left, first)
-			}
-			if !slices.Equal(oe.Orphans, added) || len(oe.Unclaimed) != 0 {
-				t.Errorf("Orphans %v, Unclaimed %v; secret %v was added by this call and nobody holds its value: %v", oe.Orphans, oe.Unclaimed, added, err)
-			}
-		})
-	}
-}
-
-// The naming look: after a lost add whose check gave up early, the one more
-// look that names what may be left met a run of transient failures (the retry layer's
-// attempts used up in milliseconds) and gave up too, with most of its 10 s left: the
-// secret the lost POST added, whose value nobody holds, was named by no field. The chaos
-// soak's rare "secrets neither held nor named". The look must keep trying while its
-// bound allows.
-func TestAddAndRotateNamingLookOutlastsTransientFailures(t *testing.T) {
-	for _, rotate := range []bool{false, true} {
-		name := "Add"
-		if rotate {
-			name = "Rotate"
-		}
-		t.Run(name, func(t *testing.T) {
-			e := newEmu(t)
-			first := e.srv.SecretIDs(e.subject.ClientID)
-			e.srv.Inject(hct.Fault{Op: hct.OpAddSecret, CutAfterCommit: true, Times: 1})
+			{Op: hct.OpListSecrets, Status: http.StatusTooManyRequests, RetryAfter: 5 * time.Second, EveryNth: 2, Times: 1},
+		}, true},
+		{"naming look meets transient failures", []hct.Fault{
 			// Listing 1 (before the add) passes; 2 (the check) gets a 429 that outlasts the
 			// deadline; 3 to 6 (every attempt of the naming look's first try) get a 503.
-			e.srv.Inject(hct.Fault{Op: hct.OpListSecrets, Delay: time.Millisecond, Times: 1})
-			e.srv.Inject(hct.Fault{Op: hct.OpListSecrets, Status: http.StatusTooManyRequests, RetryAfter: 5 * time.Second, Times: 1})
-			e.srv.Inject(hct.Fault{Op: hct.OpListSecrets, Status: http.StatusServiceUnavailable, Times: 4})
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			var err error
+			{Op: hct.OpListSecrets, Delay: time.Millisecond, Times: 1},
+			{Op: hct.OpListSecrets, Status: http.StatusTooManyRequests, RetryAfter: 5 * time.Second, Times: 1},
+			{Op: hct.OpListSecrets, Status: http.StatusServiceUnavailable, Times: 4},
+		}, false},
+	} {
+		for _, rotate := range []bool{false, true} {
+			name := "Add"
 			if rotate {
-				_, err = e.c.Rotate(ctx, e.subject.ClientID, RotateRequest{Description: "new",
-					Store: func(context.Context, Added) error { t.Error("Store called although the add failed"); return nil }})
-			} else {
-				_, err = e.c.Add(ctx, e.subject.ClientID, AddRequest{Description: "new"})
+				name = "Rotate"
 			}
-			var oe *identity.OutcomeError
-			if !errors.As(err, &oe) {
-				t.Fatalf("err = %v, want an *identity.OutcomeError", err)
-			}
-			left := e.srv.SecretIDs(e.subject.ClientID)
-			added := slices.DeleteFunc(slices.Clone(left), func(id int) bool { return slices.Contains(first, id) })
-			if len(added) != 1 || len(left) != len(first)+1 {
-				t.Fatalf("secrets %v, want %v and one added by the cut POST", left, first)
-			}
-			if !slices.Equal(oe.Orphans, added) || len(oe.Unclaimed) != 0 {
-				t.Errorf("Orphans %v, Unclaimed %v; secret %v was added by this call and nobody holds its value: %v", oe.Orphans, oe.Unclaimed, added, err)
-			}
-		})
+			t.Run(tc.name+"/"+name, func(t *testing.T) {
+				e := newEmu(t)
+				first := e.srv.SecretIDs(e.subject.ClientID)
+				e.srv.Inject(hct.Fault{Op: hct.OpAddSecret, CutAfterCommit: true, Times: 1})
+				for _, f := range tc.faults {
+					e.srv.Inject(f)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				var err error
+				if rotate {
+					_, err = e.c.Rotate(ctx, e.subject.ClientID, RotateRequest{Description: "new",
+						Store: func(context.Context, Added) error { t.Error("Store called although the add failed"); return nil }})
+				} else {
+					_, err = e.c.Add(ctx, e.subject.ClientID, AddRequest{Description: "new"})
+				}
+				var oe *identity.OutcomeError
+				if !errors.As(err, &oe) {
+					t.Fatalf("err = %v, want an *identity.OutcomeError", err)
+				}
+				if tc.ctxLive && ctx.Err() != nil {
+					t.Fatalf("the context ended (%v): this test is about a check that fails with time left", ctx.Err())
+				}
+				left := e.srv.SecretIDs(e.subject.ClientID)
+				added := slices.DeleteFunc(slices.Clone(left), func(id int) bool { return slices.Contains(first, id) })
+				if len(added) != 1 || len(left) != len(first)+1 {
+					t.Fatalf("secrets %v, want %v and one added by the cut POST", left, first)
+				}
+				if !slices.Equal(oe.Orphans, added) || len(oe.Unclaimed) != 0 {
+					t.Errorf("Orphans %v, Unclaimed %v; secret %v was added by this call and nobody holds its value: %v", oe.Orphans, oe.Unclaimed, added, err)
+				}
+			})
+		}
 	}
 }
 
