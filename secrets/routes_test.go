@@ -2,11 +2,14 @@ package secrets
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,6 +196,60 @@ func TestAllYieldsErrorOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("yielded %d times", n)
+	}
+}
+
+// A service that ignores skip, answering the same page or endless new ids under a lying
+// Total-Count, cannot keep All going: it ends with ErrInvalidResponse, never yielding a
+// secret twice.
+func TestAllStopsWhenTheServiceIgnoresSkip(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fresh bool // new ids on every page (a lying Total-Count), else the same page
+	}{{"same page", false}, {"endless new ids", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var requests atomic.Int32
+			c, err := New(mocktest.Loopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := int(requests.Add(1))
+				count, _ := strconv.Atoi(r.URL.Query().Get("count"))
+				page := make([]map[string]any, count)
+				for i := range page {
+					id := i + 1
+					if tc.fresh {
+						id += (n - 1) * count
+					}
+					page[i] = map[string]any{"Id": id, "Description": "d", "Expires": false, "Expiration": nil}
+				}
+				w.Header().Set("Total-Count", "10000000")
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(page)
+			})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.CloseIdleConnections)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var last error
+			seen := map[int]bool{}
+			for s, err := range c.All(ctx, "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b", ListOptions{PageSize: 2}) {
+				if err != nil {
+					last = err
+					break
+				}
+				if seen[s.ID] {
+					t.Errorf("secret %d yielded twice", s.ID)
+					break
+				}
+				seen[s.ID] = true
+			}
+			if !errors.Is(last, identity.ErrInvalidResponse) {
+				t.Fatalf("All ended with %v, want ErrInvalidResponse", last)
+			}
+			if n := requests.Load(); n > 50 {
+				t.Errorf("%d list requests before stopping", n)
+			}
+		})
 	}
 }
 
