@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/ocs-go/identity"
 )
 
@@ -22,6 +23,25 @@ func TestEndedContextSendsNothing(t *testing.T) {
 	}
 	if n := mt.GetTotalCallCount(); n != 0 {
 		t.Fatalf("%d requests sent", n)
+	}
+}
+
+func TestNilContextIsAnErrorAndSendsNothing(t *testing.T) {
+	c, mt := newClient(t, nil)
+	mt.RegisterResponder("GET", itemURL, httpmock.NewStringResponder(200, "{}"))
+	var nilCtx context.Context
+	noPanic(t, "Do", func() {
+		if _, err := c.Do(nilCtx, Request{Method: http.MethodGet, Path: []string{"HybridClients", "x"}}, nil); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Do(nil ctx) = %v, want ErrInvalidInput", err)
+		}
+	})
+	noPanic(t, "Wait", func() {
+		if err := c.Wait(nilCtx, 1, errors.New("x")); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Wait(nil ctx) = %v, want ErrInvalidInput", err)
+		}
+	})
+	if n := mt.GetTotalCallCount(); n != 0 {
+		t.Fatalf("%d requests sent with a nil context", n)
 	}
 }
 
