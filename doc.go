@@ -45,8 +45,9 @@
 // An error's text starts with the name of the package whose function or method you
 // called, once: "hybridclients: GET /api/v1/Tenants/…/HybridClients/…: 404 Not Found: …",
 // "secrets: limit of secrets per client reached: …", "identity: invalid TenantID: …" (the
-// calls of this package: [Config.Validate], the credentials' Token, [Secret.WriteFile] and
-// [Secret.ReplaceFile]), "hybridclientstest: …" for the fake. What such an error holds
+// calls of this package: [Config.Validate], the credentials' Token, the [TokenEndpoint] a
+// custom Credentials gets, [Secret.WriteFile] and [Secret.ReplaceFile]),
+// "hybridclientstest: …" for the fake. What such an error holds
 // prints without a prefix of its own: the typed errors above and the sentinels (errors.As
 // gives "GET /api/…: 404 Not Found: …"), and an error that the call met in another package
 // of the SDK (hybridclients.New validating the Config, hybridclients.ScanExpiry reading

@@ -303,7 +303,8 @@ func TestCancelSignInSendsAccessDeniedBackWithState(t *testing.T) {
 		t.Errorf("sent back to %s, want %s", got, callback)
 	}
 	if q.Get("error") != "access_denied" || q.Get("state") != "s-cancel" || q.Has("code") {
-		t.Errorf("sent back with %v, want error=access_denied, state=s-cancel and no code", q)
+		// Never the query itself: it would show a code.
+		t.Errorf("sent back with error %q, state %q, a code: %v; want error=access_denied, state=s-cancel and no code", q.Get("error"), q.Get("state"), q.Has("code"))
 	}
 	// Cancel leaves nothing behind: the next sign-in works.
 	if _, err := w.signIn(t, "", w.secret); err != nil {

@@ -100,10 +100,14 @@ func (r *Road) Discover(ctx context.Context, need ...string) (*Document, error) 
 func (r *Road) TokenURL(ctx context.Context) (string, error) {
 	doc, err := r.discover(ctx, "; set ClientCredentialsOptions.TokenURL to trust it", []string{FieldToken})
 	if err != nil {
-		return "", err
+		return "", rules.Prefixed(endpointPackage, err)
 	}
 	return doc.Token, nil
 }
+
+// endpointPackage names the errors of the identity.TokenEndpoint methods: a custom
+// Credentials calls them as methods of package identity.
+const endpointPackage = "identity"
 
 // discover is Discover; hint ends the message of an endpoint off the resource's origin.
 func (r *Road) discover(ctx context.Context, hint string, need []string) (*Document, error) {
@@ -184,12 +188,12 @@ func (r *Road) at(p string) *url.URL {
 // clientID with secret. It implements identity.TokenEndpoint.
 func (r *Road) ClientCredentials(ctx context.Context, tokenURL, clientID string, secret identity.Secret) (*oauth2.Token, error) {
 	if err := r.ready(ctx); err != nil {
-		return nil, err
+		return nil, rules.Prefixed(endpointPackage, err)
 	}
 	cc := clientcredentials.Config{ClientID: clientID, ClientSecret: secret.Reveal(), TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams}
 	tok, err := r.grant(ctx, r.retrying, tokenURL, cc.Token)
 	if err != nil {
-		return nil, refusedClient(err, fmt.Sprintf("the client %q was not accepted: check the client id and secret of Config.Credentials (OCS_CLIENT_ID / OCS_CLIENT_SECRET in the examples): wrong, expired or deleted", clientID))
+		return nil, rules.Prefixed(endpointPackage, refusedClient(err, fmt.Sprintf("the client %q was not accepted: check the client id and secret of Config.Credentials (OCS_CLIENT_ID / OCS_CLIENT_SECRET in the examples): wrong, expired or deleted", clientID)))
 	}
 	return tok, nil
 }

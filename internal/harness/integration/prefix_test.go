@@ -117,6 +117,12 @@ func TestEveryErrorStartsWithThePackageCalledOnce(t *testing.T) {
 	}
 	var nilCtx context.Context
 	var zero secrets.Client
+	// Credentials of one's own ask the SDK's TokenEndpoint for tokens: its errors are
+	// identity's, and the call that needed the token names hybridclients.
+	own := &ownCredentials{}
+	withOwn := cfg
+	withOwn.Credentials = own
+	_, ownErr := newClients(t, withOwn).Get(ctx, id)
 
 	cases := []struct {
 		pkg, what string
@@ -134,6 +140,8 @@ func TestEveryErrorStartsWithThePackageCalledOnce(t *testing.T) {
 		}(), identity.ErrInvalidInput},
 		{"identity", "WriteFile over a file", identity.NewSecret("v").WriteFile(existing), identity.ErrFileExists},
 		{"identity", "ReplaceFile of an empty secret", identity.Secret{}.ReplaceFile(existing), nil},
+		{"identity", "TokenEndpoint.ClientCredentials refused", own.got, identity.ErrUnauthorized},
+		{"hybridclients", "Get whose own Credentials were refused", ownErr, identity.ErrUnauthorized},
 
 		{"hybridclients", "New with a bad Config", func() error { _, err := hybridclients.New(badCfg); return err }(), identity.ErrInvalidInput},
 		{"hybridclients", "Get of a missing client", func() error { _, err := clients.Get(ctx, missing); return err }(), identity.ErrNotFound},
@@ -218,3 +226,18 @@ func TestEveryErrorStartsWithThePackageCalledOnce(t *testing.T) {
 		}
 	}
 }
+
+// ownCredentials are Credentials of one's own that ask the SDK's TokenEndpoint for a token
+// with a client that does not exist, and keep the error they got.
+type ownCredentials struct{ got error }
+
+func (c *ownCredentials) Token(ctx context.Context, req identity.TokenRequest) (*oauth2.Token, error) {
+	u, err := req.Endpoint.TokenURL(ctx)
+	if err == nil {
+		_, err = req.Endpoint.ClientCredentials(ctx, u, uuid.NewString(), identity.NewSecret("not-its-secret"))
+	}
+	c.got = err
+	return nil, err
+}
+
+func (c *ownCredentials) Invalidate(*oauth2.Token) {}
