@@ -13,7 +13,8 @@ import "time"
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
-	// After waits for d on this clock, then sends the time on the channel it returned,
-	// as time.After does.
+	// After returns a channel that receives the time once d has passed on this clock, as
+	// time.After does. No call of the SDK waits on it yet: the only waits are those of
+	// retries, on the system clock.
 	After(d time.Duration) <-chan time.Time
 }

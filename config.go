@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity/internal/rules"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Regional hosts of CONNECT data services ("resources"). The US-West host is the primary
@@ -33,8 +35,9 @@ const (
 )
 
 // Config says how to reach and authenticate to one tenant. It is a plain value: build it
-// once and pass it to hybridclients.New and secrets.New. No constructor that takes a Config
-// makes a network call; the first token is fetched by the first API call.
+// once and pass it to hybridclients.New and secrets.New. Those make no network call; the
+// first token is fetched by the first API call. hybridclients.DiscoverSignIn, which takes
+// a Config too, reads the identity server's discovery document at once.
 //
 // A Config prints without its secret: credentials show their kind and client id only.
 type Config struct {
@@ -51,7 +54,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Retry tunes retries of transient failures; the zero value means the defaults.
 	Retry RetryPolicy
-	// Logger receives debug records of requests, retries and token fetches. Nil means
+	// Logger receives a debug record of every API request (method, path, status,
+	// attempts, time taken; the error of one that failed) and of each retry. Nil means
 	// silent. Records never hold a secret value, a token or a request body.
 	Logger *slog.Logger
 	// UserAgent is appended to the SDK's User-Agent header, e.g. "my-provisioner/1.2".
@@ -61,6 +65,18 @@ type Config struct {
 	MaxResponseBytes int64
 	// Clock is the time expiries are decided by (see Clock); nil means the system clock.
 	Clock Clock
+	// TracerProvider receives an OpenTelemetry span for each operation (Get, Create, Add,
+	// Rotate, a scan, ...) with a child span for each HTTP attempt. Nil records no spans;
+	// OpenTelemetry's global provider is not used unless you pass it
+	// (otel.GetTracerProvider()), so that a program that set one for other purposes
+	// costs nothing here until it asks. Spans never hold a secret value, a token, a
+	// header, a body or an error message.
+	TracerProvider trace.TracerProvider
+	// MeterProvider receives the SDK's OpenTelemetry metrics: requests by operation and
+	// status, retries, 429s, token requests, rotations by result, days to expiry of the
+	// secrets that expiry checks see, and clients at risk of lockout. Nil records none
+	// (the global provider is not used unless you pass it).
+	MeterProvider metric.MeterProvider
 }
 
 // RetryPolicy says how transient failures are retried. Idempotent calls (GET, HEAD, PUT,
@@ -112,9 +128,13 @@ func validateGUID(field, value string) error {
 	return nil
 }
 
-// Validate reports every broken rule of the Config at once (errors.Join of
-// *ValidationError); nil when the Config is usable.
+// Validate reports every broken rule of the Config at once, nil when the Config is
+// usable: errors.As finds the first *ValidationError, ValidationErrors returns them all.
 func (c Config) Validate() error {
+	return rules.Prefixed(pkgName, c.validate())
+}
+
+func (c Config) validate() error {
 	var errs []error
 	if _, err := c.resourceURL(); err != nil {
 		errs = append(errs, err)

@@ -1,6 +1,7 @@
 package identity_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,6 +32,10 @@ func joined(err error) []error {
 	if err == nil {
 		return nil
 	}
+	// Validate's errors are joined under the package's name.
+	if u, ok := err.(interface{ Unwrap() error }); ok && u.Unwrap() != nil {
+		err = u.Unwrap()
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}
@@ -50,6 +55,17 @@ func fields(t *testing.T, err error) []string {
 		out = append(out, ve.Field)
 	}
 	return out
+}
+
+// noPanic runs f and turns a panic into a test failure.
+func noPanic(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s panicked: %v", what, r)
+		}
+	}()
+	f()
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -148,6 +164,30 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+func TestConfigValidateRefusesAResourceWithAPathQueryOrFragment(t *testing.T) {
+	for _, r := range []string{
+		"https://uswe.datahub.connect.aveva.com/api/v1",
+		"https://uswe.datahub.connect.aveva.com/api/v1/",
+		"http://127.0.0.1:8080/base",
+		"https://example.com/?x=1",
+		"https://example.com/#top",
+		"https://example.com/%2F",
+	} {
+		cfg := validConfig()
+		cfg.Resource = r
+		if got := fields(t, cfg.Validate()); len(got) != 1 || got[0] != "Resource" {
+			t.Errorf("Resource %q: fields %v, want [Resource]", r, got)
+		}
+	}
+	for _, r := range []string{"https://example.com", "https://example.com/", identity.RegionEUWest + "//"} {
+		cfg := validConfig()
+		cfg.Resource = r
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("Resource %q: %v", r, err)
+		}
+	}
+}
+
 func TestConfigValidateReportsAllAtOnce(t *testing.T) {
 	cfg := identity.Config{
 		Resource: "http://example.com",
@@ -173,6 +213,70 @@ func TestConfigValidateReportsAllAtOnce(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "\n") + 1; n != len(want) {
 		t.Errorf("error has %d lines, want %d:\n%v", n, len(want), err)
+	}
+}
+
+func TestTokenURLFollowsTheRulesOfResource(t *testing.T) {
+	cases := []struct {
+		tokenURL string
+		ok       bool
+	}{
+		{"https://login.example.com/connect/token", true},
+		{"http://127.0.0.1:9/identity/connect/token", true},
+		{"http://localhost/token", true},
+		{"http://login.example.com/connect/token", false},
+		{"https://user:hunter2-password@login.example.com/token", false},
+		{"https://login.example.com/token#frag", false},
+		{"ftp://login.example.com/token", false},
+		{"/relative/token", false},
+	}
+	for _, tc := range cases {
+		cfg := validConfig()
+		cfg.Credentials = newClientCreds(&identity.ClientCredentialsOptions{TokenURL: tc.tokenURL})
+		err := cfg.Validate()
+		if tc.ok {
+			if err != nil {
+				t.Errorf("TokenURL %q: %v", tc.tokenURL, err)
+			}
+			continue
+		}
+		if got := fields(t, err); len(got) != 1 || got[0] != "TokenURL" {
+			t.Errorf("TokenURL %q: fields %v (err %v), want [TokenURL]", tc.tokenURL, got, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("TokenURL %q: the password is in %q", tc.tokenURL, err)
+		}
+	}
+
+	// Used without a Config, the credentials refuse it too, before sending anything.
+	s := newIDServer(t, nil)
+	creds := newClientCreds(&identity.ClientCredentialsOptions{TokenURL: "http://user:hunter2-password@login.example.com/token"})
+	_, err := creds.Token(context.Background(), s.request())
+	if !errors.Is(err, identity.ErrInvalidInput) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("Token = %v, want ErrInvalidInput without the password", err)
+	}
+	if n := s.tokens.Load() + s.discoveries.Load() + s.others.Load(); n != 0 {
+		t.Fatalf("%d requests sent", n)
+	}
+}
+
+func TestTypedNilCredentialsAreRefusedAndNeverPanic(t *testing.T) {
+	var cc *identity.ClientCredentials
+	var ts *identity.TokenSourceCredentials
+	var st *identity.StaticToken
+	for _, creds := range []identity.Credentials{cc, ts, st, &identity.TokenSourceCredentials{}, &identity.StaticToken{}} {
+		cfg := validConfig()
+		cfg.Credentials = creds
+		err := cfg.Validate()
+		if got := fields(t, err); len(got) != 1 || got[0] != "Credentials" {
+			t.Errorf("%T: fields %v (err %v), want [Credentials]", creds, got, err)
+		}
+		noPanic(t, "Token", func() {
+			if _, err := creds.Token(context.Background(), identity.TokenRequest{}); err == nil {
+				t.Errorf("%T: Token gave no error", creds)
+			}
+			creds.Invalidate(&oauth2.Token{AccessToken: "x"})
+		})
 	}
 }
 

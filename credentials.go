@@ -100,7 +100,7 @@ type ClientCredentialsOptions struct {
 }
 
 // NewClientCredentials returns Credentials for a client-credential client. It makes no
-// network call; Config.Validate (called by every constructor that takes a Config) checks
+// network call; Config.Validate (which hybridclients.New and secrets.New call) checks
 // ClientCredentialsOptions.TokenURL.
 func NewClientCredentials(clientID string, secret Secret, opts *ClientCredentialsOptions) *ClientCredentials {
 	c := &ClientCredentials{clientID: clientID, secret: secret}
@@ -125,6 +125,11 @@ func (c *ClientCredentials) validate() error {
 // cached one of that Resource is missing or about to expire. It implements Credentials:
 // the SDK calls it.
 func (c *ClientCredentials) Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
+	v, err := c.token(ctx, req)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func (c *ClientCredentials) token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
 	if c == nil {
 		return nil, &ValidationError{Field: "Credentials", Rule: "must not be a nil pointer", Value: "*identity.ClientCredentials(nil)"}
 	}

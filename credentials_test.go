@@ -305,6 +305,34 @@ func TestClientCredentialsForeignTokenEndpoint(t *testing.T) {
 	}
 }
 
+func TestClientCredentialsNeverSendTheSecretWhereARedirectPoints(t *testing.T) {
+	// Even with an HTTPClient that follows redirects (the caller's own), the secret never
+	// goes to the place a redirect names.
+	var other atomic.Int32
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		other.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"stolen","token_type":"Bearer","expires_in":3600}`))
+	}))
+	defer o.Close()
+	s := newIDServer(t, func(s *idServer) {
+		s.tokenEndpoint = o.URL + "/identity/connect/token" // ignored: TokenURL is set
+	})
+	redir := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, o.URL+"/identity/connect/token", http.StatusPermanentRedirect)
+	}))
+	defer redir.Close()
+	creds := newClientCreds(&identity.ClientCredentialsOptions{TokenURL: redir.URL + "/identity/connect/token"})
+	following := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
+	tok, err := creds.Token(context.Background(), roadTo(s.resource(), following))
+	if other.Load() != 0 {
+		t.Fatalf("the redirect's target got %d requests", other.Load())
+	}
+	if tok != nil || !errors.Is(err, identity.ErrUnauthorized) || strings.Contains(err.Error(), clientSecret) {
+		t.Fatalf("Token = %v, %v: want ErrUnauthorized without the secret", tok, err)
+	}
+}
+
 func TestClientCredentialsDiscoveryFailures(t *testing.T) {
 	t.Run("status", func(t *testing.T) {
 		s := newIDServer(t, nil)
@@ -586,6 +614,25 @@ func TestStaticToken(t *testing.T) {
 		if !errors.As(err, &ve) {
 			t.Errorf("empty static token: err = %v, want *ValidationError", err)
 		}
+	}
+}
+
+func TestCredentialsTokenWithANilContextIsAnError(t *testing.T) {
+	s := newIDServer(t, nil)
+	var nilCtx context.Context
+	for _, creds := range []identity.Credentials{
+		newClientCreds(nil),
+		identity.NewStaticToken(identity.NewSecret("tok")),
+		identity.NewTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"})),
+	} {
+		noPanic(t, "Token", func() {
+			if _, err := creds.Token(nilCtx, s.request()); !errors.Is(err, identity.ErrInvalidInput) {
+				t.Errorf("%T: Token(nil ctx) = %v, want ErrInvalidInput", creds, err)
+			}
+		})
+	}
+	if n := s.tokens.Load() + s.discoveries.Load(); n != 0 {
+		t.Fatalf("%d requests sent", n)
 	}
 }
 

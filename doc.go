@@ -18,8 +18,9 @@
 //
 //   - [Config]: the region ([RegionUSWest], [RegionEUWest], ...), the tenant, the
 //     [Credentials] ([NewClientCredentials], [NewTokenSource] for a signed-in
-//     administrator's token, [NewStaticToken]), retries, logging and limits. Making a
-//     client from a Config never touches the network.
+//     administrator's token, [NewStaticToken]), retries, logging, OpenTelemetry tracing
+//     and metrics (off unless providers are set) and limits. Making a client from a
+//     Config never touches the network.
 //   - [Secret]: every one-time secret value and every credential travels in a Secret,
 //     which shows [REDACTED] wherever it is printed, logged or encoded; [Secret.Reveal]
 //     returns the value, [Secret.WriteFile] stores it in a new 0600 file and
@@ -27,13 +28,32 @@
 //   - Errors as values: [*Error] for an answer of the service, matched by status with
 //     errors.Is ([ErrNotFound], [ErrConflict], [ErrForbidden], ...); [*ValidationError]
 //     for input refused before sending (all broken rules at once, [ErrInvalidInput]);
-//     [*ResponseError] for an unusable success answer; [ErrOutcomeUnknown] when a
-//     non-idempotent call could not be settled.
+//     [*ResponseError] for an unusable success answer; [*ConnectionError] for no answer
+//     ([ErrUnreachable]); [*AuthError] for a refusal of the token endpoint;
+//     [*OutcomeError] ([ErrOutcomeUnknown]) when a call that creates something could not
+//     be settled. See Errors below for their texts.
 //
-// Every call goes through one path: the request is validated, then sent through a retry
-// layer (go-retryablehttp: idempotent calls retried on connection errors, 408, 429 and
-// 5xx, with jittered exponential backoff, a capped Retry-After, and no wait past the
-// context's deadline), an auth layer (x/oauth2 tokens, cached and shared, refreshed
-// before expiry, one fetch at a time, never sent to another host), and the base
-// transport. Responses are read with a size bound and always drained and closed.
+// Every call goes through one path: the request is validated, then sent by one retry
+// loop (idempotent calls retried on connection errors, 408, 429 and 5xx, with jittered
+// exponential backoff, a capped Retry-After, and no wait past the context's deadline;
+// go-retryablehttp tells the connection errors no retry mends), each attempt taking an
+// x/oauth2 token (cached and shared, refreshed before expiry, one fetch at a time, never
+// sent to another host) and going out through the base transport. Responses are read with a size bound and always drained and closed.
+//
+// # Errors
+//
+// An error's text starts with the name of the package whose function or method you
+// called, once: "hybridclients: GET /api/v1/Tenants/…/HybridClients/…: 404 Not Found: …",
+// "secrets: limit of secrets per client reached: …", "identity: invalid TenantID: …" (the
+// calls of this package: [Config.Validate], the credentials' Token, the [TokenEndpoint] a
+// custom Credentials gets, [Secret.WriteFile] and [Secret.ReplaceFile]),
+// "hybridclientstest: …" for the fake. What such an error holds
+// prints without a prefix of its own: the typed errors above and the sentinels (errors.As
+// gives "GET /api/…: 404 Not Found: …"), and an error that the call met in another package
+// of the SDK (hybridclients.New validating the Config, hybridclients.ScanExpiry reading
+// secrets). A request that breaks several rules prints one rule a line, the prefix on the
+// first. Errors of your own functions pass through as they are: a failed Store of
+// secrets.Client.Rotate ends a "secrets: …" message; the Err of a hybridclients.Each result
+// is what your work function returned. A hybridclients.PanicError is a panic value, not
+// a returned error, and names its package itself.
 package identity

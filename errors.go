@@ -11,33 +11,38 @@ import (
 	"unicode/utf8"
 )
 
+// pkgName starts the text of every error that a function or method of this package
+// returns (see the package doc's Errors section); the typed errors and sentinels print
+// without it, as the package the caller called names them.
+const pkgName = "identity"
+
 // Sentinel errors. An *Error matches the sentinel of its HTTP status with errors.Is, so a
 // caller writes errors.Is(err, identity.ErrNotFound) without looking at status codes.
 var (
-	ErrBadRequest   = errors.New("identity: bad request (400)")
-	ErrUnauthorized = errors.New("identity: unauthorized (401)")
-	ErrForbidden    = errors.New("identity: forbidden (403)")
-	ErrNotFound     = errors.New("identity: not found (404)")
-	ErrTimeout      = errors.New("identity: request timeout (408)")
-	ErrConflict     = errors.New("identity: conflict (409)")
-	ErrRateLimited  = errors.New("identity: rate limited (429)")
-	ErrServer       = errors.New("identity: server error (5xx)")
+	ErrBadRequest   = errors.New("bad request (400)")
+	ErrUnauthorized = errors.New("unauthorized (401)")
+	ErrForbidden    = errors.New("forbidden (403)")
+	ErrNotFound     = errors.New("not found (404)")
+	ErrTimeout      = errors.New("request timeout (408)")
+	ErrConflict     = errors.New("conflict (409)")
+	ErrRateLimited  = errors.New("rate limited (429)")
+	ErrServer       = errors.New("server error (5xx)")
 
 	// ErrInvalidInput matches every *ValidationError: the request was refused locally and
 	// nothing was sent.
-	ErrInvalidInput = errors.New("identity: invalid input")
+	ErrInvalidInput = errors.New("invalid input")
 	// ErrInvalidResponse matches a *ResponseError: the service answered with a success
 	// status but a body the SDK could not use (not JSON, truncated, too large).
-	ErrInvalidResponse = errors.New("identity: invalid response")
+	ErrInvalidResponse = errors.New("invalid response")
 	// ErrResponseTooLarge matches a response whose body exceeded Config.MaxResponseBytes.
-	ErrResponseTooLarge = errors.New("identity: response too large")
+	ErrResponseTooLarge = errors.New("response too large")
 	// ErrOutcomeUnknown means the SDK could not establish whether a call that changes
 	// something took effect; the error says what may be left. An *OutcomeError (create,
 	// add, rotate) or a *ConnectionError of a write whose request may have arrived.
-	ErrOutcomeUnknown = errors.New("identity: outcome unknown")
+	ErrOutcomeUnknown = errors.New("outcome unknown")
 	// ErrUnreachable matches a *ConnectionError: the service could not be reached, or the
 	// connection broke before its answer was read, and no attempt left could mend it.
-	ErrUnreachable = errors.New("identity: service unreachable or answer lost")
+	ErrUnreachable = errors.New("service unreachable or answer lost")
 )
 
 // ConnectionError is a call whose last attempt ended without an answer: the connection
@@ -60,7 +65,7 @@ func (e *ConnectionError) Error() string {
 	if e.Sent {
 		what = "connection lost before the answer was read"
 	}
-	return fmt.Sprintf("identity: %s %s: %s: %v", e.Method, e.Path, what, e.Err)
+	return fmt.Sprintf("%s %s: %s: %v", e.Method, e.Path, what, e.Err)
 }
 
 // Unwrap returns the network error.
@@ -103,12 +108,13 @@ type Error struct {
 }
 
 // Error describes the failure on one line: method, path, status, and what the service
-// said, e.g. "identity: GET /api/v1/Tenants/…/HybridClients/…: 404 Not Found: The client
-// does not exist." Code is left out when it only repeats the status text.
+// said, e.g. "GET /api/v1/Tenants/…/HybridClients/…: 404 Not Found: The client does not
+// exist." (returned by hybridclients.Get, it reads "hybridclients: GET ..."). Code is left
+// out when it only repeats the status text.
 func (e *Error) Error() string {
 	var b strings.Builder
 	status := http.StatusText(e.StatusCode)
-	fmt.Fprintf(&b, "identity: %s %s: %d %s", e.Method, e.Path, e.StatusCode, status)
+	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.Path, e.StatusCode, status)
 	// The service's texts are made printable and bounded: a reply cannot forge log lines.
 	// Its Error property mostly repeats the status text ("Not Found"): shown once.
 	if e.Code != "" && !sameWords(e.Code, status) {
@@ -181,7 +187,7 @@ func (e *ResponseError) Error() string {
 	if e.TooLarge {
 		what = "response body over the size limit"
 	}
-	return fmt.Sprintf("identity: %s %s: %d: %s: %v", e.Method, e.Path, e.StatusCode, what, e.Err)
+	return fmt.Sprintf("%s %s: %d: %s: %v", e.Method, e.Path, e.StatusCode, what, e.Err)
 }
 
 // Unwrap returns the underlying reading or decoding error.
@@ -210,7 +216,7 @@ type ValidationError struct {
 
 // Error names the field, the rule and the offending value.
 func (e *ValidationError) Error() string {
-	return fmt.Sprintf("identity: invalid %s: %s (got %s)", e.Field, e.Rule, showValue(e.Value))
+	return fmt.Sprintf("invalid %s: %s (got %s)", e.Field, e.Rule, showValue(e.Value))
 }
 
 // Is matches ErrInvalidInput.
@@ -283,7 +289,7 @@ func excerpt(s string, max int) string {
 // behind, so the caller (or a person) can check and clean up. It matches
 // ErrOutcomeUnknown, and unwraps to the errors met.
 type OutcomeError struct {
-	Op       string // "create hybrid client", "add secret" or "rotate secret"
+	Op       string // "create hybrid client" or "add secret" (a Rotate's add too)
 	ClientID string // the client concerned
 	// ClientMayExist is true when the client of a create may have been created by this
 	// call (it was, or nobody could check).
@@ -301,7 +307,7 @@ type OutcomeError struct {
 // Error says what is unknown and what may be left.
 func (e *OutcomeError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "identity: %s for client %s: outcome unknown", e.Op, e.ClientID)
+	fmt.Fprintf(&b, "%s for client %s: outcome unknown", e.Op, e.ClientID)
 	if e.ClientMayExist {
 		b.WriteString("; the client may exist")
 	}
@@ -327,7 +333,10 @@ func (e *OutcomeError) Is(target error) bool { return target == ErrOutcomeUnknow
 // disabled client, a used code; or a redirect (3xx) answered to OpenID discovery or a
 // token request, which the SDK never follows (the client secret, a code or a token would
 // go to whatever the redirect names). It matches ErrUnauthorized. A 5xx of the token
-// endpoint is an *Error matching ErrServer instead.
+// endpoint is an *Error matching ErrServer instead. An invalid_client refusal (the client
+// id and secret were not accepted) comes wrapped in a message that names the client and
+// what to check: the client id and secret of Config.Credentials, or the secret given to
+// a hybridclients.SignIn.
 type AuthError struct {
 	StatusCode  int
 	Code        string // the OAuth2 "error", e.g. "invalid_client"
@@ -337,9 +346,9 @@ type AuthError struct {
 // Error describes the refusal; it never holds the credentials.
 func (e *AuthError) Error() string {
 	if e.StatusCode >= 300 && e.StatusCode <= 399 {
-		return "identity: redirect refused: " + excerpt(e.Description, 400)
+		return "redirect refused: " + excerpt(e.Description, 400)
 	}
-	s := fmt.Sprintf("identity: token request refused: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	s := fmt.Sprintf("token request refused: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	if e.Code != "" {
 		s += ": " + e.Code
 	}

@@ -143,18 +143,18 @@ func TestErrorMessageNamesTheStatusOnce(t *testing.T) {
 		code   string
 		want   string
 	}{
-		{404, "Not Found", "identity: GET /p: 404 Not Found: The client does not exist."},
-		{404, "NotFound", "identity: GET /p: 404 Not Found: The client does not exist."},
-		{400, "Bad Request", "identity: GET /p: 400 Bad Request: The client does not exist."},
-		{400, "bad request", "identity: GET /p: 400 Bad Request: The client does not exist."},
-		{401, "Unauthorized", "identity: GET /p: 401 Unauthorized: The client does not exist."},
-		{403, "Forbidden", "identity: GET /p: 403 Forbidden: The client does not exist."},
-		{409, "Conflict", "identity: GET /p: 409 Conflict: The client does not exist."},
-		{500, "Internal Server Error", "identity: GET /p: 500 Internal Server Error: The client does not exist."},
-		{503, "Service Unavailable", "identity: GET /p: 503 Service Unavailable: The client does not exist."},
+		{404, "Not Found", "GET /p: 404 Not Found: The client does not exist."},
+		{404, "NotFound", "GET /p: 404 Not Found: The client does not exist."},
+		{400, "Bad Request", "GET /p: 400 Bad Request: The client does not exist."},
+		{400, "bad request", "GET /p: 400 Bad Request: The client does not exist."},
+		{401, "Unauthorized", "GET /p: 401 Unauthorized: The client does not exist."},
+		{403, "Forbidden", "GET /p: 403 Forbidden: The client does not exist."},
+		{409, "Conflict", "GET /p: 409 Conflict: The client does not exist."},
+		{500, "Internal Server Error", "GET /p: 500 Internal Server Error: The client does not exist."},
+		{503, "Service Unavailable", "GET /p: 503 Service Unavailable: The client does not exist."},
 		// A code that says more than the status stays.
-		{400, "ClientLimitReached", "identity: GET /p: 400 Bad Request: ClientLimitReached: The client does not exist."},
-		{404, "Not Found here", "identity: GET /p: 404 Not Found: Not Found here: The client does not exist."},
+		{400, "ClientLimitReached", "GET /p: 400 Bad Request: ClientLimitReached: The client does not exist."},
+		{404, "Not Found here", "GET /p: 404 Not Found: Not Found here: The client does not exist."},
 	} {
 		e := &identity.Error{StatusCode: c.status, Method: "GET", Path: "/p", Code: c.code, Reason: "The client does not exist."}
 		if got := e.Error(); got != c.want {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/ocs-go/identity/internal/rules"
 )
 
 // Redacted is what a Secret shows wherever it is printed, logged or encoded.
@@ -58,8 +60,9 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `
 // MarshalText encodes the Secret as [REDACTED] (used by encoding/xml, map keys, flags, ...).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
 
-// ErrFileExists is returned by Secret.WriteFile when the file is already there.
-var ErrFileExists = errors.New("identity: file already exists")
+// ErrFileExists is matched (errors.Is) by the error of Secret.WriteFile when the file is
+// already there.
+var ErrFileExists = errors.New("file already exists")
 
 // WriteFile stores the secret's value in a new file at path, readable and writable by the
 // owner only (mode 0600). It refuses to overwrite an existing file (errors.Is(err,
@@ -67,19 +70,23 @@ var ErrFileExists = errors.New("identity: file already exists")
 // write completely. The value is written as is, without a trailing newline. To put a new
 // value where an application reads the old one, as a rotation does, use ReplaceFile.
 func (s Secret) WriteFile(path string) error {
+	return rules.Prefixed(pkgName, s.writeFile(path))
+}
+
+func (s Secret) writeFile(path string) error {
 	if s.IsZero() {
 		return errEmptySecret()
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("identity: writing secret to %s: %w", path, ErrFileExists)
+			return fmt.Errorf("writing secret to %s: %w", path, ErrFileExists)
 		}
-		return fmt.Errorf("identity: writing secret: %w", err)
+		return fmt.Errorf("writing secret: %w", err)
 	}
 	if err := writeSynced(f, *s.v); err != nil {
 		_ = os.Remove(path)
-		return fmt.Errorf("identity: writing secret to %s: %w", path, err)
+		return fmt.Errorf("writing secret to %s: %w", path, err)
 	}
 	return nil
 }
@@ -102,7 +109,7 @@ func (s Secret) WriteFile(path string) error {
 // pass the link's target (filepath.EvalSymlinks) to replace that file instead. The rename
 // is atomic on a local file system; network file systems may not promise it.
 func (s Secret) ReplaceFile(path string) error {
-	return s.replaceFile(path, osFiles{})
+	return rules.Prefixed(pkgName, s.replaceFile(path, osFiles{}))
 }
 
 // files are the file operations of replaceFile that can fail, so that tests can make
@@ -122,7 +129,7 @@ func (s Secret) replaceFile(path string, fs files) error {
 		return errEmptySecret()
 	}
 	if path == "" {
-		return errors.New("identity: replacing secret file: empty path")
+		return errors.New("replacing secret file: empty path")
 	}
 	dir, name := filepath.Split(path)
 	if dir == "" {
@@ -132,7 +139,7 @@ func (s Secret) replaceFile(path string, fs files) error {
 	// says whose it is, should a crash leave one behind.
 	tmp, err := os.CreateTemp(dir, "."+name+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("identity: replacing secret file %s: %w", path, err)
+		return fmt.Errorf("replacing secret file %s: %w", path, err)
 	}
 	err = fs.writeSynced(tmp, *s.v)
 	if err == nil {
@@ -141,7 +148,7 @@ func (s Secret) replaceFile(path string, fs files) error {
 	if err != nil {
 		_ = tmp.Close() // closed already unless the write failed half-way; Windows cannot remove an open file
 		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("identity: replacing secret file %s: %w", path, err)
+		return fmt.Errorf("replacing secret file %s: %w", path, err)
 	}
 	// The rename is done: path holds the new value. An error now would tell a caller
 	// (Rotate's Store) that it does not, and the new secret would be deleted while the
@@ -171,4 +178,4 @@ func syncDir(dir string) {
 	}
 }
 
-func errEmptySecret() error { return errors.New("identity: refusing to write an empty secret") }
+func errEmptySecret() error { return errors.New("refusing to write an empty secret") }

@@ -70,10 +70,10 @@ func (c *tokenCache) Token(ctx context.Context, req TokenRequest) (*oauth2.Token
 	}
 	tok, err := c.fetch(ctx, req)
 	if err == nil && (tok == nil || tok.AccessToken == "") {
-		err = errors.New("identity: token source returned an empty token")
+		err = errors.New("token source returned an empty token")
 	}
 	if err == nil && !tok.Expiry.IsZero() && !time.Now().Before(tok.Expiry) {
-		err = errors.New("identity: token source returned an expired token")
+		err = errors.New("token source returned an expired token")
 	}
 	if err != nil {
 		if cur.usable(time.Now()) {

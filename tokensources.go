@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 
+	"github.com/ocs-go/identity/internal/rules"
 	"golang.org/x/oauth2"
 )
 
@@ -27,9 +28,10 @@ func NewTokenSource(ts oauth2.TokenSource) *TokenSourceCredentials {
 // missing or about to expire. It implements Credentials: the SDK calls it.
 func (c *TokenSourceCredentials) Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
 	if err := c.validate(); err != nil {
-		return nil, err
+		return nil, rules.Prefixed(pkgName, err)
 	}
-	return c.tc.Token(ctx, req)
+	tok, err := c.tc.Token(ctx, req)
+	return tok, rules.Prefixed(pkgName, err)
 }
 
 // Invalidate drops rejected when it is the cached token. It implements Credentials: the
@@ -72,9 +74,10 @@ func NewStaticToken(token Secret) *StaticToken {
 // Token returns the static token. It implements Credentials: the SDK calls it.
 func (s *StaticToken) Token(ctx context.Context, req TokenRequest) (*oauth2.Token, error) {
 	if err := s.validate(); err != nil {
-		return nil, err
+		return nil, rules.Prefixed(pkgName, err)
 	}
-	return s.tc.Token(ctx, req)
+	tok, err := s.tc.Token(ctx, req)
+	return tok, rules.Prefixed(pkgName, err)
 }
 
 // Invalidate does nothing that changes the token: the next call sends it again. It

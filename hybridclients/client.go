@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
+	"github.com/ocs-go/identity/internal/rules"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
@@ -28,6 +30,11 @@ type Client struct {
 // New returns a Client for cfg. It validates cfg (every broken rule at once) and makes no
 // network call: the first token is fetched by the first call.
 func New(cfg identity.Config) (*Client, error) {
+	v, err := newClient(cfg)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func newClient(cfg identity.Config) (*Client, error) {
 	// One base transport for both packages, so they share connections as well as the
 	// token (which the Credentials value caches). Only its Transport and Timeout are used.
 	cfg.HTTPClient = idserver.NewClient(idserver.Base(cfg.HTTPClient))
@@ -75,9 +82,21 @@ func (c *Client) ready() error {
 
 const collection = "HybridClients"
 
+// pkgName starts the text of every error this package's functions and methods return
+// (see the identity package's Errors section).
+const pkgName = "hybridclients"
+
 // Get returns the hybrid client with the given id (a GUID). A missing client is an error
 // matching identity.ErrNotFound.
 func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Get", id)
+	v, err := c.get(ctx, id)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) get(ctx context.Context, id string) (*HybridClient, error) {
 	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return nil, err
 	}
@@ -94,6 +113,14 @@ func (c *Client) Get(ctx context.Context, id string) (*HybridClient, error) {
 // tell a missing client from an unknown tenant: with a mistyped TenantID, Exists reports
 // false, and every other call fails with identity.ErrNotFound.
 func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Exists", id)
+	v, err := c.exists(ctx, id)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) exists(ctx context.Context, id string) (bool, error) {
 	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return false, err
 	}
@@ -109,6 +136,13 @@ func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
 // an error matching identity.ErrNotFound, except when a retry of this same call meets
 // it: then an earlier attempt did the deletion, and Delete returns nil.
 func (c *Client) Delete(ctx context.Context, id string) error {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Delete", id)
+	err := rules.Prefixed(pkgName, c.delete(ctx, id))
+	op.End(err)
+	return err
+}
+
+func (c *Client) delete(ctx context.Context, id string) error {
 	if err := errors.Join(c.ready(), validate.GUID("ID", id)); err != nil {
 		return err
 	}
@@ -117,4 +151,12 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
+}
+
+// tel is the Client's telemetry (nil: none, or a zero or nil Client).
+func (c *Client) tel() *telemetry.Telemetry {
+	if c == nil {
+		return nil
+	}
+	return c.t.Telemetry()
 }

@@ -142,8 +142,8 @@ func ExampleClient_Get_errors() {
 	// Output:
 	// not found: true
 	// refused before sending: true true
-	// identity: invalid Name: must not be blank (got "")
-	// identity: invalid RedirectURIs[0]: must not hold "*": redirect URIs are matched exactly, not as patterns (got "https://*.example.com/")
+	// hybridclients: invalid Name: must not be blank (got "")
+	// invalid RedirectURIs[0]: must not hold "*": redirect URIs are matched exactly, not as patterns (got "https://*.example.com/")
 }
 
 // A Tenant Member may read but not write.

@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ocs-go/identity/internal/pager"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ocs-go/identity/internal/pager"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ocs-go/identity"
@@ -48,6 +52,18 @@ func newTest(t *testing.T) (*Client, *mocktest.Rig) {
 	c.newID = func() string { return clientID }
 	c.randN = func(n int) int { return n - 1 } // the largest marker: an hour earlier on a year
 	return c, rig
+}
+
+// loopbackClient is a Client of a loopback server running h (mocktest.Loopback): for
+// cut connections and services that page however the test likes.
+func loopbackClient(t *testing.T, h http.Handler) *Client {
+	t.Helper()
+	c, err := New(mocktest.Loopback(t, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 func TestGet(t *testing.T) {
@@ -186,6 +202,95 @@ func TestAllPagesLazily(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("yielded %d times", n)
+	}
+}
+
+// sameClientsForever ignores skip: every list answer is the same full page, with a
+// Total-Count that never ends the loop.
+func sameClientsForever(requests *atomic.Int32) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		count, _ := strconv.Atoi(r.URL.Query().Get("count"))
+		page := make([]map[string]any, count)
+		for i := range page {
+			page[i] = map[string]any{"Id": fmt.Sprintf("00000000-0000-0000-0000-%012d", i), "Name": "c"}
+		}
+		w.Header().Set("Total-Count", "10000000")
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+	})
+}
+
+func TestAllStopsWhenTheServiceIgnoresSkip(t *testing.T) {
+	var requests atomic.Int32
+	c := loopbackClient(t, sameClientsForever(&requests))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got int
+	var last error
+	for _, err := range c.All(ctx, ListOptions{PageSize: 10}) {
+		if err != nil {
+			last = err
+			break
+		}
+		got++
+	}
+	var re *identity.ResponseError
+	if !errors.Is(last, identity.ErrInvalidResponse) || !errors.As(last, &re) {
+		t.Fatalf("All ended with %v, want an *identity.ResponseError (ErrInvalidResponse)", last)
+	}
+	if got != 10 {
+		t.Errorf("All yielded %d clients, want the 10 distinct ones once each", got)
+	}
+	if n := requests.Load(); n > 5 {
+		t.Errorf("%d list requests before stopping", n)
+	}
+}
+
+// clientsFrom serves a tenant of total clients with distinct ids, paged by skip and count
+// (total < 0: new clients without end, whatever the skip).
+func clientsFrom(total int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		skip, _ := strconv.Atoi(q.Get("skip"))
+		count, _ := strconv.Atoi(q.Get("count"))
+		n := count
+		if total >= 0 {
+			n = max(0, min(count, total-skip))
+		}
+		page := make([]map[string]any, n)
+		for i := range page {
+			page[i] = map[string]any{"Id": fmt.Sprintf("00000000-0000-0000-0000-%012d", skip+i), "Name": "c"}
+		}
+		w.Header().Set("Total-Count", strconv.Itoa(max(total, 1<<30)))
+		if total >= 0 {
+			w.Header().Set("Total-Count", strconv.Itoa(total))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+	})
+}
+
+// TestAllCapStopsAnEndlessListButNotATenantSlightlyOverTheLimit: the cap on a walk stops a list that never
+// ends, but does not cut short a tenant that holds a few more clients than the service's
+// limit (a fake seeded past it, or clients created while the walk runs).
+func TestAllCapStopsAnEndlessListButNotATenantSlightlyOverTheLimit(t *testing.T) {
+	ctx := context.Background()
+	walk := func(c *Client) (n int, last error) {
+		for _, err := range c.All(ctx, ListOptions{PageSize: 1000}) {
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, nil
+	}
+	if n, err := walk(loopbackClient(t, clientsFrom(50_004))); err != nil || n != 50_004 {
+		t.Errorf("a tenant of 50,004 clients: listed %d, err %v; want all, no error", n, err)
+	}
+	n, err := walk(loopbackClient(t, clientsFrom(-1)))
+	if !errors.Is(err, identity.ErrInvalidResponse) || n > 100_000+1000 || n < 50_001 { // the page that passes the cap is yielded
+		t.Errorf("a list without end: listed %d, err %v; want a stop by 100,000 (and the page that passes it) with ErrInvalidResponse", n, err)
 	}
 }
 
@@ -371,6 +476,47 @@ func TestCreateValidation(t *testing.T) {
 	}
 }
 
+func TestNamesAndTagsWithControlOrBidiCharactersAreRefused(t *testing.T) {
+	c, rig := newTest(t)
+	ctx := context.Background()
+	bad := map[string]string{
+		"newline":        "Billing\nERROR: forged log line",
+		"carriage":       "Billing\r",
+		"tab":            "Bil\tling",
+		"ANSI escape":    "\x1b[2J\x1b[31mBilling",
+		"NUL":            "Billing\x00",
+		"C1 CSI":         "Billing\u009b31m",
+		"line separator": "Billing\u2028portal",
+		"RLO override":   "Billing \u202Egnp.exe",
+		"bidi isolate":   "\u2067Billing\u2069",
+	}
+	for name, v := range bad {
+		_, err := c.Create(ctx, CreateRequest{Name: v, Tags: []string{"ok", v}, RedirectURIs: []string{"https://app.example.com/cb"}, SecretDescription: v})
+		refusedField(t, "Create Name "+name, err, "Name", "control characters", "")
+		refusedField(t, "Create Tags "+name, err, "Tags[1]", "control characters", "")
+		refusedField(t, "Create SecretDescription "+name, err, "SecretDescription", "control characters", "")
+		_, err = c.Update(ctx, clientID, UpdateRequest{Name: &v, Tags: []string{v}})
+		refusedField(t, "Update Name "+name, err, "Name", "control characters", "")
+		refusedField(t, "Update Tags "+name, err, "Tags[0]", "control characters", "")
+		_, err = c.List(ctx, ListOptions{Tags: []string{v}})
+		refusedField(t, "List Tags "+name, err, "Tags[0]", "control characters", "")
+		_, err = c.Count(ctx, CountOptions{Tags: []string{"a", v}})
+		refusedField(t, "Count Tags "+name, err, "Tags[1]", "control characters", "")
+		_, err = c.List(ctx, ListOptions{IDs: []string{v}})
+		refusedField(t, "List IDs "+name, err, "IDs[0]", "must be a GUID", "") // which no control character is
+	}
+	if n := rig.Total(); n != 0 {
+		t.Fatalf("%d requests sent for refused input", n)
+	}
+	// Still accepted: letters of any script, punctuation, emoji with joiners.
+	for _, v := range []string{"Zahlungsportal – Über", "請求ポータル", "👩‍💻 dev team", "billing (prod, eu)"} {
+		req := CreateRequest{Name: v, Tags: []string{v}, RedirectURIs: []string{"https://app.example.com/cb"}, SecretDescription: v}
+		if _, err := req.validate(time.Now(), func() string { return clientID }); err != nil {
+			t.Errorf("%q refused: %v", v, err)
+		}
+	}
+}
+
 func TestUpdate(t *testing.T) {
 	c, rig := newTest(t)
 	rig.On("PUT", base+"/"+clientID, mocktest.Want{JSONBody: `{"Name":"New","Enabled":false,"AccessTokenLifetime":120,"Tags":[]}`}, mocktest.Reply{Status: 200, Body: clientJSON})
@@ -460,6 +606,118 @@ func TestNonGUIDClientIDsAreRefusedBeforeAnyRequest(t *testing.T) {
 	}
 }
 
+func TestZeroOrNilClientReturnsErrorsNotPanics(t *testing.T) {
+	ctx := context.Background()
+	for name, c := range map[string]*Client{"zero": {}, "nil": nil} {
+		check := func(method string, err error) {
+			t.Helper()
+			if !errors.Is(err, identity.ErrInvalidInput) || !strings.Contains(fmtErr(err), "hybridclients.New") {
+				t.Errorf("%s Client.%s: err = %v, want ErrInvalidInput saying to use hybridclients.New", name, method, err)
+			}
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("%s Client panicked: %v", name, r)
+				}
+			}()
+			_, err := c.Get(ctx, clientID)
+			check("Get", err)
+			_, err = c.Exists(ctx, clientID)
+			check("Exists", err)
+			check("Delete", c.Delete(ctx, clientID))
+			_, err = c.Update(ctx, clientID, UpdateRequest{Enabled: identity.Ptr(true)})
+			check("Update", err)
+			_, err = c.List(ctx, ListOptions{})
+			check("List", err)
+			n := 0
+			for _, err := range c.All(ctx, ListOptions{}) {
+				n++
+				check("All", err)
+			}
+			if n != 1 {
+				t.Errorf("%s Client.All yielded %d times, want once (the error)", name, n)
+			}
+			_, err = c.Count(ctx, CountOptions{})
+			check("Count", err)
+			_, err = c.Create(ctx, CreateRequest{Name: "n", RedirectURIs: []string{"https://app.example.com/cb"}})
+			check("Create", err)
+			c.CloseIdleConnections()
+			if s := c.Secrets(); s != nil {
+				t.Errorf("%s Client.Secrets() = %v, want nil", name, s)
+			} else if _, err := s.List(ctx, clientID, secrets.ListOptions{}); !errors.Is(err, identity.ErrInvalidInput) {
+				t.Errorf("%s Client.Secrets().List: %v", name, err)
+			}
+			// Other broken rules come with it.
+			_, err = c.Update(ctx, "", UpdateRequest{})
+			if got := len(identity.ValidationErrors(err)); got != 3 {
+				t.Errorf("%s Client.Update(\"\", {}): %d rules, want 3 (client, ID, UpdateRequest): %v", name, got, err)
+			}
+		}()
+	}
+}
+
+// Every public call given a nil context returns an error and sends nothing.
+func TestEveryCallGivenANilContextIsAnErrorAndSendsNothing(t *testing.T) {
+	var requests atomic.Int32
+	c := loopbackClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "unexpected", http.StatusTeapot)
+	}))
+	var nilCtx context.Context
+	const id = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+	name := "n"
+	sc := c.Secrets()
+	calls := map[string]func() error{
+		"Get":    func() error { _, err := c.Get(nilCtx, id); return err },
+		"Exists": func() error { _, err := c.Exists(nilCtx, id); return err },
+		"List":   func() error { _, err := c.List(nilCtx, ListOptions{}); return err },
+		"All": func() error {
+			for _, err := range c.All(nilCtx, ListOptions{}) {
+				return err
+			}
+			return nil
+		},
+		"Count":  func() error { _, err := c.Count(nilCtx, CountOptions{}); return err },
+		"Update": func() error { _, err := c.Update(nilCtx, id, UpdateRequest{Name: &name}); return err },
+		"Delete": func() error { return c.Delete(nilCtx, id) },
+		"Create": func() error {
+			_, err := c.Create(nilCtx, CreateRequest{Name: "n", RedirectURIs: []string{"https://app.example.com/cb"}})
+			return err
+		},
+		"Secrets.List":   func() error { _, err := sc.List(nilCtx, id, secrets.ListOptions{}); return err },
+		"Secrets.Count":  func() error { _, err := sc.Count(nilCtx, id); return err },
+		"Secrets.Get":    func() error { _, err := sc.Get(nilCtx, id, 1); return err },
+		"Secrets.Exists": func() error { _, err := sc.Exists(nilCtx, id, 1); return err },
+		"Secrets.Add":    func() error { _, err := sc.Add(nilCtx, id, secrets.AddRequest{Description: "d"}); return err },
+		"Secrets.Update": func() error {
+			_, err := sc.Update(nilCtx, id, 1, secrets.UpdateRequest{Description: &name})
+			return err
+		},
+		"Secrets.Delete": func() error { return sc.Delete(nilCtx, id, 1) },
+		"Secrets.Rotate": func() error { _, err := sc.Rotate(nilCtx, id, secrets.RotateRequest{Description: "d"}); return err },
+		"Secrets.CheckExpiry": func() error {
+			_, err := sc.CheckExpiry(nilCtx, id, time.Hour)
+			return err
+		},
+	}
+	for op, call := range calls {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s(nil ctx) panicked: %v", op, r)
+				}
+			}()
+			if err := call(); !errors.Is(err, identity.ErrInvalidInput) {
+				t.Errorf("%s(nil ctx) = %v, want ErrInvalidInput", op, err)
+			}
+		}()
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("%d requests sent with a nil context", n)
+	}
+}
+
 // TestDocumentedErrors maps every documented status of every route to its sentinel.
 func TestDocumentedErrors(t *testing.T) {
 	ctx := context.Background()
@@ -513,10 +771,54 @@ func TestDocumentedErrors(t *testing.T) {
 	}
 }
 
+func TestCutConnectionsAreUnreachableAndWritesOutcomeUnknown(t *testing.T) {
+	var n atomic.Int32
+	c := loopbackClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	}))
+	ctx := context.Background()
+	const id = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+	name := "renamed"
+	for _, tc := range []struct {
+		op    string
+		write bool
+		call  func() error
+	}{
+		{"Get", false, func() error { _, err := c.Get(ctx, id); return err }},
+		{"Update", true, func() error { _, err := c.Update(ctx, id, UpdateRequest{Name: &name}); return err }},
+		{"Delete", true, func() error { return c.Delete(ctx, id) }},
+		{"Secrets().Delete", true, func() error { return c.Secrets().Delete(ctx, id, 3) }},
+	} {
+		err := tc.call()
+		var ce *identity.ConnectionError
+		if !errors.Is(err, identity.ErrUnreachable) || !errors.As(err, &ce) || !ce.Sent {
+			t.Errorf("%s: err = %v, want a sent *identity.ConnectionError (ErrUnreachable)", tc.op, err)
+		}
+		if got := errors.Is(err, identity.ErrOutcomeUnknown); got != tc.write {
+			t.Errorf("%s: errors.Is(err, ErrOutcomeUnknown) = %v, want %v", tc.op, got, tc.write)
+		}
+	}
+	if n.Load() == 0 {
+		t.Fatal("no request reached the server")
+	}
+}
+
 // TestDefaultPageSizeIsThePagersDefault: the documented constant is a literal (go doc shows
 // it), and a zero PageSize must mean the same page size everywhere.
 func TestDefaultPageSizeIsThePagersDefault(t *testing.T) {
 	if DefaultPageSize != pager.DefaultPageSize {
 		t.Fatalf("DefaultPageSize = %d, the pager's default is %d", DefaultPageSize, pager.DefaultPageSize)
 	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

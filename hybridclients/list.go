@@ -9,6 +9,8 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/pager"
+	"github.com/ocs-go/identity/internal/rules"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 )
@@ -73,11 +75,20 @@ type listQuery struct {
 
 // List returns one page of the tenant's hybrid clients and the number matching in all.
 func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.List", "")
+	v, err := c.list(ctx, opts)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) list(ctx context.Context, opts ListOptions) (*Page, error) {
 	if err := errors.Join(c.ready(), opts.validate()); err != nil {
 		return nil, err
 	}
 	var ws []wireClient
-	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: []string{collection}, Query: listQuery{opts.IDs, opts.Tags, opts.Skip, opts.PageSize}}, &ws)
+	// A conversion: a field of ListOptions without its query parameter does not compile.
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: []string{collection}, Query: listQuery(opts)}, &ws)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +125,10 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (*Page, error) {
 //		fmt.Println(hc.ID, hc.Name)
 //	}
 func (c *Client) All(ctx context.Context, opts ListOptions) iter.Seq2[HybridClient, error] {
+	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.All", "", func(ctx context.Context) iter.Seq2[HybridClient, error] { return c.all(ctx, opts) }))
+}
+
+func (c *Client) all(ctx context.Context, opts ListOptions) iter.Seq2[HybridClient, error] {
 	return func(yield func(HybridClient, error) bool) {
 		for p, err := range c.pages(ctx, opts, false) {
 			if err != nil {
@@ -142,7 +157,7 @@ func (c *Client) pages(ctx context.Context, opts ListOptions, exact bool) iter.S
 		Fetch: func(ctx context.Context, skip, size int) ([]HybridClient, int, error) {
 			o := opts
 			o.Skip, o.PageSize = skip, size
-			p, err := c.List(ctx, o)
+			p, err := c.list(ctx, o)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -189,6 +204,14 @@ func (c *Client) listError(why string) error {
 // filters the service's count accepts (id and tag); secrets.Client.Count has none to
 // take, as the service's count of secrets accepts no filter.
 func (c *Client) Count(ctx context.Context, opts CountOptions) (int, error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Count", "")
+	v, err := c.count(ctx, opts)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) count(ctx context.Context, opts CountOptions) (int, error) {
 	var r validate.Errors
 	r.IDs("IDs", opts.IDs)
 	r.Tags("Tags", opts.Tags)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -150,6 +151,50 @@ func TestRedirectURIsRefuseWhatNoAppReceivesASignInAt(t *testing.T) {
 	}
 }
 
+func TestRedirectURIsRefusedBeforeAnyRequestWithThePasswordMasked(t *testing.T) {
+	c, rig := newTest(t)
+	ctx := context.Background()
+	bad := []struct{ uri, rule, hidden string }{
+		{"javascript:alert(document.cookie)", "runs or shows", ""},
+		{"JavaScript:alert(1)", "runs or shows", ""},
+		{"data:text/html;base64,PHNjcmlwdD4=", "runs or shows", ""},
+		{"file:///etc/passwd", "runs or shows", ""},
+		{"ftp://files.example.com/cb", "another protocol", ""},
+		{"https://user:hunter2-pw@app.example.com/cb", "user info", "hunter2-pw"},
+		{"https://admin@app.example.com/cb", "user info", ""},
+		{`https://evil.example.com\@app.example.com/cb`, `"\"`, ""},
+		{"https:///cb", "host", ""},
+		{"https://:443/cb", "host", ""},
+	}
+	for _, b := range bad {
+		for _, field := range []string{"RedirectURIs", "PostLogoutRedirectURIs"} {
+			req, up := secondRedirect(field, "https://app.example.com/cb", b.uri)
+			_, err := c.Create(ctx, req)
+			refusedField(t, "Create "+field+" "+b.uri, err, field+"[1]", b.rule, b.hidden)
+			_, err = c.Update(ctx, clientID, up)
+			refusedField(t, "Update "+field+" "+b.uri, err, field+"[1]", b.rule, b.hidden)
+		}
+	}
+	// ClientURI and LogoURI with user info are refused too, without the password.
+	_, err := c.Update(ctx, clientID, UpdateRequest{ClientURI: identity.Ptr("https://u:hunter2-pw@app.example.com/")})
+	refusedField(t, "Update ClientURI with user info", err, "ClientURI", "user info", "hunter2-pw")
+	if n := rig.Total(); n != 0 {
+		t.Fatalf("%d requests sent for refused input", n)
+	}
+
+	// Accepted: https anywhere; http on loopback and (for development) on any host.
+	for _, u := range []string{"https://app.example.com/signin-oidc", "https://app.example.com:8443/cb?tenant=a", "HTTPS://APP.EXAMPLE.COM/cb",
+		"http://localhost:5000/signin-oidc", "http://127.0.0.1:8080/cb", "http://[::1]/cb", "http://dev.example.com/cb"} {
+		req := CreateRequest{Name: "n", RedirectURIs: []string{u}, PostLogoutRedirectURIs: []string{u}}
+		if _, err := req.validate(time.Now(), func() string { return clientID }); err != nil {
+			t.Errorf("%s refused: %v", u, err)
+		}
+		if _, err := (UpdateRequest{RedirectURIs: []string{u}, PostLogoutRedirectURIs: []string{u}}).validate(); err != nil {
+			t.Errorf("update %s refused: %v", u, err)
+		}
+	}
+}
+
 // secondRedirect returns a create and an update request whose field (RedirectURIs or
 // PostLogoutRedirectURIs) holds first, then u at index 1.
 func secondRedirect(field, first, u string) (CreateRequest, UpdateRequest) {
@@ -220,4 +265,26 @@ func TestFakeTakesTheRedirectURIsTheSDKTakes(t *testing.T) {
 			t.Errorf("the fake answers %d to %q, which the SDK refuses (%s)", status, b.uri, b.rule)
 		}
 	}
+}
+
+// refusedField checks that err is a refusal naming field with a rule containing ruleWord,
+// and that it does not show hidden.
+func refusedField(t *testing.T, what string, err error, field, ruleWord, hidden string) {
+	t.Helper()
+	if !errors.Is(err, identity.ErrInvalidInput) {
+		t.Errorf("%s: err = %v, want a refusal (ErrInvalidInput)", what, err)
+		return
+	}
+	for _, ve := range identity.ValidationErrors(err) {
+		if ve.Field == field {
+			if !strings.Contains(ve.Rule, ruleWord) {
+				t.Errorf("%s: %s refused with rule %q, want one saying %q", what, field, ve.Rule, ruleWord)
+			}
+			if hidden != "" && strings.Contains(err.Error(), hidden) {
+				t.Errorf("%s: the error shows %q: %v", what, hidden, err)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: no ValidationError on %s in %v", what, field, err)
 }

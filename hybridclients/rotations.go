@@ -12,6 +12,8 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/clock"
+	"github.com/ocs-go/identity/internal/rules"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -43,13 +45,19 @@ type RotationOutcome struct {
 //		if r.Err == nil && r.Value.Due { fmt.Println(r.Client.Name, r.Value) }
 //	}
 func PlanRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), opts ScanOptions) iter.Seq2[Result[secrets.Plan], error] {
+	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.PlanRotations", "", func(ctx context.Context) iter.Seq2[Result[secrets.Plan], error] {
+		return planRotations(ctx, c, policyFor, opts)
+	}))
+}
+
+func planRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), opts ScanOptions) iter.Seq2[Result[secrets.Plan], error] {
 	return func(yield func(Result[secrets.Plan], error) bool) {
 		if err := checkRotations(ctx, c, policyFor, opts, nil, false); err != nil {
 			yield(Result[secrets.Plan]{}, err)
 			return
 		}
 		tr := newTracker(&opts)
-		for r, err := range Each(ctx, c, opts, func(ctx context.Context, hc HybridClient) (*secrets.Plan, error) {
+		for r, err := range each(ctx, c, opts, func(ctx context.Context, hc HybridClient) (*secrets.Plan, error) {
 			return c.planRotation(ctx, hc, policyFor)
 		}) {
 			if err != nil {
@@ -102,6 +110,12 @@ func PlanRotations(ctx context.Context, c *Client, policyFor func(HybridClient) 
 // the value beyond what it stores. The SDK holds each value in memory only until its
 // rotation's proof is settled.
 func ApplyRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), store func(ctx context.Context, clientID string, s secrets.Added) error, opts ScanOptions) iter.Seq2[Result[RotationOutcome], error] {
+	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.ApplyRotations", "", func(ctx context.Context) iter.Seq2[Result[RotationOutcome], error] {
+		return applyRotations(ctx, c, policyFor, store, opts)
+	}))
+}
+
+func applyRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), store func(ctx context.Context, clientID string, s secrets.Added) error, opts ScanOptions) iter.Seq2[Result[RotationOutcome], error] {
 	return func(yield func(Result[RotationOutcome], error) bool) {
 		if err := checkRotations(ctx, c, policyFor, opts, store, true); err != nil {
 			yield(Result[RotationOutcome]{}, err)
@@ -180,7 +194,7 @@ func (a *applying) emit(r Result[RotationOutcome]) bool {
 
 func (a *applying) run(ctx context.Context) {
 	var wait []waiting
-	for r, err := range Each(ctx, a.c, a.opts, a.start) {
+	for r, err := range each(ctx, a.c, a.opts, a.start) {
 		if err != nil {
 			// The scan stopped: the rotations already started are proven all the same
 			// (or, when ctx ended, reported), then the scan's error.
@@ -210,7 +224,7 @@ func (a *applying) run(ctx context.Context) {
 		}
 	}
 	if a.prove(ctx, wait) && ctx.Err() != nil {
-		a.yield(Result[RotationOutcome]{}, fmt.Errorf("hybridclients: applying the rotations stopped: %w", ctx.Err()))
+		a.yield(Result[RotationOutcome]{}, fmt.Errorf("applying the rotations stopped: %w", ctx.Err()))
 	}
 }
 

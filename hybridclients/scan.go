@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/secrets"
 )
@@ -34,7 +36,7 @@ const (
 // ScanOptions tune a tenant-wide scan: Each, ScanExpiry. The zero value walks every
 // client with DefaultConcurrency workers.
 type ScanOptions struct {
-	// List selects the clients and the page size of the walk (Tags, IDs, Skip, Count).
+	// List selects the clients and the page size of the walk (IDs, Tags, Skip, PageSize).
 	List ListOptions
 	// Concurrency is how many clients are worked on at once, at most: 1 to
 	// MaxConcurrency; 0 means DefaultConcurrency. The scan lowers it, and its request
@@ -51,7 +53,8 @@ type Progress struct {
 	// included; Failed the ones whose work returned an error.
 	Done, Failed int
 	// Total is the number of clients to scan: the service's Total-Count of the first
-	// page, minus ListOptions.Skip; clients created during the scan are not in it.
+	// page, minus ListOptions.Skip (with ListOptions.IDs, the clients the list returned);
+	// clients created during the scan are not in it.
 	Total int
 	// Throttled counts the 429 and 503 answers the scan has met so far (each was retried
 	// by the SDK as any call is).
@@ -147,8 +150,8 @@ const panicGrace = 5 * time.Second
 // moves only the clients after it in the list (the service's paging), and from the start
 // of the list: with List.Skip set, the scan starts at what is at that place when it starts.
 //
-// Breaking out of the loop, or ctx ending, cancels the work in flight at once; Each
-// returns only when every goroutine it started has ended. Memory is bounded by the
+// Breaking out of the loop, or ctx ending, cancels the work in flight at once; the loop
+// ends only when every goroutine the scan started has ended. Memory is bounded by the
 // concurrency and the page size, plus the id of every client met (about 18 bytes a client:
 // 0.9 MB for a tenant's 50,000): the walk lists the next page only as workers take
 // clients, and waits while they and the loop are busy.
@@ -179,6 +182,10 @@ const panicGrace = 5 * time.Second
 //		fmt.Println(r.Client.Name, r.Value)
 //	}
 func Each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx context.Context, hc HybridClient) (T, error)) iter.Seq2[Result[T], error] {
+	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.Each", "", func(ctx context.Context) iter.Seq2[Result[T], error] { return each(ctx, c, opts, work) }))
+}
+
+func each[T any](ctx context.Context, c *Client, opts ScanOptions, work func(ctx context.Context, hc HybridClient) (T, error)) iter.Seq2[Result[T], error] {
 	return func(yield func(Result[T], error) bool) {
 		err := checkScan(ctx, c, opts)
 		if work == nil {
@@ -280,9 +287,9 @@ func (s *scan[T]) run(ctx context.Context, yield func(Result[T], error) bool) {
 	s.finish()
 	switch {
 	case ctx.Err() != nil:
-		yield(Result[T]{}, fmt.Errorf("hybridclients: scan stopped after %d of %d clients: %w", p.Done, s.total.Load(), ctx.Err()))
+		yield(Result[T]{}, fmt.Errorf("scan stopped after %d of %d clients: %w", p.Done, s.total.Load(), ctx.Err()))
 	case s.listErr != nil:
-		yield(Result[T]{}, fmt.Errorf("hybridclients: scan stopped after %d clients: listing the clients: %w", p.Done, s.listErr))
+		yield(Result[T]{}, fmt.Errorf("scan stopped after %d clients: listing the clients: %w", p.Done, s.listErr))
 	}
 }
 
@@ -458,6 +465,12 @@ func (s *scan[T]) do(ctx context.Context, hc HybridClient) (v T, err error, ok b
 //		if r.Err == nil && r.Value.LockoutAhead() { fmt.Println("rotate now:", r.Client.Name) }
 //	}
 func ScanExpiry(ctx context.Context, c *Client, within time.Duration, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
+	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.ScanExpiry", "", func(ctx context.Context) iter.Seq2[Result[secrets.ExpiryReport], error] {
+		return scanExpiry(ctx, c, within, opts)
+	}))
+}
+
+func scanExpiry(ctx context.Context, c *Client, within time.Duration, opts ScanOptions) iter.Seq2[Result[secrets.ExpiryReport], error] {
 	return func(yield func(Result[secrets.ExpiryReport], error) bool) {
 		if within < 0 {
 			yield(Result[secrets.ExpiryReport]{}, errors.Join(checkScan(ctx, c, opts),
@@ -467,11 +480,11 @@ func ScanExpiry(ctx context.Context, c *Client, within time.Duration, opts ScanO
 		check := func(ctx context.Context, hc HybridClient) (secrets.ExpiryReport, error) {
 			r, err := c.secrets.CheckExpiry(ctx, hc.ID, within)
 			if err != nil {
-				return secrets.ExpiryReport{}, err
+				return secrets.ExpiryReport{}, rules.Prefixed(pkgName, err) // the package called is this one
 			}
 			return *r, nil
 		}
-		for r, err := range Each(ctx, c, opts, check) {
+		for r, err := range each(ctx, c, opts, check) {
 			if !yield(r, err) {
 				return
 			}

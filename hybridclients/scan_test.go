@@ -84,8 +84,7 @@ func TestScanExpiryEveryClientOnce(t *testing.T) {
 			t.Fatalf("client %s: %v (seen before: %v)", r.Client.ID, r.Err, seen[r.Client.ID])
 		}
 		seen[r.Client.ID] = true
-		v := r.Value
-		n := len(v.Expired) + len(v.ExpiringSoon) + len(v.NeverExpiring) + len(v.Valid)
+		n := r.Value.Len()
 		if want := len(srv.SecretIDs(r.Client.ID)); n != want || n < 1 || n > 3 {
 			t.Errorf("client %s: %d secrets classified, the fake has %d", r.Client.ID, n, want)
 		}

@@ -49,8 +49,8 @@ type Endpoints struct {
 // GoString, every fmt verb, log/slog and encoding/json show [REDACTED] or leave it out.
 //
 // Verify the ID token that Exchange returns with github.com/coreos/go-oidc/v3 (see the
-// example program examples/signin): the SDK does not check JWTs itself. A SignIn is safe
-// for concurrent use.
+// example program github.com/ocs-go/identity/examples/signin): the SDK does not check
+// JWTs itself. A SignIn is safe for concurrent use.
 type SignIn struct {
 	// cfg has no ClientSecret: the value is put in a copy at each use (the token requests,
 	// OAuth2Config), so that no path of fmt through this struct can reach it;
@@ -79,6 +79,11 @@ type SignIn struct {
 // client, a missing secret or an unregistered redirect URI is an *identity.ValidationError
 // (every broken rule at once), and nothing is sent.
 func (c *Client) SignIn(ctx context.Context, hc *HybridClient, secret identity.Secret, redirectURI string) (*SignIn, error) {
+	v, err := c.signIn(ctx, hc, secret, redirectURI)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func (c *Client) signIn(ctx context.Context, hc *HybridClient, secret identity.Secret, redirectURI string) (*SignIn, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
@@ -86,12 +91,17 @@ func (c *Client) SignIn(ctx context.Context, hc *HybridClient, secret identity.S
 }
 
 // DiscoverSignIn is [Client.SignIn] for an application that has no management
-// credentials, only its hybrid client: cfg's Resource, TenantID, HTTPClient and
+// credentials, only its hybrid client: cfg's Resource, TenantID, HTTPClient, Retry and
 // MaxResponseBytes are used, its Credentials are not needed (the secret authenticates the
 // application). hc describes the client as registered (its ID, Enabled, RedirectURIs,
 // PostLogoutRedirectURIs and AllowRefreshTokens are read); the checks are only as good as
 // that description, so pass what Get returned when you can.
 func DiscoverSignIn(ctx context.Context, cfg identity.Config, hc *HybridClient, secret identity.Secret, redirectURI string) (*SignIn, error) {
+	v, err := discoverSignIn(ctx, cfg, hc, secret, redirectURI)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func discoverSignIn(ctx context.Context, cfg identity.Config, hc *HybridClient, secret identity.Secret, redirectURI string) (*SignIn, error) {
 	if err := checkSignIn(ctx, cfg, hc, secret, redirectURI); err != nil {
 		return nil, err
 	}
@@ -221,7 +231,7 @@ func (s *SignIn) Endpoints() Endpoints {
 // request through it fails.
 func (s *SignIn) HTTPClient() *http.Client {
 	if err := s.ready(); err != nil {
-		return idserver.NewClient(failing{err}, 0)
+		return idserver.NewClient(failing{rules.Prefixed(pkgName, err)}, 0)
 	}
 	return s.road.HTTPClient()
 }
@@ -260,6 +270,11 @@ func (s *SignIn) OAuth2Config() *oauth2.Config {
 // verifier with oauth2.GenerateVerifier; keep all three in the user's session, to check
 // state and nonce when the browser comes back and to pass verifier to Exchange.
 func (s *SignIn) AuthCodeURL(state, nonce, verifier string) (string, error) {
+	v, err := s.authCodeURL(state, nonce, verifier)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func (s *SignIn) authCodeURL(state, nonce, verifier string) (string, error) {
 	errs := []error{s.ready()}
 	if state == "" {
 		errs = append(errs, &identity.ValidationError{Field: "State", Rule: "must be set: it ties the answer to this browser's request", Value: state})
@@ -295,10 +310,16 @@ func checkVerifier(v string) error {
 // it. The token holds the ID token in Extra("id_token"): verify it, and its nonce, with
 // go-oidc before trusting who signed in. A refusal of the identity server (a wrong or
 // expired secret, a used code, a disabled client) is an *identity.AuthError matching
-// identity.ErrUnauthorized, and so is a redirect, which is never followed (the code, the
-// verifier and the secret would go along). No answer at all is an *identity.ConnectionError
+// identity.ErrUnauthorized (an invalid_client names the client and says to check the
+// secret), and so is a redirect, which is never followed (the code, the verifier and the
+// secret would go along). No answer at all is an *identity.ConnectionError
 // (identity.ErrUnreachable). A code is good for one try, so Exchange does not retry.
 func (s *SignIn) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
+	v, err := s.exchange(ctx, code, verifier)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func (s *SignIn) exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
 	errs := []error{s.ready()}
 	if ctx == nil {
 		errs = append(errs, idserver.NilContext())
@@ -323,11 +344,18 @@ func (s *SignIn) Exchange(ctx context.Context, code, verifier string) (*oauth2.T
 // Refresh trades tok's refresh token for a new access token now, whether or not the
 // current one has expired. A refresh token exists only when the client allows refresh
 // tokens (HybridClient.AllowRefreshTokens, which adds the offline_access scope). The
-// answer keeps tok's refresh token when the server sends no new one. Errors are those of
-// Exchange; a refresh token may be good for one use, so Refresh does not retry. For
+// answer keeps tok's refresh token when the server sends no new one. A token without a
+// refresh token is an error matching ErrNoRefreshToken, a nil one an
+// *identity.ValidationError; the identity server's answers give the errors of Exchange. A
+// refresh token may be good for one use, so Refresh does not retry. For
 // automatic refreshes, use OAuth2Config().TokenSource with an http.Client from HTTPClient
 // in the context.
 func (s *SignIn) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	v, err := s.refresh(ctx, tok)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func (s *SignIn) refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
 	errs := []error{s.ready()}
 	if ctx == nil {
 		errs = append(errs, idserver.NilContext())
@@ -351,7 +379,7 @@ func (s *SignIn) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token,
 // for hybrid clients, while the portal offers "Allow Refresh Token". An application that
 // asked for offline_access must cope with a token response without one: keep using the
 // access token until it expires, then sign the user in again.
-var ErrNoRefreshToken = errors.New("hybridclients: no refresh token was issued")
+var ErrNoRefreshToken = errors.New("no refresh token was issued")
 
 // errNoRefreshToken says why the token may hold none, from the scopes the SignIn asked for.
 func errNoRefreshToken(scopes []string) error {
@@ -367,11 +395,16 @@ func errNoRefreshToken(scopes []string) error {
 // PostLogoutRedirectURIs exactly, and then idTokenHint (the ID token of the session) must
 // be set too: the server redirects only when it can tell which client asks.
 func (s *SignIn) LogoutURL(idTokenHint, postLogoutRedirectURI, state string) (string, error) {
+	v, err := s.logoutURL(idTokenHint, postLogoutRedirectURI, state)
+	return v, rules.Prefixed(pkgName, err)
+}
+
+func (s *SignIn) logoutURL(idTokenHint, postLogoutRedirectURI, state string) (string, error) {
 	if err := s.ready(); err != nil {
 		return "", err
 	}
 	if s.endpoints.EndSession == "" {
-		return "", errors.New("identity: the identity server announces no end_session_endpoint")
+		return "", errors.New("the identity server announces no end_session_endpoint")
 	}
 	var errs []error
 	if postLogoutRedirectURI != "" {

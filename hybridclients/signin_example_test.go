@@ -86,5 +86,5 @@ func ExampleClient_SignIn() {
 	// Output:
 	// scopes: [openid ocsapi offline_access]
 	// signed in: Ada Lovelace; access token lifetime 1200 s; refresh token: true
-	// identity: invalid PostLogoutRedirectURI: must be one of the client's PostLogoutRedirectURIs, exactly (registered: ["http://127.0.0.1:5000/"]) (got "http://127.0.0.1:5000/bye")
+	// hybridclients: invalid PostLogoutRedirectURI: must be one of the client's PostLogoutRedirectURIs, exactly (registered: ["http://127.0.0.1:5000/"]) (got "http://127.0.0.1:5000/bye")
 }

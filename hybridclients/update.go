@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 )
@@ -80,6 +81,14 @@ func (r UpdateRequest) validate() (*wireClient, error) {
 // Update changes the properties set in req of the hybrid client id and returns the client
 // as it is afterwards. A missing client is an error matching identity.ErrNotFound.
 func (c *Client) Update(ctx context.Context, id string, req UpdateRequest) (*HybridClient, error) {
+	ctx, op := c.tel().Start(ctx, "hybridclients.Update", id)
+	v, err := c.update(ctx, id, req)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) update(ctx context.Context, id string, req UpdateRequest) (*HybridClient, error) {
 	// Every broken rule at once: the client, the id and the request.
 	body, err := req.validate()
 	if err := errors.Join(c.ready(), validate.GUID("ID", id), err); err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/clock"
+	"github.com/ocs-go/identity/internal/rules"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 )
@@ -21,6 +23,10 @@ const (
 	hybridRoute           route = "HybridClients"
 	clientCredentialRoute route = "ClientCredentialClients"
 )
+
+// pkgName starts the text of every error this package's functions and methods return
+// (see the identity package's Errors section).
+const pkgName = "secrets"
 
 // MaxPerClient is the service's limit of secrets per client.
 const MaxPerClient = 10
@@ -48,14 +54,18 @@ type Client struct {
 // New returns a Client for the secrets of cfg's tenant's hybrid clients. It validates cfg
 // and makes no network call. hybridclients.Client.Secrets returns one that shares the
 // hybrid clients' connections and token.
-func New(cfg identity.Config) (*Client, error) { return newClient(cfg, hybridRoute) }
+func New(cfg identity.Config) (*Client, error) {
+	v, err := newClient(cfg, hybridRoute)
+	return v, rules.Prefixed(pkgName, err)
+}
 
 // NewForClientCredentialClients returns a Client for the secrets of cfg's tenant's
 // client-credential clients: the service's twin routes
 // (/ClientCredentialClients/{clientId}/Secrets), with the same operations and rules as
 // those of hybrid clients. It validates cfg and makes no network call.
 func NewForClientCredentialClients(cfg identity.Config) (*Client, error) {
-	return newClient(cfg, clientCredentialRoute)
+	v, err := newClient(cfg, clientCredentialRoute)
+	return v, rules.Prefixed(pkgName, err)
 }
 
 func newClient(cfg identity.Config, kind route) (*Client, error) {
@@ -122,4 +132,12 @@ func (c *Client) prepare(pathErr error, wire func(now time.Time) (*wireWrite, er
 		return nil, err
 	}
 	return body, nil
+}
+
+// tel is the Client's telemetry (nil: none, or a zero or nil Client).
+func (c *Client) tel() *telemetry.Telemetry {
+	if c == nil {
+		return nil
+	}
+	return c.t.Telemetry()
 }

@@ -100,12 +100,14 @@ func ExampleClient_Rotate() {
 }
 
 // ExampleClient_CheckExpiry warns about secrets that have expired or expire within 30
-// days, as a daily cron job would.
+// days, as a daily cron job would. This client is in the middle of a rotation: its new
+// secret works for a year, so the old ones need nothing.
 func ExampleClient_CheckExpiry() {
 	cfg, stop := fakeService(
-		secret{ID: 1, Description: "old", Expires: true, Expiration: time.Date(2030, 5, 1, 0, 0, 0, 0, time.UTC)},
-		secret{ID: 2, Description: "current", Expires: true, Expiration: time.Date(2030, 6, 20, 0, 0, 0, 0, time.UTC)},
-		secret{ID: 3, Description: "legacy", Expires: false},
+		secret{ID: 1, Description: "2029 deployment", Expires: true, Expiration: time.Date(2030, 5, 1, 0, 0, 0, 0, time.UTC)},
+		secret{ID: 2, Description: "2030 deployment", Expires: true, Expiration: time.Date(2030, 6, 1, 1, 0, 0, 0, time.UTC)},
+		secret{ID: 3, Description: "2031 deployment", Expires: true, Expiration: time.Date(2031, 6, 1, 0, 0, 0, 0, time.UTC)},
+		secret{ID: 4, Description: "legacy", Expires: false},
 	)
 	defer stop()
 	// The example's clock reads 2030-06-01; in a real job, leave Clock nil (the system clock).
@@ -120,28 +122,35 @@ func ExampleClient_CheckExpiry() {
 		log.Fatal(err)
 	}
 	for _, s := range r.Expired {
-		fmt.Printf("secret %d (%s) expired at %s\n", s.ID, s.Description, s.Expiry)
+		fmt.Printf("secret %d (%s) expired at %s: rotate now\n", s.ID, s.Description, s.Expiry)
 	}
 	for _, s := range r.ExpiringSoon {
 		fmt.Printf("secret %d (%s) expires at %s: rotate it\n", s.ID, s.Description, s.Expiry)
+	}
+	for _, s := range r.Retiring {
+		fmt.Printf("secret %d (%s) expires at %s, replaced by a newer one\n", s.ID, s.Description, s.Expiry)
+	}
+	for _, s := range r.Retired {
+		fmt.Printf("secret %d (%s) has expired, replaced by a newer one\n", s.ID, s.Description)
 	}
 	for _, s := range r.NeverExpiring {
 		fmt.Printf("secret %d (%s) never expires\n", s.ID, s.Description)
 	}
 	fmt.Println("locked out in 30 days unless rotated:", r.LockoutAhead())
 	// Output:
-	// secret 1 (old) expired at 2030-05-01T00:00:00Z
-	// secret 2 (current) expires at 2030-06-20T00:00:00Z: rotate it
-	// secret 3 (legacy) never expires
+	// secret 2 (2030 deployment) expires at 2030-06-01T01:00:00Z, replaced by a newer one
+	// secret 1 (2029 deployment) has expired, replaced by a newer one
+	// secret 4 (legacy) never expires
 	// locked out in 30 days unless rotated: false
 }
 
-// secret is a ClientSecret of the examples' stand-in service.
 // fixedClock is an identity.Clock that always reads the same time.
 type fixedClock time.Time
 
 func (c fixedClock) Now() time.Time                         { return time.Time(c) }
 func (c fixedClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// secret is a ClientSecret of the examples' stand-in service.
 
 type secret struct {
 	ID          int

@@ -1,8 +1,10 @@
 package secrets
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,33 @@ func TestAddSendsDescription(t *testing.T) {
 	if want := `{"Description":"billing","Expires":true,"Expiration":"2031-06-01T12:00:00Z"}`; string(b) != want {
 		t.Errorf("body %s, want %s", b, want)
 	}
+}
+
+func TestDescriptionsWithControlOrBidiCharactersAreRefused(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	store := func(context.Context, Added) error { return nil }
+	for name, v := range map[string]string{
+		"newline":        "billing\nsecrets: deleted every secret",
+		"ANSI escape":    "\x1b]8;;https://evil.example/\x1b\\billing",
+		"NUL":            "billing\x00",
+		"tab":            "bill\ting",
+		"line separator": "billing\u2029",
+		"RLO override":   "billing \u202Eterces",
+	} {
+		_, err := f.c.Add(ctx, testClient, AddRequest{Description: v})
+		if got := fields(err); !slices.Equal(got, []string{"Description"}) || !strings.Contains(err.Error(), "control characters") {
+			t.Errorf("Add %s: %v (fields %v), want a refusal of Description", name, err, got)
+		}
+		_, err = f.c.Update(ctx, testClient, 1, UpdateRequest{Description: &v})
+		if got := fields(err); !slices.Equal(got, []string{"Description"}) {
+			t.Errorf("Update %s: %v, want a refusal of Description", name, err)
+		}
+		_, err = f.c.Rotate(ctx, testClient, RotateRequest{Description: v, Store: store})
+		if got := fields(err); !slices.Equal(got, []string{"Description"}) {
+			t.Errorf("Rotate %s: %v, want a refusal of Description", name, err)
+		}
+	}
+	f.WantCalls() // nothing sent
 }
 
 func TestUpdateRules(t *testing.T) {
@@ -255,30 +284,103 @@ func TestAddAtLimitSendsNothing(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
+func TestClassifyOrdersEachListByExpiry(t *testing.T) {
 	s := func(id int, e Expiry) ClientSecret { return ClientSecret{ID: id, Expiry: e} }
 	in := []ClientSecret{
-		s(1, ExpiresAt(testNow.Add(40*24*time.Hour))),
 		s(2, ExpiresAt(testNow.Add(-time.Hour))),
-		s(3, NeverExpires()),
 		s(4, ExpiresAt(testNow.Add(2*time.Hour))),
 		s(5, ExpiresAt(testNow)),                      // expires at now: expired
-		s(6, ExpiresAt(testNow.Add(30*24*time.Hour))), // at the horizon: soon
+		s(6, ExpiresAt(testNow.Add(30*24*time.Hour))), // at the window's end: within it
 		s(7, ExpiresAt(testNow.Add(-48*time.Hour))),
 	}
-	r := Classify(in, 30*24*time.Hour, testNow)
-	got := map[string][]int{"expired": ids(r.Expired), "soon": ids(r.ExpiringSoon), "never": ids(r.NeverExpiring), "valid": ids(r.Valid)}
-	want := map[string][]int{"expired": {7, 2, 5}, "soon": {4, 6}, "never": {3}, "valid": {1}}
-	for k := range want {
-		if !equalInts(got[k], want[k]) {
-			t.Errorf("%s = %v, want %v", k, got[k], want[k])
+	withSuccessors := append([]ClientSecret{s(1, ExpiresAt(testNow.Add(40*24*time.Hour)))}, in...)
+	withSuccessors = append(withSuccessors, s(3, NeverExpires()))
+	for _, c := range []struct {
+		name string
+		in   []ClientSecret
+		want map[string][]int
+	}{
+		{"no successor", in, map[string][]int{"expired": {7, 2, 5}, "soon": {4, 6}}},
+		{"successors", withSuccessors, map[string][]int{"retired": {7, 2, 5}, "retiring": {4, 6}, "never": {3}, "valid": {1}}},
+	} {
+		r := Classify(c.in, 30*24*time.Hour, testNow)
+		for k, got := range classes(r) {
+			if !equalInts(got, c.want[k]) {
+				t.Errorf("%s: %s = %v, want %v", c.name, k, got, c.want[k])
+			}
 		}
 	}
-	if r.LockoutAhead() {
-		t.Error("LockoutAhead with a valid secret")
+}
+
+// classes names the lists of r, each as its secrets' ids.
+func classes(r ExpiryReport) map[string][]int {
+	return map[string][]int{"expired": ids(r.Expired), "soon": ids(r.ExpiringSoon), "retiring": ids(r.Retiring),
+		"retired": ids(r.Retired), "never": ids(r.NeverExpiring), "valid": ids(r.Valid)}
+}
+
+// TestClassifyRetiringNeedsASuccessorBeyondTheWindow: a secret that ends within the
+// window is retiring (or retired, once expired) only when another secret of the client
+// works beyond the window's end; otherwise it is expiring soon (or expired).
+func TestClassifyRetiringNeedsASuccessorBeyondTheWindow(t *testing.T) {
+	const window = 30 * 24 * time.Hour
+	end := testNow.Add(window)
+	at := func(id int, t time.Time) ClientSecret { return ClientSecret{ID: id, Expiry: ExpiresAt(t)} }
+	cases := []struct {
+		name    string
+		within  time.Duration
+		in      []ClientSecret
+		want    map[string][]int
+		lockout bool
+	}{
+		{"a lone secret within the window expires soon", window,
+			[]ClientSecret{at(1, testNow.Add(time.Hour))}, map[string][]int{"soon": {1}}, true},
+		{"a rotation's grace period: the old secret is retiring", window,
+			[]ClientSecret{at(1, testNow.Add(time.Hour)), at(2, testNow.Add(365*24*time.Hour))},
+			map[string][]int{"retiring": {1}, "valid": {2}}, false},
+		{"a finished rotation: the old secret is retired", window,
+			[]ClientSecret{at(1, testNow.Add(-time.Hour)), at(2, testNow.Add(365*24*time.Hour))},
+			map[string][]int{"retired": {1}, "valid": {2}}, false},
+		{"a never-expiring successor covers too", window,
+			[]ClientSecret{at(1, testNow.Add(-time.Hour)), at(2, testNow.Add(time.Hour)), {ID: 3, Expiry: NeverExpires()}},
+			map[string][]int{"retired": {1}, "retiring": {2}, "never": {3}}, false},
+		{"an unset expiry counts as never expiring", window,
+			[]ClientSecret{at(1, testNow.Add(time.Hour)), {ID: 2}},
+			map[string][]int{"retiring": {1}, "never": {2}}, false},
+		{"a newer secret that also ends within the window is no successor", window,
+			[]ClientSecret{at(1, testNow.Add(time.Hour)), at(2, testNow.Add(10*24*time.Hour))},
+			map[string][]int{"soon": {1, 2}}, true},
+		{"a secret ending at the window's end is no successor", window,
+			[]ClientSecret{at(1, testNow.Add(time.Hour)), at(2, end)},
+			map[string][]int{"soon": {1, 2}}, true},
+		{"a secret ending a second after the window's end is one", window,
+			[]ClientSecret{at(1, testNow.Add(time.Hour)), at(2, end.Add(time.Second))},
+			map[string][]int{"retiring": {1}, "valid": {2}}, false},
+		{"expired and expiring with no successor", window,
+			[]ClientSecret{at(2, testNow.Add(time.Hour)), at(1, testNow.Add(-time.Hour))},
+			map[string][]int{"expired": {1}, "soon": {2}}, true},
+		{"only expired secrets", window,
+			[]ClientSecret{at(1, testNow.Add(-time.Hour)), at(2, testNow)},
+			map[string][]int{"expired": {1, 2}}, true},
+		{"no secret", window, nil, map[string][]int{}, true},
+		{"a zero window: what has not expired is valid", 0,
+			[]ClientSecret{at(1, testNow.Add(-time.Hour)), at(2, testNow.Add(time.Second))},
+			map[string][]int{"retired": {1}, "valid": {2}}, false},
 	}
-	if !Classify(in[1:2], time.Hour, testNow).LockoutAhead() {
-		t.Error("no LockoutAhead with only an expired secret")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Classify(c.in, c.within, testNow)
+			for k, got := range classes(r) {
+				if !equalInts(got, c.want[k]) {
+					t.Errorf("%s = %v, want %v", k, got, c.want[k])
+				}
+			}
+			if r.LockoutAhead() != c.lockout {
+				t.Errorf("LockoutAhead = %v, want %v", r.LockoutAhead(), c.lockout)
+			}
+			if r.Len() != len(c.in) {
+				t.Errorf("Len = %d, want %d", r.Len(), len(c.in))
+			}
+		})
 	}
 }
 
@@ -305,9 +407,12 @@ func TestCheckExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalInts(ids(r.Expired), []int{1}) || !equalInts(ids(r.ExpiringSoon), []int{2}) ||
-		!equalInts(ids(r.NeverExpiring), []int{3}) || !equalInts(ids(r.Valid), []int{4}) {
-		t.Errorf("report = %+v", r)
+	// Secrets 3 and 4 work beyond the 30 days: 1 and 2 are a rotation's old secrets.
+	want := map[string][]int{"retired": {1}, "retiring": {2}, "never": {3}, "valid": {4}}
+	for k, got := range classes(*r) {
+		if !equalInts(got, want[k]) {
+			t.Errorf("%s = %v, want %v", k, got, want[k])
+		}
 	}
 	f.WantCalls("GET ClientCredentialClients/" + testClient + "/Secrets?count=100")
 	if _, err := f.c.CheckExpiry(ctx, testClient, -time.Second); !errors.Is(err, identity.ErrInvalidInput) {

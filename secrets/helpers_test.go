@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jarcoal/httpmock"
+	"github.com/ocs-go/identity"
+	hct "github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
 )
 
@@ -119,3 +122,84 @@ var cmpExpiry = cmp.Options{
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// emu is a fake service with one client-credential client (the subject, whose secrets the
+// tests manage) and an administrator's secrets client with quick retries.
+type emu struct {
+	srv     *hct.Server
+	c       *Client
+	subject hct.Account
+}
+
+func newEmu(t *testing.T) *emu {
+	t.Helper()
+	srv := hct.NewServer(t, nil)
+	return &emu{srv: srv, c: emuClient(t, srv), subject: srv.AddAccount(hct.RoleMember)}
+}
+
+// emuClient is another caller: an administrator's secrets client of its own.
+func emuClient(t *testing.T, srv *hct.Server) *Client {
+	t.Helper()
+	cfg := srv.Config()
+	cfg.Retry = identity.RetryPolicy{MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond}
+	c, err := NewForClientCredentialClients(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+// rawAdd adds a secret to the subject with plain HTTP, as another tool (or an SDK without
+// markers) would: exactly the description and expiry given (nil: never expires). It runs
+// in other goroutines too, so it reports with t.Error, not t.Fatal.
+func (e *emu) rawAdd(t *testing.T, desc string, at *time.Time) (int, identity.Secret) {
+	t.Helper()
+	body := map[string]any{"Description": desc, "Expires": at != nil, "Expiration": nil}
+	if at != nil {
+		body["Expiration"] = at.UTC().Format(time.RFC3339)
+	}
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/Tenants/"+e.srv.TenantID+"/ClientCredentialClients/"+e.subject.ClientID+"/Secrets", strings.NewReader(string(b)))
+	if err != nil {
+		t.Error(err)
+		return 0, identity.Secret{}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.srv.IssueToken(hct.RoleAdmin).Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0, identity.Secret{}
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Id     int
+		Secret string
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Errorf("raw add: %d %v", resp.StatusCode, err)
+	}
+	return out.Id, identity.NewSecret(out.Secret)
+}
+
+// waitRequests waits until the fake has received n requests of op.
+func (e *emu) waitRequests(t *testing.T, op hct.Op, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.srv.Stats().Requests[op] < n {
+		if time.Now().After(deadline) {
+			t.Errorf("waited in vain for %d %s requests", n, op)
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func fields(err error) []string {
+	var out []string
+	for _, ve := range identity.ValidationErrors(err) {
+		out = append(out, ve.Field)
+	}
+	return out
+}

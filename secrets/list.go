@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/pager"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
 )
@@ -51,12 +52,21 @@ type listQuery struct {
 // List returns one page of the secrets of client clientID (metadata only) and how many
 // the client has in all. A missing client is an error matching identity.ErrNotFound.
 func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*Page, error) {
+	ctx, op := c.tel().Start(ctx, "secrets.List", clientID)
+	v, err := c.list(ctx, clientID, opts)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) list(ctx context.Context, clientID string, opts ListOptions) (*Page, error) {
 	p, err := c.path(clientID)
 	if err := errors.Join(err, opts.validate()); err != nil {
 		return nil, err
 	}
 	var ws []wireSecret
-	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: p, Query: listQuery{opts.Skip, opts.PageSize}}, &ws)
+	// A conversion: a field of ListOptions without its query parameter does not compile.
+	resp, err := c.t.Do(ctx, transport.Request{Method: http.MethodGet, Path: p, Query: listQuery(opts)}, &ws)
 	if err != nil {
 		return nil, err
 	}
@@ -93,11 +103,15 @@ func (c *Client) List(ctx context.Context, clientID string, opts ListOptions) (*
 //		fmt.Println(s.ID, s.Description, s.Expiry)
 //	}
 func (c *Client) All(ctx context.Context, clientID string, opts ListOptions) iter.Seq2[ClientSecret, error] {
+	return rules.PrefixedSeq(pkgName, c.all(ctx, clientID, opts))
+}
+
+func (c *Client) all(ctx context.Context, clientID string, opts ListOptions) iter.Seq2[ClientSecret, error] {
 	w := pager.Walk[ClientSecret, int]{
 		Skip:     opts.Skip,
 		PageSize: opts.PageSize,
 		Fetch: func(ctx context.Context, skip, size int) ([]ClientSecret, int, error) {
-			p, err := c.List(ctx, clientID, ListOptions{Skip: skip, PageSize: size})
+			p, err := c.list(ctx, clientID, ListOptions{Skip: skip, PageSize: size})
 			if err != nil {
 				return nil, 0, err
 			}
@@ -143,7 +157,7 @@ func (c *Client) listError(clientID, why string) error {
 // collect returns every secret of the client.
 func (c *Client) collect(ctx context.Context, clientID string) ([]ClientSecret, error) {
 	var all []ClientSecret
-	for s, err := range c.All(ctx, clientID, ListOptions{}) {
+	for s, err := range c.all(ctx, clientID, ListOptions{}) {
 		if err != nil {
 			return nil, err
 		}
@@ -156,6 +170,14 @@ func (c *Client) collect(ctx context.Context, clientID string) ([]ClientSecret, 
 // Unlike hybridclients.Client.Count it takes no options: the service's count of secrets
 // (HEAD .../Secrets) accepts no filter, so there is nothing to choose.
 func (c *Client) Count(ctx context.Context, clientID string) (int, error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Count", clientID)
+	v, err := c.count(ctx, clientID)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) count(ctx context.Context, clientID string) (int, error) {
 	p, err := c.path(clientID)
 	if err != nil {
 		return 0, err
@@ -170,6 +192,14 @@ func (c *Client) Count(ctx context.Context, clientID string) (int, error) {
 // Get returns the metadata of secret secretID of client clientID. A missing client or secret is
 // an error matching identity.ErrNotFound.
 func (c *Client) Get(ctx context.Context, clientID string, secretID int) (*ClientSecret, error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Get", clientID)
+	v, err := c.get(ctx, clientID, secretID)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) get(ctx context.Context, clientID string, secretID int) (*ClientSecret, error) {
 	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return nil, err
@@ -189,6 +219,14 @@ func (c *Client) Get(ctx context.Context, clientID string, secretID int) (*Clien
 // Exists reports whether client clientID has secret secretID (HEAD, no body). A missing
 // secret, or a missing client, is false with a nil error.
 func (c *Client) Exists(ctx context.Context, clientID string, secretID int) (bool, error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Exists", clientID)
+	v, err := c.exists(ctx, clientID, secretID)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) exists(ctx context.Context, clientID string, secretID int) (bool, error) {
 	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return false, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/validate"
 )
 
@@ -81,6 +82,10 @@ func (p Policy) lifetime(now time.Time) time.Duration {
 // Validate reports every broken rule of the policy at once (errors.Join of
 // *identity.ValidationError, matching identity.ErrInvalidInput); nil when it is usable.
 func (p Policy) Validate() error {
+	return rules.Prefixed(pkgName, p.validate())
+}
+
+func (p Policy) validate() error {
 	var v validate.Errors
 	for _, d := range []struct {
 		field string
@@ -339,8 +344,16 @@ func later(a, b ClientSecret) bool {
 // identity.ErrInvalidInput)). Rotate the client with
 // Rotate(ctx, clientID, policy.RotateRequest(store, now)) when the plan Rotates.
 func (c *Client) PlanRotation(ctx context.Context, clientID string, policy Policy) (*Plan, error) {
+	ctx, op := c.tel().Start(ctx, "secrets.PlanRotation", clientID)
+	v, err := c.planRotation(ctx, clientID, policy)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) planRotation(ctx context.Context, clientID string, policy Policy) (*Plan, error) {
 	_, err := c.path(clientID)
-	if err := errors.Join(err, policy.Validate()); err != nil {
+	if err := errors.Join(err, policy.validate()); err != nil {
 		return nil, err
 	}
 	all, err := c.collect(ctx, clientID)

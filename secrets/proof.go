@@ -8,6 +8,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
+	"github.com/ocs-go/identity/internal/rules"
 )
 
 // DefaultProofTimeout is how long a rotation waits for the identity server to accept the
@@ -27,7 +28,7 @@ const (
 // accept in time (RotateRequest.ProofTimeout), or could not be asked about: the old secrets
 // are untouched and still work, and the new one is kept, its value stored. errors.As finds
 // the *ProofError, which names them.
-var ErrNotProven = errors.New("secrets: the identity server did not accept the new secret")
+var ErrNotProven = errors.New("the identity server did not accept the new secret")
 
 // ProofError is the error of a rotation that stored its new secret but never saw the
 // identity server accept it: nothing was retired. It matches ErrNotProven, and what it
@@ -57,7 +58,7 @@ func (e *ProofError) Error() string {
 	if e.Err != nil {
 		why = "the last probe: " + e.Err.Error()
 	}
-	return fmt.Sprintf("secrets: rotating the secret of client %q: new secret %d was added and stored, but the identity server did not accept it (%d probes in %s; %s); old secrets %v are untouched and still work, and the new secret is kept: find out why it is refused (a disabled client? a propagation slower than an hour?), then retire the old secrets",
+	return fmt.Sprintf("rotating the secret of client %q: new secret %d was added and stored, but the identity server did not accept it (%d probes in %s; %s); old secrets %v are untouched and still work, and the new secret is kept: find out why it is refused (a disabled client? a propagation slower than an hour?), then retire the old secrets",
 		e.ClientID, e.NewID, e.Probes, e.Waited.Round(time.Second), why, e.NotRetired)
 }
 
@@ -170,10 +171,22 @@ type PendingRotation struct {
 // It always returns a non-nil *PendingRotation; when it also returns an error, the
 // rotation stopped (Rotation says where) and Prove and Finish return that error.
 func (c *Client) StartRotation(ctx context.Context, clientID string, req RotateRequest) (*PendingRotation, error) {
+	ctx, op := c.tel().Start(ctx, "secrets.StartRotation", clientID)
+	p := c.startRotation(ctx, clientID, req)
+	p.err = rules.Prefixed(pkgName, p.err)
+	op.End(p.err)
+	if p.err != nil {
+		c.tel().Rotation(ctx, rotationResult(p.err)) // it ended here
+	}
+	return p, p.err
+}
+
+// startRotation is StartRotation; p.err is its error.
+func (c *Client) startRotation(ctx context.Context, clientID string, req RotateRequest) *PendingRotation {
 	r := &rotating{c: c, clientID: clientID, opts: req, rot: &Rotation{}}
 	p := &PendingRotation{r: r}
 	p.err = p.start(ctx)
-	return p, p.err
+	return p
 }
 
 func (p *PendingRotation) start(ctx context.Context) error {
@@ -282,8 +295,17 @@ func (p *PendingRotation) ready(ctx context.Context) error {
 // Prove and Finish return its error, and Next is zero.
 func (p *PendingRotation) Prove(ctx context.Context) (bool, error) {
 	if err := p.ready(ctx); err != nil {
-		return false, err
+		return false, rules.Prefixed(pkgName, err)
 	}
+	ctx, op := p.r.c.tel().Start(ctx, "secrets.PendingRotation.Prove", p.r.clientID)
+	ok, err := p.prove(ctx)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return ok, err
+}
+
+// prove is Prove, for a rotation that is ready.
+func (p *PendingRotation) prove(ctx context.Context) (bool, error) {
 	rot := p.r.rot
 	if p.r.opts.skipsProof() || !rot.ProvenAt.IsZero() {
 		return true, nil
@@ -321,10 +343,21 @@ func (p *PendingRotation) stop(err error) error {
 // secret is kept, and the error is a *ProofError (ErrNotProven). It drops the value it
 // held, whatever the outcome, and returns what Rotate returns.
 func (p *PendingRotation) Finish(ctx context.Context) (*Rotation, error) {
+	if p == nil || p.r == nil {
+		return &Rotation{}, rules.Prefixed(pkgName, p.ready(ctx))
+	}
+	c := p.r.c
+	ctx, op := c.tel().Start(ctx, "secrets.PendingRotation.Finish", p.r.clientID)
+	v, err := p.finish(ctx)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	c.tel().Rotation(ctx, rotationResult(err))
+	return v, err
+}
+
+// finish is Finish, for a rotation made by startRotation.
+func (p *PendingRotation) finish(ctx context.Context) (*Rotation, error) {
 	if err := p.ready(ctx); err != nil {
-		if p == nil || p.r == nil {
-			return &Rotation{}, err
-		}
 		return p.r.rot, err
 	}
 	defer func() { p.finished, p.value = true, identity.Secret{} }()
@@ -355,7 +388,7 @@ func (p *PendingRotation) await(ctx context.Context) error {
 		if !p.probed.IsZero() && !p.probed.Before(p.deadline) {
 			return p.unproven(ctx, p.last) // the last probe, at the deadline, was refused
 		}
-		ok, err := p.Prove(ctx)
+		ok, err := p.prove(ctx)
 		switch {
 		case ok:
 			return nil

@@ -333,10 +333,10 @@ func TestPendingRotationRefusesNilAndStopped(t *testing.T) {
 	if !errors.Is(err, identity.ErrForbidden) || p == nil {
 		t.Fatalf("StartRotation = %v, %v", p, err)
 	}
-	if _, perr := p.Prove(ctx); perr != err {
+	if _, perr := p.Prove(ctx); !errors.Is(perr, identity.ErrForbidden) || perr.Error() != err.Error() {
 		t.Errorf("Prove after a failed start: %v", perr)
 	}
-	if rot, ferr := p.Finish(ctx); ferr != err || rot.Step != StepNone {
+	if rot, ferr := p.Finish(ctx); !errors.Is(ferr, identity.ErrForbidden) || ferr.Error() != err.Error() || rot.Step != StepNone {
 		t.Errorf("Finish after a failed start: %+v, %v", rot, ferr)
 	}
 	var nilCtx context.Context
@@ -388,5 +388,45 @@ func TestRotateProofOutlastsProbesSlowerThanTheirBackoff(t *testing.T) {
 	rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }}, nil)
 	if err != nil || rot.Probes != 4 || rot.Step != StepDone {
 		t.Fatalf("Rotate = %+v, %v", rot, err)
+	}
+}
+
+// TestNothingKeepsTheValueAfterTheProof: the value a proof needs is held by the
+// PendingRotation until its proof is settled; once Finish (or Rotate) returns, neither the
+// Rotation, nor the error, nor the Client, nor the PendingRotation holds it, whether the
+// proof came, never came, or the new secret vanished.
+func TestNothingKeepsTheValueAfterTheProof(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		answers []Reply
+		check   Reply
+	}{
+		{"proven", []Reply{refused, accepted}, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z"))},
+		{"never proven", []Reply{refused}, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z"))},
+		{"the new secret vanished", []Reply{refused}, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, hybridRoute)
+			clk := f.clocked()
+			f.proofAnswers(c.answers...)
+			f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "")))
+			f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+			f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, c.check)
+			f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:05Z")))
+			p, err := f.c.StartRotation(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if holds(p, testValue) == "" {
+				t.Fatal("the pending rotation does not hold the value its proof needs: the walk sees nothing")
+			}
+			var rot *Rotation
+			clk.Run(func() { rot, err = p.Finish(ctx) }, nil)
+			for what, v := range map[string]any{"the Rotation": rot, "the error": err, "the Client": f.c, "the PendingRotation": p} {
+				if path := holds(v, testValue); path != "" {
+					t.Errorf("%s holds the value at %s (Finish: %v)", what, path, err)
+				}
+			}
+		})
 	}
 }

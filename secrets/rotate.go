@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/settle"
 	"github.com/ocs-go/identity/internal/validate"
 )
@@ -87,9 +88,9 @@ const ClockSkewMargin = 5 * time.Minute
 // client overlapped this one (rotations of one client must not overlap). The value that
 // Store put in place may not work, or not for long: the application may be locked out.
 // Rotate then retires nothing; check what is stored and rotate again.
-var ErrLockoutRisk = errors.New("secrets: the stored secret was deleted or shortened by someone else: the application may be locked out")
+var ErrLockoutRisk = errors.New("the stored secret was deleted or shortened by someone else: the application may be locked out")
 
-// RotateRequest configure Rotate.
+// RotateRequest configures Rotate.
 type RotateRequest struct {
 	// Description describes the new secret.
 	Description string
@@ -208,7 +209,8 @@ type Rotation struct {
 	// New is the new secret; its ID is zero when the client has no new secret (the add
 	// failed, or Store failed and the new secret was deleted again).
 	New ClientSecret
-	// Deleted are the retired secrets that were deleted.
+	// Deleted are the retired secrets that Rotate deleted, or found already deleted by
+	// someone else.
 	Deleted []ClientSecret
 	// Shortened are the retired secrets whose expiry was shortened to the grace period's
 	// end, as they are afterwards.
@@ -270,11 +272,39 @@ type Rotation struct {
 // StartRotation and PendingRotation.Finish in one call, and holds the new value in memory
 // only until it returns.
 func (c *Client) Rotate(ctx context.Context, clientID string, req RotateRequest) (*Rotation, error) {
-	p, err := c.StartRotation(ctx, clientID, req)
-	if err != nil {
-		return p.r.rot, err
+	ctx, op := c.tel().Start(ctx, "secrets.Rotate", clientID)
+	v, err := c.rotate(ctx, clientID, req)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	c.tel().Rotation(ctx, rotationResult(err))
+	return v, err
+}
+
+func (c *Client) rotate(ctx context.Context, clientID string, req RotateRequest) (*Rotation, error) {
+	p := c.startRotation(ctx, clientID, req)
+	if p.err != nil {
+		return p.r.rot, p.err
 	}
-	return p.Finish(ctx)
+	return p.finish(ctx)
+}
+
+// rotationResult names how a rotation ended, for telemetry.
+func rotationResult(err error) string {
+	switch {
+	case err == nil:
+		return "rotated"
+	case errors.Is(err, identity.ErrInvalidInput):
+		return "invalid_input"
+	case errors.Is(err, ErrLockoutRisk):
+		return "lockout_risk"
+	case errors.Is(err, ErrNotProven):
+		return "not_proven"
+	case errors.Is(err, identity.ErrOutcomeUnknown):
+		return "outcome_unknown"
+	case errors.Is(err, ErrLimitReached):
+		return "limit_reached"
+	}
+	return "failed"
 }
 
 // rotating is one call of Rotate: what it was asked and what it did so far.
@@ -304,7 +334,7 @@ func (r *rotating) listAndFreeRoom(ctx context.Context) ([]ClientSecret, error) 
 		return nil, r.fail("making room", limitError(r.clientID, old, r.c.now().Add(-ClockSkewMargin)), "nothing was changed")
 	}
 	for _, s := range free {
-		if err := r.c.Delete(ctx, r.clientID, s.ID); err != nil {
+		if err := r.c.delete(ctx, r.clientID, s.ID); err != nil {
 			return nil, r.fail(fmt.Sprintf("freeing room: deleting expired secret %d failed", s.ID), err, r.rot.done(), "nothing was added")
 		}
 		r.rot.FreedRoom = append(r.rot.FreedRoom, s)
@@ -341,7 +371,7 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 	if err := r.opts.Store(ctx, added); err != nil {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
-		if derr := r.c.Delete(cctx, r.clientID, added.ID); derr != nil {
+		if derr := r.c.delete(cctx, r.clientID, added.ID); derr != nil {
 			r.rot.New, r.rot.Step = added.ClientSecret, StepAdded
 			return r.fail("storing the new secret failed, and deleting it again failed too",
 				fmt.Errorf("storing: %w; deleting: %w", err, derr),
@@ -391,7 +421,7 @@ func (r *rotating) retire(ctx context.Context, addedID int, retiring []ClientSec
 		var err error
 		switch retireBy(s, now, graceEnd, r.opts.RetireAtOnce) {
 		case retireDelete:
-			err = r.c.Delete(ctx, r.clientID, s.ID)
+			err = r.c.delete(ctx, r.clientID, s.ID)
 			if err == nil || errors.Is(err, identity.ErrNotFound) {
 				err = nil // a secret already gone is retired
 				r.rot.Deleted = append(r.rot.Deleted, s)
@@ -402,7 +432,7 @@ func (r *rotating) retire(ctx context.Context, addedID int, retiring []ClientSec
 			r.rot.Kept = append(r.rot.Kept, s)
 		case retireShorten:
 			var m *ClientSecret
-			if m, err = r.c.Update(ctx, r.clientID, s.ID, UpdateRequest{Expiry: ExpiresAt(graceEnd)}); err == nil {
+			if m, err = r.c.update(ctx, r.clientID, s.ID, UpdateRequest{Expiry: ExpiresAt(graceEnd)}); err == nil {
 				r.rot.Shortened = append(r.rot.Shortened, *m)
 			} else if errors.Is(err, identity.ErrNotFound) {
 				err = nil // deleted by someone else meanwhile: retired all the same
@@ -459,7 +489,7 @@ type rotateError struct {
 }
 
 func (e *rotateError) Error() string {
-	return fmt.Sprintf("secrets: rotating the secret of client %q: %s; %s: %v", e.clientID, e.step, strings.Join(e.state, "; "), e.err)
+	return fmt.Sprintf("rotating the secret of client %q: %s; %s: %v", e.clientID, e.step, strings.Join(e.state, "; "), e.err)
 }
 
 func (e *rotateError) Unwrap() error { return e.err }
@@ -467,7 +497,7 @@ func (e *rotateError) Unwrap() error { return e.err }
 // checkStored checks that secret a, just stored, still exists with the expiry it was
 // given (an unusable answer is read again, as in Add's check).
 func (c *Client) checkStored(ctx context.Context, clientID string, a ClientSecret) error {
-	m, err := settle.Read(ctx, c.t, func(ctx context.Context) (*ClientSecret, error) { return c.Get(ctx, clientID, a.ID) })
+	m, err := settle.Read(ctx, c.t, func(ctx context.Context) (*ClientSecret, error) { return c.get(ctx, clientID, a.ID) })
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
 		return fmt.Errorf("%w: it no longer exists (did another rotation of this client overlap this one?)", ErrLockoutRisk)

@@ -86,6 +86,29 @@ func TestRotateRetirePolicies(t *testing.T) {
 	}
 }
 
+// Rotate retires only secrets of its first listing: one that appears later (another
+// caller's new secret) is never touched.
+func TestRotateNeverRetiresLaterSecrets(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "old", "")),
+		list(secretJSON(1, "old", ""), secretJSON(7, "someone else's", ""), secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "old", "2030-06-01T13:00:00Z")))
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalInts(ids(rot.Shortened), []int{1}) || len(rot.Deleted)+len(rot.Kept) != 0 {
+		t.Errorf("rotation %+v", rot)
+	}
+	for _, c := range f.Calls() {
+		if strings.Contains(c, "/7") {
+			t.Errorf("touched a secret that appeared after the first listing: %s", c)
+		}
+	}
+}
+
 func TestRotateStoreFails(t *testing.T) {
 	storeErr := errors.New("vault sealed")
 	f := newFixture(t, hybridRoute)
@@ -193,6 +216,27 @@ func TestRotateFreeRoom(t *testing.T) {
 	f.WantCalls("GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "PROBE authorization_code", "GET "+pre+"/11", "DELETE "+pre+"/4")
 }
 
+// FreeRoom must not delete a secret that expired only moments ago by the local
+// clock, which may run ahead of the service's.
+func TestRotateFreeRoomSparesSecretsExpiredWithinTheClockSkewMargin(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	var ten []string
+	for i := 1; i <= MaxPerClient; i++ {
+		exp := "2031-01-01T00:00:00Z"
+		if i == 4 {
+			exp = testNow.Add(-time.Minute).Format(time.RFC3339) // expired a minute ago, locally
+		}
+		ten = append(ten, secretJSON(i, "s", exp))
+	}
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(ten...))
+	f.On("DELETE", secretsURL(hybridRoute, "4"), mocktest.Any, mocktest.Reply{Status: 204})
+	_, err := f.c.Rotate(ctx, testClient, RotateRequest{FreeRoom: true, Store: func(context.Context, Added) error { return nil }})
+	if !errors.Is(err, ErrLimitReached) {
+		t.Errorf("err = %v, want ErrLimitReached", err)
+	}
+	f.WantCalls("GET " + pre + "?count=100")
+}
+
 func TestRotateGrace(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(
@@ -220,6 +264,26 @@ func TestRotateGrace(t *testing.T) {
 	short := `{"Expires":true,"Expiration":"2030-06-01T14:00:00Z"}`
 	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "PROBE authorization_code", "GET "+pre+"/11", "DELETE "+pre+"/1",
 		"PUT "+pre+"/4 "+short, "PUT "+pre+"/5 "+short)
+}
+
+// The default rotation keeps the old secrets working for at least an hour, as
+// a new secret can take that long to reach sign-in.
+func TestRotateByDefaultKeepsOldSecretsWorkingAnHour(t *testing.T) {
+	e := newEmu(t)
+	before := time.Now()
+	rot, err := e.c.Rotate(context.Background(), e.subject.ClientID, RotateRequest{Store: func(context.Context, Added) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.srv.CheckSecret(e.subject.ClientID, e.subject.Secret) {
+		t.Fatalf("the old secret stopped working at once: %+v", rot)
+	}
+	if len(rot.Deleted) != 0 || len(rot.Shortened) != 1 {
+		t.Fatalf("rotation %+v, want the old secret shortened, not deleted", rot)
+	}
+	if at := rot.Shortened[0].Expiry.At(); at.Before(before.Add(time.Hour - time.Second)) {
+		t.Errorf("old secret expires at %v, less than an hour after the rotation", at)
+	}
 }
 
 func TestRotateRetireFailsHalfway(t *testing.T) {
@@ -264,6 +328,39 @@ func TestRotateShortenFailsHalfway(t *testing.T) {
 	}
 }
 
+// Rotate's partial retirement is in fields of its result, and an add whose
+// outcome is unknown comes back as an *identity.OutcomeError that errors.As finds.
+func TestRotateReportsPartialRetirementAndUnsettledAddsInFields(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "2031-01-01T00:00:00Z"), secretJSON(2, "b", "2031-01-01T00:00:00Z"), secretJSON(3, "c", "2031-01-01T00:00:00Z")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:00Z")))
+	f.On("PUT", secretsURL(hybridRoute, "2"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
+	if !errors.Is(err, identity.ErrForbidden) {
+		t.Fatalf("err = %v", err)
+	}
+	if !equalInts(ids(rot.Shortened), []int{1}) || !equalInts(ids(rot.NotRetired), []int{2, 3}) {
+		t.Errorf("Shortened %v, NotRetired %v; want [1], [2 3]", ids(rot.Shortened), ids(rot.NotRetired))
+	}
+
+	// A never-expiring look-alike appeared after a lost answer: the add cannot be settled.
+	f = newFixture(t, hybridRoute)
+	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "")), list(secretJSON(1, "a", ""), secretJSON(12, "v2", "")))
+	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 504})
+	_, err = f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Expiry: NeverExpires(), Store: func(context.Context, Added) error { return nil }})
+	var oe *identity.OutcomeError
+	if !errors.As(err, &oe) || !equalInts(oe.Unclaimed, []int{12}) || len(oe.Orphans) != 0 {
+		t.Fatalf("err = %v, want an OutcomeError with Unclaimed [12]", err)
+	}
+	for _, c := range f.Calls() {
+		if strings.HasPrefix(c, "DELETE") {
+			t.Errorf("deleted a secret that may be someone else's: %s", c)
+		}
+	}
+}
+
 func TestRotateAddFails(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "")))
@@ -294,6 +391,20 @@ func TestRotateRefusesBadOptions(t *testing.T) {
 		t.Errorf("Grace 1s: %v", err)
 	}
 	f.WantCalls()
+}
+
+// A new secret that would expire before the old ones' grace period ends (or
+// within the hour a new secret may take to work) is refused before anything is sent.
+func TestRotateRefusesANewSecretThatExpiresBeforeTheGraceEnds(t *testing.T) {
+	for _, exp := range []Expiry{ExpiresIn(time.Second), ExpiresIn(30 * time.Minute), ExpiresAt(testNow.Add(time.Hour))} {
+		f := newFixture(t, hybridRoute)
+		_, err := f.c.Rotate(ctx, testClient, RotateRequest{Expiry: exp, Store: func(context.Context, Added) error { return nil }})
+		var ve *identity.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "Expiry" {
+			t.Errorf("Expiry %v: err = %v, want a ValidationError of Expiry", exp, err)
+		}
+		f.WantCalls()
+	}
 }
 
 // TestRotateCountsAnOldSecretDeletedMeanwhileAsRetired: with a grace period, shortening an

@@ -2,11 +2,14 @@ package secrets
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,6 +199,60 @@ func TestAllYieldsErrorOnce(t *testing.T) {
 	}
 }
 
+// A service that ignores skip, answering the same page or endless new ids under a lying
+// Total-Count, cannot keep All going: it ends with ErrInvalidResponse, never yielding a
+// secret twice.
+func TestAllStopsWhenTheServiceIgnoresSkip(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fresh bool // new ids on every page (a lying Total-Count), else the same page
+	}{{"same page", false}, {"endless new ids", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var requests atomic.Int32
+			c, err := New(mocktest.Loopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := int(requests.Add(1))
+				count, _ := strconv.Atoi(r.URL.Query().Get("count"))
+				page := make([]map[string]any, count)
+				for i := range page {
+					id := i + 1
+					if tc.fresh {
+						id += (n - 1) * count
+					}
+					page[i] = map[string]any{"Id": id, "Description": "d", "Expires": false, "Expiration": nil}
+				}
+				w.Header().Set("Total-Count", "10000000")
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(page)
+			})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.CloseIdleConnections)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var last error
+			seen := map[int]bool{}
+			for s, err := range c.All(ctx, "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b", ListOptions{PageSize: 2}) {
+				if err != nil {
+					last = err
+					break
+				}
+				if seen[s.ID] {
+					t.Errorf("secret %d yielded twice", s.ID)
+					break
+				}
+				seen[s.ID] = true
+			}
+			if !errors.Is(last, identity.ErrInvalidResponse) {
+				t.Fatalf("All ended with %v, want ErrInvalidResponse", last)
+			}
+			if n := requests.Load(); n > 50 {
+				t.Errorf("%d list requests before stopping", n)
+			}
+		})
+	}
+}
+
 func TestCountWithoutTotalCount(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("HEAD", secretsURL(hybridRoute), mocktest.Any, ok(""))
@@ -237,6 +294,86 @@ func TestNonGUIDClientIDsAreRefusedBeforeAnyRequest(t *testing.T) {
 			}
 		}
 		f.WantCalls()
+	}
+}
+
+// TestABadClientIDIsReportedWithTheRequestsOtherRules: a bad client id comes back together with the
+// request's other broken rules, as in the hybridclients package.
+func TestABadClientIDIsReportedWithTheRequestsOtherRules(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	past := ExpiresAt(testNow.Add(-time.Hour))
+	for _, tc := range []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"Add", func() error { _, err := f.c.Add(ctx, "", AddRequest{Description: "a\nb", Expiry: past}); return err }(), []string{"ClientID", "Description", "Expiry"}},
+		{"Update", func() error { _, err := f.c.Update(ctx, "", 0, UpdateRequest{}); return err }(), []string{"ClientID", "SecretID", "UpdateRequest"}},
+		{"Update desc", func() error {
+			_, err := f.c.Update(ctx, "..", 1, UpdateRequest{Description: identity.Ptr("\x1b[0m"), Expiry: past})
+			return err
+		}(), []string{"ClientID", "Description", "Expiry"}},
+		{"Rotate", func() error { _, err := f.c.Rotate(ctx, "", RotateRequest{Expiry: past}); return err }(), []string{"ClientID", "Expiry", "Store"}},
+		{"List", func() error { _, err := f.c.List(ctx, "", ListOptions{Skip: -1, PageSize: -1}); return err }(), []string{"ClientID", "Skip", "PageSize"}},
+		{"CheckExpiry", func() error { _, err := f.c.CheckExpiry(ctx, "", -time.Hour); return err }(), []string{"ClientID", "Within"}},
+		{"Get", func() error { _, err := f.c.Get(ctx, "", -1); return err }(), []string{"ClientID", "SecretID"}},
+	} {
+		if got := fields(tc.err); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: rules on %v, want %v: %v", tc.name, got, tc.want, tc.err)
+		}
+	}
+	f.WantCalls()
+}
+
+func TestZeroOrNilClientReturnsErrorsNotPanics(t *testing.T) {
+	for name, c := range map[string]*Client{"zero": {}, "nil": nil, "zero kind": {kind: hybridRoute}} {
+		check := func(method string, err error) {
+			t.Helper()
+			if !errors.Is(err, identity.ErrInvalidInput) || err == nil || !strings.Contains(err.Error(), "secrets.New") {
+				t.Errorf("%s Client.%s: err = %v, want ErrInvalidInput saying to use secrets.New", name, method, err)
+			}
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("%s Client panicked: %v", name, r)
+				}
+			}()
+			_, err := c.List(ctx, testClient, ListOptions{})
+			check("List", err)
+			n := 0
+			for _, err := range c.All(ctx, testClient, ListOptions{}) {
+				n++
+				check("All", err)
+			}
+			if n != 1 {
+				t.Errorf("%s Client.All yielded %d times, want once", name, n)
+			}
+			_, err = c.Count(ctx, testClient)
+			check("Count", err)
+			_, err = c.Get(ctx, testClient, 1)
+			check("Get", err)
+			_, err = c.Exists(ctx, testClient, 1)
+			check("Exists", err)
+			_, err = c.Add(ctx, testClient, AddRequest{})
+			check("Add", err)
+			_, err = c.Update(ctx, testClient, 1, UpdateRequest{Description: identity.Ptr("x")})
+			check("Update", err)
+			check("Delete", c.Delete(ctx, testClient, 1))
+			rot, err := c.Rotate(ctx, testClient, RotateRequest{Store: func(context.Context, Added) error { return nil }})
+			check("Rotate", err)
+			if rot == nil {
+				t.Errorf("%s Client.Rotate returned a nil *Rotation", name)
+			}
+			_, err = c.CheckExpiry(ctx, testClient, time.Hour)
+			check("CheckExpiry", err)
+			c.CloseIdleConnections()
+			// Other broken rules come with it.
+			_, err = c.Add(ctx, "", AddRequest{Description: "a\nb"})
+			if got := fields(err); !slices.Equal(got, []string{"secrets.Client", "ClientID", "Description"}) {
+				t.Errorf("%s Client.Add(\"\", bad): rules on %v: %v", name, got, err)
+			}
+		}()
 	}
 }
 

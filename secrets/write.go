@@ -11,6 +11,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/marker"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/settle"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/internal/validate"
@@ -18,7 +19,7 @@ import (
 
 // ErrLimitReached matches the error of Add and Rotate when the client already has
 // MaxPerClient secrets; nothing was sent to create one.
-var ErrLimitReached = errors.New("secrets: limit of secrets per client reached")
+var ErrLimitReached = errors.New("limit of secrets per client reached")
 
 // AddRequest describes a new secret: what a Tenant Administrator enters in the portal's
 // Add Secret window.
@@ -30,19 +31,10 @@ type AddRequest struct {
 	// Expiry is when the secret stops working: ExpiresAt a future time, ExpiresIn a
 	// positive duration, or NeverExpires. The zero value means one year from now (the
 	// same date and time a calendar year later, a day more across a leap day), as in the
-	// portal.
-	//
-	// The expiry sent is cut to whole seconds and moved a random 1 to 3600 seconds earlier
-	// (at most a tenth of the secret's lifetime; not moved when that is under a minute),
-	// avoiding the expiry of every secret the client has and the markers of this Client's
-	// other adds to the client still in flight. That moment is this call's
-	// marker: after a lost answer, the one new secret carrying it is provably this call's
-	// and may be deleted, while a look-alike added by someone else is never touched. The
-	// one limit: two look-alike adds (same client, description and asked expiry) from
-	// different Clients or processes, in flight at once, pick the same marker with a
-	// chance of 1 in the spread; if one of them then loses its answer without having
-	// acted, it takes the other's secret for its own. The returned Added holds the expiry
-	// as stored.
+	// portal. The expiry stored is cut to whole seconds and may be up to an hour (at most
+	// a tenth of the lifetime) earlier than asked: it marks the secret as this call's (see
+	// "How Add settles a lost answer" in the package doc). The returned Added holds the
+	// expiry as stored.
 	Expiry Expiry
 }
 
@@ -68,31 +60,28 @@ func (r AddRequest) validate(now time.Time) (*wireWrite, error) {
 }
 
 // Add creates a secret for client clientID and returns it with its value: the only time
-// the service returns the value, so store it at once (Value.WriteFile, a vault). A past or
-// zero expiry is refused before anything is sent (errors.Is(err, identity.ErrInvalidInput)).
+// the service returns the value, so store it at once (Value.WriteFile, a vault). An
+// expiry in the past, or ExpiresAt of the zero time, is refused before anything is sent
+// (errors.Is(err, identity.ErrInvalidInput)).
 //
-// Add first lists the client's secrets (one GET). That lets it refuse at the limit of
-// MaxPerClient secrets without sending anything (errors.Is(err, ErrLimitReached)), and
-// settle a request whose answer was lost (a dropped connection, a timeout, a 5xx, an
-// answer without the value). It lists the secrets again (an unusable listing is tried
-// again while attempts and ctx allow; when it still fails, one more look, tried again
-// after transient failures for at most 10 s and past ctx if need be, only names what may
-// be left) and looks for the one new secret
-// carrying this call's marker (see AddRequest.Expiry):
-//
-//   - none: the request did nothing; Add tries again;
-//   - exactly one: it is this call's and nobody holds its value; Add deletes it and tries
-//     again;
-//   - no proof (a never-expiring secret, or a lifetime too short for a marker, with a
-//     look-alike: same description and expiry; or several secrets with the marker): Add
-//     deletes nothing and stops.
-//
-// Secrets that others added meanwhile without this call's marker are never touched. In
-// all, Add sends at most RetryPolicy.MaxAttempts POSTs. When it cannot settle what
-// happened, the error is an *identity.OutcomeError (matching identity.ErrOutcomeUnknown):
-// Orphans holds this call's secrets whose value nobody holds (delete them), Unclaimed the
-// look-alikes that may be this call's or someone else's (check before deleting).
+// Add first lists the client's secrets (one GET), so it refuses at the limit of
+// MaxPerClient secrets without sending anything (errors.Is(err, ErrLimitReached)). It is
+// safe to retry, and retries itself, although the service's add is not idempotent: it
+// sends at most RetryPolicy.MaxAttempts POSTs, and after a lost answer it ends with one
+// new secret whose value it returns, or with an *identity.OutcomeError
+// (identity.ErrOutcomeUnknown): Orphans holds this call's secrets whose value nobody holds
+// (delete them), Unclaimed the look-alikes that may be this call's or someone else's
+// (check before deleting). It deletes a secret only with proof that this call added it.
+// "How Add settles a lost answer" in the package doc tells how.
 func (c *Client) Add(ctx context.Context, clientID string, req AddRequest) (*Added, error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Add", clientID)
+	v, err := c.addSecret(ctx, clientID, req)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) addSecret(ctx context.Context, clientID string, req AddRequest) (*Added, error) {
 	p, err := c.path(clientID)
 	body, err := c.prepare(err, req.validate)
 	if err != nil {
@@ -259,9 +248,8 @@ func (c *Client) add(ctx context.Context, tk *ticket, p []string, body *wireWrit
 		Post: func(ctx context.Context, b *transport.Budget) (*Added, error) {
 			return c.post(ctx, clientID, p, body, b)
 		},
-		Look: func(ctx context.Context, failure error, _ bool) (*Added, bool, error) {
-			again, err := c.reconcile(ctx, clientID, before, body, proof, failure)
-			return nil, again, err
+		Look: func(ctx context.Context, failure error, _ bool) (bool, error) {
+			return c.reconcile(ctx, clientID, before, body, proof, failure)
 		},
 	})
 }
@@ -276,7 +264,7 @@ func (c *Client) post(ctx context.Context, clientID string, p []string, body *wi
 	}
 	a, err := w.added(resp)
 	if err != nil {
-		return nil, fmt.Errorf("secrets: adding a secret to client %q: %w", clientID, err)
+		return nil, fmt.Errorf("adding a secret to client %q: %w", clientID, err)
 	}
 	return a, nil
 }
@@ -297,25 +285,25 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // again = true (the add may be tried once more). The error returned is what the caller
 // gets when the add is not tried again.
 func (c *Client) reconcile(ctx context.Context, clientID string, before []ClientSecret, body *wireWrite, proof bool, failure error) (again bool, _ error) {
-	after, checkErr, err := settle.Look(ctx, c.t, func(ctx context.Context) ([]ClientSecret, error) { return c.collect(ctx, clientID) })
-	if err != nil {
+	check := settle.Check(ctx, c.t, func(ctx context.Context) ([]ClientSecret, error) { return c.collect(ctx, clientID) })
+	if !check.Seen {
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
 			"%w; listing the client's secrets to check failed (%w): a secret whose value nobody holds may have been added; it would be one not among %v",
-			failure, err, ids(before))}
+			failure, check.Err, ids(before))}
 	}
 	var alike []ClientSecret // new secrets that look like this call's: description and expiry (marker)
-	for _, s := range after {
+	for _, s := range check.Value {
 		if !slices.ContainsFunc(before, func(b ClientSecret) bool { return b.ID == s.ID }) && body.matches(s) {
 			alike = append(alike, s)
 		}
 	}
 	switch {
-	case checkErr != nil:
+	case check.Err != nil:
 		// Only the naming look (past the caller's deadline if need be) saw the secrets:
 		// name, never delete; the request may still land.
 		oe := &identity.OutcomeError{Op: opAdd, ClientID: clientID, Err: fmt.Errorf(
 			"%w; listing the client's secrets to settle the outcome failed (%w), and one more look only names what may be left: a secret whose value nobody holds may have been added, or may still be; it would carry this call's description and expiry (%s)",
-			failure, checkErr, body.expiryText())}
+			failure, check.Err, body.expiryText())}
 		if proof && len(alike) == 1 {
 			oe.Orphans = ids(alike)
 		} else {
@@ -341,7 +329,7 @@ func (c *Client) reconcile(ctx context.Context, clientID string, before []Client
 			failure, ids(alike))}
 	}
 	orphan := alike[0].ID
-	if err := c.Delete(ctx, clientID, orphan); err != nil {
+	if err := c.delete(ctx, clientID, orphan); err != nil {
 		return false, &identity.OutcomeError{Op: opAdd, ClientID: clientID, Orphans: []int{orphan}, Err: fmt.Errorf(
 			"%w; secret %d was added but its value was lost, and deleting it failed: %w", failure, orphan, err)}
 	}
@@ -411,6 +399,14 @@ func (r UpdateRequest) validate(now time.Time) (*wireWrite, error) {
 // it is afterwards. A missing client or secret is an error matching identity.ErrNotFound.
 // Changes can take up to an hour to reach sign-in.
 func (c *Client) Update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (*ClientSecret, error) {
+	ctx, op := c.tel().Start(ctx, "secrets.Update", clientID)
+	v, err := c.update(ctx, clientID, secretID, req)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return v, err
+}
+
+func (c *Client) update(ctx context.Context, clientID string, secretID int, req UpdateRequest) (*ClientSecret, error) {
 	p, err := c.path(clientID, secretID)
 	body, err := c.prepare(err, req.validate)
 	if err != nil {
@@ -433,6 +429,13 @@ func (c *Client) Update(ctx context.Context, clientID string, secretID int, req 
 // except when a retry of this same call meets it: then an earlier attempt did the
 // deletion, and Delete returns nil.
 func (c *Client) Delete(ctx context.Context, clientID string, secretID int) error {
+	ctx, op := c.tel().Start(ctx, "secrets.Delete", clientID)
+	err := rules.Prefixed(pkgName, c.delete(ctx, clientID, secretID))
+	op.End(err)
+	return err
+}
+
+func (c *Client) delete(ctx context.Context, clientID string, secretID int) error {
 	p, err := c.path(clientID, secretID)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@
 // clients, and deletes the client again (unless -keep).
 //
 //	go run ./examples/quickstart                  # on the in-process emulator
+//	go run ./examples/quickstart -trace           # and print OpenTelemetry spans on stderr
 //	OCS_TENANT_ID=... OCS_CLIENT_ID=... OCS_CLIENT_SECRET=... go run ./examples/quickstart -keep
 package main
 
@@ -10,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"text/tabwriter"
@@ -19,6 +21,8 @@ import (
 	"github.com/ocs-go/identity/examples/internal/exampleenv"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/secrets"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 func main() {
@@ -31,7 +35,7 @@ func main() {
 type options struct {
 	name, redirect, logout, secretFile string
 	lifetime                           time.Duration
-	printSecret, keep                  bool
+	printSecret, keep, trace           bool
 }
 
 func addFlags(p *exampleenv.Program) *options {
@@ -43,6 +47,7 @@ func addFlags(p *exampleenv.Program) *options {
 	p.Flags.StringVar(&o.secretFile, "secret-file", "", "new `file` (mode 0600) for the secret's value; default ./<client-id>.secret")
 	p.Flags.BoolVar(&o.printSecret, "print-secret", false, "print the secret's value on stdout instead of writing a file")
 	p.Flags.BoolVar(&o.keep, "keep", false, "keep the client (and its secret file) instead of deleting them at the end")
+	p.Flags.BoolVar(&o.trace, "trace", false, "print an OpenTelemetry span of each operation and HTTP attempt on stderr (JSON)")
 	p.Check = func() error {
 		if o.printSecret && o.secretFile != "" {
 			return errors.New("-print-secret and -secret-file exclude each other: the value is delivered once")
@@ -50,6 +55,16 @@ func addFlags(p *exampleenv.Program) *options {
 		return nil
 	}
 	return o
+}
+
+// tracing returns a tracer provider that writes each span to w as it ends, with
+// OpenTelemetry's stdout exporter: in a program, an exporter to your collector instead.
+func tracing(w io.Writer) (*sdktrace.TracerProvider, error) {
+	exp, err := stdouttrace.New(stdouttrace.WithWriter(w))
+	if err != nil {
+		return nil, err
+	}
+	return sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)), nil
 }
 
 // run is the portal's procedure: check where the secret goes, create the client, deliver
@@ -64,7 +79,16 @@ func run(ctx context.Context, env *exampleenv.Env, o *options) error {
 			return err
 		}
 	}
-	clients, err := hybridclients.New(env.Config)
+	cfg := env.Config
+	if o.trace {
+		tp, err := tracing(os.Stderr)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
+		cfg.TracerProvider = tp
+	}
+	clients, err := hybridclients.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -51,3 +51,35 @@ func TestStoreFailureDeletesTheClient(t *testing.T) {
 		}
 	}
 }
+
+// -trace prints a span of each operation and attempt, and never the secret's value.
+func TestTraceShowsOperationsNotSecrets(t *testing.T) {
+	srv := hybridclientstest.NewServer(t, nil)
+	var out strings.Builder
+	tp, err := tracing(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := srv.Config()
+	cfg.TracerProvider = tp
+	clients, err := hybridclients.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	created, err := clients.Create(ctx, hybridclients.CreateRequest{Name: "traced", RedirectURIs: []string{"https://localhost:5001/signin-oidc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"Name":"hybridclients.Create"`, `"Name":"POST /api/v1/Tenants/{tenantId}/HybridClients"`, created.Client.ID} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the trace lacks %s", want)
+		}
+	}
+	if strings.Contains(out.String(), created.Secret.Value.Reveal()) || strings.Contains(out.String(), srv.Admin.Secret.Reveal()) {
+		t.Fatal("the trace shows a secret")
+	}
+}

@@ -13,9 +13,9 @@
 //	  go run ./examples/rotate-policy -store /etc/myapps/secrets -renew-before 30d -lifetime 180d
 //
 // Exit status, for a scheduler: 0 nothing due, or every due client rotated; 1 an error (the
-// run, or a client's rotation, failed: run again); 2 what needs a person (a finding, such as
-// a secret that never expires; a new secret the identity server never accepted; with
-// -dry-run, any client due). A misused flag exits 2 too, before anything runs.
+// run, or a client's rotation, failed: run again; or a misused flag); 2 what needs a person
+// (a finding, such as a secret that never expires; a new secret the identity server never
+// accepted; with -dry-run, any client due).
 package main
 
 import (
@@ -39,10 +39,10 @@ import (
 const exitStatus = `
 Exit status, for a scheduler:
   0  nothing due, or every due client rotated
-  1  an error: the run, or a client's rotation, failed (run again)
+  1  an error: the run, or a client's rotation, failed (run again); or a misused flag
   2  needs a person: a finding (a secret that never expires, a client at the limit of
      secrets), a new secret the identity server never accepted (the old ones untouched),
-     or, with -dry-run, any client due; also a misused flag, before anything runs
+     or, with -dry-run, any client due
 `
 
 func main() {
@@ -54,8 +54,9 @@ func main() {
 		usage()
 		fmt.Fprint(p.Flags.Output(), exitStatus)
 	}
+	p.UsageStatus = 1 // 2 is a result: a typo must not read as one
 	p.Emulator = func(opts *hybridclientstest.Options) { opts.PropagationDelay = o.emulatePropagation }
-	p.Run(func(ctx context.Context, env *exampleenv.Env) error { return run(ctx, env, o) })
+	p.RunStatus(os.Args[1:], func(ctx context.Context, env *exampleenv.Env) (int, error) { return run(ctx, env, o) })
 }
 
 // options are the command's flags; policy is the policy they make.
@@ -110,8 +111,8 @@ func addFlags(p *exampleenv.Program) *options {
 }
 
 // run checks the store, seeds the emulator, applies (or plans) the policy, reports, and
-// returns the error that sets the exit status.
-func run(ctx context.Context, env *exampleenv.Env, o *options) error {
+// returns the exit status: 0, or 2 for what needs a person; an error is 1.
+func run(ctx context.Context, env *exampleenv.Env, o *options) (int, error) {
 	if env.Emulated() {
 		// The proofs wait on the Config's clock: on the emulator it runs forward instead,
 		// so the emulated hour of propagation passes at once.
@@ -119,29 +120,29 @@ func run(ctx context.Context, env *exampleenv.Env, o *options) error {
 	}
 	clients, err := hybridclients.New(env.Config)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer clients.CloseIdleConnections()
 	dir, cleanup, err := storeDir(env, o)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer cleanup()
 	if env.Emulated() {
 		if err := seed(ctx, env, clients, dir, o); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	rep := newReport(env.Now(), o)
 	if err := o.apply(ctx, clients, dir, rep); err != nil {
-		return err
+		return 0, err
 	}
 	if err := rep.print(o.asJSON); err != nil {
-		return err
+		return 0, err
 	}
 	if env.Emulated() && !o.dryRun {
 		if err := checkOnEmulator(ctx, env, clients, dir, o, rep); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	return rep.status()
@@ -318,16 +319,18 @@ func (r *report) print(asJSON bool) error {
 	return nil
 }
 
-// status is the run's error for its exit status: 1 a failure, 2 what needs a person.
-func (r *report) status() error {
+// status is the run's exit status: an error (1) for a failure, 2 for what needs a person,
+// said in a line on stderr.
+func (r *report) status() (int, error) {
 	s := r.Summary
 	switch {
 	case r.failed:
-		return fmt.Errorf("%d of %d clients failed", s.Failed, s.Clients)
+		return 0, fmt.Errorf("%d of %d clients failed", s.Failed, s.Clients)
 	case s.Findings+s.NotProven > 0 || (r.DryRun && s.Due > 0):
-		return fmt.Errorf("%d due, %d findings, %d not proven: %w", s.Due, s.Findings, s.NotProven, exampleenv.ErrNeedsAPerson)
+		fmt.Fprintf(os.Stderr, "rotate-policy: needs a person: %d due, %d findings, %d not proven\n", s.Due, s.Findings, s.NotProven)
+		return 2, nil
 	}
-	return nil
+	return 0, nil
 }
 
 // days is a flag.Value for a duration that also takes whole days: "30d", or "12h".

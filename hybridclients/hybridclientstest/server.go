@@ -2,11 +2,12 @@
 // Secrets API on a loopback port, for testing code that uses this SDK, in the manner of
 // net/http/httptest and google-cloud-go's pstest.
 //
-// The fake serves OpenID discovery, the token endpoint, the sign-in endpoints (see "Signing
-// users in" below) and every v1 hybrid-client and secrets route with the service's status codes, Total-Count headers,
-// limits, roles, partial updates and one-time secret values (kept only as hashes). It was
-// written from the API reference, independently of the SDK, so it catches a wrong route or
-// JSON name instead of mirroring it.
+// The fake serves OpenID discovery, the token endpoint, the sign-in endpoints (see
+// "Signing users in" below) and every v1 hybrid-client and secrets route with the
+// service's status codes, Total-Count headers, limits, roles, partial updates and one-time
+// secret values (kept only as hashes). It was written from the API reference,
+// independently of the SDK, so it catches a wrong route or JSON name instead of mirroring
+// it.
 //
 //	func TestProvisioner(t *testing.T) {
 //		srv := hybridclientstest.NewServer(t, nil)
@@ -18,7 +19,11 @@
 // # Signing users in
 //
 // The fake is also the identity server a hybrid client signs users in with, so a test can
-// create a client and then sign a user in with it, in a browser or with [Server.SignIn].
+// create a client and then sign a user in with it, in a browser or with [Server.SignIn]
+// ([Server.CancelSignIn] presses Cancel instead). To test your own web handler, start its
+// server unstarted (httptest.NewUnstartedServer) to know its URL, create the client with
+// that URL's callback as redirect URI, build the SignIn and the handler, then start
+// serving: the webHandler example shows it.
 // Every client setting counts there: RedirectUris and PostLogoutRedirectUris (matched
 // exactly; a native app's private-use scheme such as com.example.app:/oauth2redirect or a
 // loopback http://127.0.0.1:{port}/callback is sent back to like an https URL; logout
@@ -102,7 +107,8 @@ import (
 
 // Options tune a Server; nil or the zero value means the service's defaults.
 type Options struct {
-	// MaxClients caps the clients of the tenant (the service allows 50,000).
+	// MaxClients caps the clients of all types in the tenant; zero means 50,000, the
+	// service's limit.
 	MaxClients int
 	// TokenLifetime of issued access tokens; zero means one hour.
 	TokenLifetime time.Duration
@@ -147,10 +153,10 @@ type Account struct {
 	Secret   identity.Secret
 }
 
-// Role is what an identity may do in the tenant.
+// Role is what an Account, a User or an issued token may do in the tenant.
 type Role int
 
-// Roles of an identity.
+// Roles in the tenant.
 const (
 	// RoleAdmin is a Tenant Administrator: every operation.
 	RoleAdmin Role = iota + 1
@@ -267,8 +273,8 @@ func (s *Server) AddAccount(role Role) Account {
 	return Account{ClientID: id, Secret: identity.NewSecret(secret)}
 }
 
-// IssueToken returns a bearer token of a new identity with the given role, for
-// identity.NewStaticToken.
+// IssueToken returns a bearer token of a new client-credential client with the given
+// role, for identity.NewStaticToken.
 func (s *Server) IssueToken(role Role) identity.Secret {
 	return identity.NewSecret(s.em.IssueToken(s.TenantID, emulator.Role(role)))
 }
@@ -287,8 +293,14 @@ func (s *Server) CheckSecret(clientID string, value identity.Secret) bool {
 // nil when it does not exist.
 func (s *Server) SecretIDs(clientID string) []int { return s.em.SecretIDs(s.TenantID, clientID) }
 
-// SeedClients adds n hybrid clients (named seed-000001, ...; no secrets) without HTTP.
-func (s *Server) SeedClients(n int) error { return s.em.SeedClients(s.TenantID, n) }
+// SeedClients adds n hybrid clients (named seed-000001, ...; no secrets) without HTTP. It
+// adds none, and returns an error, when n would pass Options.MaxClients.
+func (s *Server) SeedClients(n int) error {
+	if err := s.em.SeedClients(s.TenantID, n); err != nil {
+		return fmt.Errorf("hybridclientstest: SeedClients: %w", err)
+	}
+	return nil
+}
 
 // ClientRecord is the fake's record of one hybrid client, as [Server.Clients] reports it
 // for assertions: what the fake stores, read without the API.
@@ -331,7 +343,7 @@ func (s *Server) Stats() Stats {
 	return statsFrom(s.em.Stats(), int(s.conns.Load()))
 }
 
-// String describes the Server without its identities' secrets.
+// String describes the Server without its accounts' secrets.
 func (s *Server) String() string {
 	return fmt.Sprintf("hybridclientstest.Server{URL: %s, TenantID: %s}", s.URL, s.TenantID)
 }

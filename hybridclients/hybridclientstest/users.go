@@ -2,7 +2,6 @@ package hybridclientstest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -42,7 +41,7 @@ type User struct {
 func (s *Server) AddUser(u User) (User, error) {
 	got, err := s.em.AddUser(s.TenantID, u.toEmulator())
 	if err != nil {
-		return User{}, fmt.Errorf("hybridclientstest: %w", err)
+		return User{}, fmt.Errorf("hybridclientstest: AddUser: %w", err)
 	}
 	return userFrom(got), nil
 }
@@ -70,6 +69,7 @@ type SignInError struct {
 	Description string // the page's #error-description
 }
 
+// Error names the page's error code and description.
 func (e *SignInError) Error() string {
 	return fmt.Sprintf("hybridclientstest: the sign-in page shows error %s: %s", e.Code, e.Description)
 }
@@ -89,13 +89,37 @@ var (
 // or fragment, whether an https, a loopback http or a native app's private-use URI
 // (com.example.app:/oauth2redirect?code=...&state=...). When the fake shows its error
 // page instead, the error is a *SignInError. It does not work with
-// response_mode=form_post, which needs a browser.
+// response_mode=form_post, which needs a browser. [Server.CancelSignIn] presses Cancel
+// instead.
 func (s *Server) SignIn(ctx context.Context, authURL, user string) (*url.URL, error) {
-	if !strings.HasPrefix(authURL, s.URL+"/") {
-		return nil, fmt.Errorf("hybridclientstest: SignIn: the authorization URL is not on this fake (%s)", s.URL)
+	if user == "" {
+		user = DefaultUserEmail
+	}
+	return s.signInPage(ctx, "SignIn", authURL, url.Values{"action": {"signin"}, "username": {user}})
+}
+
+// CancelSignIn does what a person does who opens authURL and presses Cancel on the
+// sign-in page instead of signing in. It returns the URL the browser is then sent to,
+// without opening it: the application's redirect URI with error=access_denied and the
+// request's state, which the application's callback must handle. Otherwise it is
+// [Server.SignIn].
+func (s *Server) CancelSignIn(ctx context.Context, authURL string) (*url.URL, error) {
+	return s.signInPage(ctx, "CancelSignIn", authURL, url.Values{"action": {"cancel"}})
+}
+
+// signInPage opens authURL, submits the sign-in page with form (its action and user) and
+// returns where the browser is sent. op names the caller in errors.
+func (s *Server) signInPage(ctx context.Context, op, authURL string, form url.Values) (*url.URL, error) {
+	switch {
+	case s == nil || s.em == nil:
+		return nil, fmt.Errorf("hybridclientstest: %s: the Server must be made with Start or NewServer", op)
+	case ctx == nil:
+		return nil, fmt.Errorf("hybridclientstest: %s: the context must not be nil (use context.Background())", op)
+	case !strings.HasPrefix(authURL, s.URL+"/"):
+		return nil, fmt.Errorf("hybridclientstest: %s: the authorization URL is not on this fake (%s)", op, s.URL)
 	}
 	hc := idserver.NewClient(http.DefaultTransport, 0) // the redirects are the answers it returns
-	status, loc, body, err := s.visit(ctx, hc, http.MethodGet, authURL, nil)
+	status, loc, body, err := s.visit(ctx, hc, op, http.MethodGet, authURL, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -103,17 +127,14 @@ func (s *Server) SignIn(ctx context.Context, authURL, user string) (*url.URL, er
 		return loc, nil // an error sent back to the application, e.g. invalid_scope
 	}
 	if status != http.StatusOK {
-		return nil, pageError(status, body)
+		return nil, pageError(op, status, body)
 	}
 	m := requestField.FindStringSubmatch(body)
 	if m == nil {
-		return nil, errors.New("hybridclientstest: SignIn: the answer is not the sign-in page")
+		return nil, fmt.Errorf("hybridclientstest: %s: the answer is not the sign-in page", op)
 	}
-	form := url.Values{"request": {html.UnescapeString(m[1])}, "action": {"signin"}, "username": {user}}
-	if user == "" {
-		form.Set("username", DefaultUserEmail)
-	}
-	status, loc, body, err = s.visit(ctx, hc, http.MethodPost, s.URL+"/identity/account/login", form)
+	form.Set("request", html.UnescapeString(m[1]))
+	status, loc, body, err = s.visit(ctx, hc, op, http.MethodPost, s.URL+"/identity/account/login", form)
 	if err != nil {
 		return nil, err
 	}
@@ -121,44 +142,44 @@ func (s *Server) SignIn(ctx context.Context, authURL, user string) (*url.URL, er
 		return loc, nil
 	}
 	if m := signInError.FindStringSubmatch(body); m != nil {
-		return nil, fmt.Errorf("hybridclientstest: SignIn: %s", html.UnescapeString(m[1]))
+		return nil, fmt.Errorf("hybridclientstest: %s: %s", op, html.UnescapeString(m[1]))
 	}
-	return nil, pageError(status, body)
+	return nil, pageError(op, status, body)
 }
 
 // visit sends one request and returns the status, the redirect's Location (if any) and the body.
-func (s *Server) visit(ctx context.Context, hc *http.Client, method, u string, form url.Values) (int, *url.URL, string, error) {
+func (s *Server) visit(ctx context.Context, hc *http.Client, op, method, u string, form url.Values) (int, *url.URL, string, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return 0, nil, "", fmt.Errorf("hybridclientstest: SignIn: %w", err)
+		return 0, nil, "", fmt.Errorf("hybridclientstest: %s: %w", op, err)
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	res, err := hc.Do(req)
 	if err != nil {
-		return 0, nil, "", fmt.Errorf("hybridclientstest: SignIn: %w", err)
+		return 0, nil, "", fmt.Errorf("hybridclientstest: %s: %w", op, err)
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if err != nil {
-		return 0, nil, "", fmt.Errorf("hybridclientstest: SignIn: reading the page: %w", err)
+		return 0, nil, "", fmt.Errorf("hybridclientstest: %s: reading the page: %w", op, err)
 	}
 	if res.StatusCode == http.StatusFound {
 		loc, err := res.Location()
 		if err != nil {
-			return 0, nil, "", fmt.Errorf("hybridclientstest: SignIn: a redirect without a valid Location: %w", err)
+			return 0, nil, "", fmt.Errorf("hybridclientstest: %s: a redirect without a valid Location: %w", op, err)
 		}
 		return res.StatusCode, loc, string(raw), nil
 	}
 	return res.StatusCode, nil, string(raw), nil
 }
 
-func pageError(status int, body string) error {
+func pageError(op string, status int, body string) error {
 	e := &SignInError{Status: status}
 	if m := errorCode.FindStringSubmatch(body); m != nil {
 		e.Code = html.UnescapeString(m[1])
@@ -167,7 +188,7 @@ func pageError(status int, body string) error {
 		e.Description = html.UnescapeString(m[1])
 	}
 	if e.Code == "" {
-		return fmt.Errorf("hybridclientstest: SignIn: unexpected answer, status %d", status)
+		return fmt.Errorf("hybridclientstest: %s: unexpected answer, status %d", op, status)
 	}
 	return e
 }

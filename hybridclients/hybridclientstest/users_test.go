@@ -287,3 +287,70 @@ func TestSignInFaultsAndStats(t *testing.T) {
 		t.Errorf("Authorize %d, SignIn %d requests counted, want 2 each", st.Requests[hybridclientstest.OpAuthorize], st.Requests[hybridclientstest.OpSignIn])
 	}
 }
+
+func TestCancelSignInSendsAccessDeniedBackWithState(t *testing.T) {
+	srv := hybridclientstest.NewServer(t, nil)
+	w := newWebApp(t, srv, hybridclients.CreateRequest{})
+	authURL := func(redirect string) string {
+		conf := *w.conf
+		conf.RedirectURL = redirect
+		return conf.AuthCodeURL("s-cancel", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+			oauth2.SetAuthURLParam("acr_values", "tenant:"+srv.TenantID))
+	}
+	back, err := srv.CancelSignIn(w.ctx, authURL(callback))
+	if err != nil {
+		t.Fatalf("CancelSignIn: %v", err)
+	}
+	q := back.Query()
+	if got := back.Scheme + "://" + back.Host + back.Path; got != callback {
+		t.Errorf("sent back to %s, want %s", got, callback)
+	}
+	if q.Get("error") != "access_denied" || q.Get("state") != "s-cancel" || q.Has("code") {
+		// Never the query itself: it would show a code.
+		t.Errorf("sent back with error %q, state %q, a code: %v; want error=access_denied, state=s-cancel and no code", q.Get("error"), q.Get("state"), q.Has("code"))
+	}
+	// Cancel leaves nothing behind: the next sign-in works.
+	if _, err := w.signIn(t, "", w.secret); err != nil {
+		t.Errorf("sign-in after a cancelled one: %v", err)
+	}
+	st := srv.Stats()
+	if st.Requests[hybridclientstest.OpAuthorize] != 2 || st.Requests[hybridclientstest.OpSignIn] != 2 {
+		t.Errorf("Authorize %d, SignIn %d requests counted, want 2 each (one cancelled)", st.Requests[hybridclientstest.OpAuthorize], st.Requests[hybridclientstest.OpSignIn])
+	}
+
+	// What the fake cannot send back is its error page, as for SignIn.
+	var se *hybridclientstest.SignInError
+	if _, err := srv.CancelSignIn(w.ctx, authURL(callback+"/other")); !errors.As(err, &se) || se.Code != "unauthorized_client" {
+		t.Errorf("unregistered redirect URI: %v, want a *SignInError unauthorized_client", err)
+	}
+	if _, err := srv.CancelSignIn(w.ctx, "http://example.com/identity/connect/authorize"); err == nil || !strings.HasPrefix(err.Error(), "hybridclientstest: CancelSignIn: ") {
+		t.Errorf("a URL of another server: %v", err)
+	}
+}
+
+func TestSignInAndCancelRefuseNilContextAndServer(t *testing.T) {
+	srv := hybridclientstest.NewServer(t, nil)
+	var nilCtx context.Context
+	var nilSrv *hybridclientstest.Server
+	for name, call := range map[string]func() error{
+		"SignIn nil ctx":       func() error { _, err := srv.SignIn(nilCtx, srv.URL+"/identity/connect/authorize", ""); return err },
+		"CancelSignIn nil ctx": func() error { _, err := srv.CancelSignIn(nilCtx, srv.URL+"/identity/connect/authorize"); return err },
+		"SignIn nil Server":    func() error { _, err := nilSrv.SignIn(context.Background(), "http://127.0.0.1/x", ""); return err },
+		"CancelSignIn zero": func() error {
+			_, err := (&hybridclientstest.Server{}).CancelSignIn(context.Background(), "/x")
+			return err
+		},
+		"CancelSignIn nil Server": func() error { _, err := nilSrv.CancelSignIn(context.Background(), "http://127.0.0.1/x"); return err },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s panicked: %v", name, r)
+				}
+			}()
+			if err := call(); err == nil || !strings.HasPrefix(err.Error(), "hybridclientstest: ") {
+				t.Errorf("%s: %v, want an error of hybridclientstest", name, err)
+			}
+		}()
+	}
+}

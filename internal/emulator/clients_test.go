@@ -300,12 +300,12 @@ func TestList(t *testing.T) {
 	}
 }
 
-// TestFinding06_EmulatorRefusesRedirectURISchemes: the emulator answers 400 with an
+// TestRedirectURIsThatRunInTheBrowserOrHoldUserInfoAreAnswered400: the emulator answers 400 with an
 // ErrorResponse for redirect URIs with a scheme that runs or reads something in the
 // browser, http(s) URLs without a host, relative URIs and user info, on create and on
 // update, in both lists; plain http is accepted. (Native apps' private-use schemes are
 // accepted: TestRedirectURIsOfNativeAppsAreAccepted.)
-func TestFinding06_EmulatorRefusesRedirectURISchemes(t *testing.T) {
+func TestRedirectURIsThatRunInTheBrowserOrHoldUserInfoAreAnswered400(t *testing.T) {
 	h := newHarness(t, Options{})
 	bad := []string{
 		"javascript:alert(document.cookie)",

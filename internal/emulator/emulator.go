@@ -324,10 +324,10 @@ func (e *Emulator) SeedClients(tenantID string, n int) error {
 	defer e.mu.Unlock()
 	t := e.tenants[key(tenantID)]
 	if t == nil {
-		return fmt.Errorf("emulator: unknown tenant %q", tenantID)
+		return fmt.Errorf("unknown tenant %q", tenantID)
 	}
 	if n < 0 || e.full(t, n) {
-		return fmt.Errorf("emulator: seeding %d clients would pass the cap of %d", n, e.opts.MaxClients)
+		return fmt.Errorf("seeding %d clients would pass the cap of %d clients", n, e.opts.MaxClients)
 	}
 	t.order = slices.Grow(t.order, n)
 	for range n {

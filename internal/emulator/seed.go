@@ -14,13 +14,13 @@ import (
 // for listing and auditing, not for signing in.
 func (e *Emulator) SeedSecrets(tenantID string, minPer, maxPer int, seed int64) error {
 	if minPer < 0 || maxPer < minPer || maxPer > maxSecrets {
-		return fmt.Errorf("emulator: seeding %d to %d secrets per client: want 0 <= min <= max <= %d", minPer, maxPer, maxSecrets)
+		return fmt.Errorf("seeding %d to %d secrets per client: want 0 <= min <= max <= %d", minPer, maxPer, maxSecrets)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t := e.tenants[key(tenantID)]
 	if t == nil {
-		return fmt.Errorf("emulator: unknown tenant %q", tenantID)
+		return fmt.Errorf("unknown tenant %q", tenantID)
 	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5ec7))
 	now := e.now().UTC().Truncate(time.Second)

@@ -48,11 +48,11 @@ func (u User) clone() User {
 // and a claim the emulator sets itself.
 func (e *Emulator) AddUser(tenantID string, u User) (User, error) {
 	if strings.TrimSpace(u.Name) == "" {
-		return User{}, fmt.Errorf("emulator: AddUser: Name is required")
+		return User{}, fmt.Errorf("the user has no Name, which is required")
 	}
 	for k := range u.Claims {
 		if reservedClaim(k) {
-			return User{}, fmt.Errorf("emulator: AddUser: claim %q is set by the emulator and may not be given", k)
+			return User{}, fmt.Errorf("claim %q is set by the fake itself and may not be given", k)
 		}
 	}
 	e.mu.Lock()
@@ -62,7 +62,7 @@ func (e *Emulator) AddUser(tenantID string, u User) (User, error) {
 		u.Subject = newGUID()
 	}
 	if t.user(u.Subject) != nil {
-		return User{}, fmt.Errorf("emulator: AddUser: subject %q already exists in the tenant", u.Subject)
+		return User{}, fmt.Errorf("subject %q already exists in the tenant", u.Subject)
 	}
 	if u.Role == 0 {
 		u.Role = RoleNone

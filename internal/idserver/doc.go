@@ -25,7 +25,8 @@
 //     dropped). A token endpoint elsewhere is used only when the caller names it
 //     (ClientCredentialsOptions.TokenURL).
 //   - Answers become typed errors: a 4xx of the token endpoint an *identity.AuthError with
-//     the OAuth2 error and description; any other status an *identity.Error; an unusable
+//     the OAuth2 error and description (invalid_client also says which client was refused
+//     and what to check, never the secret); any other status an *identity.Error; an unusable
 //     success an *identity.ResponseError; no answer an *identity.ConnectionError
 //     (ErrUnreachable), Sent unless no connection was opened. No error holds the form, the
 //     secret or a token. Bodies are read with a bound and closed.

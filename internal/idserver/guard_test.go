@@ -4,18 +4,15 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ocs-go/identity/internal/harness/srcwalk"
 )
 
 // constructorFile is the one file of the module's code that may build an *http.Client.
 const constructorFile = "internal/idserver/client.go"
-
-// notTheSDK are folders whose code is not the SDK's road to the service: the fake service,
-// the test harness and the example programs (which are users of the SDK).
-var notTheSDK = []string{"internal/emulator", "internal/harness", "examples"}
 
 // TestOnlyNewClientBuildsHTTPClients fails when the module's code (tests, the fake, the
 // harness and the examples aside) builds an *http.Client anywhere but in NewClient: an
@@ -25,24 +22,8 @@ func TestOnlyNewClientBuildsHTTPClients(t *testing.T) {
 	root := filepath.Join("..", "..")
 	var found []string
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			for _, skip := range notTheSDK {
-				if rel == skip {
-					return filepath.SkipDir
-				}
-			}
-			if d.Name() == "testdata" || (strings.HasPrefix(d.Name(), ".") && rel != ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") || rel == constructorFile {
+	err := srcwalk.LibraryFiles(root, func(path, rel string) error {
+		if rel == constructorFile {
 			return nil
 		}
 		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)

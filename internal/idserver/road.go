@@ -100,10 +100,14 @@ func (r *Road) Discover(ctx context.Context, need ...string) (*Document, error) 
 func (r *Road) TokenURL(ctx context.Context) (string, error) {
 	doc, err := r.discover(ctx, "; set ClientCredentialsOptions.TokenURL to trust it", []string{FieldToken})
 	if err != nil {
-		return "", err
+		return "", rules.Prefixed(endpointPackage, err)
 	}
 	return doc.Token, nil
 }
+
+// endpointPackage names the errors of the identity.TokenEndpoint methods: a custom
+// Credentials calls them as methods of package identity.
+const endpointPackage = "identity"
 
 // discover is Discover; hint ends the message of an endpoint off the resource's origin.
 func (r *Road) discover(ctx context.Context, hint string, need []string) (*Document, error) {
@@ -184,10 +188,31 @@ func (r *Road) at(p string) *url.URL {
 // clientID with secret. It implements identity.TokenEndpoint.
 func (r *Road) ClientCredentials(ctx context.Context, tokenURL, clientID string, secret identity.Secret) (*oauth2.Token, error) {
 	if err := r.ready(ctx); err != nil {
-		return nil, err
+		return nil, rules.Prefixed(endpointPackage, err)
 	}
 	cc := clientcredentials.Config{ClientID: clientID, ClientSecret: secret.Reveal(), TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams}
-	return r.grant(ctx, r.retrying, tokenURL, cc.Token)
+	tok, err := r.grant(ctx, r.retrying, tokenURL, cc.Token)
+	if err != nil {
+		return nil, rules.Prefixed(endpointPackage, refusedClient(err, fmt.Sprintf("the client %q was not accepted: check the client id and secret of Config.Credentials (OCS_CLIENT_ID / OCS_CLIENT_SECRET in the examples): wrong, expired or deleted", clientID)))
+	}
+	return tok, nil
+}
+
+// refusedClient adds what to check to an invalid_client refusal, which says the client id
+// and secret were not accepted (the identity server authenticates the client before it
+// reads the grant): the server's own words rarely say which credentials. Other errors
+// are returned as they are.
+func refusedClient(err error, check string) error {
+	var ae *identity.AuthError
+	if errors.As(err, &ae) && ae.Code == "invalid_client" {
+		return fmt.Errorf("%w; %s", err, check)
+	}
+	return err
+}
+
+// signInCheck is what to check when a sign-in grant of conf's client meets invalid_client.
+func signInCheck(conf oauth2.Config) string {
+	return fmt.Sprintf("the hybrid client %q was not accepted with the secret given to SignIn: check that it is a current secret of that client (wrong, expired or deleted), and that the client and secret are more than an hour old (changes take up to an hour to reach sign-in)", conf.ClientID)
 }
 
 // Exchange redeems code, with the PKCE verifier, at conf's token endpoint, authenticating
@@ -197,9 +222,13 @@ func (r *Road) Exchange(ctx context.Context, conf oauth2.Config, secret identity
 		return nil, err
 	}
 	conf = withSecret(conf, secret)
-	return r.grant(ctx, r.once, conf.Endpoint.TokenURL, func(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := r.grant(ctx, r.once, conf.Endpoint.TokenURL, func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	})
+	if err != nil {
+		return nil, refusedClient(err, signInCheck(conf))
+	}
+	return tok, nil
 }
 
 // Refresh trades refreshToken for a new token at conf's token endpoint; the answer keeps
@@ -210,9 +239,13 @@ func (r *Road) Refresh(ctx context.Context, conf oauth2.Config, secret identity.
 		return nil, err
 	}
 	conf = withSecret(conf, secret)
-	return r.grant(ctx, r.once, conf.Endpoint.TokenURL, func(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := r.grant(ctx, r.once, conf.Endpoint.TokenURL, func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	})
+	if err != nil {
+		return nil, refusedClient(err, signInCheck(conf))
+	}
+	return tok, nil
 }
 
 // withSecret returns conf holding the secret, in the form body whatever conf said: the

@@ -219,6 +219,38 @@ func TestTokenAnswersBecomeTypedErrors(t *testing.T) {
 	}
 }
 
+// invalid_client means the client id and secret were refused; the server's answer does
+// not say which credentials those were, so the error names the client and what to check
+// (never the secret), and a refusal of the grant itself gets no such hint.
+func TestInvalidClientSaysWhichCredentialsToCheck(t *testing.T) {
+	want := map[string][]string{
+		"client credentials": {`client "cid"`, "Config.Credentials", "OCS_CLIENT_ID / OCS_CLIENT_SECRET", "wrong, expired or deleted"},
+		"authorization code": {`hybrid client "cid"`, "secret given to SignIn", "wrong, expired or deleted", "up to an hour"},
+		"refresh":            {`hybrid client "cid"`, "secret given to SignIn", "wrong, expired or deleted", "up to an hour"},
+	}
+	for _, code := range []string{"invalid_client", "invalid_grant"} {
+		s := newServer(t)
+		s.token = func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"error":"`+code+`"}`)
+		}
+		for name, grant := range grants(s.road(t), s) {
+			_, err := grant()
+			var ae *identity.AuthError
+			if !errors.As(err, &ae) || ae.Code != code || !errors.Is(err, identity.ErrUnauthorized) {
+				t.Fatalf("%s, %s: %v (%T), want an *identity.AuthError %s", code, name, err, err, code)
+			}
+			holdsNothingSecret(t, err)
+			for _, w := range want[name] {
+				if has := strings.Contains(err.Error(), w); has != (code == "invalid_client") {
+					t.Errorf("%s, %s: %q in the message is %v:\n%v", code, name, w, has, err)
+				}
+			}
+		}
+	}
+}
+
 func TestClosedPortIsAConnectionErrorNeverSent(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

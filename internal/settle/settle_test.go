@@ -38,38 +38,48 @@ func newClient(t *testing.T, statuses ...int) (*transport.Client, *httpmock.Mock
 	return c, mt
 }
 
-// op posts once per Post and counts its Looks; look decides what they return.
-func op(c *transport.Client, looks *int, safe bool, look func(acted bool) (bool, error)) Op[string] {
-	return Op[string]{
-		Post: func(ctx context.Context, b *transport.Budget) (string, error) {
-			_, err := c.Do(ctx, transport.Request{Method: http.MethodPost, Path: []string{"X"}, Budget: b}, nil)
-			return "posted", err
-		},
-		Look: func(_ context.Context, failure error, acted bool) (string, bool, error) {
-			*looks++
-			again, err := look(acted)
-			return "", again, errors.Join(failure, err)
-		},
-		SafeToRepeat: safe,
+// post posts once.
+func post(c *transport.Client) func(context.Context, *transport.Budget) (string, error) {
+	return func(ctx context.Context, b *transport.Budget) (string, error) {
+		_, err := c.Do(ctx, transport.Request{Method: http.MethodPost, Path: []string{"X"}, Budget: b}, nil)
+		return "posted", err
 	}
 }
 
-// However they are spent (the retry layer's 429 retries, or posts again after a look),
-// one call never sends more than MaxAttempts POSTs.
-func TestPostSendsAtMostMaxAttemptsPOSTs(t *testing.T) {
+// op posts once per Post and counts its Looks; look decides what they return.
+func op(c *transport.Client, looks *int, look func(acted bool) (bool, error)) Op[string] {
+	return Op[string]{
+		Post: post(c),
+		Look: func(_ context.Context, failure error, acted bool) (bool, error) {
+			*looks++
+			again, err := look(acted)
+			return again, errors.Join(failure, err)
+		},
+	}
+}
+
+// However they are spent (the retry layer's 429 retries, posts again after a look, or
+// repeats), one call never sends more than MaxAttempts POSTs.
+func TestOneCallSendsAtMostMaxAttemptsPOSTs(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		statuses []int
-		safe     bool
+		repeat   bool
 	}{
 		{"429 then lost answers, looking each time", []int{429, 429, 503}, false},
-		{"lost answers, repeating blindly", []int{503}, true},
 		{"429s only", []int{429}, false},
+		{"lost answers, repeating blindly", []int{503}, true},
+		{"429 then lost answers, repeating", []int{429, 503}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, mt := newClient(t, tc.statuses...)
-			looks := 0
-			_, err := Post(context.Background(), c, op(c, &looks, tc.safe, func(bool) (bool, error) { return true, nil }))
+			var err error
+			if tc.repeat {
+				err = Repeat(context.Background(), c, post(c)).Err
+			} else {
+				looks := 0
+				_, err = Post(context.Background(), c, op(c, &looks, func(bool) (bool, error) { return true, nil }))
+			}
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -80,54 +90,60 @@ func TestPostSendsAtMostMaxAttemptsPOSTs(t *testing.T) {
 	}
 }
 
-// An add (not SafeToRepeat) looks after every unknown outcome; a create (SafeToRepeat)
-// repeats the POST and looks once, when posting stops.
-func TestPostLooksWhenItMust(t *testing.T) {
-	for _, tc := range []struct {
-		safe      bool
-		wantLooks int
-	}{{false, 4}, {true, 1}} {
-		c, _ := newClient(t, 503)
-		looks := 0
-		_, err := Post(context.Background(), c, op(c, &looks, tc.safe, func(bool) (bool, error) { return true, nil }))
-		if !errors.Is(err, identity.ErrServer) || looks != tc.wantLooks {
-			t.Errorf("SafeToRepeat %v: %d looks, want %d; err %v", tc.safe, looks, tc.wantLooks, err)
-		}
+// An add (Post) looks after every unknown outcome; a create (Repeat) repeats the POST and
+// leaves one settling to its caller, once posting stops.
+func TestPostLooksAfterEveryUnknownOutcomeRepeatLeavesOneSettling(t *testing.T) {
+	c, _ := newClient(t, 503)
+	looks := 0
+	if _, err := Post(context.Background(), c, op(c, &looks, func(bool) (bool, error) { return true, nil })); !errors.Is(err, identity.ErrServer) || looks != 4 {
+		t.Errorf("Post: %d looks, want 4; err %v", looks, err)
+	}
+	c, mt := newClient(t, 503)
+	p := Repeat(context.Background(), c, post(c))
+	if !errors.Is(p.Err, identity.ErrServer) || !p.Unsettled || p.Acted || mt.GetTotalCallCount() != 4 {
+		t.Errorf("Repeat: %+v after %d POSTs, want unsettled 503 after 4", p, mt.GetTotalCallCount())
 	}
 }
 
 // An answer that says the service did not act ends the call without a look, unless an
 // earlier attempt's outcome is still unknown; a look that says "stop" ends it.
-func TestPostStopsOnNotActedAndOnLookVerdict(t *testing.T) {
+func TestNotActedEndsTheCallUnlessAnEarlierOutcomeIsUnknown(t *testing.T) {
 	c, mt := newClient(t, 409)
-	looks := 0
-	if _, err := Post(context.Background(), c, op(c, &looks, true, nil)); !errors.Is(err, identity.ErrConflict) || looks != 0 || mt.GetTotalCallCount() != 1 {
-		t.Errorf("409 first: err %v, %d looks, %d POSTs", err, looks, mt.GetTotalCallCount())
+	if p := Repeat(context.Background(), c, post(c)); !errors.Is(p.Err, identity.ErrConflict) || p.Unsettled || mt.GetTotalCallCount() != 1 {
+		t.Errorf("409 first: %+v, %d POSTs", p, mt.GetTotalCallCount())
 	}
 
 	c, mt = newClient(t, 503, 409)
-	looks = 0
+	if p := Repeat(context.Background(), c, post(c)); !errors.Is(p.Err, identity.ErrConflict) || !p.Unsettled || p.Acted || mt.GetTotalCallCount() != 2 {
+		t.Errorf("503 then 409: %+v, %d POSTs", p, mt.GetTotalCallCount())
+	}
+
+	c, mt = newClient(t, 503, 201)
+	looks := 0
 	stop := errors.New("left as it is")
-	_, err := Post(context.Background(), c, op(c, &looks, true, func(acted bool) (bool, error) { return acted, stop }))
-	if !errors.Is(err, stop) || !errors.Is(err, identity.ErrConflict) || looks != 1 || mt.GetTotalCallCount() != 2 {
-		t.Errorf("503 then 409: err %v, %d looks, %d POSTs", err, looks, mt.GetTotalCallCount())
+	_, err := Post(context.Background(), c, op(c, &looks, func(bool) (bool, error) { return false, stop }))
+	if !errors.Is(err, stop) || !errors.Is(err, identity.ErrServer) || looks != 1 || mt.GetTotalCallCount() != 1 {
+		t.Errorf("look says stop: err %v, %d looks, %d POSTs", err, looks, mt.GetTotalCallCount())
 	}
 }
 
-// A 2xx without a usable answer is looked at as acted.
-func TestPostLooksAtUnusableSuccessAsActed(t *testing.T) {
+// A 2xx without a usable answer is settled as acted.
+func TestUnusableSuccessIsSettledAsActed(t *testing.T) {
 	c, _ := newClient(t, 201)
-	looks, sawActed := 0, false
-	o := op(c, &looks, true, func(acted bool) (bool, error) { sawActed = acted; return false, nil })
-	post := o.Post
-	o.Post = func(ctx context.Context, b *transport.Budget) (string, error) {
-		if _, err := post(ctx, b); err != nil {
+	unusable := func(ctx context.Context, b *transport.Budget) (string, error) {
+		if _, err := post(c)(ctx, b); err != nil {
 			return "", err
 		}
 		return "", &identity.ResponseError{StatusCode: 201, Err: errors.New("no value")}
 	}
+	if p := Repeat(context.Background(), c, unusable); p.Err == nil || !p.Unsettled || !p.Acted {
+		t.Errorf("Repeat: %+v", p)
+	}
+	looks, sawActed := 0, false
+	o := op(c, &looks, func(acted bool) (bool, error) { sawActed = acted; return false, nil })
+	o.Post = unusable
 	if _, err := Post(context.Background(), c, o); err == nil || looks != 1 || !sawActed {
-		t.Errorf("err %v, %d looks, acted %v", err, looks, sawActed)
+		t.Errorf("Post: err %v, %d looks, acted %v", err, looks, sawActed)
 	}
 }
 

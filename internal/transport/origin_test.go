@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
+	"golang.org/x/oauth2"
 )
 
 // The discovered token endpoint is compared with the Resource as a URL (scheme and host in
@@ -41,7 +42,7 @@ func TestDiscoveredTokenEndpointComparedNormalised(t *testing.T) {
 					_, _ = w.Write([]byte(`{}`))
 				}
 			})
-			cfg := loopbackConfig(tc.resource, identity.NewClientCredentials("cid", identity.NewSecret(findingSecret), nil))
+			cfg := loopbackConfig(tc.resource, identity.NewClientCredentials("cid", identity.NewSecret(secretValue), nil))
 			cfg.HTTPClient = &http.Client{Transport: mocktest.RouteTo{Handler: h}}
 			err := get(newLoopbackClient(t, cfg), context.Background())
 			if !tc.ok {
@@ -54,5 +55,43 @@ func TestDiscoveredTokenEndpointComparedNormalised(t *testing.T) {
 				t.Fatalf("err = %v, %d token requests, %d calls with the token; want nil, 1, 1", err, tokens.Load(), bearers.Load())
 			}
 		})
+	}
+}
+
+func TestSharedCredentialsKeepATokenPerResource(t *testing.T) {
+	a := newIDService(t, "a", nil)
+	b := newIDService(t, "b", nil)
+	creds := identity.NewClientCredentials("cid", identity.NewSecret(secretValue), nil)
+	ca := newLoopbackClient(t, loopbackConfig(a.srv.URL, creds))
+	cb := newLoopbackClient(t, loopbackConfig(b.srv.URL, creds))
+	for range 2 {
+		if err := get(ca, context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := get(cb, context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*idService{a, b} {
+		got := s.gotBearers()
+		if len(got) != 2 {
+			t.Fatalf("%s: %d API calls, want 2", s.name, len(got))
+		}
+		for _, h := range got {
+			if h != "Bearer token-of-"+s.name+"-1" {
+				t.Errorf("host %s got %q, want its own token", s.name, h)
+			}
+		}
+		if n := s.tokens.Load(); n != 1 {
+			t.Errorf("host %s issued %d tokens, want 1 (cached)", s.name, n)
+		}
+	}
+	// A 401 on one host drops that host's token only.
+	creds.Invalidate(&oauth2.Token{AccessToken: "token-of-a-1"})
+	if err := get(cb, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.tokens.Load(); n != 1 {
+		t.Errorf("invalidating host a's token made host b fetch again (%d tokens)", n)
 	}
 }

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"net/http"
 	"time"
 )
 
@@ -23,35 +22,4 @@ type pacerKey struct{}
 // WithPacer returns a context whose calls are paced by p.
 func WithPacer(ctx context.Context, p Pacer) context.Context {
 	return context.WithValue(ctx, pacerKey{}, p)
-}
-
-// paced is the base transport's wrapper that lets a context's Pacer see each attempt.
-// A call without a Pacer pays one context lookup.
-type paced struct{ base http.RoundTripper }
-
-func (t paced) RoundTrip(r *http.Request) (*http.Response, error) {
-	p, _ := r.Context().Value(pacerKey{}).(Pacer)
-	if p == nil {
-		return t.base.RoundTrip(r)
-	}
-	if err := p.Wait(r.Context()); err != nil {
-		if r.Body != nil {
-			_ = r.Body.Close() // a RoundTripper must close the body, even on error
-		}
-		return nil, err
-	}
-	sent := time.Now()
-	resp, err := t.base.RoundTrip(r)
-	status := 0
-	if err == nil {
-		status = resp.StatusCode
-	}
-	p.Done(sent, status)
-	return resp, err
-}
-
-func (t paced) CloseIdleConnections() {
-	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
 }

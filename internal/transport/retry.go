@@ -1,16 +1,25 @@
 package transport
 
-// The retry policy, whole: which requests are tried again (check), how long to wait
-// (waitAfter), how attempts are counted (attempts, Budget), and what the caller learns
-// (Response.EarlierAttemptMayHaveActed from attempts.mayHaveActed; failure's
-// *identity.ConnectionError). go-retryablehttp runs the loop (try, check, wait, try
-// again); this file is everything it is told, for API calls (call) and for token
-// requests (tokenRetrying). Posts that their caller settles itself: internal/settle.
+// The retry policy of API calls, whole, in one loop (send): try (try: the token, the
+// pacer's turn, the request), classify (classify), decide (attempts, Budget, deadline,
+// capped Retry-After) and wait (waitAfter, sleep); then what the caller learns
+// (Response.EarlierAttemptMayHaveActed, failure's *identity.ConnectionError).
+//
+// The loop is this SDK's own, not go-retryablehttp's Client.Do: that Do asks CheckRetry
+// whether to retry and Backoff how long in two callbacks, so a wait that depends on the
+// deadline, a Budget shared with the caller's own retries of a POST and a pacer that
+// sees each attempt had to be split across callbacks and shared state. What
+// go-retryablehttp still does: its DefaultRetryPolicy tells the connection errors no
+// retry mends (permanent), and its Client, configured by tokenRetrying, retries
+// discovery and token requests, which need none of that. Posts that their caller
+// settles itself (create, add): internal/settle.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -22,6 +31,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
+	"github.com/ocs-go/identity/internal/telemetry"
 )
 
 // policy is the configured RetryPolicy, defaults filled in.
@@ -40,118 +50,190 @@ func retryableStatus(status int) bool {
 	return false
 }
 
-// attempts is the retry state of one call of Do. go-retryablehttp asks check whether to
-// retry and then backoff how long to wait, in two calls; the wait must be known when
-// deciding (a wait past the deadline ends the retries), so check decides it once and
-// backoff returns it. The value belongs to one call and is never shared.
-type attempts struct {
-	policy
-	method string
-	budget *Budget // nil, or the count shared with the caller's own retries of a POST
-
-	n    int           // attempts made so far
-	wait time.Duration // decided by check, returned by backoff
+// tries is what the loop of one call learned about its attempts.
+type tries struct {
+	n int // attempts made
 	// mayHaveActed: an attempt that was retried may have been acted on by the service
-	// (a connection error after sending, 408, 5xx): a later 404 on DELETE then means done.
+	// (sent, then the connection was lost, 408, 5xx): a later 404 on DELETE then means done.
 	mayHaveActed bool
-	lastErr      error // the last attempt's network error, nil when it had an answer
 }
 
-// call is one call's attempts and the go-retryablehttp client that asks them, its logger
-// off (ours is slog), the policy of the attempts as its CheckRetry and Backoff, and the
-// last answer or error returned as they are (Do maps them). A call is used by one Do at a
-// time and then kept in the Client's pool: made anew for each request, the pair costs
-// four allocations (the client, the attempts, two method values), 3% of a Get.
-type call struct {
-	attempts
-	rc retryablehttp.Client
-}
+// send is the retry loop of one call, whole: try (token, pacer, request), classify the
+// result, decide (retry or stop), wait. It returns the last answer, or the error the caller
+// gets when the last attempt had none. go-retryablehttp classifies the connection errors
+// that no retry mends (permanent); the rest is this SDK's policy (see the top of this file).
+func (c *Client) send(ctx context.Context, req *http.Request, body []byte, path, route string, budget *Budget) (*http.Response, tries, error) {
+	var t tries
+	for {
+		// Try.
+		resp, err := c.try(ctx, req, body, route, t.n)
+		t.n++
+		if budget != nil {
+			budget.left--
+		}
 
-// call returns a call for one request, from the pool when it has one; release returns it.
-func (c *Client) call(method string, budget *Budget) *call {
-	k, _ := c.calls.Get().(*call)
-	if k == nil {
-		k = &call{}
-		k.rc = retryablehttp.Client{
-			HTTPClient:     c.hc,
-			Logger:         nil, // its default logger prints to stderr
-			CheckRetry:     k.check,
-			Backoff:        k.backoff,
-			ErrorHandler:   retryablehttp.PassthroughErrorHandler,
-			RequestLogHook: c.logRetry,
+		// Classify.
+		again, acted := c.policy.classify(req.Method, resp, err)
+
+		// Decide: stop when the policy, the attempts, the budget or the context say so, or
+		// when the wait would outlast the deadline or the capped Retry-After: returning the
+		// last answer now beats sleeping into a certain failure.
+		var wait time.Duration
+		if again && t.n < c.policy.MaxAttempts && (budget == nil || budget.left > 0) && ctx.Err() == nil {
+			wait = c.policy.waitAfter(t.n, resp)
+			if dl, ok := ctx.Deadline(); wait < 0 || (ok && time.Until(dl) < wait) {
+				again = false
+			}
+		} else {
+			again = false
+		}
+		if !again {
+			switch {
+			case err != nil:
+				return nil, t, failure(ctx, req.Method, path, err)
+			case ctx.Err() != nil:
+				// An answer came, but the caller has gone: it is not read.
+				drain(resp.Body)
+				return nil, t, fmt.Errorf("%s %s: %w", req.Method, path, ctx.Err())
+			}
+			return resp, t, nil
+		}
+		t.mayHaveActed = t.mayHaveActed || acted
+
+		// Wait.
+		if resp != nil {
+			drain(resp.Body) // so the connection is reused
+		}
+		c.log(ctx, "identity: retrying", slog.String("method", req.Method), slog.String("path", path),
+			slog.Int("attempt", t.n+1), slog.Duration("wait", wait))
+		if werr := sleep(ctx, wait); werr != nil {
+			if err != nil {
+				return nil, t, failure(ctx, req.Method, path, err)
+			}
+			return nil, t, fmt.Errorf("%s %s: %w", req.Method, path, werr)
 		}
 	}
-	k.attempts = attempts{policy: c.policy, method: method, budget: budget}
-	k.rc.RetryMax = k.MaxAttempts - 1
-	return k
 }
 
-func (c *Client) release(k *call) {
-	k.attempts = attempts{}
-	c.calls.Put(k)
+// try makes attempt n+1 (its span: route's template): the token, the pacer's turn, the
+// request. A 401 for a token the credentials can replace is sent once more at once with
+// the new token, within the same attempt: the service did not act, and a revoked or
+// skewed token is not a transient failure to wait out. An earlier attempt used req, whose
+// body and headers the transport may still hold, so a later one sends a copy.
+func (c *Client) try(ctx context.Context, req *http.Request, body []byte, route string, n int) (resp *http.Response, err error) {
+	if c.tel != nil {
+		var at *telemetry.Attempt
+		ctx, at = c.tel.Attempt(ctx, req.Method, route, n)
+		req = req.WithContext(ctx)
+		defer func() {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			at.End(ctx, status, err)
+		}()
+	} else if n > 0 {
+		req = fresh(req)
+	}
+	tok, err := c.creds.Token(ctx, c.treq)
+	if err != nil {
+		return nil, &authFailure{method: req.Method, path: req.URL.EscapedPath(), err: err}
+	}
+	req.Header = c.headers(tok, body != nil)
+	withBody(req, body)
+	resp, err = c.roundTrip(ctx, req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	c.creds.Invalidate(tok)
+	renewed, err := c.creds.Token(ctx, c.treq)
+	if err != nil || renewed.AccessToken == tok.AccessToken {
+		return resp, nil
+	}
+	drain(resp.Body)
+	req = fresh(req)
+	req.Header = c.headers(renewed, body != nil)
+	withBody(req, body)
+	return c.roundTrip(ctx, req)
 }
 
-// logRetry is go-retryablehttp's RequestLogHook: a debug line for each attempt after the
-// first.
-func (c *Client) logRetry(_ retryablehttp.Logger, r *http.Request, attempt int) {
-	if attempt > 0 {
-		c.log(r.Context(), "identity: retrying", slog.String("method", r.Method),
-			slog.String("path", r.URL.EscapedPath()), slog.Int("attempt", attempt+1))
+// roundTrip sends req once through the base transport, in the turn of the context's
+// Pacer (a scan's adaptive limit) when it carries one, and tells the pacer the answer.
+func (c *Client) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+	p, _ := ctx.Value(pacerKey{}).(Pacer)
+	if p == nil {
+		return c.hc.Do(req)
+	}
+	if err := p.Wait(ctx); err != nil {
+		return nil, &notSent{fmt.Errorf("%s %s: %w", req.Method, req.URL.EscapedPath(), err)}
+	}
+	sent := time.Now()
+	resp, err := c.hc.Do(req)
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	p.Done(sent, status)
+	return resp, err
+}
+
+// fresh returns a copy of req, for another send: the transport may still hold the last.
+func fresh(req *http.Request) *http.Request {
+	r := *req
+	return &r
+}
+
+// withBody gives req a reader of body (nil: none).
+func withBody(req *http.Request, body []byte) {
+	if body == nil {
+		return
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+}
+
+// classify says whether an attempt's result may be tried again, and whether the service
+// may have acted on that attempt:
+//   - idempotent methods (all but POST) are retried on connection errors and
+//     retryableStatus;
+//   - POST only where the service cannot have acted: 429, or a connection that never
+//     opened;
+//   - never a failure no retry mends (permanent: bad certificates, the credentials'
+//     refusal, an ended context).
+//
+// A 429 is the only retried answer that says "not done"; a connection error after the
+// request was written, 408 and 5xx may have been acted on.
+func (p policy) classify(method string, resp *http.Response, err error) (again, acted bool) {
+	post := method == http.MethodPost
+	if err != nil {
+		sent := !idserver.NeverSent(err)
+		return !permanent(err) && !(post && sent), sent
+	}
+	if !retryableStatus(resp.StatusCode) || (post && resp.StatusCode != http.StatusTooManyRequests) {
+		return false, false
+	}
+	return true, resp.StatusCode != http.StatusTooManyRequests
+}
+
+// sleep waits d, or until ctx ends (then it returns ctx's error).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
-// check is go-retryablehttp's CheckRetry, called once after each attempt:
-//   - idempotent methods (all but POST) retry on connection errors and retryableStatus;
-//   - POST retries only where the service cannot have acted: 429, or a connection that
-//     never opened; and never once its Budget is spent;
-//   - a wait that would outlast the context's deadline, or a Retry-After over
-//     MaxRetryAfter, ends the retries at once with the last answer, instead of sleeping
-//     into a certain failure.
-func (a *attempts) check(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	a.n++
-	a.lastErr = err
-	if a.budget != nil {
-		a.budget.left--
-	}
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	if a.budget != nil && a.budget.left <= 0 {
-		return false, nil
-	}
-	post := a.method == http.MethodPost
-	switch {
-	case err != nil && (permanent(err) || (post && !idserver.NeverSent(err))):
-		return false, nil
-	case err == nil && (!retryableStatus(resp.StatusCode) || (post && resp.StatusCode != http.StatusTooManyRequests)):
-		return false, nil
-	}
-	wait := a.waitAfter(a.n, resp)
-	if wait < 0 {
-		return false, nil // Retry-After beyond the cap
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-		return false, nil
-	}
-	a.wait = wait
-	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
-		a.mayHaveActed = true // a 429 is the only retried answer that says "not done"
-	}
-	return true, nil
-}
-
-// backoff is go-retryablehttp's Backoff: the wait check decided.
-func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
-	return a.wait
-}
-
-// failure turns the error of the retry layer into what the caller learns:
+// failure is what the caller learns of a call whose last attempt got no answer (err):
 //   - the credentials' failure, named once with the call (a discovery or token request
 //     that got no answer is an *identity.ConnectionError of this call, never sent);
-//   - the last attempt's network failure (the context's error kept in the chain when it
-//     ended) is an *identity.ConnectionError, Sent unless no connection was opened;
-//   - the context ending after an answer (while waiting to retry) stays that error.
-func (a *attempts) failure(ctx context.Context, method, path string, err error) error {
+//   - a call the pacer did not let through (its context ended), as it is;
+//   - a network failure is an *identity.ConnectionError, Sent unless no connection was
+//     opened, with the context's error kept in the chain when it ended.
+func failure(ctx context.Context, method, path string, err error) error {
 	err = unwrapURLError(err)
 	var af *authFailure
 	if errors.As(err, &af) {
@@ -162,23 +244,14 @@ func (a *attempts) failure(ctx context.Context, method, path string, err error) 
 		}
 		return af
 	}
-	ctxErr := ctx.Err()
-	netErr := a.lastErr
-	if netErr == nil {
-		if ctxErr != nil && a.n > 0 && !errors.Is(err, ctxErr) {
-			return fmt.Errorf("identity: %s %s: %w (%w)", method, path, ctxErr, err)
-		}
-		if ctxErr != nil || a.n == 0 {
-			// The last attempt had an answer; the context ended before the next one.
-			return fmt.Errorf("identity: %s %s: %w", method, path, err)
-		}
-		netErr = err
+	var ns *notSent
+	if errors.As(err, &ns) {
+		return err
 	}
-	netErr = unwrapURLError(netErr)
-	if ctxErr != nil && !errors.Is(netErr, ctxErr) {
-		netErr = fmt.Errorf("%w (%w)", ctxErr, netErr)
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		err = fmt.Errorf("%w (%w)", ctxErr, err)
 	}
-	return idserver.ConnectionError(method, path, netErr)
+	return idserver.ConnectionError(method, path, err)
 }
 
 // unwrapURLError drops net/http's *url.Error wrapper, whose message repeats the whole URL
@@ -285,14 +358,7 @@ func (c *Client) Wait(ctx context.Context, n int, err error) error {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 		return context.DeadlineExceeded
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep(ctx, d)
 }
 
 func formatSeconds(d time.Duration) string {

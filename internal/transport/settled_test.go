@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/ocs-go/identity"
 )
 
@@ -25,6 +26,25 @@ func TestEndedContextSendsNothing(t *testing.T) {
 	}
 }
 
+func TestNilContextIsAnErrorAndSendsNothing(t *testing.T) {
+	c, mt := newClient(t, nil)
+	mt.RegisterResponder("GET", itemURL, httpmock.NewStringResponder(200, "{}"))
+	var nilCtx context.Context
+	noPanic(t, "Do", func() {
+		if _, err := c.Do(nilCtx, Request{Method: http.MethodGet, Path: []string{"HybridClients", "x"}}, nil); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Do(nil ctx) = %v, want ErrInvalidInput", err)
+		}
+	})
+	noPanic(t, "Wait", func() {
+		if err := c.Wait(nilCtx, 1, errors.New("x")); !errors.Is(err, identity.ErrInvalidInput) {
+			t.Errorf("Wait(nil ctx) = %v, want ErrInvalidInput", err)
+		}
+	})
+	if n := mt.GetTotalCallCount(); n != 0 {
+		t.Fatalf("%d requests sent with a nil context", n)
+	}
+}
+
 func TestSettledDropsOutcomeUnknownOnly(t *testing.T) {
 	ce := &identity.ConnectionError{Method: http.MethodPost, Path: "/p", Sent: true, Err: io.EOF}
 	err := Settled(fmt.Errorf("%w (no secret was added)", ce))
@@ -32,7 +52,7 @@ func TestSettledDropsOutcomeUnknownOnly(t *testing.T) {
 	if errors.Is(err, identity.ErrOutcomeUnknown) || !errors.Is(err, identity.ErrUnreachable) || !errors.Is(err, io.EOF) || !errors.As(err, &got) || got != ce {
 		t.Fatalf("Settled: %v", err)
 	}
-	if err.Error() != "identity: POST /p: connection lost before the answer was read: EOF (no secret was added)" {
+	if err.Error() != "POST /p: connection lost before the answer was read: EOF (no secret was added)" {
 		t.Fatalf("message changed: %q", err)
 	}
 	if Settled(nil) != nil || Settled(io.EOF) != io.EOF {

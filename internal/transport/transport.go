@@ -1,7 +1,7 @@
-// Package transport is the one HTTP path every call of the SDK takes: request building,
-// the retry layer (go-retryablehttp, its whole policy in retry.go) around the auth layer
-// (x/oauth2 tokens) around the base transport, bounded response reading, and the mapping
-// of answers to typed errors.
+// Package transport is the one HTTP path every call of the SDK takes: Do builds the
+// request, runs the retry loop (retry.go: try, classify, decide, wait; each try takes
+// the credentials' token and the pacer's turn, then sends through the base transport),
+// reads the answer with a bound and maps it to a typed error.
 package transport
 
 import (
@@ -17,7 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -26,6 +26,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/rules"
+	"github.com/ocs-go/identity/internal/telemetry"
 	"github.com/ocs-go/identity/internal/validate"
 )
 
@@ -35,14 +36,21 @@ type Client struct {
 	basePath   string       // its path, with a leading slash
 	baseRaw    string       // the same, escaped
 	uaHeader   []string     // the User-Agent header's value, shared by every request
-	hc         *http.Client // the auth layer over the base transport; retries wrap it per call
-	logger     *slog.Logger
-	userAgent  string
-	maxBody    int64
-	policy     policy
-	base       http.RoundTripper
-	road       *idserver.Road // the credentials' road to the identity server, shared with IDServer
-	calls      sync.Pool      // *call: the retry state of one request, reused (retry.go)
+	hc         *http.Client // the base transport, refusing redirects
+	// shareHeaders: the base transport is an *http.Transport, which only reads a request's
+	// header map, so one map per token serves every request (auth.go); another transport
+	// may write to it, and gets a copy.
+	shareHeaders bool
+	creds        identity.Credentials
+	treq         identity.TokenRequest
+	last         atomic.Pointer[bearer] // the header value of the last token (auth.go)
+	logger       *slog.Logger
+	userAgent    string
+	maxBody      int64
+	policy       policy
+	base         http.RoundTripper
+	tel          *telemetry.Telemetry // nil: no provider set
+	road         *idserver.Road       // the credentials' road to the identity server, shared with IDServer
 }
 
 // New validates cfg and builds the layers. It makes no network call.
@@ -56,12 +64,9 @@ func New(cfg identity.Config) (*Client, error) {
 	// Only the Transport and Timeout of the caller's client are used: every client of the
 	// SDK refuses redirects and keeps no cookies.
 	base, timeout := idserver.Base(cfg.HTTPClient)
-	rd := road(resource, idserver.NewClient(base, timeout), pol, cfg.MaxResponseBytes)
-	auth := &authTransport{
-		base:   paced{base}, // API calls only: a scan's Pacer sees each attempt
-		creds:  cfg.Credentials,
-		treq:   identity.TokenRequest{Resource: resource, Endpoint: rd},
-		origin: resource,
+	tel, err := telemetry.New(cfg.TracerProvider, cfg.MeterProvider, resource.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("setting up telemetry: %w", err)
 	}
 	tenantBase := resource.JoinPath("api", identity.APIVersion, "Tenants", cfg.TenantID)
 	c := &Client{
@@ -73,8 +78,12 @@ func New(cfg identity.Config) (*Client, error) {
 		maxBody:    cfg.MaxResponseBytes,
 		policy:     pol,
 		base:       base,
-		road:       rd,
+		hc:         idserver.NewClient(base, timeout),
+		creds:      cfg.Credentials,
+		tel:        tel,
 	}
+	c.road = road(resource, c.hc, pol, cfg.MaxResponseBytes, tel)
+	c.treq = identity.TokenRequest{Resource: resource, Endpoint: c.road}
 	if c.maxBody == 0 {
 		c.maxBody = identity.DefaultMaxResponseBytes
 	}
@@ -82,9 +91,7 @@ func New(cfg identity.Config) (*Client, error) {
 		c.userAgent += " " + ua
 	}
 	c.uaHeader = []string{c.userAgent}
-	// go-retryablehttp sends each attempt with this client, so it is the one whose
-	// redirect policy counts.
-	c.hc = idserver.NewClient(auth, timeout)
+	_, c.shareHeaders = base.(*http.Transport)
 	return c, nil
 }
 
@@ -97,21 +104,22 @@ func IDServer(cfg identity.Config) (*idserver.Road, error) {
 	if p != nil {
 		return nil, validate.Problem(p)
 	}
-	return road(resource, cfg.HTTPClient, policy{identity.RetryPolicy(rules.Retry(cfg.Retry).WithDefaults())}, cfg.MaxResponseBytes), nil
+	return road(resource, cfg.HTTPClient, policy{identity.RetryPolicy(rules.Retry(cfg.Retry).WithDefaults())}, cfg.MaxResponseBytes, nil), nil
 }
 
 // IDServer returns the road to the identity server that the Client's credentials take:
 // the same connections, the same token retries.
 func (c *Client) IDServer() *idserver.Road { return c.road }
 
-// road builds the road to resource's identity server with the token retries of pol; the
-// discovery document is bounded by maxBody, and by 1 MiB at most.
-func road(resource *url.URL, base *http.Client, pol policy, maxBody int64) *idserver.Road {
+// road builds the road to resource's identity server with the token retries of pol, its
+// requests counted by tel; the discovery document is bounded by maxBody, and by 1 MiB at
+// most.
+func road(resource *url.URL, base *http.Client, pol policy, maxBody int64, tel *telemetry.Telemetry) *idserver.Road {
 	if maxBody <= 0 {
 		maxBody = identity.DefaultMaxResponseBytes
 	}
 	return idserver.New(resource, base, func(hc *http.Client) http.RoundTripper {
-		return &retryablehttp.RoundTripper{Client: pol.tokenRetrying(hc)}
+		return tel.TokenRequests(&retryablehttp.RoundTripper{Client: pol.tokenRetrying(hc)})
 	}, min(maxBody, 1<<20))
 }
 
@@ -182,12 +190,10 @@ func CheckPathSegment(field, v string) error {
 // URL returns the full URL of r, after checking its path segments.
 func (c *Client) URL(r Request) (*url.URL, error) {
 	u := *c.tenantBase
-	var path, raw strings.Builder
-	n := len(c.basePath) + 16*len(r.Path)
-	path.Grow(n)
-	raw.Grow(n)
+	var path strings.Builder
+	path.Grow(len(c.basePath) + 40*len(r.Path))
 	path.WriteString(c.basePath)
-	raw.WriteString(c.baseRaw)
+	plain := c.basePath == c.baseRaw // no segment needs escaping
 	for i, seg := range r.Path {
 		if err := CheckPathSegment("path segment", seg); err != nil {
 			err.(*identity.ValidationError).Field = "path segment " + strconv.Itoa(i+1)
@@ -195,18 +201,52 @@ func (c *Client) URL(r Request) (*url.URL, error) {
 		}
 		path.WriteString("/")
 		path.WriteString(seg)
-		raw.WriteString("/")
-		raw.WriteString(url.PathEscape(seg))
+		plain = plain && url.PathEscape(seg) == seg
 	}
-	u.Path, u.RawPath = path.String(), raw.String()
+	u.Path, u.RawPath = path.String(), ""
+	if !plain {
+		// Only then is the escaped path another string (a GUID's is the same).
+		raw := c.baseRaw
+		for _, seg := range r.Path {
+			raw += "/" + url.PathEscape(seg)
+		}
+		u.RawPath = raw
+	}
 	if r.Query != nil {
 		v, err := query.Values(r.Query)
 		if err != nil {
-			return nil, fmt.Errorf("identity: encoding query: %w", err)
+			return nil, fmt.Errorf("encoding query: %w", err)
 		}
 		u.RawQuery = v.Encode()
 	}
 	return &u, nil
+}
+
+// Telemetry returns the Client's telemetry, nil when no provider is set (or c is nil).
+func (c *Client) Telemetry() *telemetry.Telemetry {
+	if c == nil {
+		return nil
+	}
+	return c.tel
+}
+
+// route is the template of the path to segments, for telemetry: the route's names as
+// they are, its ids as placeholders (a client id, then a secret id).
+func (c *Client) route(segments []string) string {
+	route := "/api/" + identity.APIVersion + "/Tenants/{tenantId}"
+	for i, seg := range segments {
+		switch {
+		case i%2 == 0:
+			route += "/" + seg
+		case i == 1:
+			route += "/{clientId}"
+		case i == 3:
+			route += "/{secretId}"
+		default:
+			route += "/{id}"
+		}
+	}
+	return route
 }
 
 // WirePath returns the URL path of a request to the given segments as it goes on the wire
@@ -239,51 +279,43 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 	path := u.EscapedPath()
 	if err := ctx.Err(); err != nil {
 		// Nothing is sent on a context that has ended already.
-		return nil, &notSent{fmt.Errorf("identity: %s %s: %w", r.Method, path, err)}
+		return nil, &notSent{fmt.Errorf("%s %s: %w", r.Method, path, err)}
 	}
-	var body any
+	var body []byte
 	if r.Body != nil {
-		b, err := json.Marshal(r.Body)
-		if err != nil {
-			return nil, fmt.Errorf("identity: encoding request body: %w", err)
+		if body, err = json.Marshal(r.Body); err != nil {
+			return nil, fmt.Errorf("encoding request body: %w", err)
 		}
-		body = b
 	}
 	// Built from the *url.URL at hand: formatting it and parsing it again (as a URL string
 	// would) costs a tenth of a small call.
+	// Its header is set by each attempt, with the token (try).
 	hr := (&http.Request{
 		Method: r.Method, URL: u, Host: u.Host,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Accept": jsonType, "User-Agent": c.uaHeader},
 	}).WithContext(ctx)
-	if body != nil {
-		hr.Header["Content-Type"] = jsonBodyType
-	}
-	req, err := retryablehttp.FromRequest(hr)
-	if err == nil && body != nil {
-		err = req.SetBody(body)
-	}
-	if err != nil {
-		return nil, err
-	}
 
-	// The retries and their wait: retry.go.
-	tries := c.call(r.Method, r.Budget)
-	defer c.release(tries)
+	route := ""
+	if c.tel != nil {
+		route = c.route(r.Path)
+	}
 	start := time.Now()
-	resp, err := tries.rc.Do(req)
+	resp, tries, err := c.send(ctx, hr, body, path, route, r.Budget)
 	if err != nil {
-		if resp != nil {
-			drain(resp.Body)
-		}
-		err = tries.failure(ctx, r.Method, path, err)
 		c.log(ctx, "identity: request failed", slog.String("method", r.Method), slog.String("path", path),
 			slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)), slog.String("error", err.Error()))
 		return nil, err
 	}
-	defer drain(resp.Body)
 	c.log(ctx, "identity: request", slog.String("method", r.Method), slog.String("path", path),
 		slog.Int("status", resp.StatusCode), slog.Int("attempts", tries.n), slog.Duration("elapsed", time.Since(start)))
+	readToEnd := false
+	defer func() {
+		if readToEnd {
+			_ = resp.Body.Close()
+		} else {
+			drain(resp.Body)
+		}
+	}()
 
 	out2 := &Response{Method: r.Method, Path: path, StatusCode: resp.StatusCode, Header: resp.Header, EarlierAttemptMayHaveActed: tries.mayHaveActed}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -291,24 +323,34 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		return out2, apiError(r.Method, path, resp, data)
 	}
 	if out == nil || r.Method == http.MethodHead {
-		return out2, nil // the deferred drain reads what is left
+		return out2, nil
 	}
 	if err := decodeBounded(resp.Body, c.maxBody, out); err != nil {
 		return out2, &identity.ResponseError{StatusCode: resp.StatusCode, Method: r.Method, Path: path,
 			TooLarge: errors.Is(err, errTooLarge), Err: err}
 	}
+	readToEnd = true // nothing is left to drain
 	return out2, nil
 }
 
 // decodeBounded decodes one JSON value from body into out as it streams in (no copy of the
 // whole body first), reading at most limit bytes. More is errTooLarge; anything but white
-// space after the value is an error, as with json.Unmarshal. Errors never quote the input.
+// space after the value is an error, as with json.Unmarshal (a value after it is decoded
+// into a nil pointer, which fails at once). On success body has been read
+// to its end. Errors never quote the input.
 func decodeBounded(body io.Reader, limit int64, out any) error {
 	lr := &io.LimitedReader{R: body, N: limit + 1}
 	dec := json.NewDecoder(lr)
 	err := dec.Decode(out)
 	if err == nil {
-		err = onlySpace(io.MultiReader(dec.Buffered(), lr))
+		// A second value, a stray ']' or '}' (which Decoder.More would miss) or a part of
+		// one fails; white space alone ends in io.EOF, read to the end of the body.
+		switch err = dec.Decode((*struct{})(nil)); {
+		case err == io.EOF:
+			err = nil
+		case isJSONError(err):
+			err = errors.New("data after the JSON value")
+		}
 	} else {
 		err = jsonErr(err)
 	}
@@ -318,24 +360,11 @@ func decodeBounded(body io.Reader, limit int64, out any) error {
 	return err
 }
 
-// onlySpace reads r to its end and fails on anything but JSON white space (Decoder.More
-// would miss a stray ']' or '}').
-func onlySpace(r io.Reader) error {
-	var buf [512]byte
-	for {
-		n, err := r.Read(buf[:])
-		for _, c := range buf[:n] {
-			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-				return errors.New("data after the JSON value")
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+// isJSONError reports whether err is the decoder's, not the reader's.
+func isJSONError(err error) bool {
+	var se *json.SyntaxError
+	var ue *json.InvalidUnmarshalError
+	return errors.As(err, &se) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Header values shared by every request (never modified).

@@ -3,12 +3,15 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,6 +131,59 @@ func TestRetryAfterHonouredAndCapped(t *testing.T) {
 			t.Fatalf("calls %d in %v: a Retry-After over the cap must not be waited for", mt.GetTotalCallCount(), time.Since(start))
 		}
 	})
+}
+
+func TestRetryAfterZeroOrPastStillWaitsMinWait(t *testing.T) {
+	for _, ra := range []string{"0", time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)} {
+		t.Run(ra, func(t *testing.T) {
+			const minWait = 80 * time.Millisecond
+			c, mt := newClient(t, func(cfg *identity.Config) {
+				cfg.Retry = identity.RetryPolicy{MaxAttempts: 3, MinWait: minWait, MaxWait: 2 * minWait}
+			})
+			var mu sync.Mutex
+			var at []time.Time
+			mt.RegisterResponder("GET", itemURL, func(*http.Request) (*http.Response, error) {
+				mu.Lock()
+				at = append(at, time.Now())
+				mu.Unlock()
+				r := httpmock.NewStringResponse(503, "busy")
+				r.Header.Set("Retry-After", ra)
+				return r, nil
+			})
+			if err := get(c, context.Background()); !errors.Is(err, identity.ErrServer) {
+				t.Fatalf("err = %v", err)
+			}
+			if len(at) != 3 {
+				t.Fatalf("%d attempts, want 3", len(at))
+			}
+			for i := 1; i < len(at); i++ {
+				if gap := at[i].Sub(at[i-1]); gap < minWait {
+					t.Errorf("attempt %d came %v after the one before, less than MinWait %v", i+1, gap, minWait)
+				}
+			}
+		})
+	}
+}
+
+func TestWaitNeverSleepsLessThanMinWait(t *testing.T) {
+	const minWait = 40 * time.Millisecond
+	c, _ := newClient(t, func(cfg *identity.Config) {
+		cfg.Retry = identity.RetryPolicy{MaxAttempts: 3, MinWait: minWait, MaxWait: 4 * minWait}
+	})
+	for _, err := range []error{
+		&identity.Error{StatusCode: 503},
+		&identity.Error{StatusCode: 429},
+	} {
+		for range 4 {
+			start := time.Now()
+			if werr := c.Wait(context.Background(), 1, err); werr != nil {
+				t.Fatal(werr)
+			}
+			if d := time.Since(start); d < minWait {
+				t.Fatalf("Wait after %v slept %v, less than MinWait %v", err, d, minWait)
+			}
+		}
+	}
 }
 
 func TestCancelledContextStopsWait(t *testing.T) {
@@ -253,6 +309,62 @@ func TestAPICallNeverFollowsARedirect(t *testing.T) {
 	}
 }
 
+func TestTokenRequestNeverFollowsARedirect(t *testing.T) {
+	o := newOther(t)
+	a := newIDService(t, "a", func(s *idService) {
+		s.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, o.srv.URL+"/steal", http.StatusTemporaryRedirect)
+		}
+	})
+	creds := identity.NewClientCredentials("cid", identity.NewSecret(secretValue), nil)
+	c := newLoopbackClient(t, loopbackConfig(a.srv.URL, creds))
+	err := get(c, context.Background())
+	if n := o.requests.Load(); n != 0 || o.sawSec.Load() {
+		t.Fatalf("the other origin got %d requests (secret seen: %v)", n, o.sawSec.Load())
+	}
+	for _, b := range a.gotBearers() {
+		if strings.Contains(b, "other-origin") {
+			t.Fatalf("the resource got the other origin's token: %q", b)
+		}
+	}
+	if !errors.Is(err, identity.ErrUnauthorized) {
+		t.Fatalf("err = %v, want ErrUnauthorized", err)
+	}
+	var ae *identity.AuthError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("err = %#v, want an *identity.AuthError with status 307", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, secretValue) || !strings.Contains(msg, "redirect") {
+		t.Fatalf("err = %q: want the redirect named, without the secret", msg)
+	}
+	if n := len(a.gotBearers()); n != 0 {
+		t.Fatalf("the API got %d calls without a valid token", n)
+	}
+}
+
+// A discovery document that redirects to another origin is not followed either: the
+// token endpoint it would announce is never asked.
+func TestDiscoveryNeverFollowsARedirect(t *testing.T) {
+	o := newOther(t)
+	a := newIDService(t, "a", func(s *idService) {
+		s.discoveryHandler = func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, o.srv.URL+"/identity/.well-known/openid-configuration", http.StatusFound)
+		}
+	})
+	creds := identity.NewClientCredentials("cid", identity.NewSecret(secretValue), nil)
+	c := newLoopbackClient(t, loopbackConfig(a.srv.URL, creds))
+	err := get(c, context.Background())
+	if n := o.requests.Load(); n != 0 {
+		t.Fatalf("the other origin got %d requests", n)
+	}
+	if n := a.tokens.Load(); n != 0 {
+		t.Fatalf("%d token requests after a redirected discovery", n)
+	}
+	if !errors.Is(err, identity.ErrUnauthorized) || strings.Contains(err.Error(), secretValue) {
+		t.Fatalf("err = %v, want ErrUnauthorized without the secret", err)
+	}
+}
+
 func TestTokenEndpointErrors(t *testing.T) {
 	for _, tc := range []struct {
 		status, calls int
@@ -288,6 +400,37 @@ func TestTokenEndpointErrors(t *testing.T) {
 			}
 			if n := info["GET "+itemURL]; n != 0 {
 				t.Fatalf("API calls = %d without a token", n)
+			}
+		})
+	}
+}
+
+func TestTokenFetchErrorsNameTheCallOnceWithAResourceHint(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	defer notFound.Close()
+	for _, tc := range []struct {
+		name, resource string
+		sentinel       error
+	}{
+		{"refused", "http://" + addr, identity.ErrUnreachable},
+		{"discovery 404", notFound.URL, identity.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creds := identity.NewClientCredentials("cid", identity.NewSecret(secretValue), nil)
+			c := newLoopbackClient(t, loopbackConfig(tc.resource, creds))
+			err := get(c, context.Background())
+			msg := fmt.Sprint(err)
+			if !errors.Is(err, tc.sentinel) || OutcomeOf(err) != NotActed {
+				t.Fatalf("err = %v, want %v and not acted", err, tc.sentinel)
+			}
+			if strings.Contains(msg, "identity:") || !strings.Contains(msg, "check Config.Resource (OCS_RESOURCE in the examples)") || strings.Contains(msg, secretValue) {
+				t.Fatalf("err = %q: want no prefix (the package the caller called adds it) and a hint at the Resource", msg)
 			}
 		})
 	}
@@ -540,5 +683,77 @@ func TestErrorsShowThePathAsSent(t *testing.T) {
 	_, err = c.Do(ctx, Request{Method: http.MethodGet, Path: []string{"HybridClients", odd}}, nil)
 	if err == nil || !strings.Contains(err.Error(), wire) {
 		t.Errorf("ended context: %v, want it to name %q", err, wire)
+	}
+}
+
+func TestCutConnectionIsASentConnectionError(t *testing.T) {
+	srv, n := cutEverything(t)
+	c := newLoopbackClient(t, loopbackConfig(srv.URL, identity.NewStaticToken(identity.NewSecret("tok"))))
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPost} {
+		before := n.Load()
+		var body any
+		if m == http.MethodPut || m == http.MethodPost {
+			body = map[string]string{"Name": "x"}
+		}
+		_, err := c.Do(context.Background(), Request{Method: m, Path: []string{"HybridClients", "x"}, Body: body}, nil)
+		var ce *identity.ConnectionError
+		if !errors.Is(err, identity.ErrUnreachable) || !errors.As(err, &ce) || !ce.Sent || ce.Method != m {
+			t.Fatalf("%s: err = %v (%#v), want a sent *identity.ConnectionError matching ErrUnreachable", m, err, ce)
+		}
+		write := m != http.MethodGet && m != http.MethodHead
+		if errors.Is(err, identity.ErrOutcomeUnknown) != write {
+			t.Errorf("%s: errors.Is(err, ErrOutcomeUnknown) = %v, want %v", m, !write, write)
+		}
+		if want := Unknown; OutcomeOf(err) != want {
+			t.Errorf("%s: OutcomeOf = %v, want %v", m, OutcomeOf(err), want)
+		}
+		if strings.Contains(err.Error(), "identity:") {
+			t.Errorf("%s: %q has a package prefix: the package the caller called adds it", m, err)
+		}
+		if got := n.Load() - before; m != http.MethodPost && got != 2 {
+			t.Errorf("%s: %d attempts, want 2", m, got)
+		}
+	}
+}
+
+func TestRefusedConnectionIsANeverSentConnectionError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	c := newLoopbackClient(t, loopbackConfig("http://"+addr, identity.NewStaticToken(identity.NewSecret("tok"))))
+	for _, m := range []string{http.MethodGet, http.MethodDelete, http.MethodPost} {
+		_, err := c.Do(context.Background(), Request{Method: m, Path: []string{"HybridClients", "x"}}, nil)
+		var ce *identity.ConnectionError
+		if !errors.As(err, &ce) || ce.Sent || !errors.Is(err, identity.ErrUnreachable) {
+			t.Fatalf("%s: err = %v, want an unsent *identity.ConnectionError", m, err)
+		}
+		if errors.Is(err, identity.ErrOutcomeUnknown) || OutcomeOf(err) != NotActed {
+			t.Errorf("%s: a refused connection reads as an unknown outcome: %v", m, err)
+		}
+		if !strings.Contains(err.Error(), "check Config.Resource (OCS_RESOURCE in the examples)") {
+			t.Errorf("%s: %q has no hint at the Resource", m, err)
+		}
+	}
+}
+
+func TestDeadlineKeepsTheContextErrorInAConnectionError(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := newLoopbackClient(t, loopbackConfig(srv.URL, identity.NewStaticToken(identity.NewSecret("tok"))))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Do(ctx, Request{Method: http.MethodPut, Path: []string{"HybridClients", "x"}, Body: map[string]string{}}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, identity.ErrUnreachable) || !errors.Is(err, identity.ErrOutcomeUnknown) {
+		t.Fatalf("err = %v: want DeadlineExceeded, ErrUnreachable and ErrOutcomeUnknown", err)
 	}
 }

@@ -2,6 +2,12 @@
 // it turns the pure checks of internal/rules into *identity.ValidationError values and
 // collects every broken rule of one request.
 //
+// Why two packages: a check says what a rule is (internal/rules, plain values); this
+// package says how a broken one is reported (the typed error). Building the typed error
+// means importing identity, and identity imports internal/rules for Config.Validate, so
+// one package doing both would be an import cycle. A new rule goes to internal/rules when
+// Config.Validate needs it too, else here.
+//
 // The rule for ValidationError.Field, used by every caller: the Go name as the caller
 // sees it. A field of a request struct is named as in Go, with an index into a slice
 // ("RedirectURIs[2]", "SecretExpiry"); a method parameter is named in exported form

@@ -43,9 +43,18 @@ type Program struct {
 	// Emulator, when set, is called with the in-process emulator's options before it
 	// starts (not on a real tenant), once the flags are parsed: latency, rate limit, size.
 	Emulator func(*hybridclientstest.Options)
+	// Args, when set, names the arguments the program takes after its flags ("[plan.json]")
+	// for the usage line; MaxArgs is how many it accepts (Flags.Args() holds them).
+	Args    string
+	MaxArgs int
+	// UsageStatus is the exit status of a misused flag or argument; 0 means 2. A program
+	// whose successful runs end with 2 (a plan with changes) sets 1, so that a script
+	// never takes a typo for a result.
+	UsageStatus int
 
 	resource, tenantID, clientID, secretFile string
 	timeout                                  time.Duration
+	ownTimeout                               bool
 }
 
 // New returns a Program named name whose flags include the common ones (-resource,
@@ -61,7 +70,7 @@ func New(name, summary string) *Program {
 	fs.DurationVar(&p.timeout, "timeout", 60*time.Second, "give up after this long")
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "%s: %s\n\nUsage: go run ./examples/%s [flags]\n\n", name, summary, name)
+		fmt.Fprintf(out, "%s: %s\n\nUsage: go run ./examples/%s\n\n", name, summary, strings.TrimSpace(name+" [flags] "+p.Args))
 		fmt.Fprintf(out, "With %s, %s and %s all set (or their flags), it\nuses that tenant (on %s if set); with none of the four set, it runs\nagainst an in-process emulator of the service; any other mix is an error.\n\n", EnvTenantID, EnvClientID, EnvClientSecret, EnvResource)
 		fmt.Fprintf(out, "-auth-client-id (%s) is the client-credential client the example signs in\nwith to manage the tenant, not a hybrid client.\n", EnvClientID)
 		if fs.Lookup("client-id") != nil {
@@ -79,6 +88,21 @@ func New(name, summary string) *Program {
 func (p *Program) SetDefaultTimeout(d time.Duration) {
 	p.timeout = d
 	p.Flags.Lookup("timeout").DefValue = d.String()
+}
+
+// OwnTimeout makes the deadline the example's own: -timeout, described by usage, defaults
+// to 0 and may be 0, and Run sets no deadline (Ctrl-C still ends the context). The
+// function returned reports, once Run has parsed the flags, -timeout's value and whether
+// it was given.
+func (p *Program) OwnTimeout(usage string) func() (time.Duration, bool) {
+	p.ownTimeout, p.timeout = true, 0
+	f := p.Flags.Lookup("timeout")
+	f.Usage, f.DefValue = usage, f.Value.String()
+	return func() (time.Duration, bool) {
+		given := false
+		p.Flags.Visit(func(f *flag.Flag) { given = given || f.Name == "timeout" })
+		return p.timeout, given
+	}
 }
 
 // Env is where an example runs: a real tenant, or the in-process emulator.
@@ -113,19 +137,25 @@ func (e *Env) AdvanceClock(d time.Duration) {
 	e.mu.Unlock()
 }
 
-// ErrNeedsAPerson ends a run that completed but found what a person must look at: run
-// returns an error wrapping it, and Run prints its line and exits 2, for a scheduler.
-var ErrNeedsAPerson = errors.New("needs a person")
-
 // Run parses the command line, finds the tenant (or starts the emulator), and calls run
-// with a context that ends on Ctrl-C or after -timeout. It does not return: it exits 0
-// when run succeeds, 1 with a one-line error when it fails, and 2 on a misused flag or
-// when run's error wraps ErrNeedsAPerson.
+// with a context that ends on Ctrl-C or after -timeout (see OwnTimeout). It does not
+// return: it exits 0 when run succeeds, 1 with a one-line error when it fails, and 2 (or
+// UsageStatus) on a misused flag.
 func (p *Program) Run(run func(ctx context.Context, env *Env) error) {
-	os.Exit(p.run(os.Args[1:], os.Stderr, run))
+	p.RunStatus(os.Args[1:], func(ctx context.Context, env *Env) (int, error) { return 0, run(ctx, env) })
 }
 
-func (p *Program) run(args []string, stderr io.Writer, run func(context.Context, *Env) error) int {
+// RunStatus is Run for a program whose successful runs end with a status of their own
+// (0, or 2 for "changes"), which run returns, parsing args instead of the command line.
+func (p *Program) RunStatus(args []string, run func(ctx context.Context, env *Env) (int, error)) {
+	os.Exit(p.run(args, os.Stderr, run))
+}
+
+func (p *Program) run(args []string, stderr io.Writer, run func(context.Context, *Env) (int, error)) int {
+	usage := p.UsageStatus
+	if usage == 0 {
+		usage = 2
+	}
 	// A misused flag gets one line below, not the flag package's message and usage.
 	p.Flags.SetOutput(io.Discard)
 	if err := p.Flags.Parse(args); err != nil {
@@ -135,22 +165,26 @@ func (p *Program) run(args []string, stderr io.Writer, run func(context.Context,
 			return 0
 		}
 		fmt.Fprintf(stderr, "%s: %v (see -h)\n", p.name, err)
-		return 2
+		return usage
 	}
-	if p.Flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q (see -h)\n", p.name, p.Flags.Arg(0))
-		return 2
+	if p.Flags.NArg() > p.MaxArgs {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (see -h)\n", p.name, p.Flags.Arg(p.MaxArgs))
+		return usage
 	}
 	check := p.Check
 	if check == nil {
 		check = func() error { return nil }
 	}
-	if err := check(); err != nil || p.timeout <= 0 {
-		if err == nil {
+	if err := check(); err != nil || p.timeout < 0 || (p.timeout == 0 && !p.ownTimeout) {
+		switch {
+		case err != nil:
+		case p.ownTimeout:
+			err = errors.New("-timeout must not be negative")
+		default:
 			err = errors.New("-timeout must be positive")
 		}
 		fmt.Fprintf(stderr, "%s: %s (see -h)\n", p.name, OneLine(err))
-		return 2
+		return usage
 	}
 
 	env, err := p.load(stderr)
@@ -164,23 +198,24 @@ func (p *Program) run(args []string, stderr io.Writer, run func(context.Context,
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
+	if !p.ownTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+		defer cancel()
+	}
 
-	if err := run(ctx, env); err != nil {
+	status, err := run(ctx, env)
+	if err != nil {
 		switch {
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded) && !p.ownTimeout:
 			err = fmt.Errorf("%w (gave up after -timeout %s)", err, p.timeout)
 		case errors.Is(err, context.Canceled):
 			err = fmt.Errorf("interrupted: %w", err)
-		case errors.Is(err, ErrNeedsAPerson):
-			fmt.Fprintf(stderr, "%s: %s\n", p.name, OneLine(err))
-			return 2
 		}
 		fmt.Fprintf(stderr, "%s: %s\n", p.name, OneLine(err))
 		return 1
 	}
-	return 0
+	return status
 }
 
 // load builds the Config from flags and environment (flags win), or starts the emulator

@@ -2,8 +2,6 @@ package exampleenv
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -172,32 +170,98 @@ func TestHelpSaysWhichClientEachIDIsFor(t *testing.T) {
 	}
 }
 
-// TestExitStatusForSchedulers: a run that found what needs a person exits 2 with its one
-// line; a failure 1; a success 0; and SetDefaultTimeout changes -timeout's default.
-func TestExitStatusForSchedulers(t *testing.T) {
+// A program's own exit status comes through; a misused flag or an argument too many
+// exits with UsageStatus (2 unless set), and MaxArgs arguments are accepted.
+func TestRunStatusUsageStatusAndArgs(t *testing.T) {
 	for _, k := range []string{EnvResource, EnvTenantID, EnvClientID, EnvClientSecret} {
 		t.Setenv(k, "")
 	}
+	ok := func(status int) func(context.Context, *Env) (int, error) {
+		return func(context.Context, *Env) (int, error) { return status, nil }
+	}
 	for _, tc := range []struct {
-		err  error
-		want int
+		name       string
+		usage, max int
+		args       []string
+		status     int
+		want       int
 	}{
-		{nil, 0},
-		{errors.New("broke"), 1},
-		{fmt.Errorf("2 findings: %w", ErrNeedsAPerson), 2},
+		{"a status of its own", 0, 0, nil, 2, 2},
+		{"a misused flag", 0, 0, []string{"-no-such-flag"}, 0, 2},
+		{"a misused flag, status 1", 1, 0, []string{"-no-such-flag"}, 0, 1},
+		{"an argument too many", 1, 1, []string{"a", "b"}, 0, 1},
+		{"an argument allowed", 1, 1, []string{"a"}, 0, 0},
+	} {
+		p := New("test", "")
+		p.UsageStatus, p.MaxArgs = tc.usage, tc.max
+		var stderr strings.Builder
+		if got := p.run(tc.args, &stderr, ok(tc.status)); got != tc.want {
+			t.Errorf("%s: exit status %d, want %d (%s)", tc.name, got, tc.want, stderr.String())
+		}
+	}
+}
+
+// TestOwnTimeoutLeavesTheDeadlineToTheExample: with OwnTimeout, Run sets no deadline,
+// -timeout 0 is accepted and a negative one is a misuse; the example learns the value
+// and whether it was given. Without it, Run's deadline is -timeout (60s by default).
+func TestOwnTimeoutLeavesTheDeadlineToTheExample(t *testing.T) {
+	t.Setenv(EnvResource, "")
+	for _, k := range []string{EnvTenantID, EnvClientID, EnvClientSecret} {
+		t.Setenv(k, "")
+	}
+	for _, tc := range []struct {
+		args        []string
+		own         bool
+		status      int
+		deadline    bool
+		value       time.Duration
+		given       bool
+		stderrHolds string
+	}{
+		{nil, false, 0, true, 60 * time.Second, false, ""},
+		{[]string{"-timeout", "0"}, false, 2, false, 0, false, "-timeout must be positive"},
+		{nil, true, 0, false, 0, false, ""},
+		{[]string{"-timeout", "0"}, true, 0, false, 0, true, ""},
+		{[]string{"-timeout", "5m"}, true, 0, false, 5 * time.Minute, true, ""},
+		{[]string{"-timeout", "-1s"}, true, 2, false, 0, false, "-timeout must not be negative"},
 	} {
 		p := New("test", "a test")
-		var out strings.Builder
-		if rc := p.run(nil, &out, func(context.Context, *Env) error { return tc.err }); rc != tc.want {
-			t.Errorf("run returning %v: exit status %d, want %d", tc.err, rc, tc.want)
+		timeout := func() (time.Duration, bool) { return p.timeout, false }
+		if tc.own {
+			timeout = p.OwnTimeout("give up after this long; default: the example's own")
 		}
-		if tc.err != nil && !strings.Contains(out.String(), "test: "+tc.err.Error()+"\n") {
-			t.Errorf("stderr %q lacks the error's line", out.String())
+		var ran bool
+		var out strings.Builder
+		status := p.run(tc.args, &out, func(ctx context.Context, env *Env) (int, error) {
+			ran = true
+			_, hasDeadline := ctx.Deadline()
+			value, given := timeout()
+			if hasDeadline != tc.deadline || value != tc.value || (tc.own && given != tc.given) {
+				t.Errorf("own %v, %q: deadline %v, -timeout %s given %v; want %v, %s, %v",
+					tc.own, tc.args, hasDeadline, value, given, tc.deadline, tc.value, tc.given)
+			}
+			return 0, nil
+		})
+		if status != tc.status || ran != (tc.status == 0) || !strings.Contains(out.String(), tc.stderrHolds) {
+			t.Errorf("own %v, %q: status %d, ran %v, stderr %q; want %d, %q", tc.own, tc.args, status, ran, out.String(), tc.status, tc.stderrHolds)
 		}
 	}
 	p := New("test", "a test")
+	p.OwnTimeout("give up after this long")
+	var help strings.Builder
+	p.run([]string{"-h"}, &help, nil)
+	if !strings.Contains(help.String(), "-timeout duration\n    \tgive up after this long\n") {
+		t.Errorf("-h does not show the example's -timeout, without a default:\n%s", help.String())
+	}
+}
+
+func TestSetDefaultTimeoutChangesTheDefault(t *testing.T) {
+	p := New("test", "a test")
 	p.SetDefaultTimeout(2 * time.Hour)
 	if f := p.Flags.Lookup("timeout"); f.DefValue != "2h0m0s" || p.timeout != 2*time.Hour {
-		t.Errorf("-timeout default %s", f.DefValue)
+		t.Errorf("-timeout default %s, value %s", f.DefValue, p.timeout)
+	}
+	if err := p.Flags.Parse([]string{"-timeout", "5m"}); err != nil || p.timeout != 5*time.Minute {
+		t.Errorf("-timeout 5m: %v, %s", err, p.timeout)
 	}
 }

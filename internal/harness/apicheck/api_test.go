@@ -22,7 +22,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.api from the code")
 
 // packages are the public packages, by directory from the module root.
-var packages = []string{".", "hybridclients", "hybridclients/hybridclientstest", "secrets"}
+var packages = []string{".", "hybridclients", "hybridclients/desired", "hybridclients/hybridclientstest", "secrets"}
 
 func TestAPISnapshot(t *testing.T) {
 	for _, dir := range packages {

@@ -34,7 +34,7 @@ func newFixture(t *testing.T, opts *hybridclientstest.Options) *fixture {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	cfg := srv.Config()
 	cfg.HTTPClient = &http.Client{Transport: tokenSpy{tr}}
-	cfg.Logger = rec.logger()
+	rec.instrument(&cfg)
 	cfg.Retry = identity.RetryPolicy{MinWait: 2 * time.Millisecond, MaxWait: 10 * time.Millisecond, MaxRetryAfter: 2 * time.Second}
 	rec.secret(srv.Admin.Secret.Reveal())
 	rec.secret(srv.Member.Secret.Reveal())

@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ocs-go/identity"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/goleak"
 )
 
@@ -22,9 +28,106 @@ type recorder struct {
 	logs    bytes.Buffer
 	strs    []string
 	secrets map[string]bool
+	// tel holds every distinct rendering of a span (name, attributes, events, status)
+	// and, after the run, of a metric (name, description, unit, attribute sets); spans
+	// counts the spans ended.
+	tel    map[string]bool
+	spans  int
+	tp     *sdktrace.TracerProvider
+	reader *sdkmetric.ManualReader
+	mp     *sdkmetric.MeterProvider
 }
 
-var rec = &recorder{secrets: map[string]bool{}}
+var rec = newRecorder()
+
+func newRecorder() *recorder {
+	r := &recorder{secrets: map[string]bool{}, tel: map[string]bool{}, reader: sdkmetric.NewManualReader()}
+	r.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spanStrings{r}))
+	r.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.reader))
+	return r
+}
+
+// instrument makes cfg's SDK clients log, trace and meter into r.
+func (r *recorder) instrument(cfg *identity.Config) {
+	cfg.Logger = r.logger()
+	cfg.TracerProvider = r.tp
+	cfg.MeterProvider = r.mp
+}
+
+// spanStrings is a span processor that keeps the rendering of every span that ends.
+type spanStrings struct{ r *recorder }
+
+func (p spanStrings) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (p spanStrings) Shutdown(context.Context) error                  { return nil }
+func (p spanStrings) ForceFlush(context.Context) error                { return nil }
+
+func (p spanStrings) OnEnd(s sdktrace.ReadOnlySpan) {
+	var b strings.Builder
+	b.WriteString(s.Name())
+	attrs := func(kvs []attribute.KeyValue) {
+		for _, kv := range kvs {
+			b.WriteString(" " + string(kv.Key) + "=" + kv.Value.String())
+		}
+	}
+	attrs(s.Attributes())
+	for _, e := range s.Events() {
+		b.WriteString(" event " + e.Name)
+		attrs(e.Attributes)
+	}
+	b.WriteString(" status " + s.Status().Code.String() + " " + s.Status().Description)
+	p.r.mu.Lock()
+	defer p.r.mu.Unlock()
+	p.r.spans++
+	p.r.tel[b.String()] = true
+}
+
+// collectMetrics renders every metric recorded (name, description, unit and each data
+// point's attributes) into r.tel and returns how many data points there were.
+func (r *recorder) collectMetrics() (int, error) {
+	var rm metricdata.ResourceMetrics
+	if err := r.reader.Collect(context.Background(), &rm); err != nil {
+		return 0, err
+	}
+	points := 0
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			head := m.Name + " " + m.Description + " " + m.Unit
+			r.tel[head] = true
+			var sets []attribute.Set
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					sets = append(sets, p.Attributes)
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					sets = append(sets, p.Attributes)
+				}
+			default:
+				return 0, fmt.Errorf("metric %s: data of type %T not rendered", m.Name, m.Data)
+			}
+			for _, set := range sets {
+				r.tel[head+" "+set.Encoded(attribute.DefaultEncoder())] = true
+			}
+			points += len(sets)
+		}
+	}
+	return points, nil
+}
+
+// checkTelemetry returns how many telemetry renderings (and log records) were checked and
+// the leaks found in them.
+func (r *recorder) checkTelemetry() (checked int, leaks []string) {
+	r.mu.Lock()
+	all := []string{r.logs.String()}
+	for s := range r.tel {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	return r.scan(all)
+}
 
 // Write receives the slog handler's output.
 func (r *recorder) Write(p []byte) (int, error) {
@@ -75,8 +178,15 @@ func (s tokenSpy) RoundTrip(req *http.Request) (*http.Response, error) {
 // check returns how many strings were checked and the leaks found.
 func (r *recorder) check() (checked int, leaks []string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	all := append([]string{r.logs.String()}, r.strs...)
+	r.mu.Unlock()
+	return r.scan(all)
+}
+
+// scan returns how many of all were checked and the leaks found in them.
+func (r *recorder) scan(all []string) (checked int, leaks []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	scanner := newLeakScanner(r.secrets)
 	for _, s := range all {
 		scanner.scan(s, func(sec string, i int) {
@@ -101,6 +211,22 @@ func TestMain(m *testing.M) {
 		_ = flag.Set("test.parallel", "32")
 	}
 	code := m.Run()
+	points, err := rec.collectMetrics()
+	if err != nil {
+		fmt.Println("FAIL: collecting metrics:", err)
+		code = 1
+	}
+	telChecked, telLeaks := rec.checkTelemetry()
+	fmt.Printf("telemetry hygiene: %d spans ended, %d metric data points; %d distinct renderings and the log checked: %d leaks\n",
+		rec.spans, points, telChecked-1, len(telLeaks))
+	fmt.Printf("figure: telemetry: secret values or tokens in spans, attributes, metrics or logs: %d\n", len(telLeaks))
+	for _, l := range telLeaks {
+		fmt.Println("LEAK (telemetry):", l)
+	}
+	if len(telLeaks) > 0 || (code == 0 && (rec.spans == 0 || points == 0)) {
+		fmt.Println("FAIL: telemetry hygiene")
+		code = 1
+	}
 	checked, leaks := rec.check()
 	logLines := strings.Count(rec.logs.String(), "\n")
 	fmt.Printf("secret hygiene: %d strings checked (%d log records, %d renderings and error strings) against %d secret values and tokens: %d leaks\n",

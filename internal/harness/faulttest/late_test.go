@@ -88,7 +88,7 @@ func TestChaosModelLateAdd(t *testing.T) {
 	late := &lateAdd{base: tr}
 	cfg := srv.Config()
 	cfg.HTTPClient = &http.Client{Transport: tokenSpy{late}}
-	cfg.Logger = rec.logger()
+	rec.instrument(&cfg)
 	rec.secret(srv.Admin.Secret.Reveal())
 	cfg.Retry = identity.RetryPolicy{MinWait: 2 * time.Millisecond, MaxWait: 10 * time.Millisecond, MaxRetryAfter: 2 * time.Second}
 	hc, err := hybridclients.New(cfg)

@@ -414,8 +414,9 @@ func TestRotateWithGrace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CheckExpiry: %v", err)
 	}
-	if !slices.Equal(metaIDs(r.Expired), []int{c.Secret.ID}) || !slices.Equal(metaIDs(r.Valid), []int{rot.New.ID}) {
-		t.Errorf("CheckExpiry: expired %v, valid %v; want [%d], [%d]", metaIDs(r.Expired), metaIDs(r.Valid), c.Secret.ID, rot.New.ID)
+	// The old secret has expired, but the new one replaces it: retired, not expired.
+	if !slices.Equal(metaIDs(r.Retired), []int{c.Secret.ID}) || !slices.Equal(metaIDs(r.Valid), []int{rot.New.ID}) || len(r.Expired) != 0 {
+		t.Errorf("CheckExpiry: retired %v, valid %v, expired %v; want [%d], [%d], []", metaIDs(r.Retired), metaIDs(r.Valid), metaIDs(r.Expired), c.Secret.ID, rot.New.ID)
 	}
 }
 
@@ -493,23 +494,26 @@ func TestCheckExpiry(t *testing.T) {
 	b3d := add(3 * 24 * time.Hour)
 	a1h := add(time.Hour)
 
-	check := func(name string, expired, soon, valid, nev []int, lockout bool) {
+	// want holds the ids of Expired, ExpiringSoon, Retiring, Retired, Valid and NeverExpiring.
+	check := func(name string, want [6][]int, lockout bool) {
 		t.Helper()
 		r, err := sc.CheckExpiry(ctx, id, 7*24*time.Hour)
 		if err != nil {
 			t.Fatalf("%s: CheckExpiry: %v", name, err)
 		}
-		for _, x := range []struct {
-			what      string
-			got, want []int
+		for i, x := range []struct {
+			what string
+			got  []int
 		}{
-			{"Expired", metaIDs(r.Expired), expired},
-			{"ExpiringSoon", metaIDs(r.ExpiringSoon), soon},
-			{"Valid", metaIDs(r.Valid), valid},
-			{"NeverExpiring", metaIDs(r.NeverExpiring), nev},
+			{"Expired", metaIDs(r.Expired)},
+			{"ExpiringSoon", metaIDs(r.ExpiringSoon)},
+			{"Retiring", metaIDs(r.Retiring)},
+			{"Retired", metaIDs(r.Retired)},
+			{"Valid", metaIDs(r.Valid)},
+			{"NeverExpiring", metaIDs(r.NeverExpiring)},
 		} {
-			if !slices.Equal(x.got, x.want) {
-				t.Errorf("%s: %s = %v, want %v", name, x.what, x.got, x.want)
+			if !slices.Equal(x.got, want[i]) {
+				t.Errorf("%s: %s = %v, want %v", name, x.what, x.got, want[i])
 			}
 		}
 		if r.LockoutAhead() != lockout {
@@ -517,7 +521,8 @@ func TestCheckExpiry(t *testing.T) {
 		}
 	}
 
-	check("now", nil, []int{a1h.ID, b3d.ID}, []int{c60d.ID}, []int{never}, false)
+	// The 60-day and the never-expiring secrets replace the others: retiring, not expiring.
+	check("now", [6][]int{2: {a1h.ID, b3d.ID}, 4: {c60d.ID}, 5: {never}}, false)
 
 	e.clock.Advance(2 * time.Hour)
 	if e.srv.CheckSecret(id, a1h.Value) {
@@ -526,10 +531,10 @@ func TestCheckExpiry(t *testing.T) {
 	if !e.srv.CheckSecret(id, b3d.Value) || !e.srv.CheckSecret(id, c60d.Value) || !e.srv.CheckSecret(id, c.Secret.Value) {
 		t.Error("an unexpired secret does not authenticate")
 	}
-	check("2h later", []int{a1h.ID}, []int{b3d.ID}, []int{c60d.ID}, []int{never}, false)
+	check("2h later", [6][]int{2: {b3d.ID}, 3: {a1h.ID}, 4: {c60d.ID}, 5: {never}}, false)
 
 	e.clock.Advance(90 * 24 * time.Hour)
-	check("90d later", []int{a1h.ID, b3d.ID, c60d.ID}, nil, nil, []int{never}, false)
+	check("90d later", [6][]int{3: {a1h.ID, b3d.ID, c60d.ID}, 5: {never}}, false)
 	if e.srv.CheckSecret(id, c60d.Value) {
 		t.Error("a 60-day secret authenticates 90 days later")
 	}
@@ -541,7 +546,7 @@ func TestCheckExpiry(t *testing.T) {
 	if err := sc.Delete(ctx, id, never); err != nil {
 		t.Fatal(err)
 	}
-	check("without the never-expiring one", []int{a1h.ID, b3d.ID, c60d.ID}, nil, nil, nil, true)
+	check("without the never-expiring one", [6][]int{0: {a1h.ID, b3d.ID, c60d.ID}}, true)
 
 	if _, err := sc.CheckExpiry(ctx, id, -time.Hour); !errors.Is(err, identity.ErrInvalidInput) {
 		t.Errorf("CheckExpiry(negative within) = %v, want ErrInvalidInput", err)

@@ -8,6 +8,7 @@ package mocktest
 import (
 	"net/http"
 	"net/http/httptest"
+	"testing"
 	"time"
 
 	"github.com/jarcoal/httpmock"
@@ -34,6 +35,22 @@ func Config() (identity.Config, *httpmock.MockTransport) {
 		HTTPClient:  &http.Client{Transport: mt},
 		Retry:       identity.RetryPolicy{MinWait: time.Millisecond, MaxWait: 2 * time.Millisecond},
 	}, mt
+}
+
+// Loopback returns a Config for a loopback server that runs h, closed when the test ends:
+// for what the mock transport cannot do, such as cutting a connection, or a service that
+// pages however the test likes. Requests carry the static token Token; a request is tried
+// twice at most, 1 to 2 ms apart.
+func Loopback(t testing.TB, h http.Handler) identity.Config {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return identity.Config{
+		Resource:    srv.URL,
+		TenantID:    TenantID,
+		Credentials: identity.NewStaticToken(identity.NewSecret(Token)),
+		Retry:       identity.RetryPolicy{MaxAttempts: 2, MinWait: time.Millisecond, MaxWait: 2 * time.Millisecond},
+	}
 }
 
 // ErrorBody is a documented ErrorResponse body, for error-mapping tests.

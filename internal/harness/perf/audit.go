@@ -117,8 +117,7 @@ func RunAudit(ctx context.Context, r AuditRun) (AuditResult, error) {
 			res.Failed++
 			continue
 		}
-		v := rep.Value
-		res.Secrets += len(v.Expired) + len(v.ExpiringSoon) + len(v.NeverExpiring) + len(v.Valid)
+		res.Secrets += rep.Value.Len()
 		if r.HeapEvery > 0 && res.Clients%r.HeapEvery == r.HeapEvery/2 {
 			res.PeakLiveGrowth = max(res.PeakLiveGrowth, liveHeap()-base)
 		}

@@ -1,10 +1,5 @@
 package hybridclients
 
-// Regression tests of "never touch what is not ours" for Create: a caller's id never costs
-// an existing client its secrets, a failed recovery names what is left, and POSTs are
-// bounded by MaxAttempts. Each failed on the code before its fix; the number in TestFindingNN is the finding's number in the security review, kept so a
-// test can be traced to it.
-
 import (
 	"context"
 	"encoding/json"
@@ -55,10 +50,10 @@ func waitFor(t *testing.T, srv *hct.Server, op hct.Op, n int) {
 	}
 }
 
-// Finding 1: a provisioning script re-runs Create with a fixed id; the client exists from
+// A provisioning script re-runs Create with a fixed id; the client exists from
 // the last run and its secret is deployed. A transient 503 must not make Create take the
 // client for its own and wipe its secrets.
-func TestFinding01_CreateCallerIDKeepsExistingSecrets(t *testing.T) {
+func TestCreateWithCallerIDNeverTouchesAnExistingClient(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		fault hct.Fault
@@ -89,10 +84,10 @@ func TestFinding01_CreateCallerIDKeepsExistingSecrets(t *testing.T) {
 	}
 }
 
-// Finding 1, the race that remains: the id is free when Create checks, then another caller
+// The race that remains: the id is free when Create checks, then another caller
 // creates the same client (same name and redirect URIs) while Create's POST meets a 503;
 // the retry meets 409. Nothing proves the client is this call's: nothing may be deleted.
-func TestFinding01_CreateCallerIDRaceDeletesNothing(t *testing.T) {
+func TestCreateWithCallerIDDeletesNothingWhenAnotherCallerWinsTheRace(t *testing.T) {
 	srv := hct.NewServer(t, nil)
 	c := emuClients(t, srv)
 	expiry := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
@@ -143,9 +138,11 @@ func rawCreate(t *testing.T, srv *hct.Server, id, desc string, expiry time.Time)
 	return identity.NewSecret(out.Secret)
 }
 
-// Finding 5: once the client exists, a failure of Create's recovery (a truncated GET, the
-// context's end) must say the client may exist and name the secret left on it.
-func TestFinding05_CreateRecoveryFailureNamesLeftovers(t *testing.T) {
+// Once the client exists, a create that cannot be settled (its recovery fails: a truncated
+// GET, the context's end, a check that gives up early, a naming look that meets transient
+// failures) must say the client may exist and name the secret left on it; an unreadable
+// listing is read again instead.
+func TestCreateNamesWhatIsLeftWhenItCannotSettle(t *testing.T) {
 	cut := hct.Fault{Op: hct.OpCreateClient, CutAfterCommit: true, Times: 1}
 	t.Run("client GET truncated every time", func(t *testing.T) {
 		srv := hct.NewServer(t, nil)
@@ -165,6 +162,46 @@ func TestFinding05_CreateRecoveryFailureNamesLeftovers(t *testing.T) {
 		_, err := c.Create(ctx, CreateRequest{Name: "n", RedirectURIs: []string{"https://a.example.com/cb"}})
 		wantLeftovers(t, srv, err)
 	})
+	// As the chaos soak found it: a failure with the context still running (the retry
+	// layer gives up at once on a 429 whose Retry-After outlasts the deadline) must still
+	// name the secrets left, although a listing under the caller's context would fail the
+	// same way.
+	t.Run("check gives up early with the context running", func(t *testing.T) {
+		srv := hct.NewServer(t, nil)
+		c := emuClients(t, srv)
+		srv.Inject(cut)
+		tooMany := hct.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1}
+		// Settling the lost answer: the existence check gives up, then so would a listing of
+		// the secrets under ctx.
+		for _, op := range []hct.Op{hct.OpClientExists, hct.OpListSecrets} {
+			f := tooMany
+			f.Op = op
+			srv.Inject(f)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+		defer cancel()
+		_, err := c.Create(ctx, CreateRequest{Name: "n", RedirectURIs: []string{"https://a.example.com/cb"}})
+		if !errors.Is(err, identity.ErrRateLimited) {
+			t.Errorf("err = %v, want the existence check's 429 in it", err)
+		}
+		wantLeftovers(t, srv, err)
+	})
+	// The naming look: the one more listing that names the secrets meets a run of
+	// transient failures (the retry layer's attempts used up in milliseconds); giving up
+	// then, with most of its 10 s left, named the client but none of its secrets. The look
+	// must keep trying while its bound allows.
+	t.Run("naming look meets transient failures", func(t *testing.T) {
+		srv := hct.NewServer(t, nil)
+		c := emuClients(t, srv)
+		srv.Inject(cut)
+		srv.Inject(hct.Fault{Op: hct.OpClientExists, Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
+		// Every attempt of the naming look's first try.
+		srv.Inject(hct.Fault{Op: hct.OpListSecrets, Status: http.StatusServiceUnavailable, Times: 4})
+		ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+		defer cancel()
+		_, err := c.Create(ctx, CreateRequest{Name: "n", RedirectURIs: []string{"https://a.example.com/cb"}})
+		wantLeftovers(t, srv, err)
+	})
 	t.Run("secrets listing truncated once is read again", func(t *testing.T) {
 		srv := hct.NewServer(t, nil)
 		c := emuClients(t, srv)
@@ -178,31 +215,6 @@ func TestFinding05_CreateRecoveryFailureNamesLeftovers(t *testing.T) {
 			t.Errorf("secrets %v, want exactly [%d], authenticating", ids, got.Secret.ID)
 		}
 	})
-}
-
-// Finding 5, as the chaos soak found it: once the client exists, a failure with the
-// context still running (the retry layer gives up at once on a 429 whose Retry-After
-// outlasts the deadline) must still name the secrets left, although a listing under the
-// caller's context would fail the same way.
-func TestFinding05_CreateGivingUpEarlyStillNamesLeftovers(t *testing.T) {
-	srv := hct.NewServer(t, nil)
-	c := emuClients(t, srv)
-	srv.Inject(hct.Fault{Op: hct.OpCreateClient, CutAfterCommit: true, Times: 1})
-	tooMany := hct.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1}
-	// Settling the lost answer: the existence check gives up, then so would a listing of
-	// the secrets under ctx.
-	for _, op := range []hct.Op{hct.OpClientExists, hct.OpListSecrets} {
-		f := tooMany
-		f.Op = op
-		srv.Inject(f)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
-	defer cancel()
-	_, err := c.Create(ctx, CreateRequest{Name: "n", RedirectURIs: []string{"https://a.example.com/cb"}})
-	if !errors.Is(err, identity.ErrRateLimited) {
-		t.Errorf("err = %v, want the existence check's 429 in it", err)
-	}
-	wantLeftovers(t, srv, err)
 }
 
 // wantLeftovers checks that err says the one client srv has may exist and names its
@@ -226,9 +238,9 @@ func wantLeftovers(t *testing.T, srv *hct.Server, err error) {
 	}
 }
 
-// Finding 18: Create's own retries times the retry layer's 429 retries must not exceed
+// Create's own retries times the retry layer's 429 retries must not exceed
 // MaxAttempts POSTs in all.
-func TestFinding18_CreatePOSTsBoundedByMaxAttempts(t *testing.T) {
+func TestCreateSendsAtMostMaxAttemptsPOSTs(t *testing.T) {
 	c, rig := newTest(t) // MaxAttempts: the default, 4
 	var mu sync.Mutex
 	n := 0
@@ -248,22 +260,4 @@ func TestFinding18_CreatePOSTsBoundedByMaxAttempts(t *testing.T) {
 	if n > 4 {
 		t.Errorf("%d POSTs, want at most MaxAttempts = 4", n)
 	}
-}
-
-// Finding 5, the naming look: once the client of a failed create may exist, the one more
-// listing that names its secrets met a run of transient failures (the retry layer's
-// attempts used up in milliseconds) and gave up with most of its 10 s left: the error
-// named the client but none of its secrets. The look must keep trying while its bound
-// allows.
-func TestFinding05_CreateNamingLookOutlastsTransientFailures(t *testing.T) {
-	srv := hct.NewServer(t, nil)
-	c := emuClients(t, srv)
-	srv.Inject(hct.Fault{Op: hct.OpCreateClient, CutAfterCommit: true, Times: 1})
-	srv.Inject(hct.Fault{Op: hct.OpClientExists, Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
-	// Every attempt of the naming look's first try.
-	srv.Inject(hct.Fault{Op: hct.OpListSecrets, Status: http.StatusServiceUnavailable, Times: 4})
-	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
-	defer cancel()
-	_, err := c.Create(ctx, CreateRequest{Name: "n", RedirectURIs: []string{"https://a.example.com/cb"}})
-	wantLeftovers(t, srv, err)
 }

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ocs-go/identity/examples/internal/exampleenv"
+	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+)
+
+// issued records every secret value the fake sent, from the answers on the wire.
+type issued struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	seen []string
+}
+
+var secretOnWire = regexp.MustCompile(`"Secret"\s*:\s*"([^"]+)"`)
+
+func (s *issued) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(r)
+	if err != nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	for _, m := range secretOnWire.FindAllSubmatch(body, -1) {
+		s.seen = append(s.seen, string(m[1]))
+	}
+	s.mu.Unlock()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// rig is the example run in-process against the fake: a tenant (no Fake in the Env) or
+// the emulator (with it), its outputs kept.
+type rig struct {
+	t              *testing.T
+	env            *exampleenv.Env
+	srv            *hybridclientstest.Server
+	spy            *issued
+	dir            string
+	stdout, stderr bytes.Buffer
+}
+
+func newRig(t *testing.T, emulated bool) *rig {
+	srv := hybridclientstest.NewServer(t, nil)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	r := &rig{t: t, srv: srv, spy: &issued{base: tr}, dir: t.TempDir()}
+	cfg := srv.Config()
+	cfg.HTTPClient = &http.Client{Transport: r.spy}
+	r.env = &exampleenv.Env{Config: cfg}
+	if emulated {
+		r.env.Fake = srv
+	}
+	return r
+}
+
+// do runs one command line (the command, then its flags) and returns its exit status.
+func (r *rig) do(args ...string) int {
+	r.t.Helper()
+	o := &options{cmd: args[0]}
+	p, err := o.program()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := p.Flags.Parse(args[1:]); err != nil {
+		r.t.Fatal(err)
+	}
+	if p.Check != nil {
+		if err := p.Check(); err != nil {
+			r.stderr.WriteString(err.Error() + "\n")
+			return 1
+		}
+	}
+	status, err := run(context.Background(), r.env, o, &r.stdout, &r.stderr)
+	if err != nil {
+		r.stderr.WriteString(err.Error() + "\n")
+	}
+	return status
+}
+
+func (r *rig) path(name string) string { return filepath.Join(r.dir, name) }
+
+// Everything the example writes, but the secrets it stores, holds no secret value: its
+// standard output and error, plans, records, exports; and the secrets directory holds
+// every value the service sent, each in a file of mode 0600.
+func TestTheExampleWritesSecretValuesOnlyToTheSecretsDirectory(t *testing.T) {
+	r := newRig(t, false)
+	file, secretsDir := r.path("clients.yaml"), r.path("secrets")
+	if err := os.WriteFile(file, sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(secretsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"plan", "-file", file, "-out", r.path("plan.json")}, 2},
+		{[]string{"apply", "-file", file, "-secrets-dir", secretsDir, r.path("plan.json")}, 0},
+		{[]string{"apply", "-file", file, "-secrets-dir", secretsDir, r.path("plan.json")}, 1}, // stale now
+		{[]string{"plan", "-file", file, "-json"}, 0},
+		{[]string{"apply", "-file", file, "-secrets-dir", secretsDir, "-auto", "-delete"}, 0},
+		{[]string{"export", "-out", r.path("export.json")}, 0},
+		{[]string{"export", "-format", "yaml"}, 0},
+	}
+	for _, s := range steps {
+		if got := r.do(s.args...); got != s.want {
+			t.Fatalf("%v: exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", s.args, got, s.want, r.stdout.String(), r.stderr.String())
+		}
+	}
+	if !strings.Contains(r.stderr.String(), "the plan is stale") {
+		t.Errorf("applying the plan twice: %s", r.stderr.String())
+	}
+	for _, want := range []string{`created  client "Billing portal"`, "written to " + secretsDir, "record of 4 managed clients written to " + r.path("clients.record.json")} {
+		if !strings.Contains(r.stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout.String())
+		}
+	}
+
+	values := r.spy.seen
+	if len(values) != 4 {
+		t.Fatalf("%d secret values issued, want 4 (one per created client)", len(values))
+	}
+	var written []byte
+	stored := 0
+	err := filepath.WalkDir(r.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if filepath.Dir(path) == secretsDir {
+			info, _ := d.Info()
+			if info.Mode().Perm() != 0o600 {
+				t.Errorf("%s: mode %v", path, info.Mode().Perm())
+			}
+			for _, v := range values {
+				if string(b) == v {
+					stored++
+				}
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, ".record.json") || strings.HasSuffix(path, "plan.json") {
+			if info, _ := d.Info(); info.Mode().Perm() != 0o600 {
+				t.Errorf("%s: mode %v, want 0600", path, info.Mode().Perm())
+			}
+		}
+		written = append(written, b...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != len(values) {
+		t.Errorf("%d of %d values are in the secrets directory", stored, len(values))
+	}
+	written = append(append(written, r.stdout.Bytes()...), r.stderr.Bytes()...)
+	for _, v := range values {
+		if bytes.Contains(written, []byte(v)) {
+			t.Errorf("a secret value is in the outputs or a file outside the secrets directory")
+		}
+	}
+	for _, id := range []string{demoReportsID, "7c9e6679-7425-40de-944b-e07fc1f90ae7"} {
+		if r.srv.SecretIDs(id) == nil {
+			t.Errorf("client %s does not exist", id)
+		}
+	}
+}
+
+// On the emulator, the sample is planned against a seeded tenant out of the box, apply
+// -auto makes it so, and a saved plan (which names a tenant the next run will not have) is
+// refused with a clear message.
+func TestOnTheEmulatorTheSampleIsPlannedAndApplied(t *testing.T) {
+	r := newRig(t, true)
+	if got := r.do("plan", "-delete", "-unmanaged"); got != 2 {
+		t.Fatalf("plan: exit status %d\n%s", got, r.stderr.String())
+	}
+	for _, want := range []string{"+ create client \"Billing portal\"", "~ name: \"Reports\" -> \"Reports web app\"",
+		"- delete client \"Legacy batch job\"", "not managed: client \"Someone else's app\"", "Plan: 3 to create, 1 to update, 1 to delete; 0 unchanged."} {
+		if !strings.Contains(r.stdout.String(), want) {
+			t.Errorf("the plan lacks %q:\n%s", want, r.stdout.String())
+		}
+	}
+	r2 := newRig(t, true)
+	if got := r2.do("apply", "-auto", "-delete"); got != 0 {
+		t.Fatalf("apply: exit status %d\n%s", got, r2.stderr.String())
+	}
+	for _, want := range []string{"Apply: 3 created, 1 updated, 1 deleted, 0 failed.", "emulator: every stored secret signs in: true", "emulator: a new plan shows no changes: true"} {
+		if !strings.Contains(r2.stdout.String(), want) {
+			t.Errorf("apply's output lacks %q:\n%s", want, r2.stdout.String())
+		}
+	}
+	// Each run of the example is a new emulator.
+	r3 := newRig(t, true)
+	if got := r3.do("apply", r3.path("plan.json")); got != 1 || !strings.Contains(r3.stderr.String(), "use apply -auto on the emulator") {
+		t.Errorf("a saved plan on the emulator: exit status %d, %s", got, r3.stderr.String())
+	}
+	if got := r3.do("apply"); got != 1 || !strings.Contains(r3.stderr.String(), "a saved plan (apply plan.json) or -auto") {
+		t.Errorf("apply without a plan: exit status %d, %s", got, r3.stderr.String())
+	}
+}
+
+// A broken desired-state file is an error naming every broken rule with its line, and
+// nothing is sent but the sign-in.
+func TestABrokenFileIsRefusedWithItsLines(t *testing.T) {
+	r := newRig(t, false)
+	file := r.path("clients.yaml")
+	broken := strings.Replace(string(sample), "accessTokenLifetime: 30m", "accessTokenLifetime: 2h\n    secret: do-not-show", 1)
+	if err := os.WriteFile(file, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.do("plan", "-file", file); got != 1 {
+		t.Fatalf("exit status %d", got)
+	}
+	msg := r.stderr.String()
+	for _, want := range []string{file + ":22:26: clients[1].accessTokenLifetime: must be from 1m0s to 1h0m0s", file + ":23:5: clients[1].secret: is not a known key"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "do-not-show") {
+		t.Error("the error shows an unknown key's value")
+	}
+	if n := r.srv.Stats().Requests[hybridclientstest.OpListClients]; n != 0 {
+		t.Errorf("%d list requests for a broken file", n)
+	}
+}

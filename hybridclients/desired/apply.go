@@ -1,0 +1,588 @@
+package desired
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/internal/limit"
+	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/secrets"
+)
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// Store receives each new secret with its value (the first secret of a created
+	// client, or one replacing a first secret whose value an earlier apply lost) and must
+	// put the value where the application reads it (a file, a vault) before returning
+	// nil. It is required when the plan adds a secret, and is called from several
+	// goroutines at once. Its context outlives Apply's by up to a minute, so that a value
+	// the service has shown is not dropped because Apply was stopped. Store must not
+	// keep the value beyond what it stores, nor put it in an error.
+	//
+	// When Store fails for a created client, Apply deletes the client again: it was made
+	// by this very call and nobody uses it yet, and a client left without a stored secret
+	// would look right to the next plan while no application could sign in with it.
+	// Nothing is left then, and the next apply creates it again. Only when that delete
+	// fails too is the client recorded as pending (Record.Pending), and the next apply
+	// replaces its secret. For a replaced secret, the new secret is deleted again.
+	Store func(ctx context.Context, clientID string, s secrets.Added) error
+	// Record is the record of earlier applies (PlanOptions.Record of the plan); Apply
+	// returns it updated in Applied.Record.
+	Record Record
+	// Concurrency is how many clients are worked on at once: 1 to
+	// hybridclients.MaxConcurrency, 0 meaning hybridclients.DefaultConcurrency. Apply
+	// lowers it, and its request rate, while the service throttles (429, 503), and
+	// raises them again when it stops, as the tenant-wide scans of hybridclients do.
+	Concurrency int
+	// Tenant, when set, must be the plan's (PlanOptions.Tenant): a plan made for one
+	// tenant is never applied to another.
+	Tenant string
+	// OnResult, when set, is called with each client's result as it completes, one at a
+	// time, on the goroutine that called Apply.
+	OnResult func(Result)
+	// Logger, when set, records each result (ids, names, actions and errors; never a
+	// secret value): Info for a success, Warn for a failure.
+	Logger *slog.Logger
+}
+
+// Result is the outcome of one change of a plan.
+type Result struct {
+	// Action is the change's; ID and Name are the client's, as the plan has them.
+	Action Action
+	ID     string
+	Name   string
+	// Err is nil when the change was made. It names what was left, if anything: an
+	// *identity.OutcomeError of a create whose answer was lost names the secrets that
+	// may be left; an error matching ErrStale says that someone else created or deleted
+	// the client since the plan was made.
+	Err error
+	// Secret describes the new secret that went to the Store (never its value); zero
+	// when none did.
+	Secret secrets.ClientSecret
+	// Note says what else happened: "already deleted", secrets left for you to check.
+	Note string
+
+	rec *recordChange // nil: the record is as if the change was not made
+}
+
+// recordChange is what a result does to the record.
+type recordChange struct {
+	exists  bool     // the client exists, or may, after the change
+	pending *Pending // its first secret is still to be settled; nil: it is not
+}
+
+// Applied is what Apply did.
+type Applied struct {
+	// Results has one Result per create, update and delete of the plan, in the plan's
+	// order.
+	Results []Result
+	// Record is the record to keep for the next plan: ApplyOptions.Record with the
+	// clients this apply created, brought to their State or deleted, and those whose
+	// first secret is pending.
+	Record Record
+}
+
+// Done returns how many changes of action a were made.
+func (a *Applied) Done(action Action) int {
+	if a == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range a.Results {
+		if r.Action == action && r.Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Failed returns the results of the changes that were not made.
+func (a *Applied) Failed() []Result {
+	if a == nil {
+		return nil
+	}
+	var out []Result
+	for _, r := range a.Results {
+		if r.Err != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// StaleError is the error of Apply when the clients of a plan changed since it was made:
+// nothing was changed. Make a new plan. It matches ErrStale.
+type StaleError struct {
+	// Clients are the ids of the clients that changed, in the order of the plan.
+	Clients []string
+	what    []string
+}
+
+// Error names each client that changed, and how.
+func (e *StaleError) Error() string {
+	if e == nil {
+		return ErrStale.Error()
+	}
+	return "desired: the plan is stale, nothing was changed: " + strings.Join(e.what, "; ") + "; make a new plan"
+}
+
+// Is matches ErrStale.
+func (e *StaleError) Is(target error) bool { return target == ErrStale }
+
+// storeGrace is how long Store and the cleanup after a failed Store may run past the
+// end of Apply's context: a value the service showed once must not be lost to a timeout.
+const storeGrace = time.Minute
+
+// maxListedFailures bounds the failures that Apply's error lists; Applied.Results has all.
+const maxListedFailures = 20
+
+// Apply carries out a plan that Diff made (or ReadPlan read). First it reads the plan's
+// clients again and refuses, changing nothing, a plan the tenant has outgrown: a
+// *StaleError (ErrStale) naming each client created, deleted or changed since. Then it
+// creates, updates and deletes with opts.Concurrency clients at once, deletions first,
+// and hands each new secret's value to opts.Store only.
+//
+// A create uses the client's own id, so a retried or repeated create can never make a
+// second client: Create checks that the id is free, and a create whose answer was lost
+// is settled by hybridclients' recovery (its *identity.OutcomeError, when it cannot be
+// settled, is reported as it is, and the client recorded as pending). An update sends
+// only the settings that differ. A delete touches only the clients the plan names.
+//
+// Running again is safe and finishes the job: a failure of one client does not stop the
+// others, and a fresh plan made afterwards, applied, does what is left (the same plan
+// applied twice is stale the second time). The error then lists each failed
+// client (at most 20; Applied.Results holds them all), and Applied is returned with it.
+// Keep Applied.Record for the next plan even then.
+func Apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOptions) (*Applied, error) {
+	if err := checkApply(ctx, c, p, opts); err != nil {
+		return nil, err
+	}
+	if err := checkFresh(ctx, c, p); err != nil {
+		return nil, err
+	}
+	a := &applier{c: c, sec: c.Secrets(), opts: opts}
+	results := a.run(ctx, p)
+	out := &Applied{Results: results, Record: a.record(p, results)}
+	var failed []error
+	for _, r := range results {
+		if r.Err != nil {
+			failed = append(failed, fmt.Errorf("%s client %s (%s): %w", r.Action, strconv.Quote(r.Name), r.ID, r.Err))
+		}
+	}
+	if len(failed) == 0 {
+		return out, nil
+	}
+	n := len(failed)
+	if n > maxListedFailures {
+		failed = append(failed[:maxListedFailures], fmt.Errorf("and %d more (see Applied.Results)", n-maxListedFailures))
+	}
+	return out, fmt.Errorf("desired: %d of %d changes failed; what was done is recorded, and a new plan applied finishes the job:\n%w",
+		n, len(results), errors.Join(failed...))
+}
+
+// checkApply refuses, before any request, what Apply cannot carry out.
+func checkApply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOptions) error {
+	errs := []error{checkArgs(ctx, c), opts.Record.validate("ApplyOptions.Record")}
+	if p == nil {
+		return errors.Join(append(errs, &identity.ValidationError{Field: "Plan", Rule: "must not be nil", Value: nil})...)
+	}
+	if opts.Concurrency < 0 || opts.Concurrency > hybridclients.MaxConcurrency {
+		errs = append(errs, &identity.ValidationError{Field: "ApplyOptions.Concurrency",
+			Rule: fmt.Sprintf("must be from 1 to %d (0 means %d)", hybridclients.MaxConcurrency, hybridclients.DefaultConcurrency), Value: opts.Concurrency})
+	}
+	if opts.Tenant != "" && p.Tenant != "" && opts.Tenant != p.Tenant {
+		errs = append(errs, &identity.ValidationError{Field: "Plan.Tenant",
+			Rule: fmt.Sprintf("must be ApplyOptions.Tenant (%s): the plan was made for another tenant", opts.Tenant), Value: p.Tenant})
+	}
+	var wanted State
+	for i, ch := range p.Changes {
+		switch ch.Action {
+		case ActionCreate, ActionUpdate, ActionNone:
+			if ch.Desired == nil {
+				errs = append(errs, &identity.ValidationError{Field: fmt.Sprintf("Plan.Changes[%d].Desired", i), Rule: "must be set for a " + string(ch.Action), Value: nil})
+				continue
+			}
+			wanted.Clients = append(wanted.Clients, *ch.Desired)
+		}
+		if ch.Secret != nil && ch.Secret.Add && opts.Store == nil {
+			errs = append(errs, &identity.ValidationError{Field: "ApplyOptions.Store",
+				Rule: "must be set: the plan adds secrets, whose values go only to the Store", Value: nil})
+			break
+		}
+	}
+	errs = append(errs, wanted.Validate())
+	if p.fingerprint() != p.Fingerprint {
+		errs = append(errs, &identity.ValidationError{Field: "Plan.Fingerprint",
+			Rule: "must match the clients the plan holds: the plan was altered after Diff made it", Value: p.Fingerprint})
+	}
+	return errors.Join(errs...)
+}
+
+// checkFresh reads the plan's clients again and returns a *StaleError when any changed.
+func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) error {
+	then := p.currents()
+	ids := make([]string, 0, len(then))
+	for _, ch := range p.Changes {
+		ids = append(ids, ch.ID)
+	}
+	ids = append(ids, p.Forget...)
+	got, err := read(ctx, c, ids)
+	if err != nil {
+		return fmt.Errorf("desired: reading the plan's clients again before applying it (nothing was changed): %w", err)
+	}
+	now := make(map[string]*Client, len(then))
+	for k := range then {
+		now[k] = got[k]
+	}
+	if fingerprintOf(p.Tenant, now) == p.Fingerprint {
+		return nil
+	}
+	stale := &StaleError{}
+	for _, id := range ids {
+		k := idKey(id)
+		was, is := then[k], now[k]
+		what := ""
+		switch {
+		case was == nil && is != nil:
+			what = "created since the plan"
+		case was != nil && is == nil:
+			what = "deleted since the plan"
+		case was != nil && fingerprintOf("", map[string]*Client{k: was}) != fingerprintOf("", map[string]*Client{k: is}):
+			var keys []string
+			for _, f := range diffFields(*is, was) {
+				keys = append(keys, f.Field)
+			}
+			what = "changed since the plan (" + strings.Join(keys, ", ") + ")"
+		default:
+			continue
+		}
+		stale.Clients = append(stale.Clients, id)
+		name := ""
+		if c := cmp.Or(is, was); c != nil {
+			name = strconv.Quote(c.Name) + " "
+		}
+		stale.what = append(stale.what, fmt.Sprintf("client %s(%s) %s", name, id, what))
+	}
+	return stale
+}
+
+// applier is one run of Apply.
+type applier struct {
+	c    *hybridclients.Client
+	sec  *secrets.Client
+	opts ApplyOptions
+}
+
+// run makes the plan's changes with the adaptive limit and returns their results in the
+// plan's order, calling OnResult as each completes.
+func (a *applier) run(ctx context.Context, p *Plan) []Result {
+	var todo []int // indexes into p.Changes, deletions first
+	for _, want := range []Action{ActionDelete, ActionCreate, ActionUpdate} {
+		for i, ch := range p.Changes {
+			if ch.Action == want {
+				todo = append(todo, i)
+			}
+		}
+	}
+	n := a.opts.Concurrency
+	if n == 0 {
+		n = hybridclients.DefaultConcurrency
+	}
+	lim := limit.New(n)
+	wctx := transport.WithPacer(ctx, lim)
+
+	type done struct {
+		i int
+		r Result
+	}
+	jobs := make(chan int)
+	out := make(chan done)
+	var wg sync.WaitGroup
+	for range min(n, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				ch := p.Changes[i]
+				r := Result{Action: ch.Action, ID: ch.ID, Name: ch.Name}
+				if err := lim.Acquire(wctx); err != nil {
+					r.Err = fmt.Errorf("not started: %w", err)
+				} else {
+					r = a.do(wctx, ch)
+					lim.Release()
+				}
+				out <- done{i, r}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, i := range todo {
+			jobs <- i
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+
+	byIndex := make(map[int]Result, len(todo))
+	for d := range out {
+		byIndex[d.i] = d.r
+		a.report(ctx, d.r)
+	}
+	results := make([]Result, 0, len(todo))
+	for i := range p.Changes {
+		if r, ok := byIndex[i]; ok {
+			results = append(results, r)
+		}
+	}
+	return results
+}
+
+// report hands a result to OnResult and the Logger.
+func (a *applier) report(ctx context.Context, r Result) {
+	if a.opts.OnResult != nil {
+		a.opts.OnResult(r)
+	}
+	if l := a.opts.Logger; l != nil {
+		attrs := []slog.Attr{slog.String("action", string(r.Action)), slog.String("client_id", r.ID), slog.String("name", r.Name)}
+		if r.Secret.ID != 0 {
+			attrs = append(attrs, slog.Int("secret_id", r.Secret.ID), slog.String("secret_expiry", r.Secret.Expiry.String()))
+		}
+		if r.Note != "" {
+			attrs = append(attrs, slog.String("note", r.Note))
+		}
+		if r.Err != nil {
+			l.LogAttrs(context.WithoutCancel(ctx), slog.LevelWarn, "desired: change failed", append(attrs, slog.String("error", r.Err.Error()))...)
+			return
+		}
+		l.LogAttrs(context.WithoutCancel(ctx), slog.LevelInfo, "desired: change made", attrs...)
+	}
+}
+
+// do makes one change.
+func (a *applier) do(ctx context.Context, ch Change) Result {
+	r := Result{Action: ch.Action, ID: ch.ID, Name: ch.Name}
+	switch ch.Action {
+	case ActionCreate:
+		a.create(ctx, ch, &r)
+	case ActionUpdate:
+		a.update(ctx, ch, &r)
+	case ActionDelete:
+		a.delete(ctx, ch, &r)
+	}
+	return r
+}
+
+func (a *applier) create(ctx context.Context, ch Change, r *Result) {
+	created, err := a.c.Create(ctx, ch.Desired.createRequest(time.Now()))
+	var oe *identity.OutcomeError
+	switch {
+	case errors.As(err, &oe) && oe.ClientMayExist:
+		// Settled as far as it can be: what may be left is named, nothing unproven is
+		// deleted, and the next plan replaces the first secret.
+		r.rec = &recordChange{exists: true, pending: &Pending{ClientID: ch.ID, Orphans: oe.Orphans, Unclaimed: oe.Unclaimed}}
+		r.Err = fmt.Errorf("%w (recorded: the next apply adds a new first secret)", err)
+		return
+	case errors.Is(err, identity.ErrConflict):
+		r.Err = fmt.Errorf("%w: someone else created client %s after the plan was made; it was left as it is: %w", ErrStale, ch.ID, err)
+		return
+	case err != nil:
+		r.Err = err
+		return
+	}
+	r.rec = &recordChange{exists: true}
+	if err := a.store(ctx, ch.ID, created.Secret); err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
+		defer cancel()
+		derr := a.c.Delete(dctx, ch.ID)
+		if derr == nil || errors.Is(derr, identity.ErrNotFound) {
+			r.rec = &recordChange{}
+			r.Err = fmt.Errorf("storing its first secret failed, so the client was deleted again and nothing is left (apply again to create it): %w", err)
+			return
+		}
+		r.rec.pending = &Pending{ClientID: ch.ID, Orphans: []int{created.Secret.ID}}
+		r.Err = fmt.Errorf("storing its first secret failed: %w; deleting the client again failed too: %w; it exists with secret %d, whose value nobody holds: the next apply deletes that secret and adds a new one",
+			err, derr, created.Secret.ID)
+		return
+	}
+	r.Secret = created.Secret.ClientSecret
+}
+
+func (a *applier) update(ctx context.Context, ch Change, r *Result) {
+	var pending *Pending
+	if s := ch.Secret; s != nil {
+		pending = &Pending{ClientID: ch.ID, Orphans: slices.Clone(s.Delete), Unclaimed: slices.Clone(s.Unclaimed)}
+	}
+	r.rec = &recordChange{exists: true, pending: pending}
+	if fields := diffFields(*ch.Desired, ch.Current); len(fields) > 0 {
+		_, err := a.c.Update(ctx, ch.ID, updateRequest(*ch.Desired, fields))
+		switch {
+		case errors.Is(err, identity.ErrNotFound):
+			r.rec = &recordChange{}
+			r.Err = fmt.Errorf("%w: someone else deleted client %s after the plan was made: %w", ErrStale, ch.ID, err)
+			return
+		case err != nil:
+			r.Err = err
+			return
+		}
+	}
+	if ch.Secret != nil && ch.Secret.Add {
+		a.replaceSecret(ctx, ch, r)
+	}
+}
+
+// replaceSecret adds a first secret in place of one whose value an earlier apply lost:
+// the secrets that apply provably made are deleted first, the unclaimed ones left alone.
+func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
+	p := r.rec.pending
+	for len(p.Orphans) > 0 {
+		if err := a.sec.Delete(ctx, ch.ID, p.Orphans[0]); err != nil && !errors.Is(err, identity.ErrNotFound) {
+			r.Err = fmt.Errorf("deleting secret %d, which an earlier apply made and whose value nobody holds: %w", p.Orphans[0], err)
+			return
+		}
+		p.Orphans = p.Orphans[1:]
+	}
+	desc, exp := ch.Desired.Secrets.firstSecret(time.Now())
+	added, err := a.sec.Add(ctx, ch.ID, secrets.AddRequest{Description: desc, Expiry: exp})
+	if err != nil {
+		var oe *identity.OutcomeError
+		if errors.As(err, &oe) {
+			p.Orphans, p.Unclaimed = oe.Orphans, append(p.Unclaimed, oe.Unclaimed...)
+		}
+		r.Err = fmt.Errorf("adding a first secret in place of the one whose value was lost: %w", err)
+		return
+	}
+	if err := a.store(ctx, ch.ID, *added); err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
+		defer cancel()
+		if derr := a.sec.Delete(dctx, ch.ID, added.ID); derr != nil && !errors.Is(derr, identity.ErrNotFound) {
+			p.Orphans = []int{added.ID}
+			r.Err = fmt.Errorf("storing the new secret failed: %w; deleting it again failed too: %w (the next apply deletes it)", err, derr)
+			return
+		}
+		r.Err = fmt.Errorf("storing the new secret failed, so it was deleted again: %w", err)
+		return
+	}
+	r.Secret = added.ClientSecret
+	if len(p.Unclaimed) > 0 {
+		r.Note = fmt.Sprintf("secrets %v may be someone else's and were left as they are: check them", p.Unclaimed)
+	}
+	r.rec.pending = nil
+}
+
+func (a *applier) delete(ctx context.Context, ch Change, r *Result) {
+	err := a.c.Delete(ctx, ch.ID)
+	switch {
+	case err == nil:
+		r.rec = &recordChange{}
+	case errors.Is(err, identity.ErrNotFound):
+		r.rec = &recordChange{}
+		r.Note = "already deleted"
+	default:
+		r.Err = err
+	}
+}
+
+// store hands a new secret to the Store, with a context that outlives ctx a little.
+func (a *applier) store(ctx context.Context, clientID string, s secrets.Added) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
+	defer cancel()
+	return a.opts.Store(sctx, clientID, s)
+}
+
+// updateRequest sets the settings of want named by fields, as UpdateRequest takes them:
+// a list cleared is sent empty, not left out.
+func updateRequest(want Client, fields []FieldChange) hybridclients.UpdateRequest {
+	var req hybridclients.UpdateRequest
+	for _, f := range fields {
+		switch f.Field {
+		case "name":
+			req.Name = ptr(want.Name)
+		case "enabled":
+			req.Enabled = ptr(want.Enabled == nil || *want.Enabled)
+		case "allowRefreshTokens":
+			req.AllowRefreshTokens = ptr(want.AllowRefreshTokens)
+		case "accessTokenLifetime":
+			d := want.AccessTokenLifetime
+			if d == 0 {
+				d = hybridclients.DefaultAccessTokenLifetime
+			}
+			req.AccessTokenLifetime = &d
+		case "redirectURIs":
+			req.RedirectURIs = want.RedirectURIs
+		case "postLogoutRedirectURIs":
+			req.PostLogoutRedirectURIs = list(want.PostLogoutRedirectURIs)
+		case "clientURI":
+			req.ClientURI = ptr(want.ClientURI)
+		case "logoURI":
+			req.LogoURI = ptr(want.LogoURI)
+		case "allowAccessTokensViaBrowser":
+			req.AllowAccessTokensViaBrowser = ptr(want.AllowAccessTokensViaBrowser)
+		case "tags":
+			req.Tags = list(want.Tags)
+		}
+	}
+	return req
+}
+
+// record is opts.Record after the results: each client that exists (or may) after its
+// change is managed, each that does not is forgotten, and first secrets still to settle
+// are pending.
+func (a *applier) record(p *Plan, results []Result) Record {
+	managed := map[string]string{}
+	for _, id := range a.opts.Record.ids() {
+		managed[idKey(id)] = id
+	}
+	pending := a.opts.Record.pendingByID()
+	for _, id := range p.Forget {
+		delete(managed, idKey(id))
+		delete(pending, idKey(id))
+	}
+	acted := map[string]Result{}
+	for _, r := range results {
+		acted[idKey(r.ID)] = r
+	}
+	for _, ch := range p.Changes {
+		k := idKey(ch.ID)
+		r := acted[k]
+		switch {
+		case r.rec != nil:
+			if r.rec.exists {
+				managed[k] = ch.ID
+			} else {
+				delete(managed, k)
+			}
+			if r.rec.pending != nil {
+				pending[k] = *r.rec.pending
+			} else {
+				delete(pending, k)
+			}
+		case ch.Action == ActionNone || ch.Action == ActionUpdate:
+			managed[k] = ch.ID // it exists and the State wants it
+		}
+	}
+	var out Record
+	for _, id := range managed {
+		out.Managed = append(out.Managed, id)
+	}
+	out.Managed = out.ids()
+	for _, pd := range pending {
+		if _, ok := managed[idKey(pd.ClientID)]; ok {
+			out.Pending = append(out.Pending, pd)
+		}
+	}
+	out.Pending = out.sortedPending()
+	return out
+}
