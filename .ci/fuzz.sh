@@ -23,6 +23,7 @@ targets=(
   "FuzzErrorDecoding ./internal/transport"
   "FuzzPathSegment ./internal/transport"
   "FuzzRetryAfter ./internal/transport"
+  "FuzzParse ./hybridclients/desired"
 )
 
 # Every Fuzz function in the tree must be listed above, so none is silently skipped.

@@ -286,6 +286,14 @@ func namedBy(client string, err error, rot *secrets.Rotation) named {
 		for _, s := range rot.NotRetired {
 			n.ids[client] = append(n.ids[client], s.ID)
 		}
+		// A secret the rotation shortened or kept is retiring: it stops working at the
+		// grace's end whoever holds it, and the Rotation names it. A secret that another
+		// call's request added after its caller gave up (named then by client and
+		// description only, with the expiry asked) no longer carries that expiry once a
+		// rotation has shortened it, so only this result accounts for it.
+		for _, s := range append(rot.Shortened, rot.Kept...) {
+			n.ids[client] = append(n.ids[client], s.ID)
+		}
 	}
 	return n
 }
