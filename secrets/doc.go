@@ -11,8 +11,7 @@
 //
 // An Expiry is a future time (ExpiresAt, ExpiresIn) or the explicit NeverExpires; a past
 // or zero time is refused before anything is sent, and the zero Expiry of a new secret
-// means one year from now, as in the portal. On the wire it becomes the service's
-// Expires/Expiration pair.
+// means one year from now, as in the portal.
 //
 // Rotate replaces a secret safely, in the order add, store, prove, retire: the old secrets
 // are retired only once the caller's Store function has kept the new value and the

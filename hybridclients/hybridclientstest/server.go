@@ -24,12 +24,12 @@
 // server unstarted (httptest.NewUnstartedServer) to know its URL, create the client with
 // that URL's callback as redirect URI, build the SignIn and the handler, then start
 // serving: the webHandler example shows it.
-// Every client setting counts there: RedirectUris and PostLogoutRedirectUris (matched
+// Every client setting counts there: RedirectURIs and PostLogoutRedirectURIs (matched
 // exactly; a native app's private-use scheme such as com.example.app:/oauth2redirect or a
 // loopback http://127.0.0.1:{port}/callback is sent back to like an https URL; logout
 // returns to a post-logout URI only with an id_token_hint, the ID token of the sign-in, as
 // the service does: client_id alone gets the signed-out page), Enabled,
-// AllowOfflineAccess (refresh tokens only with the offline_access scope),
+// AllowRefreshTokens (refresh tokens only with the offline_access scope),
 // AllowAccessTokensViaBrowser (response types with token), AccessTokenLifetime
 // (expires_in) and the secrets with their expiry. PKCE S256 is required, nonce is echoed
 // in the ID token, acr_values=tenant:{TenantID} must name the fake's tenant, and codes are
