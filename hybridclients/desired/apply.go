@@ -454,7 +454,7 @@ func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 		}
 		p.Orphans = p.Orphans[1:]
 	}
-	desc, exp := ch.Desired.Secrets.firstSecret(time.Now())
+	desc, exp := ch.Desired.firstSecret(time.Now())
 	added, err := a.sec.Add(ctx, ch.ID, secrets.AddRequest{Description: desc, Expiry: exp})
 	if err != nil {
 		var oe *identity.OutcomeError

@@ -65,7 +65,7 @@ func ExampleDiff() {
 
 	state := desired.State{Clients: []desired.Client{
 		{ID: "5b0d7f0e-8a1c-4c3e-9d5f-2a6b7c8d9e01", Name: "Billing portal", RedirectURIs: []string{"https://billing.example.com/signin-oidc"},
-			Secrets: desired.SecretPolicy{Description: "billing web app"}},
+			Secrets: &desired.SecretPolicy{Description: "billing web app"}},
 		{ID: "5b0d7f0e-8a1c-4c3e-9d5f-2a6b7c8d9e02", Name: "Reports web app", RedirectURIs: []string{"https://reports.example.com/cb"}},
 	}}
 	plan, err := desired.Diff(ctx, clients, state, desired.PlanOptions{})

@@ -173,7 +173,7 @@ func (e *FileError) Unwrap() []error {
 //	    logoURI: https://billing.example.com/logo.png
 //	    allowAccessTokensViaBrowser: false
 //	    tags: [billing]        # left out: the client's tags are not managed
-//	    secrets:               # the client's SecretPolicy; every key optional
+//	    secrets:               # its SecretPolicy; every key optional; left out: none
 //	      description: billing web app
 //	      lifetime: 365d
 //	      renewBefore: 30d
@@ -184,8 +184,9 @@ func (e *FileError) Unwrap() []error {
 //	removed: [9a1b...]         # ids of clients to delete
 //
 // Durations are Go's ("1h30m", "90s") or whole days ("30d", "1d12h"). A key without a
-// value (null) counts as left out. Secret values never belong in the file: there is no
-// key for one.
+// value (null) counts as left out. A client without secrets has no policy: its secrets
+// are never rotated by a plan ("secrets: {}" is the policy of every default). Secret
+// values never belong in the file: there is no key for one.
 func Parse(data []byte, f Format) (*State, error) {
 	s, problems := parse(data, f)
 	if len(problems) > 0 {
@@ -437,7 +438,7 @@ func (c fileClient) client() Client {
 		}
 	}
 	if p := c.Secrets; p != nil {
-		out.Secrets = SecretPolicy{
+		out.Secrets = &SecretPolicy{
 			RenewBefore: time.Duration(p.RenewBefore), MaxAge: time.Duration(p.MaxAge), Lifetime: time.Duration(p.Lifetime),
 			Grace: time.Duration(p.Grace), Retire: p.Retire, Description: p.Description, ProofTimeout: time.Duration(p.ProofTimeout),
 		}
@@ -446,7 +447,7 @@ func (c fileClient) client() Client {
 }
 
 // file is the file's form of c, every setting written out (a default too), so that a
-// reader sees the whole client; a zero policy is left out.
+// reader sees the whole client; a policy only when it has one.
 func (c Client) file() fileClient {
 	f := c.exact()
 	if f.Enabled == nil {
@@ -477,7 +478,7 @@ func (c Client) exact() fileClient {
 		tags := c.Tags
 		out.Tags = &tags
 	}
-	if p := c.Secrets; p != (SecretPolicy{}) {
+	if p := c.Secrets; p != nil {
 		out.Secrets = &filePolicy{
 			Description: p.Description, Lifetime: duration(p.Lifetime), RenewBefore: duration(p.RenewBefore),
 			MaxAge: duration(p.MaxAge), Grace: duration(p.Grace), Retire: p.Retire, ProofTimeout: duration(p.ProofTimeout),

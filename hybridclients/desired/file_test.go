@@ -276,7 +276,7 @@ func randomState(rng *rand.Rand, n int) State {
 			c.Tags = []string{pick("billing", "team a"), "prod"}
 		}
 		if rng.IntN(2) == 0 {
-			c.Secrets = SecretPolicy{Lifetime: time.Duration(31+rng.IntN(400)) * day, RenewBefore: time.Duration(rng.IntN(30)) * day,
+			c.Secrets = &SecretPolicy{Lifetime: time.Duration(31+rng.IntN(400)) * day, RenewBefore: time.Duration(rng.IntN(30)) * day,
 				Grace: time.Duration(rng.IntN(48)) * time.Hour, Retire: pick("", "all", "expired"), Description: pick("", "web app"),
 				MaxAge: time.Duration(rng.IntN(3)) * 100 * day, ProofTimeout: time.Duration(rng.IntN(3)) * 30 * time.Minute}
 		}

@@ -183,12 +183,12 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 		case ch.Current == nil:
 			ch.Action = ActionCreate
 			ch.Fields = diffFields(dc, nil)
-			ch.Secret = &SecretChange{Add: true, Description: dc.Secrets.Description, Lifetime: dc.Secrets.Lifetime}
+			ch.Secret = dc.newSecret()
 		default:
 			ch.Fields = diffFields(dc, ch.Current)
 			if pd, ok := pending[k]; ok {
-				ch.Secret = &SecretChange{Add: true, Description: dc.Secrets.Description, Lifetime: dc.Secrets.Lifetime,
-					Delete: pd.Orphans, Unclaimed: pd.Unclaimed}
+				ch.Secret = dc.newSecret()
+				ch.Secret.Delete, ch.Secret.Unclaimed = pd.Orphans, pd.Unclaimed
 			}
 			ch.Action = ActionNone
 			if len(ch.Fields) > 0 || ch.Secret != nil {
@@ -229,6 +229,16 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 	}
 	p.Fingerprint = p.fingerprint()
 	return p, nil
+}
+
+// newSecret is the SecretChange that adds c's first secret (or one in place of a first
+// secret whose value was lost), as its policy says.
+func (c Client) newSecret() *SecretChange {
+	sc := &SecretChange{Add: true}
+	if p := c.Secrets; p != nil {
+		sc.Description, sc.Lifetime = p.Description, p.Lifetime
+	}
+	return sc
 }
 
 // checkArgs refuses what would make a call panic: a nil context or client.

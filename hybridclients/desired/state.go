@@ -3,6 +3,7 @@ package desired
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,94 +56,102 @@ type Client struct {
 	// client's tags as they are (not managed); a non-nil slice, even empty, makes them
 	// exactly these (compared as a set).
 	Tags []string
-	// Secrets is the policy of the client's secrets.
-	Secrets SecretPolicy
+	// Secrets is the client's secret policy: when its secrets are rotated, and how. Nil
+	// means none: a plan never rotates the client's secrets, and the first secret of a
+	// client Apply creates gets the defaults (a year, a description naming the date). In a
+	// file, a client without a secrets key has none, and "secrets: {}" is the policy of
+	// every default (rotate 30 days before the newest secret expires). None is the
+	// default so that a client is rotated only by a choice made for it: an adopted
+	// client's secret values live where its applications read them, which a Store may
+	// not reach, and Export, which writes no policy, must describe the tenant as it is.
+	Secrets *SecretPolicy
 }
 
-// SecretPolicy says how a client's secrets are made and rotated. The zero value is safe:
-// each zero field has the default named on it.
-//
-// Today a plan uses Description and Lifetime for the first secret of a client it creates
-// (whose value goes only to ApplyOptions.Store); the rotation of due secrets by the other
-// fields is still to come. All are checked now, so that a file written today stays valid.
+// SecretPolicy is a client's secret policy in a desired state: the rotation policy of
+// package secrets (Policy returns it), with the file's word for Retire. A plan rotates
+// the client's secrets when the policy finds them due, and the first secret of a client
+// that Apply creates is made as the policy makes a new secret (its Lifetime and
+// Description), so that the policy knows its age (secrets.Policy.MaxAge). The zero value
+// is secrets.Policy's zero value, safe: each zero field has the default named on it.
 type SecretPolicy struct {
-	// RenewBefore: rotate when the newest working secret expires within this; zero means
-	// 30 days.
+	// RenewBefore: the client is due when its newest working secret expires within this;
+	// zero means 30 days.
 	RenewBefore time.Duration
-	// MaxAge: also rotate when the newest secret is older than this; zero means no limit.
+	// MaxAge: the client is also due when its newest secret, made by this policy, is
+	// older than this; zero means no limit. See secrets.Policy.MaxAge.
 	MaxAge time.Duration
 	// Lifetime of a new secret; zero means one year, the portal's default. It must be
 	// longer than RenewBefore, or a new secret would be due at once.
 	Lifetime time.Duration
-	// Grace: old secrets keep working this long after the new one works; zero means one
-	// hour, else at least one minute.
+	// Grace: old secrets keep working this long after the identity server accepts the
+	// new one; zero means one hour, else at least one minute.
 	Grace time.Duration
 	// Retire says which old secrets a rotation retires: "all" (or "", the default) or
 	// "expired".
 	Retire string
-	// Description of a new secret; "" means a default naming this tool and the date.
+	// Description of a new secret; "" means secrets.Policy's default, naming the date
+	// ("rotated by policy on 2026-11-25"), by which the policy knows its own secrets.
 	Description string
-	// ProofTimeout: how long to wait for the identity server to accept a new secret;
-	// zero means 1 h 10 min.
+	// ProofTimeout: how long a rotation waits for the identity server to accept the new
+	// secret before it gives up, retiring nothing; zero means 1 h 10 min.
 	ProofTimeout time.Duration
 }
 
-// Defaults of SecretPolicy, as the rotation policy of package secrets has them.
+// The words of SecretPolicy.Retire.
 const (
-	defaultRenewBefore = 30 * 24 * time.Hour
-	retireAll          = "all"
-	retireExpired      = "expired"
+	retireAll     = "all"
+	retireExpired = "expired"
 )
 
-// firstSecret is where a client's secret policy meets the SDK today, and the one place to
-// change when the policy becomes the rotation policy of package secrets: the description
-// and expiry of the first secret of a client that Apply creates. A zero Lifetime leaves
-// the expiry zero, which Create takes as one year from now (the portal's default).
-func (p SecretPolicy) firstSecret(now time.Time) (description string, expiry secrets.Expiry) {
-	description = p.Description
-	if description == "" {
-		description = "first secret, made by desired state on " + now.UTC().Format(time.DateOnly)
+// Policy returns p as the rotation policy of package secrets: the one place where a
+// desired state's policy meets the SDK's. Retire "expired" is secrets.RetireExpired(),
+// any other word secrets.RetireAll() (State.Validate refuses other words).
+func (p SecretPolicy) Policy() secrets.Policy {
+	out := secrets.Policy{
+		RenewBefore: p.RenewBefore, MaxAge: p.MaxAge, Lifetime: p.Lifetime, Grace: p.Grace,
+		Description: p.Description, ProofTimeout: p.ProofTimeout,
 	}
-	if p.Lifetime > 0 {
-		expiry = secrets.ExpiresIn(p.Lifetime)
+	if p.Retire == retireExpired {
+		out.Retire = secrets.RetireExpired()
 	}
-	return description, expiry
+	return out
 }
 
-// validate reports the broken rules of the policy that the create request does not check
-// (it checks Description and a positive Lifetime), with field names under prefix.
-func (p SecretPolicy) validate(prefix string) []error {
-	var errs []error
-	add := func(field, rule string, v any) {
-		errs = append(errs, &identity.ValidationError{Field: prefix + field, Rule: rule, Value: v})
+// firstSecret is the description and expiry of the first secret of a client that Apply
+// creates (or replaces): as the client's policy makes a new secret, or without one a
+// description naming this package and the date, and the zero expiry, which Create and
+// Add take as one year from now.
+func (c Client) firstSecret(now time.Time) (description string, expiry secrets.Expiry) {
+	if c.Secrets == nil {
+		return "first secret, made by desired state on " + now.UTC().Format(time.DateOnly), secrets.Expiry{}
 	}
-	for _, d := range []struct {
-		field string
-		v     time.Duration
-	}{{"RenewBefore", p.RenewBefore}, {"MaxAge", p.MaxAge}, {"Lifetime", p.Lifetime}, {"Grace", p.Grace}, {"ProofTimeout", p.ProofTimeout}} {
-		if d.v < 0 {
-			add(d.field, "must not be negative", formatDuration(d.v))
+	req := c.Secrets.Policy().RotateRequest(nil, now)
+	return req.Description, req.Expiry
+}
+
+// validate reports the broken rules of the policy, with field names under prefix:
+// secrets.Policy's own (Validate), durations shown as a file writes them, and the file's
+// word for Retire.
+func (p SecretPolicy) validate(prefix string) []*identity.ValidationError {
+	var errs []*identity.ValidationError
+	for _, ve := range identity.ValidationErrors(p.Policy().Validate()) {
+		v := ve.Value
+		if s, ok := v.(string); ok {
+			if d, err := time.ParseDuration(s); err == nil {
+				v = formatDuration(d)
+			}
 		}
-	}
-	if p.Grace > 0 && p.Grace < secrets.MinGrace {
-		add("Grace", fmt.Sprintf("must be at least %s (zero means one hour)", formatDuration(secrets.MinGrace)), formatDuration(p.Grace))
-	}
-	renew := p.RenewBefore
-	if renew == 0 {
-		renew = defaultRenewBefore
-	}
-	if p.Lifetime > 0 && p.RenewBefore >= 0 && p.Lifetime <= renew {
-		add("Lifetime", fmt.Sprintf("must be longer than RenewBefore (%s), or a new secret is due for rotation at once", formatDuration(renew)), formatDuration(p.Lifetime))
+		errs = append(errs, &identity.ValidationError{Field: prefix + ve.Field, Rule: ve.Rule, Value: v})
 	}
 	if p.Retire != "" && p.Retire != retireAll && p.Retire != retireExpired {
-		add("Retire", `must be "all" or "expired"`, p.Retire)
+		errs = append(errs, &identity.ValidationError{Field: prefix + "Retire", Rule: `must be "all" or "expired"`, Value: p.Retire})
 	}
 	return errs
 }
 
 // createRequest is the request that creates c, with its first secret as the policy says.
 func (c Client) createRequest(now time.Time) hybridclients.CreateRequest {
-	desc, exp := c.Secrets.firstSecret(now)
+	desc, exp := c.firstSecret(now)
 	return hybridclients.CreateRequest{
 		ID:                          c.ID,
 		Name:                        c.Name,
@@ -169,7 +178,8 @@ const maxErrors = 100
 
 // Validate reports every broken rule of the State at once, before anything is sent: each
 // client's fields under the rules of hybridclients.CreateRequest, an ID that is missing,
-// not a GUID or repeated (in Clients or Removed, ignoring case), and the secret policies.
+// not a GUID or repeated (in Clients or Removed, ignoring case), and each secret policy
+// under the rules of secrets.Policy.Validate.
 // The error joins *identity.ValidationError values whose Field is a path into the State
 // ("Clients[3].RedirectURIs[0]", "Removed[1]"); errors.Is(err, identity.ErrInvalidInput)
 // matches. At most 100 are listed, the last saying how many more there are.
@@ -192,6 +202,7 @@ func (s State) Validate() error {
 		} else {
 			useID(prefix+"ID", c.ID)
 		}
+		var mine []*identity.ValidationError
 		for _, ve := range identity.ValidationErrors(c.createRequest(now).Validate()) {
 			field := ve.Field
 			for from, to := range requestFields {
@@ -199,9 +210,20 @@ func (s State) Validate() error {
 					field = to + strings.TrimPrefix(field, from)
 				}
 			}
-			errs = append(errs, &identity.ValidationError{Field: prefix + field, Rule: ve.Rule, Value: ve.Value})
+			mine = append(mine, &identity.ValidationError{Field: prefix + field, Rule: ve.Rule, Value: ve.Value})
 		}
-		errs = append(errs, c.Secrets.validate(prefix+"Secrets.")...)
+		if c.Secrets != nil {
+			for _, ve := range c.Secrets.validate(prefix + "Secrets.") {
+				// The create request checks the first secret's description by the same
+				// rule as the policy: one problem is reported once.
+				if !slices.ContainsFunc(mine, func(x *identity.ValidationError) bool { return x.Field == ve.Field && x.Rule == ve.Rule }) {
+					mine = append(mine, ve)
+				}
+			}
+		}
+		for _, ve := range mine {
+			errs = append(errs, ve)
+		}
 	}
 	for i, id := range s.Removed {
 		field := fmt.Sprintf("Removed[%d]", i)
