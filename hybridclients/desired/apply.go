@@ -205,6 +205,7 @@ func checkApply(ctx context.Context, c *hybridclients.Client, p *Plan, opts Appl
 			Rule: fmt.Sprintf("must be ApplyOptions.Tenant (%s): the plan was made for another tenant", opts.Tenant), Value: p.Tenant})
 	}
 	var wanted State
+	storeMissing := false
 	for i, ch := range p.Changes {
 		switch ch.Action {
 		case ActionCreate, ActionUpdate, ActionNone:
@@ -214,10 +215,14 @@ func checkApply(ctx context.Context, c *hybridclients.Client, p *Plan, opts Appl
 			}
 			wanted.Clients = append(wanted.Clients, *ch.Desired)
 		}
-		if ch.Secret != nil && ch.Secret.Add && opts.Store == nil {
+		if r := ch.rotation(); r != nil && (ch.Action != ActionUpdate || ch.Desired == nil || ch.Desired.Secrets == nil) {
+			errs = append(errs, &identity.ValidationError{Field: fmt.Sprintf("Plan.Changes[%d].Secret.Rotate", i),
+				Rule: "must be part of an update whose Desired client has the secret policy it follows", Value: nil})
+		}
+		if ch.Secret != nil && (ch.Secret.Add || ch.Secret.Rotate != nil) && opts.Store == nil && !storeMissing {
 			errs = append(errs, &identity.ValidationError{Field: "ApplyOptions.Store",
 				Rule: "must be set: the plan adds secrets, whose values go only to the Store", Value: nil})
-			break
+			storeMissing = true
 		}
 	}
 	errs = append(errs, wanted.Validate())
@@ -228,9 +233,10 @@ func checkApply(ctx context.Context, c *hybridclients.Client, p *Plan, opts Appl
 	return errors.Join(errs...)
 }
 
-// checkFresh reads the plan's clients again and returns a *StaleError when any changed.
+// checkFresh reads the plan's clients again, and the secrets of those it rotates, and
+// returns a *StaleError when any changed.
 func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) error {
-	then := p.currents()
+	then, thenSecrets := p.currents(), p.rotationSecrets()
 	ids := make([]string, 0, len(then))
 	for _, ch := range p.Changes {
 		ids = append(ids, ch.ID)
@@ -244,25 +250,32 @@ func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) error {
 	for k := range then {
 		now[k] = got[k]
 	}
-	if fingerprintOf(p.Tenant, now) == p.Fingerprint {
+	nowSecrets, err := readRotating(ctx, c, p, now)
+	if err != nil {
+		return fmt.Errorf("desired: reading the secrets of the plan's rotations again before applying it (nothing was changed): %w", err)
+	}
+	if fingerprintOf(p.Tenant, now, nowSecrets) == p.Fingerprint {
 		return nil
 	}
 	stale := &StaleError{}
 	for _, id := range ids {
 		k := idKey(id)
 		was, is := then[k], now[k]
+		decided, rotates := thenSecrets[k]
 		what := ""
 		switch {
 		case was == nil && is != nil:
 			what = "created since the plan"
 		case was != nil && is == nil:
 			what = "deleted since the plan"
-		case was != nil && fingerprintOf("", map[string]*Client{k: was}) != fingerprintOf("", map[string]*Client{k: is}):
+		case was != nil && fingerprintOf("", map[string]*Client{k: was}, nil) != fingerprintOf("", map[string]*Client{k: is}, nil):
 			var keys []string
 			for _, f := range diffFields(*is, was) {
 				keys = append(keys, f.Field)
 			}
 			what = "changed since the plan (" + strings.Join(keys, ", ") + ")"
+		case rotates && !slices.Equal(canonicalSecrets(decided), canonicalSecrets(nowSecrets[k])):
+			what = fmt.Sprintf("has other secrets than those its rotation was decided from (secrets %v then, %v now)", secretIDs(decided), secretIDs(nowSecrets[k]))
 		default:
 			continue
 		}
@@ -274,6 +287,42 @@ func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) error {
 		stale.what = append(stale.what, fmt.Sprintf("client %s(%s) %s", name, id, what))
 	}
 	return stale
+}
+
+// readRotating lists again the secrets of the plan's clients whose rotation it decided
+// and that still exist (now), by idKey.
+func readRotating(ctx context.Context, c *hybridclients.Client, p *Plan, now map[string]*Client) (map[string][]secrets.ClientSecret, error) {
+	var todo []string
+	for _, ch := range p.Changes {
+		if ch.rotation() != nil && now[idKey(ch.ID)] != nil {
+			todo = append(todo, ch.ID)
+		}
+	}
+	var mu sync.Mutex
+	out := make(map[string][]secrets.ClientSecret, len(todo))
+	err := forEach(ctx, len(todo), hybridclients.DefaultConcurrency, func(ctx context.Context, i int) error {
+		list, _, err := secretsOf(ctx, c, todo[i])
+		if errors.Is(err, identity.ErrNotFound) {
+			return nil // deleted meanwhile: it differs all the same
+		}
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out[idKey(todo[i])] = list
+		return nil
+	})
+	return out, err
+}
+
+// secretIDs lists the ids of secrets.
+func secretIDs(list []secrets.ClientSecret) []int {
+	out := make([]int, len(list))
+	for i, s := range list {
+		out[i] = s.ID
+	}
+	return out
 }
 
 // applier is one run of Apply.

@@ -132,12 +132,33 @@ func cannedTenant(t *testing.T, rig *mocktest.Rig, clients ...string) {
 // rigClient returns a Rig and an SDK client whose requests end in it.
 func rigClient(t *testing.T) (*mocktest.Rig, *hybridclients.Client) {
 	t.Helper()
+	return rigClientAt(t, time.Time{})
+}
+
+// rigClientAt is rigClient with a Config whose clock reads now (unless it is zero).
+func rigClientAt(t *testing.T, now time.Time) (*mocktest.Rig, *hybridclients.Client) {
+	t.Helper()
 	rig := mocktest.New(t, mocktest.Options{})
-	c, err := hybridclients.New(rig.Config)
+	cfg := rig.Config
+	if !now.IsZero() {
+		cfg.Clock = fixedClock(now)
+	}
+	c, err := hybridclients.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rig, c
+}
+
+// cannedSecrets answers the secrets list route of each client of lists (id -> a JSON array
+// of ClientSecret as the service sends it).
+func cannedSecrets(rig *mocktest.Rig, lists map[string]string) {
+	for id, list := range lists {
+		var n []json.RawMessage
+		_ = json.Unmarshal([]byte(list), &n)
+		rig.On(http.MethodGet, mocktest.TenantURL+"/HybridClients/"+id+"/Secrets", mocktest.Any,
+			mocktest.Reply{Status: 200, Body: list, Header: http.Header{"Total-Count": {strconv.Itoa(len(n))}}})
+	}
 }
 
 // textOf renders p as WriteText does.
@@ -159,6 +180,12 @@ func jsonOf(t *testing.T, p *Plan) []byte {
 	}
 	return b.Bytes()
 }
+
+// sameExpiry compares secrets.Expiry values (whose fields are unexported) by what they
+// say.
+var sameExpiry = cmp.Comparer(func(a, b secrets.Expiry) bool {
+	return a.IsZero() == b.IsZero() && a.Never() == b.Never() && a.At().Equal(b.At()) && a.In() == b.In()
+})
 
 // mustErr fails the test unless err matches target.
 func mustErr(t *testing.T, what string, err, target error) {

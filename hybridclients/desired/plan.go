@@ -14,6 +14,9 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/internal/limit"
+	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/secrets"
 )
 
 // Action is what a plan does to one client.
@@ -24,8 +27,9 @@ type Action string
 const (
 	// ActionCreate creates the client, with its first secret.
 	ActionCreate Action = "create"
-	// ActionUpdate changes the settings listed in Change.Fields, or replaces a first
-	// secret whose value an earlier apply lost (Change.Secret).
+	// ActionUpdate changes the settings listed in Change.Fields, rotates the client's
+	// secrets when its policy finds them due, or replaces a first secret whose value an
+	// earlier apply lost (Change.Secret).
 	ActionUpdate Action = "update"
 	// ActionDelete deletes a managed client: one the State lists as removed, or one an
 	// earlier apply recorded that the State no longer has.
@@ -75,6 +79,12 @@ type Change struct {
 	Fields []FieldChange
 	// Secret is what happens to the client's secrets, nil when nothing does.
 	Secret *SecretChange
+	// Finding, when not empty, is what a person should look at about the client's
+	// secrets, which the plan does not rotate: what its policy cannot settle
+	// (secrets.Plan.Finding: a newest secret that never expires, secrets due at a client
+	// with no room for a new one), or that they could not be read (whether they are due
+	// is then unknown, until a later plan reads them).
+	Finding string
 	// Current is the client as read from the tenant, nil when it does not exist.
 	Current *Client
 	// Desired is the client as the State wants it (ActionCreate, ActionUpdate,
@@ -109,6 +119,22 @@ type SecretChange struct {
 	// Unclaimed are secrets an earlier apply met that may be someone else's: no plan
 	// touches them; check them yourself.
 	Unclaimed []int
+	// Rotate, when set, rotates the client's secrets, which its policy finds due: Apply
+	// adds a new secret, hands its value to ApplyOptions.Store, and retires the old
+	// secrets as the policy says once the identity server accepts the new one.
+	Rotate *Rotation
+}
+
+// Rotation is the rotation of one client's secrets that a plan makes: the client's
+// SecretPolicy finds them due, as secrets.Policy.Plan decides from the secrets as read.
+type Rotation struct {
+	// Reason says why the secrets are due, in secrets.Plan's words ("newest working
+	// secret 3 expires 2027-01-02T00:00:00Z, in 12 days: within 30 days").
+	Reason string
+	// Secrets are the client's secrets as read, which the rotation was decided from
+	// (never a value): the plan's fingerprint covers them, so Apply refuses the plan
+	// (ErrStale) when they changed since.
+	Secrets []secrets.ClientSecret
 }
 
 // Unmanaged is a client of the tenant that is neither in the State nor in the record.
@@ -150,6 +176,15 @@ var ErrStale = errors.New("desired: the tenant changed since the plan was made")
 //
 // Settings are compared as the service keeps them: redirect URIs, post-logout redirect
 // URIs and tags as sets, tags only when the State sets them, defaults filled in.
+//
+// Each client of s that exists, has a secret policy and is enabled as s wants it costs one
+// request more: a list of its secrets, from which its policy decides (as
+// secrets.Policy.Plan does, as of Config.Clock) whether they are due. A due client's
+// change rotates them (SecretChange.Rotate, with the reason); one the policy cannot
+// settle, or whose secrets could not be read, carries a Finding; one with nothing due
+// shows no change. A disabled client is
+// never due: the identity server accepts none of its secrets, so a new one could never be
+// proven. Nor is a client whose first secret is still to be replaced (Record.Pending).
 func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOptions) (*Plan, error) {
 	if err := errors.Join(checkArgs(ctx, c), s.Validate(), opts.Record.validate("PlanOptions.Record")); err != nil {
 		return nil, err
@@ -196,6 +231,9 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 			}
 		}
 		p.Changes = append(p.Changes, ch)
+	}
+	if err := decideRotations(ctx, c, p.Changes); err != nil {
+		return nil, fmt.Errorf("desired: %w", err)
 	}
 	unwanted := func(id, why string) {
 		k := idKey(id)
@@ -271,37 +309,109 @@ func read(ctx context.Context, c *hybridclients.Client, ids []string) (map[strin
 			unique = append(unique, id)
 		}
 	}
+	chunks := slices.Collect(slices.Chunk(unique, idsPerList))
+	var mu sync.Mutex
+	out := make(map[string]*Client, len(unique))
+	err := forEach(ctx, len(chunks), readers, func(ctx context.Context, i int) error {
+		page, err := c.List(ctx, hybridclients.ListOptions{IDs: chunks[i]})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, hc := range page.Clients {
+			if k := idKey(hc.ID); want[k] { // a service that ignored the filter adds nothing
+				out[k] = observed(hc)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// forEach calls f for each of n items, at most workers at once, within an adaptive limit
+// as Apply's (its requests slow down while the service throttles). The first error
+// cancels the calls still running, and is returned once they have ended.
+func forEach(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
+	lim := limit.New(workers)
+	ctx, cancel := context.WithCancel(transport.WithPacer(ctx, lim))
+	defer cancel()
 	var (
-		mu    sync.Mutex
-		out   = make(map[string]*Client, len(unique))
-		errs  []error
 		wg    sync.WaitGroup
-		slots = make(chan struct{}, readers)
+		once  sync.Once
+		first error
 	)
-	for chunk := range slices.Chunk(unique, idsPerList) {
-		slots <- struct{}{}
+	fail := func(err error) {
+		once.Do(func() {
+			first = err
+			cancel()
+		})
+	}
+	for i := range n {
+		if err := lim.Acquire(ctx); err != nil {
+			fail(err)
+			break
+		}
 		wg.Add(1)
 		go func() {
-			defer func() { <-slots; wg.Done() }()
-			page, err := c.List(ctx, hybridclients.ListOptions{IDs: chunk})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			for _, hc := range page.Clients {
-				if k := idKey(hc.ID); want[k] { // a service that ignored the filter adds nothing
-					out[k] = observed(hc)
-				}
+			defer wg.Done()
+			defer lim.Release()
+			if err := f(ctx, i); err != nil {
+				fail(err)
 			}
 		}()
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errs[0]
+	return first
+}
+
+// decideRotations decides, by each client's policy, whether the secrets of the existing
+// and enabled clients of changes that have one are due: a due client's change rotates
+// them, one the policy cannot settle gets a Finding. It reads their secrets a few at once.
+func decideRotations(ctx context.Context, c *hybridclients.Client, changes []Change) error {
+	var todo []int
+	for i, ch := range changes {
+		if d := ch.Desired; d != nil && d.Secrets != nil && ch.Current != nil && ch.Secret == nil && (d.Enabled == nil || *d.Enabled) {
+			todo = append(todo, i)
+		}
 	}
-	return out, nil
+	return forEach(ctx, len(todo), hybridclients.DefaultConcurrency, func(ctx context.Context, j int) error {
+		ch := &changes[todo[j]] // each call its own change
+		read, asOf, err := secretsOf(ctx, c, ch.ID)
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("reading the secrets of client %s: %w", ch.ID, err)
+		case err != nil:
+			// One client's secrets do not hold up the plan of every other client (nor a
+			// plan made with a Tenant Member's rights, who may not read secrets).
+			ch.Finding = "its secrets could not be read, so whether they are due is unknown until a plan reads them: " + err.Error()
+			return nil
+		}
+		switch pl := ch.Desired.Secrets.Policy().Plan(ch.ID, read, asOf); {
+		case pl.Rotates():
+			ch.Secret = &SecretChange{Rotate: &Rotation{Reason: pl.Reason, Secrets: read}}
+			ch.Action = ActionUpdate
+		case pl.Finding != "":
+			ch.Finding = pl.Finding
+		}
+		return nil
+	})
+}
+
+// secretsOf lists the secrets of client id, in the order of their ids, with the time of
+// the Config's clock they were read at: CheckExpiry reads both in one request (its report
+// lists every secret), by the clock by which ApplyRotations decides too.
+func secretsOf(ctx context.Context, c *hybridclients.Client, id string) ([]secrets.ClientSecret, time.Time, error) {
+	r, err := c.Secrets().CheckExpiry(ctx, id, 0)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	all := slices.Concat(r.Expired, r.ExpiringSoon, r.Retiring, r.Retired, r.NeverExpiring, r.Valid)
+	slices.SortFunc(all, func(a, b secrets.ClientSecret) int { return cmp.Compare(a.ID, b.ID) })
+	return all, r.AsOf, nil
 }
 
 // observed is a client as read, in the form of a Client (no policy: it is not kept by
@@ -450,10 +560,11 @@ func (p *Plan) Count(a Action) int {
 	return n
 }
 
-// fingerprint is the SHA-256 of the tenant and of every concerned client as read (ids in
-// lower case, in order; lists sorted, as the service's order says nothing), in JSON.
+// fingerprint is the SHA-256 of the tenant, of every concerned client as read (ids in
+// lower case, in order; lists sorted, as the service's order says nothing), and of the
+// secrets each rotation was decided from (ids, descriptions, expiries), in JSON.
 func (p *Plan) fingerprint() string {
-	return fingerprintOf(p.Tenant, p.currents())
+	return fingerprintOf(p.Tenant, p.currents(), p.rotationSecrets())
 }
 
 // currents returns every client the plan concerns, by idKey, as read: nil when absent.
@@ -468,14 +579,42 @@ func (p *Plan) currents() map[string]*Client {
 	return out
 }
 
-func fingerprintOf(tenant string, currents map[string]*Client) string {
+// rotationSecrets returns the secrets each rotation of the plan was decided from, by
+// idKey of its client.
+func (p *Plan) rotationSecrets() map[string][]secrets.ClientSecret {
+	out := map[string][]secrets.ClientSecret{}
+	for _, ch := range p.Changes {
+		if r := ch.rotation(); r != nil {
+			out[idKey(ch.ID)] = r.Secrets
+		}
+	}
+	return out
+}
+
+// rotation is the change's rotation of the client's secrets, nil when it makes none.
+func (ch Change) rotation() *Rotation {
+	if ch.Secret == nil {
+		return nil
+	}
+	return ch.Secret.Rotate
+}
+
+// fingerprintOf is the fingerprint of the tenant's clients as read (currents) and of the
+// secrets read of those whose rotation a plan decided (rotating; a client not in it has
+// none, one in it with no secret an empty list).
+func fingerprintOf(tenant string, currents map[string]*Client, rotating map[string][]secrets.ClientSecret) string {
 	type entry struct {
-		ID      string      `json:"id"`
-		Current *fileClient `json:"current"`
+		ID      string         `json:"id"`
+		Current *fileClient    `json:"current"`
+		Secrets *[]secretEntry `json:"secrets,omitempty"`
 	}
 	entries := make([]entry, 0, len(currents))
 	for k, c := range currents {
-		entries = append(entries, entry{ID: k, Current: c.canonical()})
+		e := entry{ID: k, Current: c.canonical()}
+		if read, ok := rotating[k]; ok {
+			e.Secrets = ptr(canonicalSecrets(read))
+		}
+		entries = append(entries, e)
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.ID, b.ID) })
 	h := sha256.New()
@@ -485,6 +624,45 @@ func fingerprintOf(tenant string, currents map[string]*Client) string {
 		Clients []entry `json:"clients"`
 	}{tenant, entries})
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// secretEntry is a secret as a plan keeps it, never with a value: its id, description and
+// expiry (expiryText).
+type secretEntry struct {
+	ID          int    `json:"id"`
+	Description string `json:"description"`
+	Expires     string `json:"expires"`
+}
+
+// canonicalSecrets is the secrets as a plan keeps them, by id; never nil.
+func canonicalSecrets(list []secrets.ClientSecret) []secretEntry {
+	out := make([]secretEntry, len(list))
+	for i, cs := range list {
+		out[i] = secretEntry{ID: cs.ID, Description: cs.Description, Expires: expiryText(cs.Expiry)}
+	}
+	slices.SortFunc(out, func(a, b secretEntry) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// expiryText writes a listed secret's expiry: "never", or its time in RFC 3339 with the
+// service's precision, so that it reads back (readExpiry) to the same fingerprint.
+func expiryText(e secrets.Expiry) string {
+	if e.Never() || e.At().IsZero() {
+		return "never"
+	}
+	return e.At().UTC().Format(time.RFC3339Nano)
+}
+
+// readExpiry reads what expiryText wrote.
+func readExpiry(s string) (secrets.Expiry, error) {
+	if s == "never" {
+		return secrets.NeverExpires(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return secrets.Expiry{}, errors.New(`must be "never" or an RFC 3339 time`)
+	}
+	return secrets.ExpiresAt(t), nil
 }
 
 // canonical is c as a fingerprint takes it: as read, lists sorted; nil for nil.

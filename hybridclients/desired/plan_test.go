@@ -25,7 +25,30 @@ const (
 	idLegacy  = "0f000000-0000-4000-8000-00000000000f"
 	idGone    = "10000000-0000-4000-8000-000000000010"
 	idOthers  = "11000000-0000-4000-8000-000000000011"
+	idStore   = "12000000-0000-4000-8000-000000000012"
+	idKiosk   = "13000000-0000-4000-8000-000000000013"
 )
+
+// goldenNow is the time the golden plans are made at, by the Config's clock.
+var goldenNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// fixedClock is a Config clock that always reads the same time.
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time                       { return time.Time(c) }
+func (c fixedClock) After(time.Duration) <-chan time.Time { return nil }
+
+// goldenSecrets are the secrets of the golden tenant's clients that have a policy and are
+// enabled, as the service lists them: the intranet's expires within 30 days (due), the
+// store's in 200 days (not due), the kiosk's never (a finding).
+var goldenSecrets = map[string]string{
+	idSame: `[{"Id":1,"Description":"first secret","Expires":true,"Expiration":"` + goldenNow.Add(12*24*time.Hour).Format(time.RFC3339) + `"}]`,
+	idStore: `[{"Id":1,"Description":"first secret","Expires":true,"Expiration":"` + goldenNow.Add(200*24*time.Hour).Format(time.RFC3339) + `"},` +
+		`{"Id":2,"Description":"old","Expires":true,"Expiration":"2026-01-01T00:00:00Z"}]`,
+	idKiosk: `[{"Id":3,"Description":"kiosk","Expires":false,"Expiration":null}]`,
+	// Read only when no record says its first secret is pending.
+	idPending: `[{"Id":5,"Description":"first secret","Expires":true,"Expiration":"` + goldenNow.Add(300*24*time.Hour).Format(time.RFC3339) + `"}]`,
+}
 
 // goldenFile is the desired state of the golden plans.
 const goldenFile = `version: 1
@@ -45,12 +68,23 @@ clients:
     accessTokenLifetime: 30m
     redirectURIs: [https://reports.example.com/cb, com.example.reports:/oauth2redirect]
     tags: [reports, prod]
+    secrets: {}
   - id: ` + idSame + `
     name: Intranet
     redirectURIs: [https://b.example.com/cb, https://a.example.com/cb]
+    secrets: {renewBefore: 30d, lifetime: 180d}
   - id: ` + idPending + `
     name: Mobile app
     redirectURIs: [http://127.0.0.1:8400/callback]
+    secrets: {}
+  - id: ` + idStore + `
+    name: Store
+    redirectURIs: [https://store.example.com/cb]
+    secrets: {lifetime: 365d}
+  - id: ` + idKiosk + `
+    name: Kiosk
+    redirectURIs: [https://kiosk.example.com/cb]
+    secrets: {}
 removed: [` + idRemoved + `]
 `
 
@@ -65,6 +99,8 @@ var goldenTenant = []string{
 	`{"Id":"` + idRemoved + `","Name":"Old batch job","Enabled":false,"AccessTokenLifetime":3600,"RedirectUris":["https://old.example.com/cb"]}`,
 	`{"Id":"` + idLegacy + `","Name":"Legacy portal","Enabled":true,"AccessTokenLifetime":600,"RedirectUris":["https://legacy.example.com/cb"]}`,
 	`{"Id":"` + idOthers + `","Name":"Someone else's app","Enabled":true,"AccessTokenLifetime":3600,"RedirectUris":["https://other.example.com/cb"]}`,
+	`{"Id":"` + idStore + `","Name":"Store","Enabled":true,"AccessTokenLifetime":3600,"RedirectUris":["https://store.example.com/cb"]}`,
+	`{"Id":"` + idKiosk + `","Name":"Kiosk","Enabled":true,"AccessTokenLifetime":3600,"RedirectUris":["https://kiosk.example.com/cb"]}`,
 }
 
 // goldenRecord is what earlier applies recorded: the legacy client (no longer wanted),
@@ -82,8 +118,9 @@ func goldenPlan(t *testing.T, opts PlanOptions) (*Plan, *mocktest.Rig) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rig, c := rigClient(t)
+	rig, c := rigClientAt(t, goldenNow)
 	cannedTenant(t, rig, goldenTenant...)
+	cannedSecrets(rig, goldenSecrets)
 	p, err := Diff(context.Background(), c, *s, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +214,7 @@ func TestDiffNeverPlansToDeleteAClientThatIsNotManaged(t *testing.T) {
 		t.Errorf("unmanaged clients listed without being asked for: %v", p.Unmanaged)
 	}
 	for _, call := range rig.Calls() {
-		if !strings.Contains(call, "id=") {
+		if strings.HasPrefix(call, "GET HybridClients?") && !strings.Contains(call, "id=") {
 			t.Errorf("a walk of the tenant without being asked: %s", call)
 		}
 	}
@@ -232,7 +269,7 @@ func TestReadPlanReadsWhatWriteJSONWroteAndRefusesAnAlteredPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(p, back, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(p, back, cmpopts.EquateEmpty(), sameExpiry); diff != "" {
 		t.Errorf("(-written +read)\n%s", diff)
 	}
 	if !bytes.Equal(textOf(t, p), textOf(t, back)) {
@@ -247,6 +284,8 @@ func TestReadPlanReadsWhatWriteJSONWroteAndRefusesAnAlteredPlan(t *testing.T) {
 		{"an unknown key", `"fingerprint":`, `"extra": 1, "fingerprint":`, "unknown field", false},
 		{"an invalid wanted client", `"https://billing.example.com/signin-oidc"`, `"javascript:alert(1)"`, "runs or shows", false},
 		{"an id that is not a GUID", `"id": "` + idRemoved + `"`, `"id": "../../x"`, "GUID", true},
+		{"a secret a rotation was decided from", `"expires": "2026-03-13T12:00:00Z"`, `"expires": "2026-09-13T12:00:00Z"`, "altered", false},
+		{"a secret's expiry", `"expires": "2026-03-13T12:00:00Z"`, `"expires": "soon"`, "RFC 3339", false},
 	} {
 		// The last one: the client wanted or as read, not the fields shown.
 		i := bytes.LastIndex(data, []byte(tc.from))

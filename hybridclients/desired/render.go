@@ -13,13 +13,15 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/validate"
+	"github.com/ocs-go/identity/secrets"
 )
 
 // WriteText writes the plan for a person, as Terraform writes its plans: one block per
-// client that changes ("+ create", "~ update" with each setting's old -> new value,
-// "- delete"), a "#" line for each managed client kept or forgotten, the unmanaged
-// clients when asked for, and a summary line. Unchanged clients are counted, not listed.
-// No secret value is ever in it.
+// client that changes ("+ create", "~ update" with each setting's old -> new value and a
+// "~ rotate secret" line with the reason when its secrets are due, "- delete"), a "#"
+// line for each managed client kept or forgotten, a "!" line for what a secret policy
+// cannot settle, the unmanaged clients when asked for, and a summary line. Unchanged
+// clients are counted, not listed. No secret value is ever in it.
 func (p *Plan) WriteText(w io.Writer) error {
 	if err := checkWrite(p, w); err != nil {
 		return err
@@ -39,10 +41,18 @@ func (p *Plan) WriteText(w io.Writer) error {
 				fmt.Fprintf(b, "      ~ %s: %s -> %s\n", f.Field, showSetting(f.Old), showSetting(f.New))
 			}
 			writeSecret(b, ch.Secret)
+			if ch.Finding != "" {
+				fmt.Fprintf(b, "      ! secrets: %s\n", ch.Finding)
+			}
 		case ActionDelete:
 			fmt.Fprintf(b, "  - delete client %s (%s): %s\n", strconv.Quote(ch.Name), ch.ID, ch.Why)
 		case ActionKeep:
 			fmt.Fprintf(b, "  # keep client %s (%s): %s; deleting it was not chosen\n", strconv.Quote(ch.Name), ch.ID, ch.Why)
+		case ActionNone:
+			if ch.Finding == "" {
+				continue
+			}
+			fmt.Fprintf(b, "  ! check client %s (%s): its secret policy needs a person: %s\n", strconv.Quote(ch.Name), ch.ID, ch.Finding)
 		default:
 			continue
 		}
@@ -67,11 +77,42 @@ func (p *Plan) summary() string {
 	if n := p.Count(ActionKeep); n > 0 {
 		unchanged += fmt.Sprintf(", %d kept (deleting was not chosen)", n)
 	}
+	var out string
 	if !p.HasChanges() {
-		return "No changes: the tenant's clients match the desired state (" + unchanged + ")."
+		out = "No changes: the tenant's clients match the desired state (" + unchanged + ")."
+	} else {
+		update := fmt.Sprintf("%d to update", p.Count(ActionUpdate))
+		if n := p.rotations(); n > 0 {
+			update += fmt.Sprintf(" (%d of them rotating secrets)", n)
+		}
+		out = fmt.Sprintf("Plan: %d to create, %s, %d to delete; %s.", p.Count(ActionCreate), update, p.Count(ActionDelete), unchanged)
 	}
-	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete; %s.",
-		p.Count(ActionCreate), p.Count(ActionUpdate), p.Count(ActionDelete), unchanged)
+	switch n := p.findings(); {
+	case n == 1:
+		out += " 1 client to check (!): its secret policy cannot settle it."
+	case n > 1:
+		out += fmt.Sprintf(" %d clients to check (!): their secret policies cannot settle them.", n)
+	}
+	return out
+}
+
+// rotations counts the changes that rotate secrets; findings those with a Finding.
+func (p *Plan) rotations() int {
+	return countChanges(p, func(ch Change) bool { return ch.rotation() != nil })
+}
+
+func (p *Plan) findings() int {
+	return countChanges(p, func(ch Change) bool { return ch.Finding != "" })
+}
+
+func countChanges(p *Plan, f func(Change) bool) int {
+	n := 0
+	for _, ch := range p.Changes {
+		if f(ch) {
+			n++
+		}
+	}
+	return n
 }
 
 func writeSecret(b *bufio.Writer, s *SecretChange) {
@@ -94,6 +135,9 @@ func writeSecret(b *bufio.Writer, s *SecretChange) {
 	}
 	for _, id := range s.Unclaimed {
 		fmt.Fprintf(b, "      ! secret %d: may be someone else's; left as it is: check it\n", id)
+	}
+	if r := s.Rotate; r != nil {
+		fmt.Fprintf(b, "      ~ rotate secret: %s\n", r.Reason)
 	}
 }
 
@@ -153,6 +197,7 @@ type changeFile struct {
 	Why     string      `json:"why,omitempty"`
 	Fields  []fieldFile `json:"fields,omitempty"`
 	Secret  *secretFile `json:"secret,omitempty"`
+	Finding string      `json:"finding,omitempty"`
 	Current *fileClient `json:"current"`
 	Desired *fileClient `json:"desired,omitempty"`
 }
@@ -164,11 +209,17 @@ type fieldFile struct {
 }
 
 type secretFile struct {
-	Add         bool     `json:"add,omitempty"`
-	Description string   `json:"description,omitempty"`
-	Lifetime    duration `json:"lifetime,omitempty"`
-	Delete      []int    `json:"delete,omitempty"`
-	Unclaimed   []int    `json:"unclaimed,omitempty"`
+	Add         bool          `json:"add,omitempty"`
+	Description string        `json:"description,omitempty"`
+	Lifetime    duration      `json:"lifetime,omitempty"`
+	Delete      []int         `json:"delete,omitempty"`
+	Unclaimed   []int         `json:"unclaimed,omitempty"`
+	Rotate      *rotationFile `json:"rotate,omitempty"`
+}
+
+type rotationFile struct {
+	Reason  string        `json:"reason"`
+	Secrets []secretEntry `json:"secrets"`
 }
 
 type unmanagedFile struct {
@@ -178,8 +229,9 @@ type unmanagedFile struct {
 
 // WriteJSON writes the plan as JSON, for a program or for a later Apply (ReadPlan reads
 // it back): the fingerprint, a summary (how many changes of each action), and each
-// change with its fields old and new and the client as read and as wanted. No secret
-// value is ever in it.
+// change with its fields old and new, its secrets' rotation (the reason, and the secrets
+// it was decided from: ids, descriptions, expiries), its finding, and the client as read
+// and as wanted. No secret value is ever in it.
 func (p *Plan) WriteJSON(w io.Writer) error {
 	if err := checkWrite(p, w); err != nil {
 		return err
@@ -190,12 +242,15 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		pf.Summary[a] = p.Count(a)
 	}
 	for i, ch := range p.Changes {
-		cf := changeFile{Action: ch.Action, ID: ch.ID, Name: ch.Name, Why: ch.Why}
+		cf := changeFile{Action: ch.Action, ID: ch.ID, Name: ch.Name, Why: ch.Why, Finding: ch.Finding}
 		for _, f := range ch.Fields {
 			cf.Fields = append(cf.Fields, fieldFile(f))
 		}
 		if s := ch.Secret; s != nil {
 			cf.Secret = &secretFile{Add: s.Add, Description: s.Description, Lifetime: duration(s.Lifetime), Delete: s.Delete, Unclaimed: s.Unclaimed}
+			if r := s.Rotate; r != nil {
+				cf.Secret.Rotate = &rotationFile{Reason: r.Reason, Secrets: canonicalSecrets(r.Secrets)}
+			}
 		}
 		if ch.Current != nil {
 			cf.Current = ptr(ch.Current.exact())
@@ -211,6 +266,24 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(pf)
+}
+
+// rotation is the Rotation that r describes, with its broken rules under field.
+func (r rotationFile) rotation(field string) (*Rotation, error) {
+	var errs []error
+	out := &Rotation{Reason: r.Reason, Secrets: make([]secrets.ClientSecret, len(r.Secrets))}
+	for i, e := range r.Secrets {
+		f := fmt.Sprintf("%s.Secrets[%d]", field, i)
+		if e.ID <= 0 || e.ID > 1<<31-1 {
+			errs = append(errs, &identity.ValidationError{Field: f + ".ID", Rule: "must be a positive 32-bit id", Value: e.ID})
+		}
+		exp, err := readExpiry(e.Expires)
+		if err != nil {
+			errs = append(errs, &identity.ValidationError{Field: f + ".Expires", Rule: err.Error(), Value: e.Expires})
+		}
+		out.Secrets[i] = secrets.ClientSecret{ID: e.ID, Description: e.Description, Expiry: exp}
+	}
+	return out, errors.Join(errs...)
 }
 
 // ReadPlan reads a plan that WriteJSON wrote. It refuses a plan that was altered since
@@ -242,7 +315,7 @@ func ReadPlan(r io.Reader) (*Plan, error) {
 	for i, cf := range pf.Changes {
 		field := fmt.Sprintf("Changes[%d]", i)
 		errs = append(errs, validate.GUID(field+".ID", cf.ID))
-		ch := Change{Action: cf.Action, ID: cf.ID, Name: cf.Name, Why: cf.Why}
+		ch := Change{Action: cf.Action, ID: cf.ID, Name: cf.Name, Why: cf.Why, Finding: cf.Finding}
 		if cf.Current != nil {
 			ch.Current = ptr(cf.Current.client())
 		}
@@ -262,6 +335,11 @@ func ReadPlan(r io.Reader) (*Plan, error) {
 		if s := cf.Secret; s != nil {
 			ch.Secret = &SecretChange{Add: s.Add, Description: s.Description, Lifetime: time.Duration(s.Lifetime), Delete: s.Delete, Unclaimed: s.Unclaimed}
 			errs = append(errs, Record{Pending: []Pending{{ClientID: cf.ID, Orphans: s.Delete, Unclaimed: s.Unclaimed}}}.validate(field+".Secret"))
+			if s.Rotate != nil {
+				var err error
+				ch.Secret.Rotate, err = s.Rotate.rotation(field + ".Secret.Rotate")
+				errs = append(errs, err)
+			}
 		}
 		p.Changes = append(p.Changes, ch)
 	}
