@@ -22,19 +22,23 @@ import (
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
 	// Store receives each new secret with its value (the first secret of a created
-	// client, or one replacing a first secret whose value an earlier apply lost) and must
-	// put the value where the application reads it (a file, a vault) before returning
-	// nil. It is required when the plan adds a secret, and is called from several
-	// goroutines at once. Its context outlives Apply's by up to a minute, so that a value
-	// the service has shown is not dropped because Apply was stopped. Store must not
-	// keep the value beyond what it stores, nor put it in an error.
+	// client, a rotated client's new secret, or one replacing a secret whose value an
+	// earlier apply lost) and must put the value where the application reads it (a file,
+	// a vault) before returning nil: a rotated client's new value in place of the old one
+	// (for a file, identity.Secret.ReplaceFile), as its old secrets are retired once the
+	// identity server accepts the new one. It is required when the plan adds or rotates a
+	// secret, and is called from several goroutines at once. Its context outlives Apply's
+	// by up to a minute, so that a value the service has shown is not dropped because
+	// Apply was stopped. Store must not keep the value beyond what it stores, nor put it
+	// in an error.
 	//
 	// When Store fails for a created client, Apply deletes the client again: it was made
 	// by this very call and nobody uses it yet, and a client left without a stored secret
 	// would look right to the next plan while no application could sign in with it.
 	// Nothing is left then, and the next apply creates it again. Only when that delete
 	// fails too is the client recorded as pending (Record.Pending), and the next apply
-	// replaces its secret. For a replaced secret, the new secret is deleted again.
+	// replaces its secret. For a replaced or rotated secret, the new secret is deleted
+	// again (the old ones are untouched), or, when that fails too, recorded as pending.
 	Store func(ctx context.Context, clientID string, s secrets.Added) error
 	// Record is the record of earlier applies (PlanOptions.Record of the plan); Apply
 	// returns it updated in Applied.Record.
@@ -69,6 +73,13 @@ type Result struct {
 	// Secret describes the new secret that went to the Store (never its value); zero
 	// when none did.
 	Secret secrets.ClientSecret
+	// Rotation is what the rotation of the client's secrets did, nil when the change
+	// rotated none (or its rotation never started): Step says how far it got, ProvenAt
+	// when the identity server accepted the new secret, Shortened and Deleted the old
+	// secrets retired. With Err set, the old secrets not retired still work: a
+	// *secrets.ProofError (errors.Is(Err, secrets.ErrNotProven)) says that the new secret
+	// was stored but never accepted, and nothing was retired.
+	Rotation *secrets.Rotation
 	// Note says what else happened: "already deleted", secrets left for you to check.
 	Note string
 
@@ -78,7 +89,7 @@ type Result struct {
 // recordChange is what a result does to the record.
 type recordChange struct {
 	exists  bool     // the client exists, or may, after the change
-	pending *Pending // its first secret is still to be settled; nil: it is not
+	pending *Pending // a new secret of it is still to be settled; nil: none is
 }
 
 // Applied is what Apply did.
@@ -100,6 +111,21 @@ func (a *Applied) Done(action Action) int {
 	n := 0
 	for _, r := range a.Results {
 		if r.Action == action && r.Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Rotated returns how many clients' secrets were rotated to the end: the new secret
+// stored and accepted by the identity server, the old ones retired.
+func (a *Applied) Rotated() int {
+	if a == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range a.Results {
+		if r.Err == nil && r.Rotation != nil && r.Rotation.Step == secrets.StepDone {
 			n++
 		}
 	}
@@ -157,6 +183,19 @@ const maxListedFailures = 20
 // is settled by hybridclients' recovery (its *identity.OutcomeError, when it cannot be
 // settled, is reported as it is, and the client recorded as pending). An update sends
 // only the settings that differ. A delete touches only the clients the plan names.
+//
+// Last, the clients whose secrets the plan rotates (and whose other changes were made)
+// are rotated by their policies through hybridclients.ApplyRotations: a new secret is
+// added and handed to opts.Store, and once the identity server accepts it the old
+// secrets are retired as the policy says. A rotation the identity server never accepts
+// within the policy's ProofTimeout is reported with its *secrets.ProofError, and leaves
+// the old secrets as they are (the new one is kept). The proofs run together, so Apply
+// then lasts about as long as the slowest: on a real tenant up to the hour a new secret
+// takes to reach sign-in. ApplyRotations decides again from the secrets as they are; a
+// client found no longer due is not rotated (Result.Note says why), and a second apply
+// right after rotates nothing. The rotations cost a list of the due clients (by id when
+// 40 or fewer, else a walk of the tenant's list) and a list of each one's secrets, beside
+// the rotations' own requests.
 //
 // Running again is safe and finishes the job: a failure of one client does not stop the
 // others, and a fresh plan made afterwards, applied, does what is left (the same plan
@@ -386,10 +425,17 @@ func (a *applier) run(ctx context.Context, p *Plan) []Result {
 	}()
 
 	byIndex := make(map[int]Result, len(todo))
+	var rotating []int // changes made, whose rotation is still to come
 	for d := range out {
 		byIndex[d.i] = d.r
+		if d.r.Err == nil && p.Changes[d.i].rotation() != nil {
+			rotating = append(rotating, d.i)
+			continue
+		}
 		a.report(ctx, d.r)
 	}
+	slices.Sort(rotating)
+	a.rotate(ctx, p, rotating, byIndex)
 	results := make([]Result, 0, len(todo))
 	for i := range p.Changes {
 		if r, ok := byIndex[i]; ok {
@@ -397,6 +443,87 @@ func (a *applier) run(ctx context.Context, p *Plan) []Result {
 		}
 	}
 	return results
+}
+
+// rotate rotates the secrets of the changes of p at the indexes held, whose other changes
+// were made, by each client's policy through hybridclients.ApplyRotations (with proof
+// before retirement, the new values to the Store), completes their results and reports
+// them. The due clients are listed by id when one list request holds them, else by a walk
+// of the tenant's list; the policy selects them.
+func (a *applier) rotate(ctx context.Context, p *Plan, held []int, results map[int]Result) {
+	if len(held) == 0 {
+		return
+	}
+	byID := make(map[string]int, len(held))
+	scan := hybridclients.ScanOptions{Concurrency: a.opts.Concurrency}
+	for _, i := range held {
+		byID[idKey(p.Changes[i].ID)] = i
+		if len(held) <= idsPerList {
+			scan.List.IDs = append(scan.List.IDs, p.Changes[i].ID)
+		}
+	}
+	policyFor := func(hc hybridclients.HybridClient) (secrets.Policy, bool) {
+		i, ok := byID[idKey(hc.ID)]
+		if !ok {
+			return secrets.Policy{}, false
+		}
+		return p.Changes[i].Desired.Secrets.Policy(), true
+	}
+	done := map[int]bool{}
+	var stopped error
+	for r, err := range hybridclients.ApplyRotations(ctx, a.c, policyFor, a.store, scan) {
+		if err != nil {
+			stopped = err
+			break
+		}
+		i, ok := byID[idKey(r.Client.ID)]
+		if !ok || done[i] {
+			continue
+		}
+		done[i] = true
+		res := results[i]
+		rotated(&res, r)
+		results[i] = res
+		a.report(ctx, res)
+	}
+	for _, i := range held {
+		if done[i] {
+			continue
+		}
+		res := results[i]
+		if stopped != nil {
+			res.Err = fmt.Errorf("its secrets were not rotated: %w", stopped)
+		} else {
+			res.Err = fmt.Errorf("%w: client %s was not found when its secrets were to be rotated; they were not", ErrStale, res.ID)
+		}
+		results[i] = res
+		a.report(ctx, res)
+	}
+}
+
+// rotated completes res with what ApplyRotations did for its client. A new secret left
+// on the client with its value in no Store (a lost answer that could not be settled,
+// named by its *identity.OutcomeError, or a failed Store whose new secret could not be
+// deleted again) is recorded as pending, so that the next apply deletes it and adds one
+// that the Store holds, as for a first secret.
+func rotated(res *Result, r hybridclients.Result[hybridclients.RotationOutcome]) {
+	rot := r.Value.Rotation
+	res.Rotation = rot
+	var oe *identity.OutcomeError
+	switch {
+	case r.Err != nil:
+		res.Err = r.Err
+		if errors.As(r.Err, &oe) && len(oe.Orphans)+len(oe.Unclaimed) > 0 {
+			res.rec.pending = &Pending{ClientID: res.ID, Orphans: oe.Orphans, Unclaimed: oe.Unclaimed}
+		} else if rot != nil && rot.Step == secrets.StepAdded {
+			res.rec.pending = &Pending{ClientID: res.ID, Orphans: []int{rot.New.ID}}
+		}
+	case rot == nil:
+		res.Note = "its secrets were not rotated: " + r.Value.Plan.String()
+	}
+	if rot != nil && (rot.Step == secrets.StepStored || rot.Step == secrets.StepRetiring || rot.Step == secrets.StepDone) {
+		res.Secret = rot.New
+	}
 }
 
 // report hands a result to OnResult and the Logger.
@@ -408,6 +535,9 @@ func (a *applier) report(ctx context.Context, r Result) {
 		attrs := []slog.Attr{slog.String("action", string(r.Action)), slog.String("client_id", r.ID), slog.String("name", r.Name)}
 		if r.Secret.ID != 0 {
 			attrs = append(attrs, slog.Int("secret_id", r.Secret.ID), slog.String("secret_expiry", r.Secret.Expiry.String()))
+		}
+		if r.Rotation != nil {
+			attrs = append(attrs, slog.String("rotation_step", r.Rotation.Step.String()))
 		}
 		if r.Note != "" {
 			attrs = append(attrs, slog.String("note", r.Note))
@@ -471,7 +601,7 @@ func (a *applier) create(ctx context.Context, ch Change, r *Result) {
 
 func (a *applier) update(ctx context.Context, ch Change, r *Result) {
 	var pending *Pending
-	if s := ch.Secret; s != nil {
+	if s := ch.Secret; s != nil && s.Add {
 		pending = &Pending{ClientID: ch.ID, Orphans: slices.Clone(s.Delete), Unclaimed: slices.Clone(s.Unclaimed)}
 	}
 	r.rec = &recordChange{exists: true, pending: pending}

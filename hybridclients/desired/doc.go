@@ -7,19 +7,22 @@
 //     file and check it as a whole, every broken rule at once with its path and line
 //     ([FileError]); [Marshal] writes one.
 //   - [Diff] reads the tenant and returns the [Plan]: clients to create, settings to
-//     update (each old -> new), managed clients to delete (only when you choose to), and
-//     those already right. [Plan.WriteText] shows it to a person, [Plan.WriteJSON] to a
-//     program or a later apply.
+//     update (each old -> new), secrets to rotate (with the reason their policy finds
+//     them due), managed clients to delete (only when you choose to), and those already
+//     right. [Plan.WriteText] shows it to a person, [Plan.WriteJSON] to a program or a
+//     later apply.
 //   - [Apply] carries out a plan: it refuses one the tenant has outgrown ([ErrStale]),
 //     works on many clients at once within the service's limits, hands each new secret's
-//     value to your Store only, and reports each client's result; a partial failure is
-//     finished by planning and applying again. Its [Record] of managed ids (ids only)
-//     lets the next plan delete what a State no longer lists, and nothing else.
+//     value to your Store only, rotates due secrets with proof before the old ones are
+//     retired, and reports each client's result; a partial failure is finished by
+//     planning and applying again. Its [Record] of managed ids (ids only) lets the next
+//     plan delete what a State no longer lists, and nothing else.
 //   - [Export] describes an existing tenant as a State, so that adopting it is an export
 //     followed by plans that show no change.
 //
-// A client's secret policy ([SecretPolicy]) gives the first secret of a created client
-// its description and lifetime.
+// A client's secret policy ([SecretPolicy], the rotation policy of package secrets) says
+// when its secrets are rotated and how, and makes the first secret of a client Apply
+// creates. A client without one is never rotated: a policy is a choice made per client.
 //
 // Deleting is never implied: a plan deletes only with [PlanOptions].Delete set, and only
 // clients shown to be managed: listed in State.Removed, or recorded by an earlier apply.

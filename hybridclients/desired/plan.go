@@ -105,8 +105,8 @@ type FieldChange struct {
 // SecretChange is what a plan does to a client's secrets. It never holds a value.
 type SecretChange struct {
 	// Add says that a secret is added and its value handed to ApplyOptions.Store: the
-	// first secret of a new client, or one that replaces a first secret whose value an
-	// earlier apply lost (see Record.Pending).
+	// first secret of a new client, or one that replaces a secret whose value an earlier
+	// apply lost (see Record.Pending).
 	Add bool
 	// Description of the new secret, from the client's SecretPolicy; "" means the
 	// policy's default, naming the date.
@@ -147,9 +147,9 @@ type Unmanaged struct {
 // State and no record name.
 type PlanOptions struct {
 	// Record is what earlier applies recorded (Applied.Record): the clients they
-	// manage, and the first secrets they could not settle. Without it, a client dropped
-	// from the State is not deleted (only Removed clients are), and a lost first secret
-	// is not replaced.
+	// manage, and the new secrets they could not settle. Without it, a client dropped
+	// from the State is not deleted (only Removed clients are), and a secret whose value
+	// was lost is not replaced.
 	Record Record
 	// Delete chooses to delete managed clients that the State does not want: those in
 	// State.Removed, and those in Record that the State no longer lists. Without it they
@@ -184,7 +184,8 @@ var ErrStale = errors.New("desired: the tenant changed since the plan was made")
 // settle, or whose secrets could not be read, carries a Finding; one with nothing due
 // shows no change. A disabled client is
 // never due: the identity server accepts none of its secrets, so a new one could never be
-// proven. Nor is a client whose first secret is still to be replaced (Record.Pending).
+// proven. Nor is a client with a secret still to be replaced (Record.Pending): it gets a
+// new one anyway.
 func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOptions) (*Plan, error) {
 	if err := errors.Join(checkArgs(ctx, c), s.Validate(), opts.Record.validate("PlanOptions.Record")); err != nil {
 		return nil, err
@@ -269,8 +270,8 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 	return p, nil
 }
 
-// newSecret is the SecretChange that adds c's first secret (or one in place of a first
-// secret whose value was lost), as its policy says.
+// newSecret is the SecretChange that adds c's first secret (or one in place of a secret
+// whose value was lost), as its policy says.
 func (c Client) newSecret() *SecretChange {
 	sc := &SecretChange{Add: true}
 	if p := c.Secrets; p != nil {

@@ -17,20 +17,23 @@ import (
 )
 
 // Record is what applies remember of a tenant between runs: the ids of the clients they
-// manage, and the first secrets they could not settle. It holds ids only, never a secret
+// manage, and the new secrets they could not settle. It holds ids only, never a secret
 // value. Apply returns it (Applied.Record); keep it (WriteFile) and give it to the next
 // Diff (PlanOptions.Record), which then may delete a managed client that the State no
-// longer lists, and replaces a first secret whose value was lost.
+// longer lists, and replaces a secret whose value was lost.
 type Record struct {
 	// Managed are the ids of the clients applies created or brought to their State.
 	Managed []string
-	// Pending are managed clients whose first secret did not reach the Store.
+	// Pending are managed clients with a new secret that did not reach the Store.
 	Pending []Pending
 }
 
-// Pending is a managed client whose first secret an apply could not hand to the Store (a
-// create whose answer was lost and could not be settled, or a Store that failed and a
-// client that could not be deleted again). The next plan adds a new secret for it.
+// Pending is a managed client with a new secret that an apply could not hand to the
+// Store: its first secret (a create whose answer was lost and could not be settled, or a
+// Store that failed and a client that could not be deleted again), or a rotation's (an
+// add whose answer was lost, or a Store that failed and a secret that could not be
+// deleted again). The next plan deletes the secrets nobody holds and adds a new one,
+// which goes to the Store.
 type Pending struct {
 	// ClientID is the client's id.
 	ClientID string

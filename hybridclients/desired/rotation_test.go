@@ -3,9 +3,11 @@ package desired
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,13 +74,61 @@ func TestDiffNotesAClientWhoseSecretsCannotBeReadAndPlansTheRest(t *testing.T) {
 // rotationFake is the fake service with a clock the test moves, and an SDK client on it.
 func rotationFake(t *testing.T, opts *hybridclientstest.Options) (*hybridclientstest.Server, *hybridclients.Client, *hybridclientstest.Clock) {
 	t.Helper()
+	srv, c, clk, _ := recordedFake(t, opts)
+	return srv, c, clk
+}
+
+// recordedFake is rotationFake whose client records the query of every list of clients
+// it sends.
+func recordedFake(t *testing.T, opts *hybridclientstest.Options) (*hybridclientstest.Server, *hybridclients.Client, *hybridclientstest.Clock, *listQueries) {
+	t.Helper()
 	if opts == nil {
 		opts = &hybridclientstest.Options{}
 	}
 	clk := hybridclientstest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	opts.Clock = clk
-	srv, c := fake(t, opts)
-	return srv, c, clk
+	srv := hybridclientstest.NewServer(t, opts)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	lists := &listQueries{base: tr}
+	cfg := srv.Config()
+	cfg.HTTPClient = &http.Client{Transport: lists}
+	cfg.Retry = identity.RetryPolicy{MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond}
+	c, err := hybridclients.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c, clk, lists
+}
+
+// listQueries records the query of each list of clients sent through it.
+type listQueries struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	seen []string
+}
+
+func (l *listQueries) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/HybridClients") {
+		l.mu.Lock()
+		l.seen = append(l.seen, r.URL.RawQuery)
+		l.mu.Unlock()
+	}
+	return l.base.RoundTrip(r)
+}
+
+// walks counts the lists sent since the last call that were not filtered by id.
+func (l *listQueries) walks() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, q := range l.seen {
+		if !strings.Contains(q, "id=") {
+			n++
+		}
+	}
+	l.seen = nil
+	return n
 }
 
 // A plan's fingerprint covers the secrets its rotations were decided from: when someone
@@ -139,5 +189,270 @@ func TestApplyRefusesAPlanThatRotatesWithoutAStore(t *testing.T) {
 	mustErr(t, "Apply", err, identity.ErrInvalidInput)
 	if !strings.Contains(err.Error(), "ApplyOptions.Store") || len(rig.Calls()) != 0 {
 		t.Errorf("err = %v; calls %v", err, rig.Calls())
+	}
+}
+
+// dueState is a State of n web apps with a 90-day policy, created on the fake, whose
+// secrets the clock then brings within 30 days of their expiry.
+func dueState(t *testing.T, c *hybridclients.Client, clk *hybridclientstest.Clock, v *vault, n int, policy SecretPolicy) State {
+	t.Helper()
+	var s State
+	for i := range n {
+		dc := webApp(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), fmt.Sprintf("app %d", i))
+		p := policy
+		dc.Secrets = &p
+		s.Clients = append(s.Clients, dc)
+	}
+	if _, _, err := planAndApply(t, c, s, PlanOptions{}, ApplyOptions{Store: v.Store}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(70 * day)
+	return s
+}
+
+// applyOnClock applies p while the clock runs through the waits of the proofs.
+func applyOnClock(t *testing.T, clk *hybridclientstest.Clock, c *hybridclients.Client, p *Plan, opts ApplyOptions) (*Applied, error) {
+	t.Helper()
+	var (
+		applied *Applied
+		err     error
+	)
+	clk.Run(func() { applied, err = Apply(context.Background(), c, p, opts) }, nil)
+	return applied, err
+}
+
+// Due secrets are rotated by their policy: the new value goes to the Store, the old
+// secrets are retired only once the identity server accepts the new one (an hour of
+// propagation here), each client's result says how; a second plan right after has
+// nothing to do.
+func TestApplyRotatesDueSecretsWithProofBeforeRetirementAndThenHasNothingToDo(t *testing.T) {
+	srv, c, clk, lists := recordedFake(t, &hybridclientstest.Options{PropagationDelay: time.Hour})
+	v := newVault()
+	s := dueState(t, c, clk, v, 3, SecretPolicy{Lifetime: 90 * day, Grace: 2 * time.Hour})
+	// One client also gets a new name: its update and its rotation are one result.
+	s.Clients[1].Name = "renamed"
+	p, err := Diff(context.Background(), c, s, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.rotations() != 3 || p.Count(ActionUpdate) != 3 {
+		t.Fatalf("plan:\n%s", textOf(t, p))
+	}
+	planned := clk.Now()
+	var results []Result
+	applied, err := applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store, OnResult: func(r Result) { results = append(results, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied.Rotated() != 3 || len(results) != 3 {
+		t.Fatalf("rotated %d, %d results reported: %+v", applied.Rotated(), len(results), applied.Results)
+	}
+	if n := lists.walks(); n != 0 {
+		t.Errorf("%d walks of the tenant's list: three due clients are one list by id", n)
+	}
+	for _, r := range applied.Results {
+		rot := r.Rotation
+		if rot == nil || rot.Step != secrets.StepDone || r.Secret.ID != rot.New.ID {
+			t.Fatalf("%s: %+v", r.Name, r)
+		}
+		// Proven no sooner than the hour of propagation; the old secret shortened to the
+		// grace after the proof.
+		if rot.ProvenAt.Before(planned.Add(time.Hour)) || len(rot.Shortened) != 1 ||
+			rot.Shortened[0].Expiry.At().Sub(rot.ProvenAt).Round(time.Second) != 2*time.Hour {
+			t.Errorf("%s: proven at %v (planned %v), shortened %+v", r.Name, rot.ProvenAt, planned, rot.Shortened)
+		}
+		got, _ := v.last(r.ID)
+		if got.ID != rot.New.ID || !srv.CheckSecret(r.ID, got.Value) {
+			t.Errorf("%s: the stored value is not the new secret's, or does not work", r.Name)
+		}
+		if ids := srv.SecretIDs(r.ID); len(ids) != 2 {
+			t.Errorf("%s: secrets %v, want the old (in its grace) and the new", r.Name, ids)
+		}
+	}
+	if hc, err := c.Get(context.Background(), s.Clients[1].ID); err != nil || hc.Name != "renamed" {
+		t.Errorf("the rename: %v, %v", hc, err)
+	}
+	again, err := Diff(context.Background(), c, s, PlanOptions{Record: applied.Record})
+	if err != nil || again.HasChanges() {
+		t.Fatalf("a second plan: %v\n%s", err, textOf(t, again))
+	}
+}
+
+// A rotation the identity server does not accept within the policy's ProofTimeout is
+// reported with what its *secrets.ProofError names; the old secrets are left as they are,
+// the new one kept (its value stored); the next plan finds nothing due.
+func TestApplyReportsARotationNeverProvenAndLeavesTheOldSecrets(t *testing.T) {
+	_, c, clk := rotationFake(t, &hybridclientstest.Options{PropagationDelay: 3 * time.Hour})
+	v := newVault()
+	s := dueState(t, c, clk, v, 1, SecretPolicy{Lifetime: 90 * day, ProofTimeout: 30 * time.Minute})
+	id := s.Clients[0].ID
+	old, err := c.Secrets().List(context.Background(), id, secrets.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Diff(context.Background(), c, s, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store})
+	var pe *secrets.ProofError
+	if !errors.As(err, &pe) || !errors.Is(err, secrets.ErrNotProven) {
+		t.Fatalf("err = %v, want the rotation's *secrets.ProofError", err)
+	}
+	r := applied.Results[0]
+	if r.Rotation == nil || r.Rotation.Step != secrets.StepStored || r.Secret.ID != pe.NewID || applied.Rotated() != 0 {
+		t.Errorf("result %+v", r)
+	}
+	for _, word := range []string{"was added and stored, but the identity server did not accept it", "old secrets [1] are untouched"} {
+		if !strings.Contains(err.Error(), word) {
+			t.Errorf("the error does not say %q: %v", word, err)
+		}
+	}
+	now, err := c.Secrets().List(context.Background(), id, secrets.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(now.Secrets) != 2 || now.Secrets[0].ID != 1 || !now.Secrets[0].Expiry.At().Equal(old.Secrets[0].Expiry.At()) {
+		t.Errorf("secrets %+v, want the old one as it was and the new one", now.Secrets)
+	}
+	if got, _ := v.last(id); got.ID != pe.NewID {
+		t.Errorf("the store holds secret %d, want the new %d", got.ID, pe.NewID)
+	}
+	if len(applied.Record.Pending) != 0 {
+		t.Errorf("pending %+v: the new secret's value is stored", applied.Record.Pending)
+	}
+	clk.Advance(3 * time.Hour)
+	if again, err := Diff(context.Background(), c, s, PlanOptions{Record: applied.Record}); err != nil || again.HasChanges() {
+		t.Errorf("the next plan: %v\n%s", err, textOf(t, again))
+	}
+}
+
+// More due clients than one list request by id holds are rotated all the same (their
+// list is then a walk of the tenant's), and no client the plan does not rotate is touched.
+func TestApplyRotatesMoreDueClientsThanOneListByIDHolds(t *testing.T) {
+	srv, c, clk, lists := recordedFake(t, nil)
+	v := newVault()
+	s := dueState(t, c, clk, v, idsPerList+5, SecretPolicy{Lifetime: 90 * day})
+	// A client of someone else's, due by any policy, that no plan may rotate.
+	other, err := c.Create(context.Background(), hybridclients.CreateRequest{Name: "not ours", RedirectURIs: []string{"https://x.example.com/cb"},
+		SecretExpiry: secrets.ExpiresIn(2 * day)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Diff(context.Background(), c, s, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists.walks()
+	applied, err := applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store, Concurrency: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied.Rotated() != len(s.Clients) {
+		t.Errorf("rotated %d of %d", applied.Rotated(), len(s.Clients))
+	}
+	if n := lists.walks(); n != 1 {
+		t.Errorf("%d walks of the tenant's list, want 1", n)
+	}
+	if ids := srv.SecretIDs(other.Client.ID); len(ids) != 1 {
+		t.Errorf("someone else's client has secrets %v", ids)
+	}
+}
+
+// When the Store fails for a rotation, the new secret is deleted again and the old ones
+// are untouched: nothing is pending, and the next plan is due again. When deleting it
+// fails too, it is recorded as pending: the next apply deletes it and adds a new secret
+// that the Store holds, and then nothing is left that no Store holds.
+func TestApplyLeavesNoRotatedSecretThatNoStoreHolds(t *testing.T) {
+	srv, c, clk := rotationFake(t, nil)
+	v := newVault()
+	s := dueState(t, c, clk, v, 2, SecretPolicy{Lifetime: 90 * day})
+	a, b := s.Clients[0].ID, s.Clients[1].ID
+	sealed := errors.New("the vault is sealed")
+	v.fail = func(string) error { return sealed }
+	p, err := Diff(context.Background(), c, s, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store})
+	if !errors.Is(err, sealed) || len(applied.Failed()) != 2 || len(applied.Record.Pending) != 0 {
+		t.Fatalf("err = %v; record %+v", err, applied.Record)
+	}
+	for _, id := range []string{a, b} {
+		if ids := srv.SecretIDs(id); len(ids) != 1 {
+			t.Errorf("client %s has secrets %v, want its old one only", id, ids)
+		}
+	}
+
+	// Again, and deleting the new secret fails too: for client a only.
+	remove := srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpDeleteSecret, Status: 403})
+	v.fail = func(id string) error {
+		if id == a {
+			return sealed
+		}
+		return nil
+	}
+	p, err = Diff(context.Background(), c, s, PlanOptions{Record: applied.Record})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err = applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store, Record: applied.Record})
+	remove()
+	if err == nil || len(applied.Record.Pending) != 1 || applied.Record.Pending[0].ClientID != a || applied.Rotated() != 1 {
+		t.Fatalf("err = %v; record %+v; rotated %d", err, applied.Record, applied.Rotated())
+	}
+	orphan := applied.Record.Pending[0].Orphans
+	v.fail = nil
+	p, err = Diff(context.Background(), c, s, PlanOptions{Record: applied.Record})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := p.Changes[0]; ch.Secret == nil || !ch.Secret.Add || !slices.Equal(ch.Secret.Delete, orphan) || ch.rotation() != nil {
+		t.Fatalf("the plan for the pending client: %+v", ch)
+	}
+	applied, err = applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store, Record: applied.Record})
+	if err != nil || len(applied.Record.Pending) != 0 {
+		t.Fatalf("err = %v; record %+v", err, applied.Record)
+	}
+	for _, id := range []string{a, b} {
+		held := v.held(id)
+		for _, sid := range srv.SecretIDs(id) {
+			if !slices.Contains(held, sid) {
+				t.Errorf("client %s: secret %d is held by no store", id, sid)
+			}
+		}
+	}
+	if again, err := Diff(context.Background(), c, s, PlanOptions{Record: applied.Record}); err != nil || again.HasChanges() {
+		t.Errorf("the next plan: %v\n%s", err, textOf(t, again))
+	}
+}
+
+// A client the plan rotates that someone deletes before its rotation starts is reported
+// as stale, and nothing else is done to it.
+func TestApplyReportsARotatingClientDeletedMeanwhileAsStale(t *testing.T) {
+	_, c, clk := rotationFake(t, nil)
+	v := newVault()
+	s := dueState(t, c, clk, v, 1, SecretPolicy{Lifetime: 90 * day})
+	due := s.Clients[0].ID
+	s.Clients = append(s.Clients, webApp(idC, "New"))
+	p, err := Diff(context.Background(), c, s, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The new client's Store is where someone else's delete happens: after the plan was
+	// checked, before the rotations start.
+	v.fail = func(id string) error {
+		if id == idC {
+			return c.Delete(context.Background(), due)
+		}
+		return nil
+	}
+	applied, err := applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store})
+	mustErr(t, "Apply", err, ErrStale)
+	if r := applied.Results[0]; r.ID != due || !strings.Contains(r.Err.Error(), "was not found when its secrets were to be rotated") || r.Rotation != nil {
+		t.Errorf("result %+v", r)
+	}
+	if applied.Done(ActionCreate) != 1 {
+		t.Errorf("the create: %+v", applied.Results)
 	}
 }
