@@ -173,8 +173,11 @@ const storeGrace = time.Minute
 const maxListedFailures = 20
 
 // Apply carries out a plan that Diff made (or ReadPlan read). First it reads the plan's
-// clients again and refuses, changing nothing, a plan the tenant has outgrown: a
-// *StaleError (ErrStale) naming each client created, deleted or changed since. Then it
+// clients again, and the secrets of those whose rotation it planned, and refuses,
+// changing nothing, a plan the tenant has outgrown: a *StaleError (ErrStale) naming each
+// client created, deleted or changed since, or with other secrets than its rotation was
+// decided from. A client whose secrets cannot be read again is not rotated (its result
+// says why); the rest of the plan stands. Then it
 // creates, updates and deletes with opts.Concurrency clients at once, deletions first,
 // and hands each new secret's value to opts.Store only.
 //
@@ -206,10 +209,11 @@ func Apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOpti
 	if err := checkApply(ctx, c, p, opts); err != nil {
 		return nil, err
 	}
-	if err := checkFresh(ctx, c, p); err != nil {
+	unverified, err := checkFresh(ctx, c, p)
+	if err != nil {
 		return nil, err
 	}
-	a := &applier{c: c, sec: c.Secrets(), opts: opts}
+	a := &applier{c: c, sec: c.Secrets(), opts: opts, unverified: unverified}
 	results := a.run(ctx, p)
 	out := &Applied{Results: results, Record: a.record(p, results)}
 	var failed []error
@@ -273,8 +277,10 @@ func checkApply(ctx context.Context, c *hybridclients.Client, p *Plan, opts Appl
 }
 
 // checkFresh reads the plan's clients again, and the secrets of those it rotates, and
-// returns a *StaleError when any changed.
-func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) error {
+// returns a *StaleError when any changed. A rotating client whose secrets could not be
+// read again is not held against the plan: it is returned (by idKey, with the error), and
+// Apply does not rotate it, as the plan could not be checked for it.
+func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) (unverified map[string]error, _ error) {
 	then, thenSecrets := p.currents(), p.rotationSecrets()
 	ids := make([]string, 0, len(then))
 	for _, ch := range p.Changes {
@@ -283,18 +289,21 @@ func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) error {
 	ids = append(ids, p.Forget...)
 	got, err := read(ctx, c, ids)
 	if err != nil {
-		return fmt.Errorf("desired: reading the plan's clients again before applying it (nothing was changed): %w", err)
+		return nil, fmt.Errorf("desired: reading the plan's clients again before applying it (nothing was changed): %w", err)
 	}
 	now := make(map[string]*Client, len(then))
 	for k := range then {
 		now[k] = got[k]
 	}
-	nowSecrets, err := readRotating(ctx, c, p, now)
+	nowSecrets, unverified, err := readRotating(ctx, c, p, now)
 	if err != nil {
-		return fmt.Errorf("desired: reading the secrets of the plan's rotations again before applying it (nothing was changed): %w", err)
+		return nil, fmt.Errorf("desired: reading the secrets of the plan's rotations again before applying it (nothing was changed): %w", err)
+	}
+	for k := range unverified {
+		nowSecrets[k] = thenSecrets[k] // not rotated: what it was decided from does not matter
 	}
 	if fingerprintOf(p.Tenant, now, nowSecrets) == p.Fingerprint {
-		return nil
+		return unverified, nil
 	}
 	stale := &StaleError{}
 	for _, id := range ids {
@@ -325,12 +334,13 @@ func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) error {
 		}
 		stale.what = append(stale.what, fmt.Sprintf("client %s(%s) %s", name, id, what))
 	}
-	return stale
+	return nil, stale
 }
 
 // readRotating lists again the secrets of the plan's clients whose rotation it decided
-// and that still exist (now), by idKey.
-func readRotating(ctx context.Context, c *hybridclients.Client, p *Plan, now map[string]*Client) (map[string][]secrets.ClientSecret, error) {
+// and that still exist (now), by idKey; failed holds the errors of those it could not
+// read (one client's error does not stop the others), err only ctx's.
+func readRotating(ctx context.Context, c *hybridclients.Client, p *Plan, now map[string]*Client) (read map[string][]secrets.ClientSecret, failed map[string]error, err error) {
 	var todo []string
 	for _, ch := range p.Changes {
 		if ch.rotation() != nil && now[idKey(ch.ID)] != nil {
@@ -338,21 +348,25 @@ func readRotating(ctx context.Context, c *hybridclients.Client, p *Plan, now map
 		}
 	}
 	var mu sync.Mutex
-	out := make(map[string][]secrets.ClientSecret, len(todo))
-	err := forEach(ctx, len(todo), hybridclients.DefaultConcurrency, func(ctx context.Context, i int) error {
+	read = make(map[string][]secrets.ClientSecret, len(todo))
+	failed = map[string]error{}
+	err = forEach(ctx, len(todo), hybridclients.DefaultConcurrency, func(ctx context.Context, i int) error {
 		list, _, err := secretsOf(ctx, c, todo[i])
-		if errors.Is(err, identity.ErrNotFound) {
-			return nil // deleted meanwhile: it differs all the same
-		}
-		if err != nil {
-			return err
-		}
 		mu.Lock()
 		defer mu.Unlock()
-		out[idKey(todo[i])] = list
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, identity.ErrNotFound):
+			// Deleted meanwhile: it differs all the same.
+		case err != nil:
+			failed[idKey(todo[i])] = err
+		default:
+			read[idKey(todo[i])] = list
+		}
 		return nil
 	})
-	return out, err
+	return read, failed, err
 }
 
 // secretIDs lists the ids of secrets.
@@ -369,6 +383,9 @@ type applier struct {
 	c    *hybridclients.Client
 	sec  *secrets.Client
 	opts ApplyOptions
+	// unverified are the rotating clients whose secrets could not be read again to check
+	// the plan (by idKey): they are not rotated.
+	unverified map[string]error
 }
 
 // run makes the plan's changes with the adaptive limit and returns their results in the
@@ -427,6 +444,9 @@ func (a *applier) run(ctx context.Context, p *Plan) []Result {
 	byIndex := make(map[int]Result, len(todo))
 	var rotating []int // changes made, whose rotation is still to come
 	for d := range out {
+		if err, ok := a.unverified[idKey(d.r.ID)]; ok && d.r.Err == nil && p.Changes[d.i].rotation() != nil {
+			d.r.Err = fmt.Errorf("its secrets were not rotated: reading them again to check the plan failed (apply a new plan to rotate them): %w", err)
+		}
 		byIndex[d.i] = d.r
 		if d.r.Err == nil && p.Changes[d.i].rotation() != nil {
 			rotating = append(rotating, d.i)

@@ -456,3 +456,28 @@ func TestApplyReportsARotatingClientDeletedMeanwhileAsStale(t *testing.T) {
 		t.Errorf("the create: %+v", applied.Results)
 	}
 }
+
+// A rotating client whose secrets cannot be read again to check the plan is not rotated
+// (the plan could not be checked for it) and is reported; the rest of the plan is applied.
+func TestApplyDoesNotRotateAClientWhoseSecretsItCannotReadAgain(t *testing.T) {
+	srv, c, clk := rotationFake(t, nil)
+	v := newVault()
+	s := dueState(t, c, clk, v, 2, SecretPolicy{Lifetime: 90 * day})
+	p, err := Diff(context.Background(), c, s, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next list of secrets, one of the two that check the plan, is refused.
+	srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpListSecrets, Status: 403, Times: 1})
+	applied, err := applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store})
+	if applied == nil || err == nil || applied.Rotated() != 1 || len(applied.Failed()) != 1 {
+		t.Fatalf("err = %v; applied %+v", err, applied)
+	}
+	failed := applied.Failed()[0]
+	if !strings.Contains(failed.Err.Error(), "reading them again to check the plan failed") || failed.Rotation != nil {
+		t.Errorf("the unchecked client's result: %+v", failed)
+	}
+	if ids := srv.SecretIDs(failed.ID); len(ids) != 1 {
+		t.Errorf("the unchecked client has secrets %v, want its old one only", ids)
+	}
+}

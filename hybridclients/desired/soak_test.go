@@ -3,6 +3,7 @@ package desired
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"github.com/ocs-go/identity/secrets"
 )
 
 // issued records every secret value the service sent (the one-time values of creates
@@ -248,9 +250,11 @@ func soakFaults(seed int64) []hybridclientstest.Fault {
 }
 
 // Under the fault mix, plan and apply again until nothing is left to do, as a person
-// would after a partial failure: every wanted client exists exactly once, every secret on
-// it is one the Store holds (and it works), and no secret value is in any plan, file,
-// export, log or error.
+// would after a partial failure, through three states: clients created, then renamed,
+// removed and added, then given a policy that finds every secret due, so that each
+// enabled client is rotated. Afterwards every wanted client exists exactly once, every
+// secret on it is one the Store holds (and the last one stored works), and no secret
+// value is in any plan, file, export, log or error.
 func TestApplyUnderFaultsLeavesNoDuplicateClientNoOrphanSecretAndNoValueInAnyOutput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak: run without -short")
@@ -281,8 +285,16 @@ func TestApplyUnderFaultsLeavesNoDuplicateClientNoOrphanSecretAndNoValueInAnyOut
 			second.Clients[i].Name += " (renamed)"
 		}
 	}
-	rounds, failures, pending := 0, 0, 0
-	for phase, s := range []State{first, second} {
+	// Every secret expires within 500 days: all are due under this policy, and a new one,
+	// living 600 days, is not.
+	third := State{Clients: slices.Clone(second.Clients), Removed: second.Removed}
+	for i := range third.Clients {
+		third.Clients[i].Secrets = &SecretPolicy{RenewBefore: 500 * day, Lifetime: 600 * day}
+	}
+	rounds, failures, pending, rotated := 0, 0, 0, 0
+	notDue := map[string]bool{} // clients a plan of the third state found not due
+	soakStart := time.Now()
+	for phase, s := range []State{first, second, third} {
 		for i, f := range soakFaults(seed) {
 			f.Seed += int64(100 * phase * i)
 			srv.Inject(f)
@@ -295,19 +307,42 @@ func TestApplyUnderFaultsLeavesNoDuplicateClientNoOrphanSecretAndNoValueInAnyOut
 			if applied != nil {
 				failures += len(applied.Failed())
 				pending += len(applied.Record.Pending)
+				rotated += applied.Rotated()
 			}
-			if err == nil && !p.HasChanges() {
+			// A client whose secrets could not be read has a Finding: whether it is due
+			// is unknown. In the first two states no secret is near its expiry, so that
+			// hides nothing; in the third every secret is due until rotated, so a client
+			// is done once a plan has found it not due.
+			if p != nil {
+				for _, ch := range p.Changes {
+					if ch.Current != nil && ch.Desired != nil && ch.Desired.Secrets != nil && ch.Finding == "" && ch.rotation() == nil {
+						notDue[idKey(ch.ID)] = true
+					}
+				}
+			}
+			if err == nil && !p.HasChanges() && (phase < 2 || !slices.ContainsFunc(p.Changes, func(ch Change) bool { return ch.Finding != "" && !notDue[idKey(ch.ID)] })) {
 				break
 			}
 		}
 		srv.ClearFaults()
+		t.Logf("state %d: %d rounds so far, %v", phase+1, rounds, time.Since(soakStart).Round(time.Millisecond))
 	}
-	s := second
-	t.Logf("%d rounds, %d failed changes and %d pending first secrets on the way", rounds, failures, pending)
+	s := third
+	enabled := 0
+	for _, dc := range s.Clients {
+		if dc.Enabled == nil || *dc.Enabled {
+			enabled++
+		}
+	}
+	t.Logf("%d rounds, %d failed changes and %d pending new secrets on the way; %d of %d enabled clients rotated to the end", rounds, failures, pending, rotated, enabled)
+	if rotated == 0 {
+		t.Error("no rotation: the soak proves nothing of them")
+	}
 
 	// Afterwards, without faults: one more plan shows nothing to do.
+	// Every enabled client's newest secret is then a new one, far from its expiry.
 	p, _, err := round(ctx, t, c, s, recordPath, out, v)
-	if err != nil || p.HasChanges() {
+	if err != nil || p.HasChanges() || p.findings() != 0 {
 		t.Fatalf("after the soak: %v, %s", err, p.summary())
 	}
 	// An export of the result, written as a file.
@@ -368,4 +403,65 @@ func TestApplyUnderFaultsLeavesNoDuplicateClientNoOrphanSecretAndNoValueInAnyOut
 	fmt.Printf("figure: as code, faults: duplicate clients: %d\n", duplicates)
 	fmt.Printf("figure: as code, faults: orphan secrets: %d\n", orphans)
 	fmt.Printf("figure: as code: secret values in plans, files, exports or logs: %d\n", leaks)
+}
+
+// No value of a rotated secret reaches a plan (text or JSON), the record, an export, a
+// log (the SDK's and Apply's, at debug) or an error: not when a rotation succeeds, not
+// when it is never proven (its *secrets.ProofError), not when its Store fails.
+func TestNoRotatedSecretValueReachesAPlanRecordExportOrLog(t *testing.T) {
+	clk := hybridclientstest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	srv := hybridclientstest.NewServer(t, &hybridclientstest.Options{Clock: clk, PropagationDelay: time.Hour})
+	out := &outputs{dir: t.TempDir()}
+	spy := &issued{seen: map[string]bool{}}
+	c := soakClient(t, srv, out, spy)
+	recordPath := filepath.Join(out.dir, "clients.record.json")
+	v := newVault()
+	s := State{Clients: []Client{webApp(idA, "Proven"), webApp(idB, "Never proven"), webApp(idC, "Store fails")}}
+	for i, timeout := range []time.Duration{0, 30 * time.Minute, 0} {
+		s.Clients[i].Secrets = &SecretPolicy{Lifetime: 90 * day, ProofTimeout: timeout}
+	}
+	ctx := context.Background()
+	if _, _, err := round(ctx, t, c, s, recordPath, out, v); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(70 * day)
+	v.fail = func(id string) error {
+		if id == idC {
+			return errors.New("the vault is sealed")
+		}
+		return nil
+	}
+	var (
+		p       *Plan
+		applied *Applied
+		err     error
+	)
+	clk.Run(func() { p, applied, err = round(ctx, t, c, s, recordPath, out, v) }, nil)
+	if p == nil || p.rotations() != 3 || applied.Rotated() != 1 || !errors.Is(err, secrets.ErrNotProven) {
+		t.Fatalf("plan %v; applied %+v; err = %v", p != nil, applied, err)
+	}
+	fmt.Fprintf(out, "%v %+v %#v\n", err, err, applied)
+	v.fail = nil
+	clk.Run(func() { p, applied, err = round(ctx, t, c, s, recordPath, out, v) }, nil)
+	if err != nil || p.rotations() != 1 || applied.Rotated() != 1 {
+		t.Fatalf("the next round: %v; applied %+v (want the client whose Store failed rotated)", err, applied)
+	}
+	ex, err := Export(ctx, c, ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := Marshal(ex.State, YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out.dir, "export.yaml"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	values := spy.values()
+	if len(values) != 3+3+1 {
+		t.Fatalf("%d secret values seen on the wire, want 7: three first secrets, three rotations, one more", len(values))
+	}
+	if n := out.leaks(t, values); n != 0 {
+		t.Errorf("%d secret values are in the outputs", n)
+	}
 }
