@@ -581,22 +581,23 @@ finish "signin -h: -client-id is the hybrid client users sign in with"
 run clients-as-code plan
 want_rc 2
 want_err "$emulator_note"
-want_err '^emulator: the tenant starts with "Reports"'
+want_err '^emulator: the tenant starts with "Reports" \(an older version of a client of the sample, its secret expiring in 10 days\)'
 want_out "^  \+ create client \"Billing portal\" \($guid\)$"
 want_out '^      ~ name: "Reports" -> "Reports web app"$'
 want_out '^      ~ accessTokenLifetime: 1h -> 30m$'
+want_out '^      ~ rotate secret: newest working secret 1 expires [0-9TZ:-]+, in 10 days: within 30 days$'
 want_out '^      \+ secret: new, lifetime 180d, description "billing web app"; its value goes to the store only$'
 want_out '^  # keep client "Legacy batch job" '
-want_out '^Plan: 3 to create, 1 to update, 0 to delete; 0 unchanged, 1 kept \(deleting was not chosen\)\.$'
+want_out '^Plan: 3 to create, 1 to update \(1 of them rotating secrets\), 0 to delete; 0 unchanged, 1 kept \(deleting was not chosen\)\.$'
 no_out 'not managed'
 [ -z "$(ls -A "$work")" ] || problems+=("files written: $(ls -A "$work")")
-finish "clients-as-code plan: the sample against the seeded emulator, exit status 2 (changes)"
+finish "clients-as-code plan: the sample against the seeded emulator, a due secret to rotate, exit status 2 (changes)"
 
 run clients-as-code plan -delete -unmanaged
 want_rc 2
 want_out '^  - delete client "Legacy batch job" \(9b2c4d5e-6f70-4812-a3b4-c5d6e7f80912\): removed in the desired state$'
 want_out "^  not managed: client \"Someone else's app\" \($guid\)$"
-want_out '^Plan: 3 to create, 1 to update, 1 to delete; 0 unchanged\.$'
+want_out '^Plan: 3 to create, 1 to update \(1 of them rotating secrets\), 1 to delete; 0 unchanged\.$'
 finish "clients-as-code plan -delete -unmanaged: deletes only the removed client, lists the unmanaged one"
 
 run clients-as-code plan -json -out plan.json
@@ -616,23 +617,24 @@ rm -f "$work/plan.json"
 run clients-as-code apply -auto -delete
 want_rc 0
 want_out "^created  client \"Billing portal\" \($guid\): secret [0-9]+, expires .*, written to .*/$guid\.secret \(mode 0600\)$"
-want_out '^updated  client "Reports web app" '
+want_out "^updated  client \"Reports web app\" \($guid\): secret 2, expires .*, in place of the old value in .*/$guid\.secret \(mode 0600\); rotated: accepted by the identity server at [0-9TZ:-]+, then old secrets \[1\] retired \([0-9]+ probes\)$"
 want_out '^deleted  client "Legacy batch job" '
-want_out '^Apply: 3 created, 1 updated, 1 deleted, 0 failed\.$'
+want_out '^Apply: 3 created, 1 updated, 1 deleted, 1 rotated, 0 failed\.$'
 want_out '^emulator: every stored secret signs in: true$'
 want_out '^emulator: a new plan shows no changes: true$'
 want_err '^emulator: removed the secrets directory '
 [ -z "$(ls -A "$work")" ] || problems+=("files left: $(ls -A "$work")")
-finish "clients-as-code apply -auto -delete: creates, updates, deletes; the secrets signed in and were removed"
+finish "clients-as-code apply -auto -delete: creates, updates, rotates after the emulated hour, deletes; the secrets signed in and were removed"
 
 mkdir "$work/secrets"
 run clients-as-code apply -auto -secrets-dir secrets -concurrency 2
 want_rc 0
-want_out '^Apply: 3 created, 1 updated, 0 deleted, 0 failed\.$'
+want_out '^Apply: 3 created, 1 updated, 0 deleted, 1 rotated, 0 failed\.$'
+want_out 'in place of the old value in secrets/1b4e28ba-2fa1-41d2-883f-0016d3cca427\.secret \(mode 0600\); rotated: '
 n=$(find "$work/secrets" -name '*.secret' -perm 600 | wc -l | tr -d ' ')
-[ "$n" = 3 ] || problems+=("$n secret files of mode 600 in secrets/, want 3")
+[ "$n" = 4 ] || problems+=("$n secret files of mode 600 in secrets/, want 4")
 ! grep -q 'removed the secrets directory' <<<"$err" || problems+=("the chosen secrets directory was removed")
-finish "clients-as-code apply -auto -secrets-dir: one file of mode 600 per new client"
+finish "clients-as-code apply -auto -secrets-dir: a file of mode 600 per new client, the rotated client's value replaced"
 rm -rf "$work/secrets"
 
 run clients-as-code export
@@ -644,11 +646,12 @@ no_out '[Ss]ecret:'
 finish "clients-as-code export: the tenant as a desired-state file, without secrets"
 
 printf '%s\n' 'version: 1' 'clients:' '  - id: 7c9e6679-7425-40de-944b-e07fc1f90ae7' '    secret: do-not-show' \
-  '    name: Billing portal' '    redirectURIs: [javascript:alert(1)]' >"$work/bad.yaml"
+  '    name: Billing portal' '    redirectURIs: [javascript:alert(1)]' '    secrets: {maxAge: 1h}' >"$work/bad.yaml"
 run clients-as-code plan -file bad.yaml
 want_rc 1
 want_err 'bad\.yaml:4:5: clients\[0\]\.secret: is not a known key'
 want_err 'bad\.yaml:6:20: clients\[0\]\.redirectURIs\[0\]: must not use a scheme that runs'
+want_err 'bad\.yaml:7:23: clients\[0\]\.secrets\.maxAge: must be more than ProofTimeout \(1h10m0s\) and an hour.* \(got "1h"\)$'
 ! grep -q 'do-not-show' "$tmp/stderr" || problems+=("the value of an unknown key was shown")
 finish "clients-as-code plan -file with broken rules: each with its line, exit status 1"
 rm -f "$work/bad.yaml"

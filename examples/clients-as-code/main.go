@@ -1,12 +1,14 @@
 // Command clients-as-code manages a tenant's hybrid clients as code with the SDK's
 // hybridclients/desired package: a desired-state file that people edit (YAML or JSON) is
 // planned against the tenant (plan), applied (apply), or written from the tenant (export).
-// Secret values never appear in a plan, an export or the record: each new secret goes to
-// its own file (mode 0600) in -secrets-dir.
+// A client with a secret policy has its secrets rotated when the policy finds them due,
+// the new secret proven before the old ones are retired. Secret values never appear in a
+// plan, an export or the record: each client's secret goes to its own file (mode 0600) in
+// -secrets-dir, a rotated value in place of the old one.
 //
 //	go run ./examples/clients-as-code plan                   # on the emulator, with testdata/clients.yaml
 //	go run ./examples/clients-as-code plan -delete -unmanaged
-//	go run ./examples/clients-as-code apply -auto -delete
+//	go run ./examples/clients-as-code apply -auto -delete    # an hour of propagation passes at once
 //	go run ./examples/clients-as-code export
 //
 // On a tenant (OCS_TENANT_ID, OCS_CLIENT_ID, OCS_CLIENT_SECRET set):
@@ -25,17 +27,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/examples/internal/exampleenv"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/desired"
+	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -51,12 +54,17 @@ const usage = `clients-as-code: ` + summary + `
 Usage: go run ./examples/clients-as-code COMMAND [flags] [arguments]
 
 Commands:
-  plan     show what apply would change (exit status 2 when something would change)
-  apply    carry out a saved plan (apply plan.json), or plan and apply at once (apply -auto)
+  plan     show what apply would change (exit status 2 when something would change),
+           secrets that a client's policy finds due included
+  apply    carry out a saved plan (apply plan.json), or plan and apply at once (apply -auto);
+           a rotation waits until the identity server accepts the new secret (up to an
+           hour on a tenant) before it retires the old ones
   export   write the tenant's clients as a desired-state file, without secrets
 
 Run a command with -h for its flags. Without OCS_* variables it runs against an
-in-process emulator seeded with a few clients, and the sample testdata/clients.yaml.
+in-process emulator seeded with a few clients (one with a secret due for rotation), and
+the sample testdata/clients.yaml; the emulated hour a change takes to reach sign-in
+passes at once.
 
 Exit status: 0 no changes (plan) or done (apply, export); 2 changes planned (plan);
 1 an error: a misused flag, a broken desired-state file, a stale plan, a failed client.
@@ -98,6 +106,7 @@ type options struct {
 func (o *options) program() (*exampleenv.Program, error) {
 	p := exampleenv.New("clients-as-code "+o.cmd, commandSummary[o.cmd])
 	p.UsageStatus = 1
+	p.Emulator = func(opts *hybridclientstest.Options) { opts.PropagationDelay = secrets.PropagationDelay }
 	fl := p.Flags
 	fileFlags := func() {
 		fl.StringVar(&o.file, "file", "", "desired-state `file` (.yaml, .yml or .json); on the emulator, default the sample testdata/clients.yaml")
@@ -113,8 +122,9 @@ func (o *options) program() (*exampleenv.Program, error) {
 	case "apply":
 		fileFlags()
 		p.Args, p.MaxArgs = "[plan.json]", 1
+		p.SetDefaultTimeout(2 * time.Hour) // a rotation's proof may take its policy's ProofTimeout
 		fl.BoolVar(&o.auto, "auto", false, "plan and apply at once, instead of applying a saved plan")
-		fl.StringVar(&o.secretsDir, "secrets-dir", "", "`directory` for the new secrets, one file CLIENT-ID.secret (mode 0600) each; required on a tenant; on the emulator, default a temporary directory removed at the end")
+		fl.StringVar(&o.secretsDir, "secrets-dir", "", "`directory` of the secrets, one file CLIENT-ID.secret (mode 0600) each: a new client's written, a rotated one's value replaced; required on a tenant; on the emulator, default a temporary directory removed at the end")
 		fl.BoolVar(&o.keep, "keep", false, "on the emulator: keep the temporary secrets directory")
 		fl.IntVar(&o.concurrency, "concurrency", 0, "clients worked on at once, 1 to 256 (default 8); lowered while the service throttles")
 		p.Check = func() error {
@@ -164,14 +174,19 @@ var commandSummary = map[string]string{
 
 // run carries out the command and returns its exit status.
 func run(ctx context.Context, env *exampleenv.Env, o *options, stdout, stderr io.Writer) (int, error) {
+	if env.Emulated() {
+		// A rotation's proof waits on the Config's clock: on the emulator it runs forward
+		// instead, so the emulated hour of propagation passes at once.
+		env.Config.Clock = env.Clock()
+	}
 	clients, err := hybridclients.New(env.Config)
 	if err != nil {
 		return 1, err
 	}
 	defer clients.CloseIdleConnections()
-	if env.Emulated() && (o.file == "" || o.cmd == "export") {
-		if err := seedDemo(ctx, clients, stderr); err != nil {
-			return 1, fmt.Errorf("seeding the emulator: %w", err)
+	if o.cmd != "apply" { // apply seeds once it has the secrets directory
+		if err := o.seed(ctx, env, clients, "", stderr); err != nil {
+			return 1, err
 		}
 	}
 	switch o.cmd {
@@ -275,6 +290,9 @@ func apply(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clie
 		return 1, err
 	}
 	defer cleanup()
+	if err := o.seed(ctx, env, clients, dir, stderr); err != nil {
+		return 1, err
+	}
 	rec, err := desired.ReadRecord(recordPath)
 	if err != nil {
 		return 1, err
@@ -301,7 +319,7 @@ func apply(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clie
 		return 1, err
 	}
 
-	st := &store{dir: dir, paths: map[string]string{}}
+	st := &store{dir: dir, paths: map[string]string{}, replaced: map[string]bool{}}
 	applied, err := desired.Apply(ctx, clients, p, desired.ApplyOptions{
 		Store: st.Store, Record: rec, Concurrency: o.concurrency, Tenant: tenantOf(env),
 		OnResult: func(r desired.Result) { st.show(stdout, r) },
@@ -309,8 +327,8 @@ func apply(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clie
 	if applied == nil {
 		return 1, err // nothing was changed: a stale plan, a plan for another tenant
 	}
-	fmt.Fprintf(stdout, "Apply: %d created, %d updated, %d deleted, %d failed.\n",
-		applied.Done(desired.ActionCreate), applied.Done(desired.ActionUpdate), applied.Done(desired.ActionDelete), len(applied.Failed()))
+	fmt.Fprintf(stdout, "Apply: %d created, %d updated, %d deleted, %d rotated, %d failed.\n",
+		applied.Done(desired.ActionCreate), applied.Done(desired.ActionUpdate), applied.Done(desired.ActionDelete), applied.Rotated(), len(applied.Failed()))
 	if recordPath != "" {
 		if werr := applied.Record.WriteFile(recordPath); werr != nil {
 			return 1, errors.Join(err, werr)
@@ -364,32 +382,36 @@ func (o *options) secretsDirectory(env *exampleenv.Env, stderr io.Writer) (dir s
 	}, nil
 }
 
-// store is the Store of apply: each new secret in a new file of dir, mode 0600, never
-// overwriting one (a replaced first secret gets CLIENT-ID.SECRET-ID.secret).
+// store is the Store of apply: each client's secret in its own file of dir, CLIENT-ID.secret,
+// mode 0600: a new file for a new client; for a client that has one (its secret rotated),
+// the new value in place of the old in one step, as the application reads it.
 type store struct {
-	dir   string
-	mu    sync.Mutex
-	paths map[string]string // client id -> the file its secret went to
+	dir      string
+	mu       sync.Mutex
+	paths    map[string]string // client id -> the file its secret went to
+	replaced map[string]bool   // client id -> the file held an older value
 }
 
 func (s *store) Store(_ context.Context, clientID string, a secrets.Added) error {
 	path := filepath.Join(s.dir, clientID+".secret")
-	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
-		path = filepath.Join(s.dir, clientID+"."+strconv.Itoa(a.ID)+".secret")
+	err := a.Value.WriteFile(path)
+	replaced := errors.Is(err, identity.ErrFileExists)
+	if replaced {
+		err = a.Value.ReplaceFile(path)
 	}
-	if err := a.Value.WriteFile(path); err != nil {
+	if err != nil {
 		return err // apply then deletes the new client, or the new secret, again
 	}
 	s.mu.Lock()
-	s.paths[clientID] = path
+	s.paths[clientID], s.replaced[clientID] = path, replaced
 	s.mu.Unlock()
 	return nil
 }
 
-func (s *store) path(clientID string) string {
+func (s *store) path(clientID string) (path string, replaced bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.paths[clientID]
+	return s.paths[clientID], s.replaced[clientID]
 }
 
 // show prints one result as it completes.
@@ -400,7 +422,16 @@ func (s *store) show(w io.Writer, r desired.Result) {
 		line = fmt.Sprintf("FAILED   %s client %s (%s): %s", r.Action, strconv.Quote(r.Name), r.ID, exampleenv.OneLine(r.Err))
 	}
 	if r.Secret.ID != 0 {
-		line += fmt.Sprintf(": secret %d, expires %s, written to %s (mode 0600)", r.Secret.ID, r.Secret.Expiry, s.path(r.ID))
+		path, replaced := s.path(r.ID)
+		stored := "written to " + path
+		if replaced {
+			stored = "in place of the old value in " + path
+		}
+		line += fmt.Sprintf(": secret %d, expires %s, %s (mode 0600)", r.Secret.ID, r.Secret.Expiry, stored)
+	}
+	if rot := r.Rotation; rot != nil && r.Err == nil && rot.Step == secrets.StepDone {
+		line += fmt.Sprintf("; rotated: accepted by the identity server at %s, then old secrets %v retired (%d probes)",
+			rot.ProvenAt.UTC().Format(time.RFC3339), retired(rot), rot.Probes)
 	}
 	if r.Note != "" {
 		line += " (" + r.Note + ")"
@@ -408,11 +439,24 @@ func (s *store) show(w io.Writer, r desired.Result) {
 	fmt.Fprintln(w, line)
 }
 
-// checkOnEmulator shows that every stored secret signs in.
+// retired lists the ids of the old secrets a rotation retired.
+func retired(rot *secrets.Rotation) []int {
+	var ids []int
+	for _, l := range [][]secrets.ClientSecret{rot.Shortened, rot.Deleted, rot.Kept} {
+		for _, s := range l {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
+}
+
+// checkOnEmulator shows that every stored secret signs in, once the emulated hour a new
+// secret takes to reach sign-in has passed.
 func checkOnEmulator(env *exampleenv.Env, p *desired.Plan, st *store, w io.Writer) {
+	env.AdvanceClock(secrets.PropagationDelay)
 	works := true
 	for _, ch := range p.Changes {
-		path := st.path(ch.ID)
+		path, _ := st.path(ch.ID)
 		if path == "" {
 			continue
 		}
@@ -477,18 +521,31 @@ const (
 	demoLegacyID  = "9b2c4d5e-6f70-4812-a3b4-c5d6e7f80912"
 )
 
-// seedDemo gives the emulator's empty tenant something to plan against.
-func seedDemo(ctx context.Context, clients *hybridclients.Client, stderr io.Writer) error {
+// seed gives the emulator's empty tenant something to plan against, when the sample is
+// planned (or the tenant exported): with dir set, the reports app's secret is in its file
+// there, as its application would have it, for the rotation to replace.
+func (o *options) seed(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Client, dir string, stderr io.Writer) error {
+	if !env.Emulated() || (o.file != "" && o.cmd != "export") {
+		return nil
+	}
 	for _, req := range []hybridclients.CreateRequest{
-		{ID: demoReportsID, Name: "Reports", RedirectURIs: []string{"https://reports.example.com/signin-oidc"}},
+		{ID: demoReportsID, Name: "Reports", RedirectURIs: []string{"https://reports.example.com/signin-oidc"},
+			SecretDescription: "reports web app", SecretExpiry: secrets.ExpiresIn(10 * 24 * time.Hour)},
 		{ID: demoLegacyID, Name: "Legacy batch job", RedirectURIs: []string{"https://batch.example.com/callback"}},
 		{Name: "Someone else's app", RedirectURIs: []string{"https://other.example.com/cb"}},
 	} {
-		// The demo clients' secrets are not needed: their values are dropped.
-		if _, err := clients.Create(ctx, req); err != nil {
-			return err
+		created, err := clients.Create(ctx, req)
+		if err != nil {
+			return fmt.Errorf("seeding the emulator: %w", err)
+		}
+		// The other demo clients' secrets are not needed: their values are dropped.
+		if req.ID == demoReportsID && dir != "" {
+			if err := created.Secret.Value.WriteFile(filepath.Join(dir, demoReportsID+".secret")); err != nil {
+				return fmt.Errorf("seeding the emulator: %w", err)
+			}
 		}
 	}
-	fmt.Fprintln(stderr, `emulator: the tenant starts with "Reports" (an older version of a client of the sample), "Legacy batch job" (which the sample lists as removed) and "Someone else's app" (which no file manages)`)
+	env.AdvanceClock(secrets.PropagationDelay) // the demo clients have reached sign-in
+	fmt.Fprintln(stderr, `emulator: the tenant starts with "Reports" (an older version of a client of the sample, its secret expiring in 10 days), "Legacy batch job" (which the sample lists as removed) and "Someone else's app" (which no file manages)`)
 	return nil
 }

@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/examples/internal/exampleenv"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
 )
@@ -45,10 +48,13 @@ func (s *issued) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // rig is the example run in-process against the fake: a tenant (no Fake in the Env) or
-// the emulator (with it), its outputs kept.
+// the emulator (with it, and an hour of propagation, as the example starts it), its
+// outputs kept. The fake's clock is clock's, which AdvanceClock moves (and on the
+// emulator the proofs' waits).
 type rig struct {
 	t              *testing.T
 	env            *exampleenv.Env
+	clock          *exampleenv.Env
 	srv            *hybridclientstest.Server
 	spy            *issued
 	dir            string
@@ -56,15 +62,22 @@ type rig struct {
 }
 
 func newRig(t *testing.T, emulated bool) *rig {
-	srv := hybridclientstest.NewServer(t, nil)
+	clock := &exampleenv.Env{}
+	opts := &hybridclientstest.Options{Now: clock.Now}
+	if emulated {
+		opts.PropagationDelay = time.Hour
+	}
+	srv := hybridclientstest.NewServer(t, opts)
+	clock.Fake = srv // AdvanceClock moves the clock of an Env with a Fake
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(tr.CloseIdleConnections)
-	r := &rig{t: t, srv: srv, spy: &issued{base: tr}, dir: t.TempDir()}
+	r := &rig{t: t, clock: clock, srv: srv, spy: &issued{base: tr}, dir: t.TempDir()}
 	cfg := srv.Config()
 	cfg.HTTPClient = &http.Client{Transport: r.spy}
+	clock.Config = cfg
 	r.env = &exampleenv.Env{Config: cfg}
 	if emulated {
-		r.env.Fake = srv
+		r.env = clock
 	}
 	return r
 }
@@ -97,7 +110,8 @@ func (r *rig) path(name string) string { return filepath.Join(r.dir, name) }
 
 // Everything the example writes, but the secrets it stores, holds no secret value: its
 // standard output and error, plans, records, exports; and the secrets directory holds
-// every value the service sent, each in a file of mode 0600.
+// each client's current value, in a file of mode 0600: the first secret of a new client,
+// and a rotated client's new value in place of its old one.
 func TestTheExampleWritesSecretValuesOnlyToTheSecretsDirectory(t *testing.T) {
 	r := newRig(t, false)
 	file, secretsDir := r.path("clients.yaml"), r.path("secrets")
@@ -118,11 +132,27 @@ func TestTheExampleWritesSecretValuesOnlyToTheSecretsDirectory(t *testing.T) {
 		{[]string{"apply", "-file", file, "-secrets-dir", secretsDir, "-auto", "-delete"}, 0},
 		{[]string{"export", "-out", r.path("export.json")}, 0},
 		{[]string{"export", "-format", "yaml"}, 0},
+		// 160 days later, the secrets of the enabled clients with a policy are due.
+		{[]string{"plan", "-file", file, "-out", r.path("rotate.json")}, 2},
+		{[]string{"apply", "-file", file, "-secrets-dir", secretsDir, r.path("rotate.json")}, 0},
+		{[]string{"plan", "-file", file}, 0},
 	}
-	for _, s := range steps {
+	for i, s := range steps {
+		if i == 7 {
+			r.clock.AdvanceClock(160 * 24 * time.Hour)
+		}
 		if got := r.do(s.args...); got != s.want {
 			t.Fatalf("%v: exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", s.args, got, s.want, r.stdout.String(), r.stderr.String())
 		}
+	}
+	rotated := []string{"7c9e6679-7425-40de-944b-e07fc1f90ae7", demoReportsID, "6fa459ea-ee8a-4ca4-894e-db77e160355e"}
+	for _, id := range rotated {
+		if want := "(" + id + "): secret 2, "; !strings.Contains(r.stdout.String(), want) || !strings.Contains(r.stdout.String(), "in place of the old value in "+filepath.Join(secretsDir, id+".secret")) {
+			t.Errorf("stdout does not show client %s's secret 2 in place of the old value:\n%s", id, r.stdout.String())
+		}
+	}
+	if !strings.Contains(r.stdout.String(), "Apply: 0 created, 3 updated, 0 deleted, 3 rotated, 0 failed.") {
+		t.Errorf("stdout lacks the rotations' summary:\n%s", r.stdout.String())
 	}
 	if !strings.Contains(r.stderr.String(), "the plan is stale") {
 		t.Errorf("applying the plan twice: %s", r.stderr.String())
@@ -134,8 +164,8 @@ func TestTheExampleWritesSecretValuesOnlyToTheSecretsDirectory(t *testing.T) {
 	}
 
 	values := r.spy.seen
-	if len(values) != 4 {
-		t.Fatalf("%d secret values issued, want 4 (one per created client)", len(values))
+	if len(values) != 7 {
+		t.Fatalf("%d secret values issued, want 7 (one per created client, one per rotated client)", len(values))
 	}
 	var written []byte
 	stored := 0
@@ -152,10 +182,9 @@ func TestTheExampleWritesSecretValuesOnlyToTheSecretsDirectory(t *testing.T) {
 			if info.Mode().Perm() != 0o600 {
 				t.Errorf("%s: mode %v", path, info.Mode().Perm())
 			}
-			for _, v := range values {
-				if string(b) == v {
-					stored++
-				}
+			id := strings.TrimSuffix(filepath.Base(path), ".secret")
+			if slices.Contains(values, string(b)) && r.srv.CheckSecret(id, identity.NewSecret(string(b))) {
+				stored++
 			}
 			return nil
 		}
@@ -170,8 +199,8 @@ func TestTheExampleWritesSecretValuesOnlyToTheSecretsDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stored != len(values) {
-		t.Errorf("%d of %d values are in the secrets directory", stored, len(values))
+	if stored != 4 {
+		t.Errorf("%d files of the secrets directory hold their client's working value, want 4", stored)
 	}
 	written = append(append(written, r.stdout.Bytes()...), r.stderr.Bytes()...)
 	for _, v := range values {
@@ -195,7 +224,9 @@ func TestOnTheEmulatorTheSampleIsPlannedAndApplied(t *testing.T) {
 		t.Fatalf("plan: exit status %d\n%s", got, r.stderr.String())
 	}
 	for _, want := range []string{"+ create client \"Billing portal\"", "~ name: \"Reports\" -> \"Reports web app\"",
-		"- delete client \"Legacy batch job\"", "not managed: client \"Someone else's app\"", "Plan: 3 to create, 1 to update, 1 to delete; 0 unchanged."} {
+		"~ rotate secret: newest working secret 1 expires ", ", in 10 days: within 30 days\n",
+		"- delete client \"Legacy batch job\"", "not managed: client \"Someone else's app\"",
+		"Plan: 3 to create, 1 to update (1 of them rotating secrets), 1 to delete; 0 unchanged."} {
 		if !strings.Contains(r.stdout.String(), want) {
 			t.Errorf("the plan lacks %q:\n%s", want, r.stdout.String())
 		}
@@ -204,7 +235,11 @@ func TestOnTheEmulatorTheSampleIsPlannedAndApplied(t *testing.T) {
 	if got := r2.do("apply", "-auto", "-delete"); got != 0 {
 		t.Fatalf("apply: exit status %d\n%s", got, r2.stderr.String())
 	}
-	for _, want := range []string{"Apply: 3 created, 1 updated, 1 deleted, 0 failed.", "emulator: every stored secret signs in: true", "emulator: a new plan shows no changes: true"} {
+	// The reports app's secret, due, is rotated: its file holds the new value, which the
+	// identity server accepted once the emulated hour of propagation had passed.
+	for _, want := range []string{"Apply: 3 created, 1 updated, 1 deleted, 1 rotated, 0 failed.",
+		`updated  client "Reports web app" (` + demoReportsID + `): secret 2, `, "in place of the old value in ", "; rotated: accepted by the identity server at ",
+		"emulator: every stored secret signs in: true", "emulator: a new plan shows no changes: true"} {
 		if !strings.Contains(r2.stdout.String(), want) {
 			t.Errorf("apply's output lacks %q:\n%s", want, r2.stdout.String())
 		}
@@ -232,7 +267,7 @@ func TestABrokenFileIsRefusedWithItsLines(t *testing.T) {
 		t.Fatalf("exit status %d", got)
 	}
 	msg := r.stderr.String()
-	for _, want := range []string{file + ":22:26: clients[1].accessTokenLifetime: must be from 1m0s to 1h0m0s", file + ":23:5: clients[1].secret: is not a known key"} {
+	for _, want := range []string{file + ":23:26: clients[1].accessTokenLifetime: must be from 1m0s to 1h0m0s", file + ":24:5: clients[1].secret: is not a known key"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the error lacks %q:\n%s", want, msg)
 		}

@@ -116,7 +116,7 @@ func run(ctx context.Context, env *exampleenv.Env, o *options) (int, error) {
 	if env.Emulated() {
 		// The proofs wait on the Config's clock: on the emulator it runs forward instead,
 		// so the emulated hour of propagation passes at once.
-		env.Config.Clock = emulatorClock{env}
+		env.Config.Clock = env.Clock()
 	}
 	clients, err := hybridclients.New(env.Config)
 	if err != nil {
@@ -379,19 +379,6 @@ func flagNames(err error) error {
 		parts = append(parts, fmt.Sprintf("%s %s (got %v)", names[ve.Field], ve.Rule, ve.Value))
 	}
 	return errors.New(strings.Join(parts, "; "))
-}
-
-// emulatorClock is the emulator's clock for the SDK: the time it reads, and waits that
-// run it forward instead of waiting (the proofs are the only waits on it).
-type emulatorClock struct{ env *exampleenv.Env }
-
-func (c emulatorClock) Now() time.Time { return c.env.Now() }
-
-func (c emulatorClock) After(d time.Duration) <-chan time.Time {
-	c.env.AdvanceClock(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.env.Now()
-	return ch
 }
 
 // seed makes the emulator's clients: three due (a secret expiring in 10 days, whose value

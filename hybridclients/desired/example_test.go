@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/desired"
@@ -89,6 +90,64 @@ func ExampleDiff() {
 	//       ~ name: "Reports" -> "Reports web app"
 	//
 	// Plan: 1 to create, 1 to update, 0 to delete; 0 unchanged.
+}
+
+// A client's secret policy rotates its secrets when they are due: the plan says why, and
+// Apply rotates them, handing the new value to the Store and retiring the old secret only
+// once the identity server accepts the new one.
+func ExampleDiff_secretRotation() {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	srv, err := hybridclientstest.Start(&hybridclientstest.Options{Clock: hybridclientstest.NewClock(start)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	clients, err := hybridclients.New(srv.Config())
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	// The reports app's secret expires in 12 days.
+	const id = "5b0d7f0e-8a1c-4c3e-9d5f-2a6b7c8d9e02"
+	redirect := []string{"https://reports.example.com/cb"}
+	if _, err := clients.Create(ctx, hybridclients.CreateRequest{ID: id, Name: "Reports", RedirectURIs: redirect}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := clients.Secrets().Update(ctx, id, 1, secrets.UpdateRequest{Expiry: secrets.ExpiresAt(start.AddDate(0, 0, 12))}); err != nil {
+		log.Fatal(err)
+	}
+
+	state := desired.State{Clients: []desired.Client{{ID: id, Name: "Reports", RedirectURIs: redirect,
+		Secrets: &desired.SecretPolicy{RenewBefore: 30 * 24 * time.Hour, Lifetime: 180 * 24 * time.Hour}}}}
+	plan, err := desired.Diff(ctx, clients, state, desired.PlanOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := plan.WriteText(os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "secrets")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	applied, err := desired.Apply(ctx, clients, plan, desired.ApplyOptions{
+		Store: func(ctx context.Context, clientID string, s secrets.Added) error {
+			// Where the application reads its secret: the new value in place of the old.
+			return s.Value.ReplaceFile(filepath.Join(dir, clientID+".secret"))
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := applied.Results[0]
+	fmt.Println(r.Name, "new secret", r.Secret.ID, "rotation", r.Rotation.Step, "old secrets shortened", len(r.Rotation.Shortened))
+	// Output:
+	//   ~ update client "Reports" (5b0d7f0e-8a1c-4c3e-9d5f-2a6b7c8d9e02)
+	//       ~ rotate secret: newest working secret 1 expires 2026-03-13T12:00:00Z, in 12 days: within 30 days
+	//
+	// Plan: 0 to create, 1 to update (1 of them rotating secrets), 0 to delete; 0 unchanged.
+	// Reports new secret 2 rotation done old secrets shortened 1
 }
 
 // Apply a plan: each new secret's value goes to the Store only (here a file per client,

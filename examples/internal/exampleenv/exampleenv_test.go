@@ -265,3 +265,29 @@ func TestSetDefaultTimeoutChangesTheDefault(t *testing.T) {
 		t.Errorf("-timeout 5m: %v, %s", err, p.timeout)
 	}
 }
+
+// On the emulator, the SDK's clock moves the emulator's forward by what it waits, at
+// once; on a tenant it is the system clock (nil).
+func TestClockRunsTheEmulatorForwardInsteadOfWaiting(t *testing.T) {
+	env, err := startEmulator(io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Fake.Close()
+	clk := env.Clock()
+	before := clk.Now()
+	select {
+	case at := <-clk.After(time.Hour):
+		if d := at.Sub(before); d < time.Hour || d > time.Hour+time.Minute {
+			t.Errorf("the wait of an hour moved the clock %v", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait of an hour waited")
+	}
+	if d := env.Now().Sub(before); d < time.Hour {
+		t.Errorf("the emulator's clock moved %v", d)
+	}
+	if (&Env{}).Clock() != nil {
+		t.Error("on a tenant the clock is not the system's")
+	}
+}
