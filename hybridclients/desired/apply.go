@@ -15,6 +15,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/internal/limit"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/secrets"
 )
@@ -289,7 +290,7 @@ func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) (unverifi
 	ids = append(ids, p.Forget...)
 	got, err := read(ctx, c, ids)
 	if err != nil {
-		return nil, fmt.Errorf("desired: reading the plan's clients again before applying it (nothing was changed): %w", err)
+		return nil, fmt.Errorf("desired: reading the plan's clients again before applying it (nothing was changed): %w", rules.Unprefixed(err))
 	}
 	now := make(map[string]*Client, len(then))
 	for k := range then {
@@ -445,7 +446,7 @@ func (a *applier) run(ctx context.Context, p *Plan) []Result {
 	var rotating []int // changes made, whose rotation is still to come
 	for d := range out {
 		if err, ok := a.unverified[idKey(d.r.ID)]; ok && d.r.Err == nil && p.Changes[d.i].rotation() != nil {
-			d.r.Err = fmt.Errorf("its secrets were not rotated: reading them again to check the plan failed (apply a new plan to rotate them): %w", err)
+			d.r.Err = fmt.Errorf("its secrets were not rotated: reading them again to check the plan failed (apply a new plan to rotate them): %w", rules.Unprefixed(err))
 		}
 		byIndex[d.i] = d.r
 		if d.r.Err == nil && p.Changes[d.i].rotation() != nil {
@@ -512,7 +513,7 @@ func (a *applier) rotate(ctx context.Context, p *Plan, held []int, results map[i
 		}
 		res := results[i]
 		if stopped != nil {
-			res.Err = fmt.Errorf("its secrets were not rotated: %w", stopped)
+			res.Err = fmt.Errorf("its secrets were not rotated: %w", rules.Unprefixed(stopped))
 		} else {
 			res.Err = fmt.Errorf("%w: client %s was not found when its secrets were to be rotated; they were not", ErrStale, res.ID)
 		}
@@ -532,7 +533,7 @@ func rotated(res *Result, r hybridclients.Result[hybridclients.RotationOutcome])
 	var oe *identity.OutcomeError
 	switch {
 	case r.Err != nil:
-		res.Err = r.Err
+		res.Err = rules.Unprefixed(r.Err)
 		if errors.As(r.Err, &oe) && len(oe.Orphans)+len(oe.Unclaimed) > 0 {
 			res.rec.pending = &Pending{ClientID: res.ID, Orphans: oe.Orphans, Unclaimed: oe.Unclaimed}
 		} else if rot != nil && rot.Step == secrets.StepAdded {
@@ -586,6 +587,7 @@ func (a *applier) do(ctx context.Context, ch Change) Result {
 
 func (a *applier) create(ctx context.Context, ch Change, r *Result) {
 	created, err := a.c.Create(ctx, ch.Desired.createRequest(time.Now()))
+	err = rules.Unprefixed(err)
 	var oe *identity.OutcomeError
 	switch {
 	case errors.As(err, &oe) && oe.ClientMayExist:
@@ -605,7 +607,7 @@ func (a *applier) create(ctx context.Context, ch Change, r *Result) {
 	if err := a.store(ctx, ch.ID, created.Secret); err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
 		defer cancel()
-		derr := a.c.Delete(dctx, ch.ID)
+		derr := rules.Unprefixed(a.c.Delete(dctx, ch.ID))
 		if derr == nil || errors.Is(derr, identity.ErrNotFound) {
 			r.rec = &recordChange{}
 			r.Err = fmt.Errorf("storing its first secret failed, so the client was deleted again and nothing is left (apply again to create it): %w", err)
@@ -627,6 +629,7 @@ func (a *applier) update(ctx context.Context, ch Change, r *Result) {
 	r.rec = &recordChange{exists: true, pending: pending}
 	if fields := diffFields(*ch.Desired, ch.Current); len(fields) > 0 {
 		_, err := a.c.Update(ctx, ch.ID, updateRequest(*ch.Desired, fields))
+		err = rules.Unprefixed(err)
 		switch {
 		case errors.Is(err, identity.ErrNotFound):
 			r.rec = &recordChange{}
@@ -648,7 +651,7 @@ func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 	p := r.rec.pending
 	for len(p.Orphans) > 0 {
 		if err := a.sec.Delete(ctx, ch.ID, p.Orphans[0]); err != nil && !errors.Is(err, identity.ErrNotFound) {
-			r.Err = fmt.Errorf("deleting secret %d, which an earlier apply made and whose value nobody holds: %w", p.Orphans[0], err)
+			r.Err = fmt.Errorf("deleting secret %d, which an earlier apply made and whose value nobody holds: %w", p.Orphans[0], rules.Unprefixed(err))
 			return
 		}
 		p.Orphans = p.Orphans[1:]
@@ -660,7 +663,7 @@ func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 		if errors.As(err, &oe) {
 			p.Orphans, p.Unclaimed = oe.Orphans, append(p.Unclaimed, oe.Unclaimed...)
 		}
-		r.Err = fmt.Errorf("adding a first secret in place of the one whose value was lost: %w", err)
+		r.Err = fmt.Errorf("adding a first secret in place of the one whose value was lost: %w", rules.Unprefixed(err))
 		return
 	}
 	if err := a.store(ctx, ch.ID, *added); err != nil {
@@ -668,7 +671,7 @@ func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 		defer cancel()
 		if derr := a.sec.Delete(dctx, ch.ID, added.ID); derr != nil && !errors.Is(derr, identity.ErrNotFound) {
 			p.Orphans = []int{added.ID}
-			r.Err = fmt.Errorf("storing the new secret failed: %w; deleting it again failed too: %w (the next apply deletes it)", err, derr)
+			r.Err = fmt.Errorf("storing the new secret failed: %w; deleting it again failed too: %w (the next apply deletes it)", err, rules.Unprefixed(derr))
 			return
 		}
 		r.Err = fmt.Errorf("storing the new secret failed, so it was deleted again: %w", err)
@@ -682,7 +685,7 @@ func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 }
 
 func (a *applier) delete(ctx context.Context, ch Change, r *Result) {
-	err := a.c.Delete(ctx, ch.ID)
+	err := rules.Unprefixed(a.c.Delete(ctx, ch.ID))
 	switch {
 	case err == nil:
 		r.rec = &recordChange{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/internal/rules"
 )
 
 // ExportOptions choose the clients Export describes. The zero value exports every
@@ -55,7 +56,7 @@ func Export(ctx context.Context, c *hybridclients.Client, opts ExportOptions) (*
 	out := &Exported{}
 	for hc, err := range c.All(ctx, hybridclients.ListOptions{IDs: opts.IDs, Tags: opts.Tags}) {
 		if err != nil {
-			return nil, fmt.Errorf("desired: listing the clients to export: %w", err)
+			return nil, fmt.Errorf("desired: listing the clients to export: %w", rules.Unprefixed(err))
 		}
 		dc := *observed(hc)
 		if len(dc.Tags) == 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/internal/limit"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/transport"
 	"github.com/ocs-go/identity/secrets"
 )
@@ -206,7 +207,7 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 	}
 	current, err := read(ctx, c, ids)
 	if err != nil {
-		return nil, fmt.Errorf("desired: reading the tenant's clients: %w", err)
+		return nil, fmt.Errorf("desired: reading the tenant's clients: %w", rules.Unprefixed(err))
 	}
 
 	p := &Plan{Tenant: opts.Tenant}
@@ -263,7 +264,7 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 	}
 	if opts.Unmanaged {
 		if p.Unmanaged, err = unmanaged(ctx, c, done); err != nil {
-			return nil, fmt.Errorf("desired: listing the tenant's other clients: %w", err)
+			return nil, fmt.Errorf("desired: listing the tenant's other clients: %w", rules.Unprefixed(err))
 		}
 	}
 	p.Fingerprint = p.fingerprint()
@@ -382,6 +383,7 @@ func decideRotations(ctx context.Context, c *hybridclients.Client, changes []Cha
 	return forEach(ctx, len(todo), hybridclients.DefaultConcurrency, func(ctx context.Context, j int) error {
 		ch := &changes[todo[j]] // each call its own change
 		read, asOf, err := secretsOf(ctx, c, ch.ID)
+		err = rules.Unprefixed(err)
 		switch {
 		case ctx.Err() != nil:
 			return fmt.Errorf("reading the secrets of client %s: %w", ch.ID, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -479,5 +480,45 @@ func TestApplyDoesNotRotateAClientWhoseSecretsItCannotReadAgain(t *testing.T) {
 	}
 	if ids := srv.SecretIDs(failed.ID); len(ids) != 1 {
 		t.Errorf("the unchecked client has secrets %v, want its old one only", ids)
+	}
+}
+
+// otherPrefix finds another package's name where a message, or one it wraps, starts.
+var otherPrefix = regexp.MustCompile(`(?:^|: |; |\n|\()(identity|hybridclients|secrets|hybridclientstest): `)
+
+// The errors of a plan and an apply start with "desired: " once (the root package doc's
+// rule), whatever they met in hybridclients or secrets, and still match what they wrap.
+func TestErrorsOfPlansAndAppliesNameNoOtherPackage(t *testing.T) {
+	srv, c, clk := rotationFake(t, nil)
+	v := newVault()
+	s := dueState(t, c, clk, v, 2, SecretPolicy{Lifetime: 90 * day})
+	s.Clients = append(s.Clients, webApp(idC, "New"))
+	remove := srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpListSecrets, Status: 403, Times: 1})
+	p, err := Diff(context.Background(), c, s, PlanOptions{})
+	remove()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var finding string
+	for _, ch := range p.Changes {
+		finding += ch.Finding
+	}
+	if finding == "" || otherPrefix.MatchString(finding) {
+		t.Errorf("the finding of an unreadable client: %q", finding)
+	}
+	// The create is refused; the rotation's Store fails.
+	srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpClientExists, Status: 403})
+	v.fail = func(string) error { return errors.New("the vault is sealed") }
+	applied, err := applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store})
+	if err == nil || !strings.HasPrefix(err.Error(), "desired: ") || otherPrefix.MatchString(err.Error()) {
+		t.Errorf("err = %v", err)
+	}
+	if !errors.Is(err, identity.ErrForbidden) {
+		t.Errorf("the error no longer matches what it wraps: %v", err)
+	}
+	for _, r := range applied.Failed() {
+		if otherPrefix.MatchString(r.Err.Error()) {
+			t.Errorf("%s %s: %v", r.Action, r.Name, r.Err)
+		}
 	}
 }
