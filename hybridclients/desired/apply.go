@@ -178,9 +178,9 @@ const maxListedFailures = 20
 // changing nothing, a plan the tenant has outgrown: a *StaleError (ErrStale) naming each
 // client created, deleted or changed since, or with other secrets than its rotation was
 // decided from. A client whose secrets cannot be read again is not rotated (its result
-// says why); the rest of the plan stands. Then it
-// creates, updates and deletes with opts.Concurrency clients at once, deletions first,
-// and hands each new secret's value to opts.Store only.
+// says why); the rest of the plan stands. Then it creates, updates and deletes with
+// opts.Concurrency clients at once, deletions first, and hands each new secret's value to
+// opts.Store only.
 //
 // A create uses the client's own id, so a retried or repeated create can never make a
 // second client: Create checks that the id is free, and a create whose answer was lost
@@ -197,9 +197,9 @@ const maxListedFailures = 20
 // then lasts about as long as the slowest: on a real tenant up to the hour a new secret
 // takes to reach sign-in. ApplyRotations decides again from the secrets as they are; a
 // client found no longer due is not rotated (Result.Note says why), and a second apply
-// right after rotates nothing. The rotations cost a list of the due clients (by id when
-// 40 or fewer, else a walk of the tenant's list) and a list of each one's secrets, beside
-// the rotations' own requests.
+// right after rotates nothing. Beside their own requests, the rotations cost two lists
+// of each rotating client's secrets (to check the plan, and to decide again) and a list
+// of the rotating clients (by id when 40 or fewer, else a walk of the tenant's list).
 //
 // Running again is safe and finishes the job: a failure of one client does not stop the
 // others, and a fresh plan made afterwards, applied, does what is left (the same plan
@@ -528,6 +528,9 @@ func (a *applier) rotate(ctx context.Context, p *Plan, held []int, results map[i
 // deleted again) is recorded as pending, so that the next apply deletes it and adds one
 // that the Store holds, as for a first secret.
 func rotated(res *Result, r hybridclients.Result[hybridclients.RotationOutcome]) {
+	if res.rec == nil {
+		res.rec = &recordChange{exists: true}
+	}
 	rot := r.Value.Rotation
 	res.Rotation = rot
 	var oe *identity.OutcomeError

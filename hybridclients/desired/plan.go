@@ -183,10 +183,9 @@ var ErrStale = errors.New("desired: the tenant changed since the plan was made")
 // secrets.Policy.Plan does, as of Config.Clock) whether they are due. A due client's
 // change rotates them (SecretChange.Rotate, with the reason); one the policy cannot
 // settle, or whose secrets could not be read, carries a Finding; one with nothing due
-// shows no change. A disabled client is
-// never due: the identity server accepts none of its secrets, so a new one could never be
-// proven. Nor is a client with a secret still to be replaced (Record.Pending): it gets a
-// new one anyway.
+// shows no change. A disabled client is never due: the identity server accepts none of
+// its secrets, so a new one could never be proven. Nor is a client with a secret still to
+// be replaced (Record.Pending): it gets a new one anyway.
 func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOptions) (*Plan, error) {
 	if err := errors.Join(checkArgs(ctx, c), s.Validate(), opts.Record.validate("PlanOptions.Record")); err != nil {
 		return nil, err
@@ -386,7 +385,7 @@ func decideRotations(ctx context.Context, c *hybridclients.Client, changes []Cha
 		err = rules.Unprefixed(err)
 		switch {
 		case ctx.Err() != nil:
-			return fmt.Errorf("reading the secrets of client %s: %w", ch.ID, err)
+			return fmt.Errorf("reading the secrets of client %s: %w", ch.ID, cmp.Or(err, ctx.Err()))
 		case err != nil:
 			// One client's secrets do not hold up the plan of every other client (nor a
 			// plan made with a Tenant Member's rights, who may not read secrets).

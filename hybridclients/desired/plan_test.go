@@ -82,7 +82,7 @@ clients:
     redirectURIs: [https://store.example.com/cb]
     secrets: {lifetime: 365d}
   - id: ` + idKiosk + `
-    name: Kiosk
+    name: Kiosk app
     redirectURIs: [https://kiosk.example.com/cb]
     secrets: {}
 removed: [` + idRemoved + `]

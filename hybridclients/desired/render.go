@@ -19,8 +19,8 @@ import (
 // WriteText writes the plan for a person, as Terraform writes its plans: one block per
 // client that changes ("+ create", "~ update" with each setting's old -> new value and a
 // "~ rotate secret" line with the reason when its secrets are due, "- delete"), a "#"
-// line for each managed client kept or forgotten, a "!" line for what a secret policy
-// cannot settle, the unmanaged clients when asked for, and a summary line. Unchanged
+// line for each managed client kept or forgotten, a "!" line for secrets a person should
+// check (Change.Finding), the unmanaged clients when asked for, and a summary line. Unchanged
 // clients are counted, not listed. No secret value is ever in it.
 func (p *Plan) WriteText(w io.Writer) error {
 	if err := checkWrite(p, w); err != nil {
@@ -52,7 +52,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 			if ch.Finding == "" {
 				continue
 			}
-			fmt.Fprintf(b, "  ! check client %s (%s): its secret policy needs a person: %s\n", strconv.Quote(ch.Name), ch.ID, ch.Finding)
+			fmt.Fprintf(b, "  ! check the secrets of client %s (%s): %s\n", strconv.Quote(ch.Name), ch.ID, ch.Finding)
 		default:
 			continue
 		}
@@ -89,9 +89,9 @@ func (p *Plan) summary() string {
 	}
 	switch n := p.findings(); {
 	case n == 1:
-		out += " 1 client to check (!): its secret policy cannot settle it."
+		out += " The secrets of 1 client to check (!)."
 	case n > 1:
-		out += fmt.Sprintf(" %d clients to check (!): their secret policies cannot settle them.", n)
+		out += fmt.Sprintf(" The secrets of %d clients to check (!).", n)
 	}
 	return out
 }

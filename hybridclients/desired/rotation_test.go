@@ -67,7 +67,7 @@ func TestDiffNotesAClientWhoseSecretsCannotBeReadAndPlansTheRest(t *testing.T) {
 	if ch := p.Changes[1]; ch.Action != ActionNone || !strings.Contains(ch.Finding, "could not be read") || !strings.Contains(ch.Finding, "403") {
 		t.Errorf("the unreadable client: %+v", ch)
 	}
-	if text := string(textOf(t, p)); !strings.Contains(text, `! check client "Store"`) || !strings.Contains(text, "1 client to check (!)") {
+	if text := string(textOf(t, p)); !strings.Contains(text, `! check the secrets of client "Store"`) || !strings.Contains(text, "The secrets of 1 client to check (!).") {
 		t.Errorf("the plan does not show the unreadable client:\n%s", text)
 	}
 }
