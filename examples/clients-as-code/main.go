@@ -17,6 +17,9 @@
 //	go run ./examples/clients-as-code plan -file clients.yaml -out plan.json
 //	go run ./examples/clients-as-code apply -file clients.yaml -secrets-dir ./secrets plan.json
 //
+// With a saved plan, -file gives the record beside it and the clients the file lists as
+// removed: apply deletes no client that neither names, whatever the plan says.
+//
 // Exit status: 0 no changes (plan) or done (apply, export), 2 changes planned (plan), 1 an
 // error (a misused flag included).
 package main
@@ -256,7 +259,7 @@ func plan(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clien
 		if err := savePlan(p, o.out); err != nil {
 			return 1, err
 		}
-		fmt.Fprintf(stderr, "plan saved to %s; apply it with: apply -secrets-dir DIR %s (add -file or -record to keep the record)\n", o.out, o.out)
+		fmt.Fprintf(stderr, "plan saved to %s; apply it with: apply -file FILE -secrets-dir DIR %s (-file gives the record and the removed clients apply may delete)\n", o.out, o.out)
 	}
 	if p.HasChanges() {
 		return 2, nil
@@ -315,13 +318,26 @@ func apply(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clie
 			return 0, nil
 		}
 		fmt.Fprintln(stdout)
-	} else if p, err = readPlan(o.planFile); err != nil {
-		return 1, err
+	} else {
+		if p, err = readPlan(o.planFile); err != nil {
+			return 1, err
+		}
+		// Apply deletes only clients the record or the desired state's removed list
+		// names, whatever the plan says: read the file for the latter.
+		if o.file != "" {
+			if s, err = desired.Load(o.file); err != nil {
+				return 1, err
+			}
+		}
+	}
+	var removed []string
+	if s != nil {
+		removed = s.Removed
 	}
 
 	st := &store{dir: dir, paths: map[string]string{}, replaced: map[string]bool{}}
 	applied, err := desired.Apply(ctx, clients, p, desired.ApplyOptions{
-		Store: st.Store, Record: rec, Concurrency: o.concurrency, Tenant: tenantOf(env),
+		Store: st.Store, Record: rec, Removed: removed, Concurrency: o.concurrency, Tenant: tenantOf(env),
 		OnResult: func(r desired.Result) { st.show(stdout, r) },
 	})
 	if applied == nil {

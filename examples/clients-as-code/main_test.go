@@ -16,6 +16,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/examples/internal/exampleenv"
+	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
 )
 
@@ -277,5 +278,39 @@ func TestABrokenFileIsRefusedWithItsLines(t *testing.T) {
 	}
 	if n := r.srv.Stats().Requests[hybridclientstest.OpListClients]; n != 0 {
 		t.Errorf("%d list requests for a broken file", n)
+	}
+}
+
+// A saved plan deletes a client the file lists as removed only when apply is given the
+// file too: apply deletes no client that neither the record nor the file names, whatever
+// the plan says, so without the file it refuses the plan and deletes nothing.
+func TestApplyOfASavedPlanDeletesARemovedClientOnlyWithItsFile(t *testing.T) {
+	r := newRig(t, false)
+	clients, err := hybridclients.New(r.env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients.Create(context.Background(), hybridclients.CreateRequest{ID: demoLegacyID, Name: "Legacy batch job", RedirectURIs: []string{"https://batch.example.com/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	file, secretsDir := r.path("clients.yaml"), r.path("secrets")
+	if err := os.WriteFile(file, sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(secretsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	exists := func() bool {
+		return slices.ContainsFunc(r.srv.Clients(), func(c hybridclientstest.ClientRecord) bool { return c.ID == demoLegacyID })
+	}
+	if got := r.do("plan", "-file", file, "-delete", "-out", r.path("plan.json")); got != 2 {
+		t.Fatalf("plan: exit status %d\n%s%s", got, r.stdout.String(), r.stderr.String())
+	}
+	if got := r.do("apply", "-record", r.path("clients.record.json"), "-secrets-dir", secretsDir, r.path("plan.json")); got != 1 ||
+		!strings.Contains(r.stderr.String(), "not shown to be managed") || !exists() {
+		t.Fatalf("apply without the file: exit status %d, the client exists: %v\n%s", got, exists(), r.stderr.String())
+	}
+	if got := r.do("apply", "-file", file, "-secrets-dir", secretsDir, r.path("plan.json")); got != 0 || exists() {
+		t.Fatalf("apply with the file: exit status %d, the client exists: %v\n%s%s", got, exists(), r.stdout.String(), r.stderr.String())
 	}
 }

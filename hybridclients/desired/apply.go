@@ -17,6 +17,7 @@ import (
 	"github.com/ocs-go/identity/internal/limit"
 	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/transport"
+	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -44,6 +45,12 @@ type ApplyOptions struct {
 	// Record is the record of earlier applies (PlanOptions.Record of the plan); Apply
 	// returns it updated in Applied.Record.
 	Record Record
+	// Removed is State.Removed of the desired state the plan was made from. Apply deletes
+	// only clients shown to be managed: in Record, or named here. It checks each delete of
+	// the plan against these two, whatever the plan says, and refuses, before any request,
+	// a plan that deletes another client (or a secret that Record.Pending does not name):
+	// Diff plans no such delete, so the plan was altered after it was made.
+	Removed []string
 	// Concurrency is how many clients are worked on at once: 1 to
 	// hybridclients.MaxConcurrency, 0 meaning hybridclients.DefaultConcurrency. Apply
 	// lowers it, and its request rate, while the service throttles (429, 503), and
@@ -186,7 +193,9 @@ const maxListedFailures = 20
 // second client: Create checks that the id is free, and a create whose answer was lost
 // is settled by hybridclients' recovery (its *identity.OutcomeError, when it cannot be
 // settled, is reported as it is, and the client recorded as pending). An update sends
-// only the settings that differ. A delete touches only the clients the plan names.
+// only the settings that differ. A delete touches only the clients the plan names, and
+// only those shown to be managed: in opts.Record, or in opts.Removed (the desired state's
+// removed clients); a plan that deletes any other is refused before any request.
 //
 // Last, the clients whose secrets the plan rotates (and whose other changes were made)
 // are rotated by their policies through hybridclients.ApplyRotations: a new secret is
@@ -248,6 +257,7 @@ func checkApply(ctx context.Context, c *hybridclients.Client, p *Plan, opts Appl
 		errs = append(errs, &identity.ValidationError{Field: "Plan.Tenant",
 			Rule: fmt.Sprintf("must be ApplyOptions.Tenant (%s): the plan was made for another tenant", opts.Tenant), Value: p.Tenant})
 	}
+	errs = append(errs, checkManaged(p, opts)...)
 	var wanted State
 	storeMissing := false
 	for i, ch := range p.Changes {
@@ -272,9 +282,60 @@ func checkApply(ctx context.Context, c *hybridclients.Client, p *Plan, opts Appl
 	errs = append(errs, wanted.Validate())
 	if p.fingerprint() != p.Fingerprint {
 		errs = append(errs, &identity.ValidationError{Field: "Plan.Fingerprint",
-			Rule: "must match the clients the plan holds: the plan was altered after Diff made it", Value: p.Fingerprint})
+			Rule: "must match the clients the plan holds and what it does to each: the plan was altered after Diff made it", Value: p.Fingerprint})
 	}
 	return errors.Join(errs...)
+}
+
+// checkManaged checks, against what the caller holds rather than what the plan says, that
+// the plan deletes only what is shown to be managed: clients recorded by an earlier apply
+// (opts.Record) or removed in the desired state (opts.Removed), and secrets that an
+// earlier apply provably made (opts.Record.Pending's orphans). Each client is in the plan
+// once. Diff plans nothing else, so a plan that breaks this was altered after it was made,
+// even if its fingerprint was made again to match.
+func checkManaged(p *Plan, opts ApplyOptions) []error {
+	var errs []error
+	managed := map[string]bool{}
+	for _, id := range opts.Record.ids() {
+		managed[idKey(id)] = true
+	}
+	for i, id := range opts.Removed {
+		if err := validate.GUID(fmt.Sprintf("ApplyOptions.Removed[%d]", i), id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		managed[idKey(id)] = true
+	}
+	pending := opts.Record.pendingByID()
+	first := map[string]string{}
+	use := func(field, id string) {
+		if was, dup := first[idKey(id)]; dup {
+			errs = append(errs, &identity.ValidationError{Field: field, Rule: "must not repeat the client of " + was + ": a plan has one change per client; it was altered after Diff made it", Value: id})
+			return
+		}
+		first[idKey(id)] = field
+	}
+	for i, ch := range p.Changes {
+		field := fmt.Sprintf("Plan.Changes[%d]", i)
+		use(field+".ID", ch.ID)
+		if ch.Action == ActionDelete && !managed[idKey(ch.ID)] {
+			errs = append(errs, &identity.ValidationError{Field: field, Rule: "must not delete a client that is not shown to be managed (in ApplyOptions.Record, or removed in the desired state: ApplyOptions.Removed); " +
+				"Diff plans no such delete, so the plan was altered after it was made", Value: "delete " + ch.ID})
+		}
+		if ch.Secret == nil {
+			continue
+		}
+		for _, n := range ch.Secret.Delete {
+			if !slices.Contains(pending[idKey(ch.ID)].Orphans, n) {
+				errs = append(errs, &identity.ValidationError{Field: field + ".Secret.Delete", Rule: fmt.Sprintf("must name only secrets that an earlier apply made and nobody holds (ApplyOptions.Record.Pending of client %s); "+
+					"Diff plans no other, so the plan was altered after it was made", ch.ID), Value: n})
+			}
+		}
+	}
+	for i, id := range p.Forget {
+		use(fmt.Sprintf("Plan.Forget[%d]", i), id)
+	}
+	return errs
 }
 
 // checkFresh reads the plan's clients again, and the secrets of those it rotates, and
@@ -303,7 +364,7 @@ func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) (unverifi
 	for k := range unverified {
 		nowSecrets[k] = thenSecrets[k] // not rotated: what it was decided from does not matter
 	}
-	if fingerprintOf(p.Tenant, now, nowSecrets) == p.Fingerprint {
+	if fingerprintOf(p.Tenant, now, nowSecrets, p.decisions()) == p.Fingerprint {
 		return unverified, nil
 	}
 	stale := &StaleError{}
@@ -317,7 +378,7 @@ func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) (unverifi
 			what = "created since the plan"
 		case was != nil && is == nil:
 			what = "deleted since the plan"
-		case was != nil && fingerprintOf("", map[string]*Client{k: was}, nil) != fingerprintOf("", map[string]*Client{k: is}, nil):
+		case was != nil && fingerprintOf("", map[string]*Client{k: was}, nil, nil) != fingerprintOf("", map[string]*Client{k: is}, nil, nil):
 			var keys []string
 			for _, f := range diffFields(*is, was) {
 				keys = append(keys, f.Field)

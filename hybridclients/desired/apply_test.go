@@ -29,7 +29,7 @@ func planAndApply(t *testing.T, c *hybridclients.Client, s State, popts PlanOpti
 	if err != nil {
 		t.Fatal(err)
 	}
-	aopts.Record = popts.Record
+	aopts.Record, aopts.Removed = popts.Record, s.Removed
 	applied, err := Apply(context.Background(), c, p, aopts)
 	return p, applied, err
 }

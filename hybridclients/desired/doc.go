@@ -26,5 +26,7 @@
 //
 // Deleting is never implied: a plan deletes only with [PlanOptions].Delete set, and only
 // clients shown to be managed: listed in State.Removed, or recorded by an earlier apply.
-// A client that is neither is never planned for anything.
+// A client that is neither is never planned for anything. Apply checks it again, against
+// the record and removed ids it is given ([ApplyOptions].Record and Removed), whatever
+// the plan says: a plan edited to delete another client is refused.
 package desired

@@ -179,6 +179,7 @@ func ExampleApply() {
 		Store: func(ctx context.Context, clientID string, s secrets.Added) error {
 			return s.Value.WriteFile(filepath.Join(dir, clientID+".secret"))
 		},
+		Removed: state.Removed, // with the record, the only clients Apply may delete
 	})
 	if err != nil {
 		log.Fatal(err) // names each client that failed; a new plan applied finishes the job

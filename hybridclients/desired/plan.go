@@ -52,7 +52,9 @@ type Plan struct {
 	// Tenant is PlanOptions.Tenant: which tenant the plan is for, in the caller's words.
 	Tenant string
 	// Fingerprint identifies the state of the tenant's clients that the plan was made
-	// from: a SHA-256 over every concerned client's settings as read (none when absent).
+	// from, and what the plan does: a SHA-256 over every concerned client's settings as
+	// read (none when absent) and each change's action, client, wanted settings and
+	// secrets, and the ids to forget. ReadPlan and Apply refuse a plan it does not match.
 	Fingerprint string
 	// Changes has one Change per client concerned: the State's clients in its order,
 	// then the removed and recorded clients that exist, by id.
@@ -563,10 +565,56 @@ func (p *Plan) Count(a Action) int {
 }
 
 // fingerprint is the SHA-256 of the tenant, of every concerned client as read (ids in
-// lower case, in order; lists sorted, as the service's order says nothing), and of the
-// secrets each rotation was decided from (ids, descriptions, expiries), in JSON.
+// lower case, in order; lists sorted, as the service's order says nothing), of the
+// secrets each rotation was decided from (ids, descriptions, expiries), and of what the
+// plan does (decisions), in JSON.
 func (p *Plan) fingerprint() string {
-	return fingerprintOf(p.Tenant, p.currents(), p.rotationSecrets())
+	return fingerprintOf(p.Tenant, p.currents(), p.rotationSecrets(), p.decisions())
+}
+
+// decision is what a plan does to one client, as its fingerprint takes it: everything
+// Apply acts on (the action and its client, the client wanted, the secrets added or
+// deleted) and what a person reads about it (name, why, finding). Fields are left out:
+// they follow from the clients as read and wanted.
+type decision struct {
+	Action  Action      `json:"action"`
+	ID      string      `json:"id"`
+	Name    string      `json:"name"`
+	Why     string      `json:"why,omitempty"`
+	Finding string      `json:"finding,omitempty"`
+	Desired *fileClient `json:"desired"`
+	Secret  *secretFile `json:"secret,omitempty"`
+}
+
+// decisions are what the plan does: one decision per change, in the plan's order, and the
+// ids it forgets.
+type decisions struct {
+	Changes []decision `json:"changes"`
+	Forget  []string   `json:"forget"`
+}
+
+func (p *Plan) decisions() *decisions {
+	out := &decisions{Changes: make([]decision, len(p.Changes)), Forget: p.Forget}
+	if len(p.Forget) == 0 {
+		out.Forget = nil // a plan file leaves an empty list out
+	}
+	for i, ch := range p.Changes {
+		out.Changes[i] = decision{Action: ch.Action, ID: ch.ID, Name: ch.Name, Why: ch.Why, Finding: ch.Finding,
+			Desired: ch.Desired.canonical(), Secret: ch.Secret.file()}
+	}
+	return out
+}
+
+// file is s as a plan file writes it; nil for nil.
+func (s *SecretChange) file() *secretFile {
+	if s == nil {
+		return nil
+	}
+	out := &secretFile{Add: s.Add, Description: s.Description, Lifetime: duration(s.Lifetime), Delete: s.Delete, Unclaimed: s.Unclaimed}
+	if r := s.Rotate; r != nil {
+		out.Rotate = &rotationFile{Reason: r.Reason, Secrets: canonicalSecrets(r.Secrets)}
+	}
+	return out
 }
 
 // currents returns every client the plan concerns, by idKey, as read: nil when absent.
@@ -601,10 +649,11 @@ func (ch Change) rotation() *Rotation {
 	return ch.Secret.Rotate
 }
 
-// fingerprintOf is the fingerprint of the tenant's clients as read (currents) and of the
+// fingerprintOf is the fingerprint of the tenant's clients as read (currents), of the
 // secrets read of those whose rotation a plan decided (rotating; a client not in it has
-// none, one in it with no secret an empty list).
-func fingerprintOf(tenant string, currents map[string]*Client, rotating map[string][]secrets.ClientSecret) string {
+// none, one in it with no secret an empty list), and of what the plan does (planned; nil
+// compares the clients alone).
+func fingerprintOf(tenant string, currents map[string]*Client, rotating map[string][]secrets.ClientSecret, planned *decisions) string {
 	type entry struct {
 		ID      string         `json:"id"`
 		Current *fileClient    `json:"current"`
@@ -622,9 +671,10 @@ func fingerprintOf(tenant string, currents map[string]*Client, rotating map[stri
 	h := sha256.New()
 	// Encoding plain strings, bools and slices cannot fail.
 	_ = json.NewEncoder(h).Encode(struct {
-		Tenant  string  `json:"tenant"`
-		Clients []entry `json:"clients"`
-	}{tenant, entries})
+		Tenant  string     `json:"tenant"`
+		Clients []entry    `json:"clients"`
+		Plan    *decisions `json:"plan,omitempty"`
+	}{tenant, entries, planned})
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 

@@ -246,12 +246,7 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		for _, f := range ch.Fields {
 			cf.Fields = append(cf.Fields, fieldFile(f))
 		}
-		if s := ch.Secret; s != nil {
-			cf.Secret = &secretFile{Add: s.Add, Description: s.Description, Lifetime: duration(s.Lifetime), Delete: s.Delete, Unclaimed: s.Unclaimed}
-			if r := s.Rotate; r != nil {
-				cf.Secret.Rotate = &rotationFile{Reason: r.Reason, Secrets: canonicalSecrets(r.Secrets)}
-			}
-		}
+		cf.Secret = ch.Secret.file()
 		if ch.Current != nil {
 			cf.Current = ptr(ch.Current.exact())
 		}
@@ -287,7 +282,8 @@ func (r rotationFile) rotation(field string) (*Rotation, error) {
 }
 
 // ReadPlan reads a plan that WriteJSON wrote. It refuses a plan that was altered since
-// (its fingerprint no longer matches the clients it holds), or whose wanted clients break
+// (its fingerprint no longer matches the clients it holds and what it does to each: an
+// action, a client, a wanted setting or a secret edited), or whose wanted clients break
 // a rule of State.Validate, before anything is sent.
 func ReadPlan(r io.Reader) (*Plan, error) {
 	if r == nil {
@@ -354,7 +350,7 @@ func ReadPlan(r io.Reader) (*Plan, error) {
 		return nil, fmt.Errorf("desired: the plan breaks rules: %w", err)
 	}
 	if p.fingerprint() != pf.Fingerprint {
-		return nil, errors.New("desired: the plan was altered after it was made: its fingerprint does not match the clients it holds; make a new plan")
+		return nil, errors.New("desired: the plan was altered after it was made: its fingerprint does not match the clients it holds and what it does to each; make a new plan")
 	}
 	return p, nil
 }
