@@ -47,13 +47,14 @@
 // "secrets: limit of secrets per client reached: …", "identity: invalid TenantID: …" (the
 // calls of this package: [Config.Validate], the credentials' Token, the [TokenEndpoint] a
 // custom Credentials gets, [Secret.WriteFile] and [Secret.ReplaceFile]),
-// "hybridclientstest: …" for the fake. What such an error holds
-// prints without a prefix of its own: the typed errors above and the sentinels (errors.As
-// gives "GET /api/…: 404 Not Found: …"), and an error that the call met in another package
-// of the SDK (hybridclients.New validating the Config, hybridclients.ScanExpiry reading
-// secrets). A request that breaks several rules prints one rule a line, the prefix on the
-// first. Errors of your own functions pass through as they are: a failed Store of
-// secrets.Client.Rotate ends a "secrets: …" message; the Err of a hybridclients.Each result
-// is what your work function returned. A hybridclients.PanicError is a panic value, not
+// "desired: clients.yaml: 3 broken rules" for desired state, "hybridclientstest: …" for
+// the fake. What such an error holds prints without a prefix of its own: the typed errors
+// (those above, and desired's FileError and StaleError) and the sentinels (desired.ErrStale
+// too; errors.As gives "GET /api/…: 404 Not Found: …"), and an error that the call met in
+// another package of the SDK (hybridclients.New validating the Config,
+// hybridclients.ScanExpiry reading secrets). A request that breaks several rules prints
+// one rule a line, the prefix on the first. Errors of your own functions pass through as
+// they are: a failed Store of secrets.Client.Rotate ends a "secrets: …" message; the Err
+// of a hybridclients.Each result is what your work function returned. A hybridclients.PanicError is a panic value, not
 // a returned error, and names its package itself.
 package identity

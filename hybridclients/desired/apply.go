@@ -167,7 +167,7 @@ func (e *StaleError) Error() string {
 	if e == nil {
 		return ErrStale.Error()
 	}
-	return "desired: the plan is stale, nothing was changed: " + strings.Join(e.what, "; ") + "; make a new plan"
+	return "the plan is stale, nothing was changed: " + strings.Join(e.what, "; ") + "; make a new plan"
 }
 
 // Is matches ErrStale.
@@ -216,6 +216,11 @@ const maxListedFailures = 20
 // client (at most 20; Applied.Results holds them all), and Applied is returned with it.
 // Keep Applied.Record for the next plan even then.
 func Apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOptions) (*Applied, error) {
+	a, err := apply(ctx, c, p, opts)
+	return a, rules.Prefixed(pkgName, err)
+}
+
+func apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOptions) (*Applied, error) {
 	if err := checkApply(ctx, c, p, opts); err != nil {
 		return nil, err
 	}
@@ -239,7 +244,7 @@ func Apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOpti
 	if n > maxListedFailures {
 		failed = append(failed[:maxListedFailures], fmt.Errorf("and %d more (see Applied.Results)", n-maxListedFailures))
 	}
-	return out, fmt.Errorf("desired: %d of %d changes failed; what was done is recorded, and a new plan applied finishes the job:\n%w",
+	return out, fmt.Errorf("%d of %d changes failed; what was done is recorded, and a new plan applied finishes the job:\n%w",
 		n, len(results), errors.Join(failed...))
 }
 
@@ -279,7 +284,7 @@ func checkApply(ctx context.Context, c *hybridclients.Client, p *Plan, opts Appl
 			storeMissing = true
 		}
 	}
-	errs = append(errs, wanted.Validate())
+	errs = append(errs, wanted.validate())
 	if p.fingerprint() != p.Fingerprint {
 		errs = append(errs, &identity.ValidationError{Field: "Plan.Fingerprint",
 			Rule: "must match the clients the plan holds and what it does to each: the plan was altered after Diff made it", Value: p.Fingerprint})
@@ -351,7 +356,7 @@ func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) (unverifi
 	ids = append(ids, p.Forget...)
 	got, err := read(ctx, c, ids)
 	if err != nil {
-		return nil, fmt.Errorf("desired: reading the plan's clients again before applying it (nothing was changed): %w", rules.Unprefixed(err))
+		return nil, fmt.Errorf("reading the plan's clients again before applying it (nothing was changed): %w", rules.Unprefixed(err))
 	}
 	now := make(map[string]*Client, len(then))
 	for k := range then {
@@ -359,7 +364,7 @@ func checkFresh(ctx context.Context, c *hybridclients.Client, p *Plan) (unverifi
 	}
 	nowSecrets, unverified, err := readRotating(ctx, c, p, now)
 	if err != nil {
-		return nil, fmt.Errorf("desired: reading the secrets of the plan's rotations again before applying it (nothing was changed): %w", err)
+		return nil, fmt.Errorf("reading the secrets of the plan's rotations again before applying it (nothing was changed): %w", err)
 	}
 	for k := range unverified {
 		nowSecrets[k] = thenSecrets[k] // not rotated: what it was decided from does not matter

@@ -50,19 +50,24 @@ type Skipped struct {
 // Tags are written only for clients that have some, so that an exported client without
 // tags leaves its tags unmanaged. Clients come in the order of their names, then ids.
 func Export(ctx context.Context, c *hybridclients.Client, opts ExportOptions) (*Exported, error) {
+	out, err := export(ctx, c, opts)
+	return out, rules.Prefixed(pkgName, err)
+}
+
+func export(ctx context.Context, c *hybridclients.Client, opts ExportOptions) (*Exported, error) {
 	if err := checkArgs(ctx, c); err != nil {
 		return nil, err
 	}
 	out := &Exported{}
 	for hc, err := range c.All(ctx, hybridclients.ListOptions{IDs: opts.IDs, Tags: opts.Tags}) {
 		if err != nil {
-			return nil, fmt.Errorf("desired: listing the clients to export: %w", rules.Unprefixed(err))
+			return nil, fmt.Errorf("listing the clients to export: %w", rules.Unprefixed(err))
 		}
 		dc := *observed(hc)
 		if len(dc.Tags) == 0 {
 			dc.Tags = nil
 		}
-		if err := (State{Clients: []Client{dc}}).Validate(); err != nil {
+		if err := (State{Clients: []Client{dc}}).validate(); err != nil {
 			var errs []error
 			for _, ve := range identity.ValidationErrors(err) {
 				errs = append(errs, &identity.ValidationError{Field: strings.TrimPrefix(ve.Field, "Clients[0]."), Rule: ve.Rule, Value: ve.Value})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/internal/rules"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -113,7 +114,7 @@ type FileError struct {
 // Error lists the problems, one a line, each as "file:line:column: path: rule".
 func (e *FileError) Error() string {
 	if e == nil {
-		return "desired: invalid desired state"
+		return "invalid desired state"
 	}
 	name := e.File
 	if name == "" {
@@ -121,7 +122,7 @@ func (e *FileError) Error() string {
 	}
 	var b strings.Builder
 	n := len(e.Problems) + e.More
-	fmt.Fprintf(&b, "desired: %s: %d broken rule", name, n)
+	fmt.Fprintf(&b, "%s: %d broken rule", name, n)
 	if n != 1 {
 		b.WriteString("s")
 	}
@@ -190,7 +191,7 @@ func (e *FileError) Unwrap() []error {
 func Parse(data []byte, f Format) (*State, error) {
 	s, problems := parse(data, f)
 	if len(problems) > 0 {
-		return nil, fileError("", problems)
+		return nil, rules.Prefixed(pkgName, fileError("", problems))
 	}
 	return s, nil
 }
@@ -198,18 +199,23 @@ func Parse(data []byte, f Format) (*State, error) {
 // Load reads the desired-state file at path (in the format its extension names, see
 // FormatOf) with Parse; a *FileError names the file.
 func Load(path string) (*State, error) {
+	s, err := load(path)
+	return s, rules.Prefixed(pkgName, err)
+}
+
+func load(path string) (*State, error) {
 	f := FormatOf(path)
 	if f == "" {
-		return nil, fmt.Errorf("desired: %s: name the file .yaml, .yml or .json, after its format", path)
+		return nil, fmt.Errorf("%s: name the file .yaml, .yml or .json, after its format", path)
 	}
 	file, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("desired: %w", err)
+		return nil, err
 	}
 	defer file.Close()
 	data, err := io.ReadAll(io.LimitReader(file, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("desired: reading %s: %w", path, err)
+		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	s, problems := parse(data, f)
 	if len(problems) > 0 {
@@ -279,7 +285,7 @@ func parse(data []byte, f Format) (*State, []Problem) {
 		}
 	}
 	s := fs.state()
-	for _, ve := range identity.ValidationErrors(s.Validate()) {
+	for _, ve := range identity.ValidationErrors(s.validate()) {
 		path := filePath(ve.Field)
 		if brokenUnder(d.broken, path) {
 			continue // its value could not be read: that problem is reported already
@@ -497,6 +503,11 @@ const yamlHeader = "# Hybrid clients as code: the desired state of a tenant's hy
 // (defaults too). Parse reads it back to the same clients. It holds no secret value: a
 // State has no field for one.
 func Marshal(s State, f Format) ([]byte, error) {
+	b, err := marshal(s, f)
+	return b, rules.Prefixed(pkgName, err)
+}
+
+func marshal(s State, f Format) ([]byte, error) {
 	fs := fileState{Version: Version, Clients: make([]fileClient, len(s.Clients)), Removed: s.Removed}
 	for i, c := range s.Clients {
 		fs.Clients[i] = c.file()
@@ -508,16 +519,16 @@ func Marshal(s State, f Format) ([]byte, error) {
 		enc := yaml.NewEncoder(&b)
 		enc.SetIndent(2)
 		if err := enc.Encode(fs); err != nil {
-			return nil, fmt.Errorf("desired: writing YAML: %w", err)
+			return nil, fmt.Errorf("writing YAML: %w", err)
 		}
 		if err := enc.Close(); err != nil {
-			return nil, fmt.Errorf("desired: writing YAML: %w", err)
+			return nil, fmt.Errorf("writing YAML: %w", err)
 		}
 		return b.Bytes(), nil
 	case JSON:
 		b, err := json.MarshalIndent(fs, "", "  ")
 		if err != nil {
-			return nil, fmt.Errorf("desired: writing JSON: %w", err)
+			return nil, fmt.Errorf("writing JSON: %w", err)
 		}
 		return append(b, '\n'), nil
 	}

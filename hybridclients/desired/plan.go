@@ -166,10 +166,14 @@ type PlanOptions struct {
 	Tenant string
 }
 
+// pkgName starts the text of every error the package returns, once.
+const pkgName = "desired"
+
 // ErrStale matches the error of Apply when the tenant's clients changed since the plan
 // was made (a *StaleError, before anything is changed), or when one changed while Apply
-// ran (a client created or deleted by someone else meanwhile).
-var ErrStale = errors.New("desired: the tenant changed since the plan was made")
+// ran (a client created or deleted by someone else meanwhile). Its text, as that of a
+// *StaleError, has no package name: Apply's error, which holds it, names the package once.
+var ErrStale = errors.New("the tenant changed since the plan was made")
 
 // Diff reads the clients that s and opts.Record name from the tenant and returns the Plan
 // that would make the tenant match s: which clients to create, which settings to update
@@ -189,7 +193,12 @@ var ErrStale = errors.New("desired: the tenant changed since the plan was made")
 // its secrets, so a new one could never be proven. Nor is a client with a secret still to
 // be replaced (Record.Pending): it gets a new one anyway.
 func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOptions) (*Plan, error) {
-	if err := errors.Join(checkArgs(ctx, c), s.Validate(), opts.Record.validate("PlanOptions.Record")); err != nil {
+	p, err := diff(ctx, c, s, opts)
+	return p, rules.Prefixed(pkgName, err)
+}
+
+func diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOptions) (*Plan, error) {
+	if err := errors.Join(checkArgs(ctx, c), s.validate(), opts.Record.validate("PlanOptions.Record")); err != nil {
 		return nil, err
 	}
 	pending := opts.Record.pendingByID()
@@ -208,7 +217,7 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 	}
 	current, err := read(ctx, c, ids)
 	if err != nil {
-		return nil, fmt.Errorf("desired: reading the tenant's clients: %w", rules.Unprefixed(err))
+		return nil, fmt.Errorf("reading the tenant's clients: %w", rules.Unprefixed(err))
 	}
 
 	p := &Plan{Tenant: opts.Tenant}
@@ -236,7 +245,7 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 		p.Changes = append(p.Changes, ch)
 	}
 	if err := decideRotations(ctx, c, p.Changes); err != nil {
-		return nil, fmt.Errorf("desired: %w", err)
+		return nil, err
 	}
 	unwanted := func(id, why string) {
 		k := idKey(id)
@@ -265,7 +274,7 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 	}
 	if opts.Unmanaged {
 		if p.Unmanaged, err = unmanaged(ctx, c, done); err != nil {
-			return nil, fmt.Errorf("desired: listing the tenant's other clients: %w", rules.Unprefixed(err))
+			return nil, fmt.Errorf("listing the tenant's other clients: %w", rules.Unprefixed(err))
 		}
 	}
 	p.Fingerprint = p.fingerprint()

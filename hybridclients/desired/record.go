@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/validate"
 )
 
@@ -64,36 +65,41 @@ const maxRecordSize = 16 << 20
 // ReadRecord reads the record file at path, as WriteFile writes it. A file that does not
 // exist is an empty Record: the first apply has none.
 func ReadRecord(path string) (Record, error) {
+	r, err := readRecord(path)
+	return r, rules.Prefixed(pkgName, err)
+}
+
+func readRecord(path string) (Record, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Record{}, nil
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("desired: reading the record: %w", err)
+		return Record{}, fmt.Errorf("reading the record: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
 	if err != nil {
-		return Record{}, fmt.Errorf("desired: reading the record %s: %w", path, err)
+		return Record{}, fmt.Errorf("reading the record %s: %w", path, err)
 	}
 	if len(data) > maxRecordSize {
-		return Record{}, fmt.Errorf("desired: the record %s is larger than %d bytes", path, maxRecordSize)
+		return Record{}, fmt.Errorf("the record %s is larger than %d bytes", path, maxRecordSize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var rf recordFile
 	if err := dec.Decode(&rf); err != nil {
-		return Record{}, fmt.Errorf("desired: the record %s is not a record of managed ids: %w", path, err)
+		return Record{}, fmt.Errorf("the record %s is not a record of managed ids: %w", path, err)
 	}
 	if rf.Version != Version {
-		return Record{}, fmt.Errorf("desired: the record %s has version %d; this SDK reads version %d", path, rf.Version, Version)
+		return Record{}, fmt.Errorf("the record %s has version %d; this SDK reads version %d", path, rf.Version, Version)
 	}
 	r := Record{Managed: rf.Managed}
 	for _, p := range rf.Pending {
 		r.Pending = append(r.Pending, Pending(p))
 	}
 	if err := r.validate("Record"); err != nil {
-		return Record{}, fmt.Errorf("desired: the record %s: %w", path, err)
+		return Record{}, fmt.Errorf("the record %s: %w", path, err)
 	}
 	return r, nil
 }
@@ -102,6 +108,10 @@ func ReadRecord(path string) (Record, error) {
 // (mode 0600), atomically: a new file in the same directory, synced, then renamed over
 // path, so that a crash leaves the old record or the new one, never a mix.
 func (r Record) WriteFile(path string) error {
+	return rules.Prefixed(pkgName, r.writeFile(path))
+}
+
+func (r Record) writeFile(path string) error {
 	if err := r.validate("Record"); err != nil {
 		return err
 	}
@@ -111,12 +121,12 @@ func (r Record) WriteFile(path string) error {
 	}
 	data, err := json.MarshalIndent(rf, "", "  ")
 	if err != nil {
-		return fmt.Errorf("desired: writing the record: %w", err)
+		return fmt.Errorf("writing the record: %w", err)
 	}
 	data = append(data, '\n')
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("desired: writing the record: %w", err)
+		return fmt.Errorf("writing the record: %w", err)
 	}
 	name := tmp.Name()
 	err = tmp.Chmod(0o600)
@@ -134,7 +144,7 @@ func (r Record) WriteFile(path string) error {
 	}
 	if err != nil {
 		_ = os.Remove(name)
-		return fmt.Errorf("desired: writing the record %s: %w", path, err)
+		return fmt.Errorf("writing the record %s: %w", path, err)
 	}
 	return nil
 }

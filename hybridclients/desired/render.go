@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
 )
@@ -23,6 +24,10 @@ import (
 // check (Change.Finding), the unmanaged clients when asked for, and a summary line. Unchanged
 // clients are counted, not listed. No secret value is ever in it.
 func (p *Plan) WriteText(w io.Writer) error {
+	return rules.Prefixed(pkgName, p.writeText(w))
+}
+
+func (p *Plan) writeText(w io.Writer) error {
 	if err := checkWrite(p, w); err != nil {
 		return err
 	}
@@ -233,6 +238,10 @@ type unmanagedFile struct {
 // it was decided from: ids, descriptions, expiries), its finding, and the client as read
 // and as wanted. No secret value is ever in it.
 func (p *Plan) WriteJSON(w io.Writer) error {
+	return rules.Prefixed(pkgName, p.writeJSON(w))
+}
+
+func (p *Plan) writeJSON(w io.Writer) error {
 	if err := checkWrite(p, w); err != nil {
 		return err
 	}
@@ -286,24 +295,29 @@ func (r rotationFile) rotation(field string) (*Rotation, error) {
 // action, a client, a wanted setting or a secret edited), or whose wanted clients break
 // a rule of State.Validate, before anything is sent.
 func ReadPlan(r io.Reader) (*Plan, error) {
+	p, err := readPlan(r)
+	return p, rules.Prefixed(pkgName, err)
+}
+
+func readPlan(r io.Reader) (*Plan, error) {
 	if r == nil {
 		return nil, &identity.ValidationError{Field: "R", Rule: "must not be nil", Value: nil}
 	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("desired: reading the plan: %w", err)
+		return nil, fmt.Errorf("reading the plan: %w", err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("desired: the plan is larger than %d bytes", MaxFileSize)
+		return nil, fmt.Errorf("the plan is larger than %d bytes", MaxFileSize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var pf planFile
 	if err := dec.Decode(&pf); err != nil {
-		return nil, fmt.Errorf("desired: the plan is not a plan that WriteJSON wrote: %w", err)
+		return nil, fmt.Errorf("the plan is not a plan that WriteJSON wrote: %w", err)
 	}
 	if pf.Version != Version {
-		return nil, fmt.Errorf("desired: the plan has version %d; this SDK reads version %d", pf.Version, Version)
+		return nil, fmt.Errorf("the plan has version %d; this SDK reads version %d", pf.Version, Version)
 	}
 	p := &Plan{Tenant: pf.Tenant, Fingerprint: pf.Fingerprint, Forget: pf.Forget}
 	var errs []error
@@ -345,12 +359,12 @@ func ReadPlan(r io.Reader) (*Plan, error) {
 	for _, u := range pf.Unmanaged {
 		p.Unmanaged = append(p.Unmanaged, Unmanaged(u))
 	}
-	errs = append(errs, wanted.Validate())
+	errs = append(errs, wanted.validate())
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("desired: the plan breaks rules: %w", err)
+		return nil, fmt.Errorf("the plan breaks rules: %w", err)
 	}
 	if p.fingerprint() != pf.Fingerprint {
-		return nil, errors.New("desired: the plan was altered after it was made: its fingerprint does not match the clients it holds and what it does to each; make a new plan")
+		return nil, errors.New("the plan was altered after it was made: its fingerprint does not match the clients it holds and what it does to each; make a new plan")
 	}
 	return p, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/validate"
 	"github.com/ocs-go/identity/secrets"
 )
@@ -184,6 +185,10 @@ const maxErrors = 100
 // ("Clients[3].RedirectURIs[0]", "Removed[1]"); errors.Is(err, identity.ErrInvalidInput)
 // matches. At most 100 are listed, the last saying how many more there are.
 func (s State) Validate() error {
+	return rules.Prefixed(pkgName, s.validate())
+}
+
+func (s State) validate() error {
 	var errs []error
 	seen := map[string]string{} // id, lower case -> the field that holds it first
 	useID := func(field, id string) {

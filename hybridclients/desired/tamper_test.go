@@ -222,7 +222,7 @@ func TestApplyDeletesOnlyClientsShownToBeManagedWhateverThePlanSays(t *testing.T
 			if err == nil {
 				t.Fatal("applied")
 			}
-			if !errorsIsInvalid(err) {
+			if !strings.HasPrefix(err.Error(), "desired: ") || !errorsIsInvalid(err) {
 				t.Errorf("err = %v, want a validation error", err)
 			}
 			r.unchanged(t, tc.name)

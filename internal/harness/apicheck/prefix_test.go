@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// Every exported function and method of identity, hybridclients and secrets that returns
-// an error (or a sequence of errors) puts it under its package's name with
+// Every exported function and method of identity, hybridclients, secrets and desired
+// that returns an error (or a sequence of errors) puts it under its package's name with
 // rules.Prefixed (or rules.PrefixedSeq), so that an error's text starts with the package
 // the caller called: a new method without it fails here. The error's own methods and the
 // encoders, which never fail, are not entry points.
@@ -18,7 +18,7 @@ func TestExportedErrorsAreNamedAfterTheirPackage(t *testing.T) {
 	notEntryPoints := map[string]bool{"Error": true, "Unwrap": true, "Is": true, "As": true,
 		"MarshalJSON": true, "MarshalText": true, "UnmarshalJSON": true, "RoundTrip": true}
 	checked := 0
-	for _, dir := range []string{".", "hybridclients", "secrets"} {
+	for _, dir := range []string{".", "hybridclients", "secrets", "hybridclients/desired"} {
 		files, err := filepath.Glob(filepath.Join("..", "..", "..", dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
