@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/clientinfo"
+	"github.com/ocs-go/identity/internal/clock"
 	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/telemetry"
@@ -151,6 +153,17 @@ func (c *Client) delete(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
+}
+
+func init() {
+	clientinfo.Of = func(v any) clientinfo.Info {
+		c, _ := v.(*Client)
+		info := clientinfo.Info{Clock: clock.System{}, Telemetry: c.tel()}
+		if c != nil {
+			info.Clock = clock.Of(c.cfg.Clock)
+		}
+		return info
+	}
 }
 
 // tel is the Client's telemetry (nil: none, or a zero or nil Client).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/internal/clientinfo"
 	"github.com/ocs-go/identity/internal/limit"
 	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/transport"
@@ -228,7 +229,7 @@ func apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOpti
 	if err != nil {
 		return nil, err
 	}
-	a := &applier{c: c, sec: c.Secrets(), opts: opts, unverified: unverified}
+	a := &applier{c: c, sec: c.Secrets(), clk: clientinfo.Of(c).Clock, opts: opts, unverified: unverified}
 	results := a.run(ctx, p)
 	out := &Applied{Results: results, Record: a.record(p, results)}
 	var failed []error
@@ -447,8 +448,11 @@ func secretIDs(list []secrets.ClientSecret) []int {
 
 // applier is one run of Apply.
 type applier struct {
-	c    *hybridclients.Client
-	sec  *secrets.Client
+	c   *hybridclients.Client
+	sec *secrets.Client
+	// clk is c's Config's clock: the first secrets' descriptions are dated by it, as the
+	// rest of the SDK dates what it makes.
+	clk  identity.Clock
 	opts ApplyOptions
 	// unverified are the rotating clients whose secrets could not be read again to check
 	// the plan (by idKey): they are not rotated.
@@ -655,7 +659,7 @@ func (a *applier) do(ctx context.Context, ch Change) Result {
 }
 
 func (a *applier) create(ctx context.Context, ch Change, r *Result) {
-	created, err := a.c.Create(ctx, ch.Desired.createRequest(time.Now()))
+	created, err := a.c.Create(ctx, ch.Desired.createRequest(a.clk.Now()))
 	err = rules.Unprefixed(err)
 	var oe *identity.OutcomeError
 	switch {
@@ -725,7 +729,7 @@ func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 		}
 		p.Orphans = p.Orphans[1:]
 	}
-	desc, exp := ch.Desired.firstSecret(time.Now())
+	desc, exp := ch.Desired.firstSecret(a.clk.Now())
 	added, err := a.sec.Add(ctx, ch.ID, secrets.AddRequest{Description: desc, Expiry: exp})
 	if err != nil {
 		var oe *identity.OutcomeError

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/secrets"
 )
@@ -151,5 +152,35 @@ func TestAFirstSecretIsMadeByTheClientsPolicy(t *testing.T) {
 	pl := policy.Policy().Plan(idA, list(idA), start.Add(61*day))
 	if !pl.Due || !strings.Contains(pl.Reason, "made by this policy") {
 		t.Errorf("plan after 61 days: %s", pl)
+	}
+}
+
+// A first secret, made with a client or in place of one whose value was lost, is dated by
+// the Config's clock, as the rest of the SDK is: on a fake whose clock has moved on, its
+// description names the fake's day, not the machine's.
+func TestFirstSecretsAreDatedByTheConfigsClock(t *testing.T) {
+	clk := hybridclientstest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	_, c := fake(t, &hybridclientstest.Options{Clock: clk})
+	clk.Advance(400 * day)
+	ctx := context.Background()
+	lost := webApp(idC, "Lost secret")
+	if _, err := c.Create(ctx, hybridclients.CreateRequest{ID: idC, Name: lost.Name, RedirectURIs: lost.RedirectURIs}); err != nil {
+		t.Fatal(err)
+	}
+	s := State{Clients: []Client{webApp(idA, "With policy"), webApp(idB, "Without"), lost}}
+	s.Clients[0].Secrets = &SecretPolicy{Lifetime: 90 * day}
+	rec := Record{Pending: []Pending{{ClientID: idC, Orphans: []int{1}}}}
+	if _, _, err := planAndApply(t, c, s, PlanOptions{Record: rec}, ApplyOptions{Store: newVault().Store}); err != nil {
+		t.Fatal(err)
+	}
+	day := clk.Now().UTC().Format(time.DateOnly)
+	for _, id := range []string{idA, idB, idC} {
+		page, err := c.Secrets().List(ctx, id, secrets.ListOptions{})
+		if err != nil || len(page.Secrets) != 1 {
+			t.Fatalf("secrets of %s: %v, %v", id, page, err)
+		}
+		if d := page.Secrets[0].Description; !strings.HasSuffix(d, " on "+day) {
+			t.Errorf("client %s's first secret is described %q, want it dated %s (the Config's clock)", id, d, day)
+		}
 	}
 }

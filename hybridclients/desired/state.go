@@ -199,6 +199,8 @@ func (s State) validate() error {
 		}
 		seen[k] = field
 	}
+	// The system clock, as CreateRequest.Validate checks by it: a State has no Config, and
+	// the rules checked do not depend on the day (Apply dates by the Config's clock).
 	now := time.Now()
 	for i, c := range s.Clients {
 		prefix := fmt.Sprintf("Clients[%d].", i)
