@@ -66,7 +66,8 @@ type Config struct {
 	// Clock is the time expiries are decided by (see Clock); nil means the system clock.
 	Clock Clock
 	// TracerProvider receives an OpenTelemetry span for each operation (Get, Create, Add,
-	// Rotate, a scan, ...) with a child span for each HTTP attempt. Nil records no spans;
+	// Rotate, a scan, a desired state's Diff, Apply and Export, ...) with a child span for
+	// each HTTP attempt. Nil records no spans;
 	// OpenTelemetry's global provider is not used unless you pass it
 	// (otel.GetTracerProvider()), so that a program that set one for other purposes
 	// costs nothing here until it asks. Spans never hold a secret value, a token, a

@@ -217,8 +217,11 @@ const maxListedFailures = 20
 // client (at most 20; Applied.Results holds them all), and Applied is returned with it.
 // Keep Applied.Record for the next plan even then.
 func Apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOptions) (*Applied, error) {
+	ctx, op := clientinfo.Of(c).Telemetry.Start(ctx, "desired.Apply", "")
 	a, err := apply(ctx, c, p, opts)
-	return a, rules.Prefixed(pkgName, err)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return a, err
 }
 
 func apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOptions) (*Applied, error) {

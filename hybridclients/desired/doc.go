@@ -24,6 +24,11 @@
 // when its secrets are rotated and how, and makes the first secret of a client Apply
 // creates. A client without one is never rotated: a policy is a choice made per client.
 //
+// Diff, Apply and Export take the clock, and the telemetry, of the Client they are given:
+// each is a span of its Config's TracerProvider (desired.Diff, desired.Apply,
+// desired.Export) with the Client's operations under it, holding no name, setting or
+// secret value, and Apply dates the first secrets it makes by its Config's Clock.
+//
 // Deleting is never implied: a plan deletes only with [PlanOptions].Delete set, and only
 // clients shown to be managed: listed in State.Removed, or recorded by an earlier apply.
 // A client that is neither is never planned for anything. Apply checks it again, against

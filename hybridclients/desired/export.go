@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/internal/clientinfo"
 	"github.com/ocs-go/identity/internal/rules"
 )
 
@@ -50,8 +51,11 @@ type Skipped struct {
 // Tags are written only for clients that have some, so that an exported client without
 // tags leaves its tags unmanaged. Clients come in the order of their names, then ids.
 func Export(ctx context.Context, c *hybridclients.Client, opts ExportOptions) (*Exported, error) {
+	ctx, op := clientinfo.Of(c).Telemetry.Start(ctx, "desired.Export", "")
 	out, err := export(ctx, c, opts)
-	return out, rules.Prefixed(pkgName, err)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return out, err
 }
 
 func export(ctx context.Context, c *hybridclients.Client, opts ExportOptions) (*Exported, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/internal/clientinfo"
 	"github.com/ocs-go/identity/internal/limit"
 	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/transport"
@@ -193,8 +194,11 @@ var ErrStale = errors.New("the tenant changed since the plan was made")
 // its secrets, so a new one could never be proven. Nor is a client with a secret still to
 // be replaced (Record.Pending): it gets a new one anyway.
 func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOptions) (*Plan, error) {
+	ctx, op := clientinfo.Of(c).Telemetry.Start(ctx, "desired.Diff", "")
 	p, err := diff(ctx, c, s, opts)
-	return p, rules.Prefixed(pkgName, err)
+	err = rules.Prefixed(pkgName, err)
+	op.End(err)
+	return p, err
 }
 
 func diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOptions) (*Plan, error) {
