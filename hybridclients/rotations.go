@@ -146,12 +146,11 @@ func (c *Client) planRotation(ctx context.Context, hc HybridClient, policyFor fu
 	if !ok {
 		return nil, nil
 	}
-	if !hc.Enabled {
+	if why, never := rules.NeverDue(hc.Enabled); never {
 		if err := policy.Validate(); err != nil {
 			return nil, err
 		}
-		return &secrets.Plan{ClientID: hc.ID, AsOf: clock.Of(c.cfg.Clock).Now(),
-			Reason: "the client is disabled: the identity server accepts none of its secrets, so a new one could never be proven"}, nil
+		return &secrets.Plan{ClientID: hc.ID, AsOf: clock.Of(c.cfg.Clock).Now(), Reason: why}, nil
 	}
 	return c.secrets.PlanRotation(ctx, hc.ID, policy)
 }

@@ -190,9 +190,10 @@ var ErrStale = errors.New("the tenant changed since the plan was made")
 // secrets.Policy.Plan does, as of Config.Clock) whether they are due. A due client's
 // change rotates them (SecretChange.Rotate, with the reason); one the policy cannot
 // settle, or whose secrets could not be read, carries a Finding; one with nothing due
-// shows no change. A disabled client is never due: the identity server accepts none of
-// its secrets, so a new one could never be proven. Nor is a client with a secret still to
-// be replaced (Record.Pending): it gets a new one anyway.
+// shows no change. A disabled client (as s wants it) is never due, by the rule of
+// hybridclients.PlanRotations: the identity server accepts none of its secrets, so a new
+// one could never be proven. Nor is a client with a secret still to be replaced
+// (Record.Pending): it gets a new one anyway.
 func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOptions) (*Plan, error) {
 	ctx, op := clientinfo.Of(c).Telemetry.Start(ctx, "desired.Diff", "")
 	p, err := diff(ctx, c, s, opts)
@@ -390,7 +391,11 @@ func forEach(ctx context.Context, n, workers int, f func(ctx context.Context, i 
 func decideRotations(ctx context.Context, c *hybridclients.Client, changes []Change) error {
 	var todo []int
 	for i, ch := range changes {
-		if d := ch.Desired; d != nil && d.Secrets != nil && ch.Current != nil && ch.Secret == nil && (d.Enabled == nil || *d.Enabled) {
+		d := ch.Desired
+		if d == nil || d.Secrets == nil || ch.Current == nil || ch.Secret != nil {
+			continue
+		}
+		if _, never := rules.NeverDue(d.Enabled == nil || *d.Enabled); !never { // enabled as the State wants it
 			todo = append(todo, i)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -520,5 +522,42 @@ func TestErrorsOfPlansAndAppliesNameNoOtherPackage(t *testing.T) {
 		if otherPrefix.MatchString(r.Err.Error()) {
 			t.Errorf("%s %s: %v", r.Action, r.Name, r.Err)
 		}
+	}
+}
+
+// A disabled client is never due, by one rule that the tenant-wide scans and a desired
+// state's plans both take: the same clients, due by their secrets, enabled or not, are
+// rotated by both or by neither, and the scan says why not in the rule's words.
+func TestScansAndPlansAgreeThatADisabledClientIsNeverDue(t *testing.T) {
+	_, c, clk := rotationFake(t, nil)
+	v := newVault()
+	policy := SecretPolicy{Lifetime: 90 * day}
+	s := dueState(t, c, clk, v, 2, policy) // both due now
+	ctx := context.Background()
+	disabled := s.Clients[1].ID
+	if _, err := c.Update(ctx, disabled, hybridclients.UpdateRequest{Enabled: identity.Ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Clients[1].Enabled = identity.Ptr(false)
+	p, err := Diff(ctx, c, s, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := map[string]bool{}
+	for _, ch := range p.Changes {
+		planned[ch.ID] = ch.rotation() != nil
+	}
+	scanned := map[string]bool{}
+	for r, err := range hybridclients.PlanRotations(ctx, c, func(hybridclients.HybridClient) (secrets.Policy, bool) { return policy.Policy(), true }, hybridclients.ScanOptions{}) {
+		if err != nil || r.Err != nil {
+			t.Fatal(err, r.Err)
+		}
+		scanned[r.Client.ID] = r.Value.Rotates()
+		if why, never := rules.NeverDue(r.Client.Enabled); never && r.Value.Reason != why {
+			t.Errorf("the scan's reason for disabled client %s is %q, not the rule's %q", r.Client.ID, r.Value.Reason, why)
+		}
+	}
+	if want := map[string]bool{s.Clients[0].ID: true, disabled: false}; !maps.Equal(planned, want) || !maps.Equal(scanned, want) {
+		t.Errorf("rotated by the plan %v, by the scan %v; want %v", planned, scanned, want)
 	}
 }
