@@ -75,7 +75,7 @@ func TestDiffApplyAndExportAreSpansThatHoldNoValue(t *testing.T) {
 		outcome := func(s sdktrace.ReadOnlySpan) string {
 			for _, kv := range s.Attributes() {
 				if kv.Key == "ocs.outcome" {
-					return kv.Value.Emit()
+					return kv.Value.String()
 				}
 			}
 			return ""
@@ -99,12 +99,12 @@ func TestDiffApplyAndExportAreSpansThatHoldNoValue(t *testing.T) {
 	for _, sp := range ended {
 		text := sp.Name() + " " + sp.Status().Description
 		for _, kv := range sp.Attributes() {
-			text += fmt.Sprintf(" %s=%s", kv.Key, kv.Value.Emit())
+			text += fmt.Sprintf(" %s=%s", kv.Key, kv.Value.String())
 		}
 		for _, ev := range sp.Events() {
 			text += " " + ev.Name
 			for _, kv := range ev.Attributes {
-				text += fmt.Sprintf(" %s=%s", kv.Key, kv.Value.Emit())
+				text += fmt.Sprintf(" %s=%s", kv.Key, kv.Value.String())
 			}
 		}
 		for _, f := range forbidden {
