@@ -135,8 +135,10 @@ func TestTokenShortLifetime(t *testing.T) {
 	check(t, perf.TokenFigures("tokens, short lifetime", run, res))
 }
 
+// TestConnectionReuse runs alone, before the parallel tests of the package (not
+// t.Parallel): their 64-goroutine token runs starve the CPU that net/http's reuse check
+// needs (below).
 func TestConnectionReuse(t *testing.T) {
-	t.Parallel()
 	run := scaledConns(perf.Conns)
 	res, err := perf.RunConns(context.Background(), run)
 	if err != nil {
@@ -144,10 +146,15 @@ func TestConnectionReuse(t *testing.T) {
 	}
 	// net/http closes a connection whose request it could not see written within 50 ms
 	// of the answer (Transport's maxWriteWaitBeforeConnReuse), which a starved CPU (the
-	// race detector on a loaded machine) can cause: a miss is measured once more, and
-	// fails only if it misses again.
-	if m := missed(perf.ConnFigures(run, res)); len(m) > 0 {
-		t.Logf("first measurement missed %+v; measuring again", m)
+	// race detector on a loaded machine) can cause: a miss is measured again, up to
+	// twice, and fails only if all three miss (a starved CPU comes in bursts; a leak of
+	// connections misses every time).
+	for try := 2; try <= 3; try++ {
+		m := missed(perf.ConnFigures(run, res))
+		if len(m) == 0 {
+			break
+		}
+		t.Logf("measurement %d missed %+v; measuring again", try-1, m)
 		if res, err = perf.RunConns(context.Background(), run); err != nil {
 			t.Fatal(err)
 		}
