@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocs-go/identity"
@@ -97,8 +98,10 @@ func planRotations(ctx context.Context, c *Client, policyFor func(HybridClient) 
 // due clients therefore lasts about as long as the slowest proof: up to the hour a new
 // secret may take to reach sign-in, and at most ProofTimeout.
 //
-// When ctx ends while rotations wait for their proof, each is yielded with its
-// *secrets.ProofError (new secret stored, old secrets untouched), then the scan's error.
+// When ctx ends, every rotation already begun is yielded before the scan's error, also
+// one whose new secret a worker was storing as ctx ended: one whose new secret is stored
+// with its *secrets.ProofError (new secret stored, old secrets untouched), one that
+// stopped before with its own error.
 // Breaking out of the loop leaves them as they are, in the same safe state, unreported.
 // Whether a client is due follows from its secrets alone, so a second run right after
 // rotates nothing; rotations of one client must still not overlap (one run at a time).
@@ -165,6 +168,20 @@ type applying struct {
 	tr        *tracker
 	yield     func(Result[RotationOutcome], error) bool
 	stopped   bool // the loop has broken out: yield no more
+
+	// The rotations that StartRotation began, until the loop takes their result from the
+	// scan: when ctx ends, the scan drops the results its workers still hold, and these
+	// are reported from here instead, as a new secret must never go unreported.
+	mu    sync.Mutex
+	begun map[string]begun
+}
+
+// begun is a rotation the first pass began: StartRotation's outcome for one client.
+type begun struct {
+	client  HybridClient
+	plan    secrets.Plan
+	pending *secrets.PendingRotation
+	err     error
 }
 
 // started is the first pass's result for one client: its plan, and the rotation that waits
@@ -197,12 +214,22 @@ func (a *applying) run(ctx context.Context) {
 	for r, err := range each(ctx, a.c, a.opts, a.start) {
 		if err != nil {
 			// The scan stopped: the rotations already started are proven all the same
-			// (or, when ctx ended, reported), then the scan's error.
+			// (or, when ctx ended, reported), then the scan's error. Those whose result
+			// the scan dropped are among them.
+			for _, b := range a.dropped() {
+				if b.err == nil {
+					wait = append(wait, waiting{client: b.client, plan: b.plan, pending: b.pending})
+					a.tr.waiting(+1)
+				} else if !a.emit(a.outcome(b.client, &b.plan, b.pending, b.err)) {
+					return
+				}
+			}
 			if a.prove(ctx, wait) {
 				a.yield(Result[RotationOutcome]{}, err)
 			}
 			return
 		}
+		a.taken(r.Client.ID)
 		switch v := r.Value; {
 		case v.plan == nil && r.Err == nil:
 			a.tr.leftOut()
@@ -210,15 +237,7 @@ func (a *applying) run(ctx context.Context) {
 			wait = append(wait, waiting{client: r.Client, plan: *v.plan, pending: v.pending})
 			a.tr.waiting(+1)
 		default:
-			out := Result[RotationOutcome]{Client: r.Client, Err: r.Err}
-			if v.plan != nil {
-				out.Value.Plan = *v.plan
-			}
-			if v.pending != nil {
-				rot := v.pending.Rotation()
-				out.Value.Rotation = &rot
-			}
-			if !a.emit(out) {
+			if !a.emit(a.outcome(r.Client, v.plan, v.pending, r.Err)) {
 				return
 			}
 		}
@@ -226,6 +245,19 @@ func (a *applying) run(ctx context.Context) {
 	if a.prove(ctx, wait) && ctx.Err() != nil {
 		a.yield(Result[RotationOutcome]{}, fmt.Errorf("applying the rotations stopped: %w", ctx.Err()))
 	}
+}
+
+// outcome is the result of a client not (or no longer) waiting for its proof.
+func (a *applying) outcome(hc HybridClient, plan *secrets.Plan, p *secrets.PendingRotation, err error) Result[RotationOutcome] {
+	out := Result[RotationOutcome]{Client: hc, Err: err}
+	if plan != nil {
+		out.Value.Plan = *plan
+	}
+	if p != nil {
+		rot := p.Rotation()
+		out.Value.Rotation = &rot
+	}
+	return out
 }
 
 // start is the first pass's work for one client: plan, and for a due client add and
@@ -238,7 +270,33 @@ func (a *applying) start(ctx context.Context, hc HybridClient) (started, error) 
 	policy, _ := a.policyFor(hc)
 	store := func(ctx context.Context, s secrets.Added) error { return a.store(ctx, hc.ID, s) }
 	p, err := a.c.secrets.StartRotation(ctx, hc.ID, policy.RotateRequest(store, plan.AsOf))
+	a.mu.Lock()
+	if a.begun == nil {
+		a.begun = map[string]begun{}
+	}
+	a.begun[hc.ID] = begun{client: hc, plan: *plan, pending: p, err: err}
+	a.mu.Unlock()
 	return started{plan: plan, pending: p}, err
+}
+
+// taken records that the loop has the scan's result for client id.
+func (a *applying) taken(id string) {
+	a.mu.Lock()
+	delete(a.begun, id)
+	a.mu.Unlock()
+}
+
+// dropped returns the rotations begun whose result the scan did not deliver, in the order
+// of their ids. The scan's workers have ended: nothing is added to them any more.
+func (a *applying) dropped() []begun {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]begun, 0, len(a.begun))
+	for _, id := range slices.Sorted(maps.Keys(a.begun)) {
+		out = append(out, a.begun[id])
+	}
+	a.begun = nil
+	return out
 }
 
 // prove proves the waiting rotations in rounds and yields each one's outcome as it is
