@@ -336,24 +336,54 @@ func (a *applying) prove(ctx context.Context, wait []waiting) bool {
 			continue
 		}
 		slices.SortFunc(due, func(x, y HybridClient) int { return strings.Compare(x.ID, y.ID) })
+		// A rotation Finish settled is reported even when ctx ends before the scan
+		// delivers its result: Finish runs once, and what it did must not be lost.
+		var mu sync.Mutex
+		settled := map[string]settledRotation{}
 		for r, err := range eachOf(ctx, a.c, a.opts, due, func(ctx context.Context, hc HybridClient) (*secrets.Rotation, error) {
-			return proveOne(ctx, round[hc.ID], clk)
+			rot, err := proveOne(ctx, round[hc.ID], clk)
+			if rot != nil {
+				mu.Lock()
+				settled[hc.ID] = settledRotation{rot: rot, err: err}
+				mu.Unlock()
+			}
+			return rot, err
 		}) {
 			if err != nil {
-				break // ctx ended: the next turn of the loop gives the rest up
+				break // ctx ended: the rest are reported below, and given up next turn
 			}
 			if r.Value == nil {
 				continue // not yet proven: a later round
 			}
-			w := byID[r.Client.ID]
-			delete(byID, r.Client.ID)
-			a.tr.waiting(-1)
-			if !a.emit(Result[RotationOutcome]{Client: r.Client, Value: RotationOutcome{Plan: w.plan, Rotation: r.Value}, Err: r.Err}) {
+			mu.Lock()
+			delete(settled, r.Client.ID)
+			mu.Unlock()
+			if !a.settle(byID, r.Client.ID, r.Value, r.Err) {
+				return false
+			}
+		}
+		// The scan's workers have ended.
+		for _, id := range slices.Sorted(maps.Keys(settled)) {
+			if !a.settle(byID, id, settled[id].rot, settled[id].err) {
 				return false
 			}
 		}
 	}
 	return !a.stopped
+}
+
+// settledRotation is what Finish returned for a rotation.
+type settledRotation struct {
+	rot *secrets.Rotation
+	err error
+}
+
+// settle yields the outcome of the waiting rotation of client id, which Finish settled.
+func (a *applying) settle(byID map[string]waiting, id string, rot *secrets.Rotation, err error) bool {
+	w := byID[id]
+	delete(byID, id)
+	a.tr.waiting(-1)
+	return a.emit(Result[RotationOutcome]{Client: w.client, Value: RotationOutcome{Plan: w.plan, Rotation: rot}, Err: err})
 }
 
 // proveOne probes p once and finishes it when it is proven, stopped, or past its

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -76,8 +80,9 @@ func TestApplyRotationsReportsEveryStartedRotationWhenTheContextEndsDuringTheSca
 			if !errors.Is(r.Err, secrets.ErrNotProven) && !errors.Is(r.Err, context.Canceled) {
 				t.Errorf("%s: %v, want a *ProofError or the context's error", c.Name, r.Err)
 			}
-			if r.Value.Rotation.Step != secrets.StepStored || ids[0] != 1 {
-				t.Errorf("%s: step %s, secrets %v: want stored, the old one untouched", c.Name, r.Value.Rotation.Step, ids)
+			// Stored, or (an add whose answer ctx cut off) added and named by the error.
+			if step := r.Value.Rotation.Step; step != secrets.StepStored && !(step == secrets.StepAdded && errors.Is(r.Err, identity.ErrOutcomeUnknown)) || ids[0] != 1 {
+				t.Errorf("%s: step %s, secrets %v, %v: want stored, the old one untouched", c.Name, step, ids, r.Err)
 			}
 		}
 		mu.Lock()
@@ -99,4 +104,157 @@ func TestApplyRotationsReportsEveryStartedRotationWhenTheContextEndsDuringTheSca
 	if added < sure || added > sure+maybe || added < 6 {
 		t.Errorf("%d results name a new secret and %d may have made one; %d new secrets exist (want as many, at least 6)", sure, maybe, added)
 	}
+}
+
+// cancelOn is a RoundTripper that cancels a context before sending the first request
+// that when matches.
+type cancelOn struct {
+	when   func(*http.Request) bool
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (c *cancelOn) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.when(r) {
+		c.once.Do(c.cancel)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// applyOne runs ApplyRotations over the tenant's one client, on the tenant's clock, with
+// clients made by the tenant's Config changed by mutate.
+func (tn *tenant) applyOne(t *testing.T, ctx context.Context, runClock bool, mutate func(*identity.Config), store func(context.Context, string, secrets.Added) error) hybridclients.Result[hybridclients.RotationOutcome] {
+	t.Helper()
+	cfg := tn.srv.Config()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	clients, err := hybridclients.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.CloseIdleConnections()
+	seq := hybridclients.ApplyRotations(ctx, clients, managedBut(secrets.Policy{}), store, hybridclients.ScanOptions{})
+	var rs []hybridclients.Result[hybridclients.RotationOutcome]
+	var errs []error
+	if runClock {
+		rs, errs = collect(tn.clk, seq)
+	} else {
+		rs, errs = drain(seq)
+	}
+	if len(rs) != 1 {
+		t.Fatalf("%d results, errors %v; want one", len(rs), errs)
+	}
+	return rs[0]
+}
+
+// Each way a rotation can stop, its result says what is true on the service: the new
+// secret's id when it exists, whether its value is stored, and the old secret untouched.
+func TestApplyRotationsOutcomeAgreesWithTheService(t *testing.T) {
+	type want struct {
+		step       secrets.Step
+		newID      int   // the new secret's id in Rotation.New; 0: none exists
+		notRetired []int // Rotation.NotRetired
+		proofError bool  // Err is a *secrets.ProofError naming newID and notRetired
+		secrets    []int // on the service afterwards
+	}
+	cases := []struct {
+		name      string
+		delay     time.Duration
+		stopClock bool // the clock stands still: ctx ends while the proof waits
+		setup     func(tn *tenant, id string, cancel context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error)
+		want      want
+	}{{
+		name: "store fails, the new secret deleted again",
+		setup: func(tn *tenant, id string, _ context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			return nil, func(context.Context, string, secrets.Added) error { return errors.New("vault sealed") }
+		},
+		want: want{step: secrets.StepNone, secrets: []int{1}},
+	}, {
+		name: "store fails, and so does deleting the new secret",
+		setup: func(tn *tenant, id string, _ context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			tn.srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpDeleteSecret, Status: http.StatusForbidden})
+			return nil, func(context.Context, string, secrets.Added) error { return errors.New("vault sealed") }
+		},
+		want: want{step: secrets.StepAdded, newID: 2, secrets: []int{1, 2}},
+	}, {
+		name: "the add's answer is lost and its secret cannot be deleted",
+		setup: func(tn *tenant, id string, _ context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			tn.srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpAddSecret, CutAfterCommit: true, Times: 1})
+			tn.srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpDeleteSecret, Status: http.StatusForbidden})
+			return nil, tn.store
+		},
+		want: want{step: secrets.StepAdded, newID: 2, secrets: []int{1, 2}},
+	}, {
+		name:      "ctx ends while the proof waits",
+		delay:     secrets.PropagationDelay,
+		stopClock: true,
+		setup: func(tn *tenant, id string, cancel context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			return nil, func(ctx context.Context, id string, s secrets.Added) error {
+				go func() {
+					for tn.clk.Waiting() == 0 {
+						time.Sleep(100 * time.Microsecond)
+					}
+					cancel()
+				}()
+				return tn.store(ctx, id, s)
+			}
+		},
+		want: want{step: secrets.StepStored, newID: 2, notRetired: []int{1}, proofError: true, secrets: []int{1, 2}},
+	}, {
+		name: "ctx ends once the proof came, before the old secret is retired",
+		setup: func(tn *tenant, id string, cancel context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			rt := &cancelOn{cancel: cancel, when: func(r *http.Request) bool {
+				return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/Secrets/2")
+			}}
+			return func(c *identity.Config) { c.HTTPClient = &http.Client{Transport: rt} }, tn.store
+		},
+		want: want{step: secrets.StepStored, newID: 2, notRetired: []int{1}, secrets: []int{1, 2}},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tn := newTenant(t, c.delay)
+			id := tn.add(t, "due", 10*day, nil)
+			tn.clk.Advance(secrets.PropagationDelay)
+			before, err := tn.clients.Secrets().Get(context.Background(), id, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			mutate, store := c.setup(tn, id, cancel)
+			r := tn.applyOne(t, ctx, !c.stopClock, mutate, store)
+			tn.srv.ClearFaults()
+			rot := r.Value.Rotation
+			if r.Err == nil || rot == nil {
+				t.Fatalf("rotation %v, error %v: want both", rot, r.Err)
+			}
+			if rot.Step != c.want.step || rot.New.ID != c.want.newID || !slices.Equal(idsOf(rot.NotRetired), c.want.notRetired) {
+				t.Errorf("rotation: step %s, new secret %d, not retired %v; want %s, %d, %v (error: %v)",
+					rot.Step, rot.New.ID, idsOf(rot.NotRetired), c.want.step, c.want.newID, c.want.notRetired, r.Err)
+			}
+			var pe *secrets.ProofError
+			if isPE := errors.As(r.Err, &pe); isPE != c.want.proofError || isPE && (pe.NewID != c.want.newID || !slices.Equal(pe.NotRetired, c.want.notRetired)) {
+				t.Errorf("error %v: a *ProofError %v (%+v), want %v", r.Err, isPE, pe, c.want.proofError)
+			}
+			if c.want.newID != 0 && !strings.Contains(r.Err.Error(), fmt.Sprintf("new secret %d", c.want.newID)) && !strings.Contains(r.Err.Error(), fmt.Sprintf("secrets [%d]", c.want.newID)) {
+				t.Errorf("error %q does not name new secret %d", r.Err, c.want.newID)
+			}
+			if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, c.want.secrets) {
+				t.Errorf("the service holds secrets %v, want %v", ids, c.want.secrets)
+			}
+			after, err := tn.clients.Secrets().Get(context.Background(), id, 1)
+			if err != nil || after.Expiry != before.Expiry {
+				t.Errorf("the old secret was touched: %+v -> %+v, %v", before, after, err)
+			}
+		})
+	}
+}
+
+func idsOf(ss []secrets.ClientSecret) []int {
+	var out []int
+	for _, s := range ss {
+		out = append(out, s.ID)
+	}
+	return out
 }

@@ -115,7 +115,8 @@ const (
 	// deleted to make room (Rotation.FreedRoom).
 	StepNone Step = iota
 	// StepAdded: the new secret exists but its value is not stored (Store failed, and so
-	// did deleting it again: the error names it).
+	// did deleting it again; or the add's answer was lost, and deleting the secret it made
+	// failed): Rotation.New.ID and the error name it.
 	StepAdded
 	// StepStored: the value is stored; the old secrets are untouched, as the identity
 	// server has not (yet) accepted the new one, or its check failed.
@@ -203,6 +204,11 @@ func (p *PendingRotation) start(ctx context.Context) error {
 	}
 	added, err := c.add(ctx, tk, path, body, p.old)
 	if err != nil {
+		var oe *identity.OutcomeError
+		if errors.As(err, &oe) && len(oe.Orphans) == 1 {
+			// The add's answer was lost and its secret could not be deleted: it exists.
+			r.rot.New, r.rot.Step = ClientSecret{ID: oe.Orphans[0]}, StepAdded
+		}
 		return r.fail("adding the new secret", err, "the old secrets are untouched", r.rot.done())
 	}
 	if err := r.store(ctx, *added); err != nil {

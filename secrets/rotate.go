@@ -207,7 +207,9 @@ func (o RotateRequest) validate(now time.Time) (*wireWrite, error) {
 // RotateRequest.Store only.
 type Rotation struct {
 	// New is the new secret; its ID is zero when the client has no new secret (the add
-	// failed, or Store failed and the new secret was deleted again).
+	// failed, or Store failed and the new secret was deleted again), or when an add whose
+	// answer was lost may have made one that nobody could find (the error, an
+	// *identity.OutcomeError, says so). With Step StepAdded only its ID is known for sure.
 	New ClientSecret
 	// Deleted are the retired secrets that Rotate deleted, or found already deleted by
 	// someone else.
