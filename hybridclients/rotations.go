@@ -196,6 +196,7 @@ type waiting struct {
 	client  HybridClient
 	plan    secrets.Plan
 	pending *secrets.PendingRotation
+	next    time.Time // when it is probed next, on prove's time (zero: at once)
 }
 
 func (a *applying) emit(r Result[RotationOutcome]) bool {
@@ -311,17 +312,20 @@ func (a *applying) prove(ctx context.Context, wait []waiting) bool {
 	for _, w := range wait {
 		byID[w.client.ID] = w
 	}
+	// How far the waits on the clock have run ahead of its Now: a clock whose After fires
+	// while its Now stands still must not make the proofs wait for ever.
+	var ahead time.Duration
 	for len(byID) > 0 && !a.stopped {
 		if ctx.Err() != nil {
 			return a.giveUp(ctx, byID)
 		}
-		now := clk.Now()
+		now := clk.Now().Add(ahead)
 		var due []HybridClient
 		round := map[string]*secrets.PendingRotation{} // the workers' own: the loop changes byID
 		next := time.Time{}
 		for _, w := range byID {
-			switch n := w.pending.Next(); {
-			case !n.After(now) || !now.Before(w.pending.Deadline()):
+			switch n := w.next; {
+			case !n.After(now) || w.pending.Next().IsZero() || !now.Before(w.pending.Deadline()):
 				due = append(due, w.client)
 				round[w.client.ID] = w.pending
 			case next.IsZero() || n.Before(next):
@@ -329,9 +333,16 @@ func (a *applying) prove(ctx context.Context, wait []waiting) bool {
 			}
 		}
 		if len(due) == 0 {
-			select {
-			case <-clk.After(next.Sub(now)):
-			case <-ctx.Done():
+			d, from := next.Sub(now), clk.Now()
+			switch err := clock.Wait(ctx, clk, d); {
+			case err == nil:
+				ahead += max(d-clk.Now().Sub(from), 0)
+			case ctx.Err() == nil:
+				// A clock nobody moves: the rest are given up with its error, not waited
+				// for for ever.
+				stuck, cancel := context.WithCancelCause(ctx)
+				cancel(err)
+				return a.giveUp(stuck, byID)
 			}
 			continue
 		}
@@ -341,7 +352,7 @@ func (a *applying) prove(ctx context.Context, wait []waiting) bool {
 		var mu sync.Mutex
 		settled := map[string]settledRotation{}
 		for r, err := range eachOf(ctx, a.c, a.opts, due, func(ctx context.Context, hc HybridClient) (*secrets.Rotation, error) {
-			rot, err := proveOne(ctx, round[hc.ID], clk)
+			rot, err := proveOne(ctx, round[hc.ID], clk.Now().Add(ahead))
 			if rot != nil {
 				mu.Lock()
 				settled[hc.ID] = settledRotation{rot: rot, err: err}
@@ -353,7 +364,12 @@ func (a *applying) prove(ctx context.Context, wait []waiting) bool {
 				break // ctx ended: the rest are reported below, and given up next turn
 			}
 			if r.Value == nil {
-				continue // not yet proven: a later round
+				// Not yet proven: a later round, after its backoff, counted from now on
+				// prove's time (a Next in the clock's time stands still with its Now).
+				w := byID[r.Client.ID]
+				w.next = clk.Now().Add(ahead + max(w.pending.Next().Sub(clk.Now()), 0))
+				byID[r.Client.ID] = w
+				continue
 			}
 			mu.Lock()
 			delete(settled, r.Client.ID)
@@ -389,9 +405,9 @@ func (a *applying) settle(byID map[string]waiting, id string, rot *secrets.Rotat
 // proveOne probes p once and finishes it when it is proven, stopped, or past its
 // Deadline; nil, nil when it waits on (a refusal, or a probe without a verdict that may
 // change).
-func proveOne(ctx context.Context, p *secrets.PendingRotation, clk identity.Clock) (*secrets.Rotation, error) {
+func proveOne(ctx context.Context, p *secrets.PendingRotation, now time.Time) (*secrets.Rotation, error) {
 	ok, _ := p.Prove(ctx)
-	if !ok && !p.Next().IsZero() && clk.Now().Before(p.Deadline()) && ctx.Err() == nil {
+	if !ok && !p.Next().IsZero() && now.Before(p.Deadline()) && ctx.Err() == nil {
 		return nil, nil
 	}
 	return p.Finish(ctx)

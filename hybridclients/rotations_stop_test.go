@@ -258,3 +258,79 @@ func idsOf(ss []secrets.ClientSecret) []int {
 	}
 	return out
 }
+
+// within runs f and fails the test when it has not returned after limit of real time.
+func within(t *testing.T, limit time.Duration, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("still waiting after %s of real time", limit)
+	}
+}
+
+// A Config.Clock that nobody moves (a test clock never advanced) must not hang a
+// rotation's proof for ever when ctx has no deadline: the call returns, saying why.
+func TestRotationsOnAClockThatNeverMovesReturn(t *testing.T) {
+	t.Run("ApplyRotations", func(t *testing.T) {
+		tn := newTenant(t, secrets.PropagationDelay)
+		id := tn.add(t, "due", 10*day, nil)
+		tn.clk.Advance(secrets.PropagationDelay) // and never again
+		var rs []hybridclients.Result[hybridclients.RotationOutcome]
+		within(t, 30*time.Second, func() {
+			rs, _ = drain(hybridclients.ApplyRotations(context.Background(), tn.clients, managedBut(secrets.Policy{}), tn.store, hybridclients.ScanOptions{}))
+		})
+		if len(rs) != 1 || !errors.Is(rs[0].Err, secrets.ErrNotProven) || !strings.Contains(rs[0].Err.Error(), "Clock") {
+			t.Fatalf("results %+v; want a *ProofError that names the clock", rs)
+		}
+		if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, []int{1, 2}) {
+			t.Errorf("secrets %v, want the old one untouched and the new one kept", ids)
+		}
+	})
+	t.Run("ApplyRotations, a clock whose Now stands still", func(t *testing.T) {
+		tn := newTenant(t, secrets.PropagationDelay)
+		tn.add(t, "due", 10*day, nil)
+		tn.clk.Advance(secrets.PropagationDelay)
+		cfg := tn.srv.Config()
+		cfg.Clock = stillClock{tn.clk.Now()} // its waits end at once, its time never moves
+		clients, err := hybridclients.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rs []hybridclients.Result[hybridclients.RotationOutcome]
+		within(t, 30*time.Second, func() {
+			rs, _ = drain(hybridclients.ApplyRotations(context.Background(), clients, managedBut(secrets.Policy{}), tn.store, hybridclients.ScanOptions{}))
+		})
+		var pe *secrets.ProofError
+		if len(rs) != 1 || !errors.As(rs[0].Err, &pe) || pe.Probes < 10 {
+			t.Fatalf("results %+v; want a *ProofError after the probes of the proof's timeout", rs)
+		}
+	})
+	t.Run("Rotate", func(t *testing.T) {
+		tn := newTenant(t, secrets.PropagationDelay)
+		id := tn.add(t, "due", 10*day, nil)
+		tn.clk.Advance(secrets.PropagationDelay)
+		var err error
+		within(t, 30*time.Second, func() {
+			_, err = tn.clients.Secrets().Rotate(context.Background(), id, secrets.RotateRequest{Store: func(context.Context, secrets.Added) error { return nil }})
+		})
+		if !errors.Is(err, secrets.ErrNotProven) || !strings.Contains(err.Error(), "Clock") {
+			t.Fatalf("error %v; want a *ProofError that names the clock", err)
+		}
+	})
+}
+
+// stillClock reads the same time for ever; its waits end at once.
+type stillClock struct{ at time.Time }
+
+func (c stillClock) Now() time.Time { return c.at }
+func (c stillClock) After(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- c.at
+	return ch
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/clock"
 	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/rules"
 )
@@ -47,8 +48,9 @@ type ProofError struct {
 	Waited time.Duration
 	// Err is why the proof stopped without a verdict of acceptance: nil when the identity
 	// server kept answering invalid_client until the timeout, else the last probe's error
-	// (no answer, a redirect, an answer that says nothing about the client) or the
-	// context's.
+	// (no answer, a redirect, an answer that says nothing about the client), the
+	// context's, or Config.Clock's when its After did not fire in time (see
+	// identity.Clock).
 	Err error
 }
 
@@ -316,6 +318,9 @@ func (p *PendingRotation) prove(ctx context.Context) (bool, error) {
 	if p.r.opts.skipsProof() || !rot.ProvenAt.IsZero() {
 		return true, nil
 	}
+	if ctx.Err() != nil {
+		return false, context.Cause(ctx) // no probe is sent, and none is counted
+	}
 	p.probed = p.r.c.now()
 	ok, err := p.r.c.probe(ctx, p.r.clientID, p.value)
 	rot.Probes++
@@ -408,10 +413,8 @@ func (p *PendingRotation) await(ctx context.Context) error {
 		// A probe slower than its backoff leaves no wait: ask again at once.
 		wait := min(max(p.Next().Sub(now), 0), p.r.opts.proofTimeout()-waited)
 		waited += wait
-		select {
-		case <-c.after(wait):
-		case <-ctx.Done():
-			return p.unproven(ctx, ctx.Err())
+		if err := clock.Wait(ctx, c.clk, wait); err != nil {
+			return p.unproven(ctx, err) // ctx ended, or a clock nobody moves
 		}
 	}
 }
