@@ -109,7 +109,8 @@ func planRotations(ctx context.Context, c *Client, policyFor func(HybridClient) 
 // store receives each new secret with its value, and must put the value where the
 // client's application reads it before returning nil (for a file,
 // identity.Secret.ReplaceFile); when it fails, the new secret is deleted again and the
-// old ones are untouched. It is called from several goroutines at once, and must not keep
+// old ones are untouched; when it panics, too, and the panic reaches the loop as a
+// *PanicError (see Each). It is called from several goroutines at once, and must not keep
 // the value beyond what it stores. The SDK holds each value in memory only until its
 // rotation's proof is settled.
 func ApplyRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), store func(ctx context.Context, clientID string, s secrets.Added) error, opts ScanOptions) iter.Seq2[Result[RotationOutcome], error] {

@@ -334,3 +334,48 @@ func (c stillClock) After(time.Duration) <-chan time.Time {
 	ch <- c.at
 	return ch
 }
+
+// A Store that panics leaves no secret behind whose value nobody holds: the new secret is
+// deleted again, and the panic reaches the caller (ApplyRotations: as a *PanicError on
+// the loop's goroutine, as every panic of a scan's work does).
+func TestAStorePanicLeavesNoNewSecretAndReachesTheCaller(t *testing.T) {
+	boom := errors.New("the vault client panicked")
+	panicking := func(context.Context, secrets.Added) error { panic(boom) }
+	t.Run("Rotate", func(t *testing.T) {
+		tn := newTenant(t, 0)
+		id := tn.add(t, "due", 10*day, nil)
+		got := func() (r any) {
+			defer func() { r = recover() }()
+			_, _ = tn.clients.Secrets().Rotate(context.Background(), id, secrets.RotateRequest{Store: panicking})
+			return nil
+		}()
+		if got != boom {
+			t.Errorf("recovered %v, want the Store's panic", got)
+		}
+		if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, []int{1}) {
+			t.Errorf("secrets %v, want the old one alone: the new one deleted again", ids)
+		}
+	})
+	t.Run("ApplyRotations", func(t *testing.T) {
+		tn := newTenant(t, 0)
+		var ids []string
+		for i := range 3 {
+			ids = append(ids, tn.add(t, fmt.Sprint("due-", i), 10*day, nil))
+		}
+		store := func(ctx context.Context, id string, s secrets.Added) error { return panicking(ctx, s) }
+		got := func() (r any) {
+			defer func() { r = recover() }()
+			drain(hybridclients.ApplyRotations(context.Background(), tn.clients, managedBut(secrets.Policy{}), store, hybridclients.ScanOptions{Concurrency: 1}))
+			return nil
+		}()
+		var pe *hybridclients.PanicError
+		if err, _ := got.(error); !errors.As(err, &pe) || pe.Value != boom {
+			t.Errorf("recovered %v, want a *PanicError with the Store's panic", got)
+		}
+		for _, id := range ids {
+			if got := tn.srv.SecretIDs(id); !slices.Equal(got, []int{1}) {
+				t.Errorf("client %s: secrets %v, want the old one alone", id, got)
+			}
+		}
+	})
+}

@@ -103,8 +103,9 @@ type RotateRequest struct {
 	// Store receives the new secret with its value and must put the value where the
 	// application reads it (a vault, a deployment, or a file: s.Value.ReplaceFile puts it
 	// in place of the old value in one step) before returning nil. It is
-	// required. When it returns an error, Rotate deletes the new secret again and leaves
-	// the old ones untouched. Store must not keep s.Value beyond what it stores.
+	// required. When it returns an error, or panics, Rotate deletes the new secret again and
+	// leaves the old ones untouched (a panic then goes on to Rotate's caller). Store must
+	// not keep s.Value beyond what it stores.
 	Store func(ctx context.Context, s Added) error
 	// Retire chooses which of the other secrets are retired after Store succeeded. The
 	// zero value is RetireAll().
@@ -369,8 +370,25 @@ func roomToFree(secrets []ClientSecret, now time.Time) (free []ClientSecret, ok 
 }
 
 // store hands the new secret to opts.Store (step 3), deleting it again when Store fails.
+// A Store that panics (or calls runtime.Goexit) gets its new secret deleted too, before
+// the panic goes on to the caller: nobody holds its value.
 func (r *rotating) store(ctx context.Context, added Added) error {
-	if err := r.opts.Store(ctx, added); err != nil {
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		v := recover()
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		_ = r.c.delete(cctx, r.clientID, added.ID) // the panic is what the caller hears of
+		if v != nil {
+			panic(v)
+		}
+	}()
+	err := r.opts.Store(ctx, added)
+	returned = true
+	if err != nil {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
 		if derr := r.c.delete(cctx, r.clientID, added.ID); derr != nil {
