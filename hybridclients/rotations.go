@@ -69,7 +69,7 @@ func planRotations(ctx context.Context, c *Client, policyFor func(HybridClient) 
 				tr.leftOut()
 				continue
 			}
-			out := Result[secrets.Plan]{Client: r.Client, Err: r.Err}
+			out := Result[secrets.Plan]{Client: r.Client, Err: rules.Prefixed(pkgName, r.Err)}
 			if r.Value != nil {
 				out.Value = *r.Value
 			}
@@ -204,6 +204,7 @@ func (a *applying) emit(r Result[RotationOutcome]) bool {
 	if a.stopped {
 		return false
 	}
+	r.Err = rules.Prefixed(pkgName, r.Err) // what secrets met, under this package's name
 	a.tr.yielded(r.Err != nil)
 	if !a.yield(r, nil) {
 		a.stopped = true

@@ -379,3 +379,71 @@ func TestAStorePanicLeavesNoNewSecretAndReachesTheCaller(t *testing.T) {
 		}
 	})
 }
+
+// onePrefix reports what is wrong with text against the prefix rule: it must start with
+// pkg's name once, and name no package of the module anywhere else.
+func onePrefix(text, pkg string) string {
+	rest, ok := strings.CutPrefix(text, pkg+": ")
+	if !ok {
+		return "does not start with " + pkg + ": "
+	}
+	for _, other := range []string{"identity: ", "hybridclients: ", "secrets: ", "desired: "} {
+		if strings.Contains(rest, other) {
+			return "names " + other + "inside"
+		}
+	}
+	return ""
+}
+
+// The errors in the results of PlanRotations and ApplyRotations are the caller's
+// package's (hybridclients: once), whatever the secrets package met; a *ProofError, taken
+// out with errors.As, reads secrets: once.
+func TestRotationResultsErrorsNameTheirPackageOnce(t *testing.T) {
+	tn := newTenant(t, secrets.PropagationDelay)
+	tn.add(t, "unproven", 10*day, nil)
+	failing := tn.add(t, "store fails", 10*day, nil)
+	tn.clk.Advance(secrets.PropagationDelay)
+	policy := func(hc hybridclients.HybridClient) (secrets.Policy, bool) {
+		return secrets.Policy{ProofTimeout: 10 * time.Minute}, true // shorter than the propagation
+	}
+	store := func(ctx context.Context, id string, s secrets.Added) error {
+		if id == failing {
+			return errors.New("vault sealed")
+		}
+		return tn.store(ctx, id, s)
+	}
+	var texts []string
+	rs, errs := collect(tn.clk, hybridclients.ApplyRotations(context.Background(), tn.clients, policy, store, hybridclients.ScanOptions{}))
+	var pe *secrets.ProofError
+	for _, r := range rs {
+		if r.Err == nil {
+			t.Fatalf("%s: no error", r.Client.Name)
+		}
+		texts = append(texts, r.Err.Error())
+		if errors.As(r.Err, &pe) {
+			if what := onePrefix(pe.Error(), "secrets"); what != "" {
+				t.Errorf("ProofError.Error() %s: %q", what, pe.Error())
+			}
+		}
+	}
+	if len(rs) != 2 || len(errs) != 0 || pe == nil {
+		t.Fatalf("results %v, errors %v; want two, one a *ProofError", rs, errs)
+	}
+	bad := func(hybridclients.HybridClient) (secrets.Policy, bool) { return secrets.Policy{Grace: time.Second}, true }
+	plans, _ := collect(tn.clk, hybridclients.PlanRotations(context.Background(), tn.clients, bad, hybridclients.ScanOptions{}))
+	rotations, _ := collect(tn.clk, hybridclients.ApplyRotations(context.Background(), tn.clients, bad, store, hybridclients.ScanOptions{}))
+	for _, r := range plans {
+		texts = append(texts, r.Err.Error())
+	}
+	for _, r := range rotations {
+		texts = append(texts, r.Err.Error())
+	}
+	if len(texts) != 6 {
+		t.Fatalf("%d errors, want 6", len(texts))
+	}
+	for _, text := range texts {
+		if what := onePrefix(text, "hybridclients"); what != "" {
+			t.Errorf("a result's error %s: %q", what, text)
+		}
+	}
+}

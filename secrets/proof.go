@@ -54,13 +54,14 @@ type ProofError struct {
 	Err error
 }
 
-// Error says what is true of the client now and what to do.
+// Error says what is true of the client now and what to do, under the package's name:
+// "secrets: rotating the secret of client ...".
 func (e *ProofError) Error() string {
 	why := "it kept answering invalid_client"
 	if e.Err != nil {
 		why = "the last probe: " + e.Err.Error()
 	}
-	return fmt.Sprintf("rotating the secret of client %q: new secret %d was added and stored, but the identity server did not accept it (%d probes in %s; %s); old secrets %v are untouched and still work, and the new secret is kept: find out why it is refused (a disabled client? a propagation slower than an hour?), then retire the old secrets",
+	return fmt.Sprintf(pkgName+": rotating the secret of client %q: new secret %d was added and stored, but the identity server did not accept it (%d probes in %s; %s); old secrets %v are untouched and still work, and the new secret is kept: find out why it is refused (a disabled client? a propagation slower than an hour?), then retire the old secrets",
 		e.ClientID, e.NewID, e.Probes, e.Waited.Round(time.Second), why, e.NotRetired)
 }
 
