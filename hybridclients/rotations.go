@@ -93,16 +93,18 @@ func planRotations(ctx context.Context, c *Client, policyFor func(HybridClient) 
 // scan (Each, adaptive) plans every client and adds and stores the new secret of every
 // due one, yielding at once the outcome of those not rotated (not due, a finding, an
 // error); then the rotations that wait for their proof are proven together, each probed
-// when its backoff says (5 s doubling to 5 min) by Config.Clock, and retired as its proof
-// comes, with opts.Concurrency clients at once. Progress.Waiting counts them. A run with
+// when its backoff says (5 s doubling to 5 min) by Config.Clock (whose After must fire:
+// see identity.Clock), and retired as its proof comes, with opts.Concurrency clients at
+// once. Progress.Waiting counts them. A run with
 // due clients therefore lasts about as long as the slowest proof: up to the hour a new
 // secret may take to reach sign-in, and at most ProofTimeout.
 //
 // When ctx ends, every rotation already begun is yielded before the scan's error, also
-// one whose new secret a worker was storing as ctx ended: one whose new secret is stored
-// with its *secrets.ProofError (new secret stored, old secrets untouched), one that
-// stopped before with its own error.
-// Breaking out of the loop leaves them as they are, in the same safe state, unreported.
+// one a worker was starting as ctx ended: one that waits for its proof (its Store had
+// returned) with its *secrets.ProofError (new secret stored, old secrets untouched); one
+// that stopped another way with its error, and its Rotation saying how far it got (the new
+// secret's id, whether it is stored, what was retired). Breaking out of the loop leaves
+// the rotations that wait as they are, in the same safe state, unreported.
 // Whether a client is due follows from its secrets alone, so a second run right after
 // rotates nothing; rotations of one client must still not overlap (one run at a time).
 //
@@ -111,8 +113,10 @@ func planRotations(ctx context.Context, c *Client, policyFor func(HybridClient) 
 // identity.Secret.ReplaceFile); when it fails, the new secret is deleted again and the
 // old ones are untouched; when it panics, too, and the panic reaches the loop as a
 // *PanicError (see Each). It is called from several goroutines at once, and must not keep
-// the value beyond what it stores. The SDK holds each value in memory only until its
-// rotation's proof is settled.
+// the value beyond what it stores. The SDK holds each value in memory only while its
+// rotation waits for the proof: it drops it (keeps no reference to it) once the rotation
+// is finished (retired, or given up with its error), and keeps none once the loop ends,
+// also when it is broken out of.
 func ApplyRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), store func(ctx context.Context, clientID string, s secrets.Added) error, opts ScanOptions) iter.Seq2[Result[RotationOutcome], error] {
 	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.ApplyRotations", "", func(ctx context.Context) iter.Seq2[Result[RotationOutcome], error] {
 		return applyRotations(ctx, c, policyFor, store, opts)

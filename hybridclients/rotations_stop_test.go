@@ -429,7 +429,9 @@ func TestRotationResultsErrorsNameTheirPackageOnce(t *testing.T) {
 	if len(rs) != 2 || len(errs) != 0 || pe == nil {
 		t.Fatalf("results %v, errors %v; want two, one a *ProofError", rs, errs)
 	}
-	bad := func(hybridclients.HybridClient) (secrets.Policy, bool) { return secrets.Policy{Grace: time.Second}, true }
+	bad := func(hybridclients.HybridClient) (secrets.Policy, bool) {
+		return secrets.Policy{Grace: time.Second}, true
+	}
 	plans, _ := collect(tn.clk, hybridclients.PlanRotations(context.Background(), tn.clients, bad, hybridclients.ScanOptions{}))
 	rotations, _ := collect(tn.clk, hybridclients.ApplyRotations(context.Background(), tn.clients, bad, store, hybridclients.ScanOptions{}))
 	for _, r := range plans {

@@ -37,14 +37,17 @@ func TestASpanNeverRecordsAClientIDThatIsNoGUID(t *testing.T) {
 			_, err := clients.Create(ctx, hybridclients.CreateRequest{ID: mistake, Name: "x", RedirectURIs: []string{"https://app.example.com/cb"}})
 			return err
 		},
-		"secrets.List":          func() error { _, err := sc.Count(ctx, mistake); return err },
-		"secrets.Get":           func() error { _, err := sc.Get(ctx, mistake, 1); return err },
-		"secrets.Add":           func() error { _, err := sc.Add(ctx, mistake, secrets.AddRequest{}); return err },
-		"secrets.Delete":        func() error { return sc.Delete(ctx, mistake, 1) },
-		"secrets.Rotate":        func() error { _, err := sc.Rotate(ctx, mistake, secrets.RotateRequest{Store: store}); return err },
-		"secrets.StartRotation": func() error { _, err := sc.StartRotation(ctx, mistake, secrets.RotateRequest{Store: store}); return err },
-		"secrets.PlanRotation":  func() error { _, err := sc.PlanRotation(ctx, mistake, secrets.Policy{}); return err },
-		"secrets.CheckExpiry":   func() error { _, err := sc.CheckExpiry(ctx, mistake, 0); return err },
+		"secrets.List":   func() error { _, err := sc.Count(ctx, mistake); return err },
+		"secrets.Get":    func() error { _, err := sc.Get(ctx, mistake, 1); return err },
+		"secrets.Add":    func() error { _, err := sc.Add(ctx, mistake, secrets.AddRequest{}); return err },
+		"secrets.Delete": func() error { return sc.Delete(ctx, mistake, 1) },
+		"secrets.Rotate": func() error { _, err := sc.Rotate(ctx, mistake, secrets.RotateRequest{Store: store}); return err },
+		"secrets.StartRotation": func() error {
+			_, err := sc.StartRotation(ctx, mistake, secrets.RotateRequest{Store: store})
+			return err
+		},
+		"secrets.PlanRotation": func() error { _, err := sc.PlanRotation(ctx, mistake, secrets.Policy{}); return err },
+		"secrets.CheckExpiry":  func() error { _, err := sc.CheckExpiry(ctx, mistake, 0); return err },
 	}
 	for name, call := range calls {
 		if err := call(); err == nil {

@@ -152,7 +152,9 @@ func (s Step) String() string {
 // secrets wait for the identity server to accept the new one before they are retired.
 // StartRotation makes one; Finish ends it. Between the two it holds the new secret's value
 // in memory, for the probes only (it prints as a summary, never the value), and drops it
-// when Finish returns. Use it from one goroutine at a time.
+// (keeps no reference to it) when Finish returns or a probe stops the rotation; a
+// PendingRotation that is never finished holds it until it is itself unreachable. Use it
+// from one goroutine at a time.
 type PendingRotation struct {
 	r        *rotating
 	err      error          // StartRotation's, when it stopped

@@ -210,7 +210,8 @@ type Rotation struct {
 	// New is the new secret; its ID is zero when the client has no new secret (the add
 	// failed, or Store failed and the new secret was deleted again), or when an add whose
 	// answer was lost may have made one that nobody could find (the error, an
-	// *identity.OutcomeError, says so). With Step StepAdded only its ID is known for sure.
+	// *identity.OutcomeError, says so). A secret an add with a lost answer left (Step
+	// StepAdded) shows its ID only.
 	New ClientSecret
 	// Deleted are the retired secrets that Rotate deleted, or found already deleted by
 	// someone else.
@@ -244,8 +245,8 @@ type Rotation struct {
 //  2. Add the new secret (see Add; it carries this call's marker). When the add's outcome
 //     cannot be settled, the *identity.OutcomeError is returned wrapped (errors.As finds
 //     it) and the old secrets are untouched.
-//  3. Store: hand the new secret with its value to req.Store. If Store fails, delete the
-//     new secret again and leave the old ones untouched.
+//  3. Store: hand the new secret with its value to req.Store. If Store fails (or panics),
+//     delete the new secret again and leave the old ones untouched.
 //  4. Prove: wait until the identity server accepts the new secret, asking it with a
 //     token request that signs nobody in (see req.ProofTimeout), at most
 //     req.ProofTimeout. Never accepted: nothing is retired, the new secret is kept (its
