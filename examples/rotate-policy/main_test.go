@@ -42,7 +42,7 @@ func (c *cancelAtProof) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // runStopped runs the example on an emulator (an hour of propagation), stopping it (as
 // Ctrl-C does) once the rotations wait for their proof.
-func runStopped(t *testing.T, args ...string) (status int, err error, stdout string, srv *hybridclientstest.Server) {
+func runStopped(t *testing.T, args ...string) (status int, stdout string, srv *hybridclientstest.Server, err error) {
 	t.Helper()
 	env := &exampleenv.Env{}
 	srv = hybridclientstest.NewServer(t, &hybridclientstest.Options{Now: env.Now, PropagationDelay: time.Hour})
@@ -63,14 +63,14 @@ func runStopped(t *testing.T, args ...string) (status int, err error, stdout str
 	}
 	var out, errOut bytes.Buffer
 	status, err = run(ctx, env, o, &out, &errOut)
-	return status, err, out.String(), srv
+	return status, out.String(), srv, err
 }
 
 // Stopped while the new secrets wait for their proof, the example still prints what it
 // did: each client begun, with its new secret stored and its old ones untouched, marked
 // partial; and it fails (exit status 1), as the run did not finish.
 func TestAStoppedRunPrintsWhatItDidMarkedPartial(t *testing.T) {
-	status, err, out, srv := runStopped(t)
+	status, out, srv, err := runStopped(t)
 	if status != 0 || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "the report is partial") {
 		t.Fatalf("status %d, error %v; want the partial report's error (exit status 1)", status, err)
 	}
@@ -93,7 +93,7 @@ func TestAStoppedRunPrintsWhatItDidMarkedPartial(t *testing.T) {
 }
 
 func TestAStoppedRunMarksItsJSONReportPartial(t *testing.T) {
-	_, err, out, _ := runStopped(t, "-json")
+	_, out, _, err := runStopped(t, "-json")
 	var rep struct {
 		Partial *struct{ Reason string }
 		Clients []struct{ Outcome string }
