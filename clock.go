@@ -14,7 +14,9 @@ type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
 	// After returns a channel that receives the time once d has passed on this clock, as
-	// time.After does. No call of the SDK waits on it yet: the only waits are those of
-	// retries, on the system clock.
+	// time.After does. A rotation's proof (secrets.Client.Rotate, hybridclients.ApplyRotations)
+	// waits on it between probes: for the proof to make progress, After(d) must fire within
+	// d and a second of real time (a clock may run faster, never slower), else the proof
+	// stops with a *secrets.ProofError saying so instead of waiting for ever.
 	After(d time.Duration) <-chan time.Time
 }

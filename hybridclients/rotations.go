@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocs-go/identity"
@@ -68,7 +69,7 @@ func planRotations(ctx context.Context, c *Client, policyFor func(HybridClient) 
 				tr.leftOut()
 				continue
 			}
-			out := Result[secrets.Plan]{Client: r.Client, Err: r.Err}
+			out := Result[secrets.Plan]{Client: r.Client, Err: rules.Prefixed(pkgName, r.Err)}
 			if r.Value != nil {
 				out.Value = *r.Value
 			}
@@ -92,23 +93,30 @@ func planRotations(ctx context.Context, c *Client, policyFor func(HybridClient) 
 // scan (Each, adaptive) plans every client and adds and stores the new secret of every
 // due one, yielding at once the outcome of those not rotated (not due, a finding, an
 // error); then the rotations that wait for their proof are proven together, each probed
-// when its backoff says (5 s doubling to 5 min) by Config.Clock, and retired as its proof
-// comes, with opts.Concurrency clients at once. Progress.Waiting counts them. A run with
+// when its backoff says (5 s doubling to 5 min) by Config.Clock (whose After must fire:
+// see identity.Clock), and retired as its proof comes, with opts.Concurrency clients at
+// once. Progress.Waiting counts them. A run with
 // due clients therefore lasts about as long as the slowest proof: up to the hour a new
 // secret may take to reach sign-in, and at most ProofTimeout.
 //
-// When ctx ends while rotations wait for their proof, each is yielded with its
-// *secrets.ProofError (new secret stored, old secrets untouched), then the scan's error.
-// Breaking out of the loop leaves them as they are, in the same safe state, unreported.
+// When ctx ends, every rotation already begun is yielded before the scan's error, also
+// one a worker was starting as ctx ended: one that waits for its proof (its Store had
+// returned) with its *secrets.ProofError (new secret stored, old secrets untouched); one
+// that stopped another way with its error, and its Rotation saying how far it got (the new
+// secret's id, whether it is stored, what was retired). Breaking out of the loop leaves
+// the rotations that wait as they are, in the same safe state, unreported.
 // Whether a client is due follows from its secrets alone, so a second run right after
 // rotates nothing; rotations of one client must still not overlap (one run at a time).
 //
 // store receives each new secret with its value, and must put the value where the
 // client's application reads it before returning nil (for a file,
 // identity.Secret.ReplaceFile); when it fails, the new secret is deleted again and the
-// old ones are untouched. It is called from several goroutines at once, and must not keep
-// the value beyond what it stores. The SDK holds each value in memory only until its
-// rotation's proof is settled.
+// old ones are untouched; when it panics, too, and the panic reaches the loop as a
+// *PanicError (see Each). It is called from several goroutines at once, and must not keep
+// the value beyond what it stores. The SDK holds each value in memory only while its
+// rotation waits for the proof: it drops it (keeps no reference to it) once the rotation
+// is finished (retired, or given up with its error), and keeps none once the loop ends,
+// also when it is broken out of.
 func ApplyRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), store func(ctx context.Context, clientID string, s secrets.Added) error, opts ScanOptions) iter.Seq2[Result[RotationOutcome], error] {
 	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.ApplyRotations", "", func(ctx context.Context) iter.Seq2[Result[RotationOutcome], error] {
 		return applyRotations(ctx, c, policyFor, store, opts)
@@ -164,6 +172,20 @@ type applying struct {
 	tr        *tracker
 	yield     func(Result[RotationOutcome], error) bool
 	stopped   bool // the loop has broken out: yield no more
+
+	// The rotations that StartRotation began, until the loop takes their result from the
+	// scan: when ctx ends, the scan drops the results its workers still hold, and these
+	// are reported from here instead, as a new secret must never go unreported.
+	mu    sync.Mutex
+	begun map[string]begun
+}
+
+// begun is a rotation the first pass began: StartRotation's outcome for one client.
+type begun struct {
+	client  HybridClient
+	plan    secrets.Plan
+	pending *secrets.PendingRotation
+	err     error
 }
 
 // started is the first pass's result for one client: its plan, and the rotation that waits
@@ -178,12 +200,14 @@ type waiting struct {
 	client  HybridClient
 	plan    secrets.Plan
 	pending *secrets.PendingRotation
+	next    time.Time // when it is probed next, on prove's time (zero: at once)
 }
 
 func (a *applying) emit(r Result[RotationOutcome]) bool {
 	if a.stopped {
 		return false
 	}
+	r.Err = rules.Prefixed(pkgName, r.Err) // what secrets met, under this package's name
 	a.tr.yielded(r.Err != nil)
 	if !a.yield(r, nil) {
 		a.stopped = true
@@ -196,12 +220,22 @@ func (a *applying) run(ctx context.Context) {
 	for r, err := range each(ctx, a.c, a.opts, a.start) {
 		if err != nil {
 			// The scan stopped: the rotations already started are proven all the same
-			// (or, when ctx ended, reported), then the scan's error.
+			// (or, when ctx ended, reported), then the scan's error. Those whose result
+			// the scan dropped are among them.
+			for _, b := range a.dropped() {
+				if b.err == nil {
+					wait = append(wait, waiting{client: b.client, plan: b.plan, pending: b.pending})
+					a.tr.waiting(+1)
+				} else if !a.emit(a.outcome(b.client, &b.plan, b.pending, b.err)) {
+					return
+				}
+			}
 			if a.prove(ctx, wait) {
 				a.yield(Result[RotationOutcome]{}, err)
 			}
 			return
 		}
+		a.taken(r.Client.ID)
 		switch v := r.Value; {
 		case v.plan == nil && r.Err == nil:
 			a.tr.leftOut()
@@ -209,15 +243,7 @@ func (a *applying) run(ctx context.Context) {
 			wait = append(wait, waiting{client: r.Client, plan: *v.plan, pending: v.pending})
 			a.tr.waiting(+1)
 		default:
-			out := Result[RotationOutcome]{Client: r.Client, Err: r.Err}
-			if v.plan != nil {
-				out.Value.Plan = *v.plan
-			}
-			if v.pending != nil {
-				rot := v.pending.Rotation()
-				out.Value.Rotation = &rot
-			}
-			if !a.emit(out) {
+			if !a.emit(a.outcome(r.Client, v.plan, v.pending, r.Err)) {
 				return
 			}
 		}
@@ -225,6 +251,19 @@ func (a *applying) run(ctx context.Context) {
 	if a.prove(ctx, wait) && ctx.Err() != nil {
 		a.yield(Result[RotationOutcome]{}, fmt.Errorf("applying the rotations stopped: %w", ctx.Err()))
 	}
+}
+
+// outcome is the result of a client not (or no longer) waiting for its proof.
+func (a *applying) outcome(hc HybridClient, plan *secrets.Plan, p *secrets.PendingRotation, err error) Result[RotationOutcome] {
+	out := Result[RotationOutcome]{Client: hc, Err: err}
+	if plan != nil {
+		out.Value.Plan = *plan
+	}
+	if p != nil {
+		rot := p.Rotation()
+		out.Value.Rotation = &rot
+	}
+	return out
 }
 
 // start is the first pass's work for one client: plan, and for a due client add and
@@ -237,7 +276,33 @@ func (a *applying) start(ctx context.Context, hc HybridClient) (started, error) 
 	policy, _ := a.policyFor(hc)
 	store := func(ctx context.Context, s secrets.Added) error { return a.store(ctx, hc.ID, s) }
 	p, err := a.c.secrets.StartRotation(ctx, hc.ID, policy.RotateRequest(store, plan.AsOf))
+	a.mu.Lock()
+	if a.begun == nil {
+		a.begun = map[string]begun{}
+	}
+	a.begun[hc.ID] = begun{client: hc, plan: *plan, pending: p, err: err}
+	a.mu.Unlock()
 	return started{plan: plan, pending: p}, err
+}
+
+// taken records that the loop has the scan's result for client id.
+func (a *applying) taken(id string) {
+	a.mu.Lock()
+	delete(a.begun, id)
+	a.mu.Unlock()
+}
+
+// dropped returns the rotations begun whose result the scan did not deliver, in the order
+// of their ids. The scan's workers have ended: nothing is added to them any more.
+func (a *applying) dropped() []begun {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]begun, 0, len(a.begun))
+	for _, id := range slices.Sorted(maps.Keys(a.begun)) {
+		out = append(out, a.begun[id])
+	}
+	a.begun = nil
+	return out
 }
 
 // prove proves the waiting rotations in rounds and yields each one's outcome as it is
@@ -252,17 +317,20 @@ func (a *applying) prove(ctx context.Context, wait []waiting) bool {
 	for _, w := range wait {
 		byID[w.client.ID] = w
 	}
+	// How far the waits on the clock have run ahead of its Now: a clock whose After fires
+	// while its Now stands still must not make the proofs wait for ever.
+	var ahead time.Duration
 	for len(byID) > 0 && !a.stopped {
 		if ctx.Err() != nil {
 			return a.giveUp(ctx, byID)
 		}
-		now := clk.Now()
+		now := clk.Now().Add(ahead)
 		var due []HybridClient
 		round := map[string]*secrets.PendingRotation{} // the workers' own: the loop changes byID
 		next := time.Time{}
 		for _, w := range byID {
-			switch n := w.pending.Next(); {
-			case !n.After(now) || !now.Before(w.pending.Deadline()):
+			switch n := w.next; {
+			case !n.After(now) || w.pending.Next().IsZero() || !now.Before(w.pending.Deadline()):
 				due = append(due, w.client)
 				round[w.client.ID] = w.pending
 			case next.IsZero() || n.Before(next):
@@ -270,26 +338,54 @@ func (a *applying) prove(ctx context.Context, wait []waiting) bool {
 			}
 		}
 		if len(due) == 0 {
-			select {
-			case <-clk.After(next.Sub(now)):
-			case <-ctx.Done():
+			d, from := next.Sub(now), clk.Now()
+			switch err := clock.Wait(ctx, clk, d); {
+			case err == nil:
+				ahead += max(d-clk.Now().Sub(from), 0)
+			case ctx.Err() == nil:
+				// A clock nobody moves: the rest are given up with its error, not waited
+				// for for ever.
+				stuck, cancel := context.WithCancelCause(ctx)
+				cancel(err)
+				return a.giveUp(stuck, byID)
 			}
 			continue
 		}
 		slices.SortFunc(due, func(x, y HybridClient) int { return strings.Compare(x.ID, y.ID) })
+		// A rotation Finish settled is reported even when ctx ends before the scan
+		// delivers its result: Finish runs once, and what it did must not be lost.
+		var mu sync.Mutex
+		settled := map[string]settledRotation{}
 		for r, err := range eachOf(ctx, a.c, a.opts, due, func(ctx context.Context, hc HybridClient) (*secrets.Rotation, error) {
-			return proveOne(ctx, round[hc.ID], clk)
+			rot, err := proveOne(ctx, round[hc.ID], clk.Now().Add(ahead))
+			if rot != nil {
+				mu.Lock()
+				settled[hc.ID] = settledRotation{rot: rot, err: err}
+				mu.Unlock()
+			}
+			return rot, err
 		}) {
 			if err != nil {
-				break // ctx ended: the next turn of the loop gives the rest up
+				break // ctx ended: the rest are reported below, and given up next turn
 			}
 			if r.Value == nil {
-				continue // not yet proven: a later round
+				// Not yet proven: a later round, after its backoff, counted from now on
+				// prove's time (a Next in the clock's time stands still with its Now).
+				w := byID[r.Client.ID]
+				w.next = clk.Now().Add(ahead + max(w.pending.Next().Sub(clk.Now()), 0))
+				byID[r.Client.ID] = w
+				continue
 			}
-			w := byID[r.Client.ID]
-			delete(byID, r.Client.ID)
-			a.tr.waiting(-1)
-			if !a.emit(Result[RotationOutcome]{Client: r.Client, Value: RotationOutcome{Plan: w.plan, Rotation: r.Value}, Err: r.Err}) {
+			mu.Lock()
+			delete(settled, r.Client.ID)
+			mu.Unlock()
+			if !a.settle(byID, r.Client.ID, r.Value, r.Err) {
+				return false
+			}
+		}
+		// The scan's workers have ended.
+		for _, id := range slices.Sorted(maps.Keys(settled)) {
+			if !a.settle(byID, id, settled[id].rot, settled[id].err) {
 				return false
 			}
 		}
@@ -297,12 +393,26 @@ func (a *applying) prove(ctx context.Context, wait []waiting) bool {
 	return !a.stopped
 }
 
+// settledRotation is what Finish returned for a rotation.
+type settledRotation struct {
+	rot *secrets.Rotation
+	err error
+}
+
+// settle yields the outcome of the waiting rotation of client id, which Finish settled.
+func (a *applying) settle(byID map[string]waiting, id string, rot *secrets.Rotation, err error) bool {
+	w := byID[id]
+	delete(byID, id)
+	a.tr.waiting(-1)
+	return a.emit(Result[RotationOutcome]{Client: w.client, Value: RotationOutcome{Plan: w.plan, Rotation: rot}, Err: err})
+}
+
 // proveOne probes p once and finishes it when it is proven, stopped, or past its
 // Deadline; nil, nil when it waits on (a refusal, or a probe without a verdict that may
 // change).
-func proveOne(ctx context.Context, p *secrets.PendingRotation, clk identity.Clock) (*secrets.Rotation, error) {
+func proveOne(ctx context.Context, p *secrets.PendingRotation, now time.Time) (*secrets.Rotation, error) {
 	ok, _ := p.Prove(ctx)
-	if !ok && !p.Next().IsZero() && clk.Now().Before(p.Deadline()) && ctx.Err() == nil {
+	if !ok && !p.Next().IsZero() && now.Before(p.Deadline()) && ctx.Err() == nil {
 		return nil, nil
 	}
 	return p.Finish(ctx)

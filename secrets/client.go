@@ -40,8 +40,8 @@ type Client struct {
 	t    *transport.Client
 	kind route
 	now  func() time.Time // Config.Clock's Now: defaults, expiry checks, rotation and grace periods
-	// after is Config.Clock's After: the waits of a rotation's proof.
-	after func(time.Duration) <-chan time.Time
+	// clk is Config.Clock, which the waits of a rotation's proof wait on (clock.Wait).
+	clk identity.Clock
 	// tokenURL is the token endpoint that discovery named, read once, for the proofs.
 	tokenURL atomic.Pointer[string]
 	// randN returns a random number in [0, n): it picks each add's marker; tests set it.
@@ -74,7 +74,7 @@ func newClient(cfg identity.Config, kind route) (*Client, error) {
 		return nil, err
 	}
 	clk := clock.Of(cfg.Clock)
-	return &Client{t: t, kind: kind, now: clk.Now, after: clk.After, randN: rand.IntN, claims: &claims{}}, nil
+	return &Client{t: t, kind: kind, now: clk.Now, clk: clk, randN: rand.IntN, claims: &claims{}}, nil
 }
 
 // CloseIdleConnections closes idle connections of the Client, as
@@ -88,7 +88,7 @@ func (c *Client) CloseIdleConnections() {
 // ready refuses a Client that New did not make: a zero Client has no transport, and a
 // call would otherwise panic.
 func (c *Client) ready() error {
-	if c != nil && c.t != nil && c.now != nil && c.after != nil && (c.kind == hybridRoute || c.kind == clientCredentialRoute) {
+	if c != nil && c.t != nil && c.now != nil && c.clk != nil && (c.kind == hybridRoute || c.kind == clientCredentialRoute) {
 		return nil
 	}
 	v := "zero Client"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/clock"
 	"github.com/ocs-go/identity/internal/idserver"
 	"github.com/ocs-go/identity/internal/rules"
 )
@@ -47,18 +48,20 @@ type ProofError struct {
 	Waited time.Duration
 	// Err is why the proof stopped without a verdict of acceptance: nil when the identity
 	// server kept answering invalid_client until the timeout, else the last probe's error
-	// (no answer, a redirect, an answer that says nothing about the client) or the
-	// context's.
+	// (no answer, a redirect, an answer that says nothing about the client), the
+	// context's, or Config.Clock's when its After did not fire in time (see
+	// identity.Clock).
 	Err error
 }
 
-// Error says what is true of the client now and what to do.
+// Error says what is true of the client now and what to do, under the package's name:
+// "secrets: rotating the secret of client ...".
 func (e *ProofError) Error() string {
 	why := "it kept answering invalid_client"
 	if e.Err != nil {
 		why = "the last probe: " + e.Err.Error()
 	}
-	return fmt.Sprintf("rotating the secret of client %q: new secret %d was added and stored, but the identity server did not accept it (%d probes in %s; %s); old secrets %v are untouched and still work, and the new secret is kept: find out why it is refused (a disabled client? a propagation slower than an hour?), then retire the old secrets",
+	return fmt.Sprintf(pkgName+": rotating the secret of client %q: new secret %d was added and stored, but the identity server did not accept it (%d probes in %s; %s); old secrets %v are untouched and still work, and the new secret is kept: find out why it is refused (a disabled client? a propagation slower than an hour?), then retire the old secrets",
 		e.ClientID, e.NewID, e.Probes, e.Waited.Round(time.Second), why, e.NotRetired)
 }
 
@@ -115,7 +118,8 @@ const (
 	// deleted to make room (Rotation.FreedRoom).
 	StepNone Step = iota
 	// StepAdded: the new secret exists but its value is not stored (Store failed, and so
-	// did deleting it again: the error names it).
+	// did deleting it again; or the add's answer was lost, and deleting the secret it made
+	// failed): Rotation.New.ID and the error name it.
 	StepAdded
 	// StepStored: the value is stored; the old secrets are untouched, as the identity
 	// server has not (yet) accepted the new one, or its check failed.
@@ -148,7 +152,9 @@ func (s Step) String() string {
 // secrets wait for the identity server to accept the new one before they are retired.
 // StartRotation makes one; Finish ends it. Between the two it holds the new secret's value
 // in memory, for the probes only (it prints as a summary, never the value), and drops it
-// when Finish returns. Use it from one goroutine at a time.
+// (keeps no reference to it) when Finish returns or a probe stops the rotation; a
+// PendingRotation that is never finished holds it until it is itself unreachable. Use it
+// from one goroutine at a time.
 type PendingRotation struct {
 	r        *rotating
 	err      error          // StartRotation's, when it stopped
@@ -203,6 +209,11 @@ func (p *PendingRotation) start(ctx context.Context) error {
 	}
 	added, err := c.add(ctx, tk, path, body, p.old)
 	if err != nil {
+		var oe *identity.OutcomeError
+		if errors.As(err, &oe) && len(oe.Orphans) == 1 {
+			// The add's answer was lost and its secret could not be deleted: it exists.
+			r.rot.New, r.rot.Step = ClientSecret{ID: oe.Orphans[0]}, StepAdded
+		}
 		return r.fail("adding the new secret", err, "the old secrets are untouched", r.rot.done())
 	}
 	if err := r.store(ctx, *added); err != nil {
@@ -310,6 +321,9 @@ func (p *PendingRotation) prove(ctx context.Context) (bool, error) {
 	if p.r.opts.skipsProof() || !rot.ProvenAt.IsZero() {
 		return true, nil
 	}
+	if ctx.Err() != nil {
+		return false, context.Cause(ctx) // no probe is sent, and none is counted
+	}
 	p.probed = p.r.c.now()
 	ok, err := p.r.c.probe(ctx, p.r.clientID, p.value)
 	rot.Probes++
@@ -402,10 +416,8 @@ func (p *PendingRotation) await(ctx context.Context) error {
 		// A probe slower than its backoff leaves no wait: ask again at once.
 		wait := min(max(p.Next().Sub(now), 0), p.r.opts.proofTimeout()-waited)
 		waited += wait
-		select {
-		case <-c.after(wait):
-		case <-ctx.Done():
-			return p.unproven(ctx, ctx.Err())
+		if err := clock.Wait(ctx, c.clk, wait); err != nil {
+			return p.unproven(ctx, err) // ctx ended, or a clock nobody moves
 		}
 	}
 }

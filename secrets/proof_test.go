@@ -27,7 +27,7 @@ var (
 // moves it.
 func (f *fixture) clocked() *hct.Clock {
 	clk := hct.NewClock(testNow)
-	f.c.now, f.c.after = clk.Now, clk.After
+	f.c.now, f.c.clk = clk.Now, clk
 	return clk
 }
 

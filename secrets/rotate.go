@@ -103,8 +103,9 @@ type RotateRequest struct {
 	// Store receives the new secret with its value and must put the value where the
 	// application reads it (a vault, a deployment, or a file: s.Value.ReplaceFile puts it
 	// in place of the old value in one step) before returning nil. It is
-	// required. When it returns an error, Rotate deletes the new secret again and leaves
-	// the old ones untouched. Store must not keep s.Value beyond what it stores.
+	// required. When it returns an error, or panics, Rotate deletes the new secret again and
+	// leaves the old ones untouched (a panic then goes on to Rotate's caller). Store must
+	// not keep s.Value beyond what it stores.
 	Store func(ctx context.Context, s Added) error
 	// Retire chooses which of the other secrets are retired after Store succeeded. The
 	// zero value is RetireAll().
@@ -207,7 +208,10 @@ func (o RotateRequest) validate(now time.Time) (*wireWrite, error) {
 // RotateRequest.Store only.
 type Rotation struct {
 	// New is the new secret; its ID is zero when the client has no new secret (the add
-	// failed, or Store failed and the new secret was deleted again).
+	// failed, or Store failed and the new secret was deleted again), or when an add whose
+	// answer was lost may have made one that nobody could find (the error, an
+	// *identity.OutcomeError, says so). A secret an add with a lost answer left (Step
+	// StepAdded) shows its ID only.
 	New ClientSecret
 	// Deleted are the retired secrets that Rotate deleted, or found already deleted by
 	// someone else.
@@ -241,8 +245,8 @@ type Rotation struct {
 //  2. Add the new secret (see Add; it carries this call's marker). When the add's outcome
 //     cannot be settled, the *identity.OutcomeError is returned wrapped (errors.As finds
 //     it) and the old secrets are untouched.
-//  3. Store: hand the new secret with its value to req.Store. If Store fails, delete the
-//     new secret again and leave the old ones untouched.
+//  3. Store: hand the new secret with its value to req.Store. If Store fails (or panics),
+//     delete the new secret again and leave the old ones untouched.
 //  4. Prove: wait until the identity server accepts the new secret, asking it with a
 //     token request that signs nobody in (see req.ProofTimeout), at most
 //     req.ProofTimeout. Never accepted: nothing is retired, the new secret is kept (its
@@ -367,8 +371,25 @@ func roomToFree(secrets []ClientSecret, now time.Time) (free []ClientSecret, ok 
 }
 
 // store hands the new secret to opts.Store (step 3), deleting it again when Store fails.
+// A Store that panics (or calls runtime.Goexit) gets its new secret deleted too, before
+// the panic goes on to the caller: nobody holds its value.
 func (r *rotating) store(ctx context.Context, added Added) error {
-	if err := r.opts.Store(ctx, added); err != nil {
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		v := recover()
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		_ = r.c.delete(cctx, r.clientID, added.ID) // the panic is what the caller hears of
+		if v != nil {
+			panic(v)
+		}
+	}()
+	err := r.opts.Store(ctx, added)
+	returned = true
+	if err != nil {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
 		if derr := r.c.delete(cctx, r.clientID, added.ID); derr != nil {

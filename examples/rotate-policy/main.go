@@ -15,7 +15,9 @@
 // Exit status, for a scheduler: 0 nothing due, or every due client rotated; 1 an error (the
 // run, or a client's rotation, failed: run again; or a misused flag); 2 what needs a person
 // (a finding, such as a secret that never expires; a new secret the identity server never
-// accepted; with -dry-run, any client due).
+// accepted; with -dry-run, any client due). Stopped by -timeout or Ctrl-C, it prints what it
+// did so far, marked partial (each client rotated or begun, with its state: a new secret
+// stored but not yet accepted keeps the old ones untouched), and exits 1.
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +46,7 @@ Exit status, for a scheduler:
   2  needs a person: a finding (a secret that never expires, a client at the limit of
      secrets), a new secret the identity server never accepted (the old ones untouched),
      or, with -dry-run, any client due
+Stopped by -timeout or Ctrl-C, it prints what it did so far, marked partial, and exits 1.
 `
 
 func main() {
@@ -56,7 +60,9 @@ func main() {
 	}
 	p.UsageStatus = 1 // 2 is a result: a typo must not read as one
 	p.Emulator = func(opts *hybridclientstest.Options) { opts.PropagationDelay = o.emulatePropagation }
-	p.RunStatus(os.Args[1:], func(ctx context.Context, env *exampleenv.Env) (int, error) { return run(ctx, env, o) })
+	p.RunStatus(os.Args[1:], func(ctx context.Context, env *exampleenv.Env) (int, error) {
+		return run(ctx, env, o, os.Stdout, os.Stderr)
+	})
 }
 
 // options are the command's flags; policy is the policy they make.
@@ -110,9 +116,10 @@ func addFlags(p *exampleenv.Program) *options {
 	return o
 }
 
-// run checks the store, seeds the emulator, applies (or plans) the policy, reports, and
-// returns the exit status: 0, or 2 for what needs a person; an error is 1.
-func run(ctx context.Context, env *exampleenv.Env, o *options) (int, error) {
+// run checks the store, seeds the emulator, applies (or plans) the policy, reports (what
+// was done so far, marked partial, when the run stops early), and returns the exit status:
+// 0, or 2 for what needs a person; an error is 1.
+func run(ctx context.Context, env *exampleenv.Env, o *options, stdout, stderr io.Writer) (int, error) {
 	if env.Emulated() {
 		// The proofs wait on the Config's clock: on the emulator it runs forward instead,
 		// so the emulated hour of propagation passes at once.
@@ -123,29 +130,44 @@ func run(ctx context.Context, env *exampleenv.Env, o *options) (int, error) {
 		return 0, err
 	}
 	defer clients.CloseIdleConnections()
-	dir, cleanup, err := storeDir(env, o)
+	dir, cleanup, err := storeDir(env, o, stderr)
 	if err != nil {
 		return 0, err
 	}
 	defer cleanup()
 	if env.Emulated() {
-		if err := seed(ctx, env, clients, dir, o); err != nil {
+		if err := seed(ctx, env, clients, dir, o, stderr); err != nil {
 			return 0, err
 		}
 	}
 	rep := newReport(env.Now(), o)
-	if err := o.apply(ctx, clients, dir, rep); err != nil {
+	stopped := o.apply(ctx, clients, dir, rep)
+	if stopped != nil {
+		rep.Partial = &partial{Reason: stopReason(stopped)}
+	}
+	if err := rep.print(stdout, o.asJSON); err != nil {
 		return 0, err
 	}
-	if err := rep.print(o.asJSON); err != nil {
-		return 0, err
+	if stopped != nil {
+		return 0, fmt.Errorf("the report is partial, %d clients reported: %w", rep.Summary.Clients, stopped)
 	}
 	if env.Emulated() && !o.dryRun {
-		if err := checkOnEmulator(ctx, env, clients, dir, o, rep); err != nil {
+		if err := checkOnEmulator(ctx, env, clients, dir, o, rep, stderr); err != nil {
 			return 0, err
 		}
 	}
-	return rep.status()
+	return rep.status(stderr)
+}
+
+// stopReason says why the run stopped before every client was done.
+func stopReason(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "gave up after -timeout"
+	}
+	return exampleenv.OneLine(err)
 }
 
 // apply runs the policy over the tenant, into rep.
@@ -175,7 +197,7 @@ func (o *options) apply(ctx context.Context, clients *hybridclients.Client, dir 
 
 // storeDir returns the -store directory, checked, or on the emulator a new temporary one,
 // and what removes it at the end.
-func storeDir(env *exampleenv.Env, o *options) (string, func(), error) {
+func storeDir(env *exampleenv.Env, o *options, stderr io.Writer) (string, func(), error) {
 	nothing := func() {}
 	switch {
 	case o.store != "":
@@ -190,7 +212,7 @@ func storeDir(env *exampleenv.Env, o *options) (string, func(), error) {
 		return "", nothing, err
 	}
 	if o.keep {
-		fmt.Fprintln(os.Stderr, "emulator: the secrets' files are in", dir)
+		fmt.Fprintln(stderr, "emulator: the secrets' files are in", dir)
 		return dir, nothing, nil
 	}
 	return dir, func() { _ = os.RemoveAll(dir) }, nil
@@ -202,7 +224,15 @@ type report struct {
 	DryRun  bool      `json:"dryRun"`
 	Clients []result  `json:"clients"`
 	Summary summary   `json:"summary"`
-	failed  bool      // a client's rotation failed (not for a person)
+	// Partial is null when every client was done; else the run stopped early, and the
+	// report holds what was done so far.
+	Partial *partial `json:"partial"`
+	failed  bool     // a client's rotation failed (not for a person)
+}
+
+// partial says why a run stopped before every client was done.
+type partial struct {
+	Reason string `json:"reason"`
 }
 
 // result is one client's outcome. It never holds a secret's value.
@@ -283,11 +313,14 @@ func ids(ss []secrets.ClientSecret) []int {
 
 // print writes the report: JSON, or a line per client that is not simply "not due", and
 // a summary.
-func (r *report) print(asJSON bool) error {
+func (r *report) print(w io.Writer, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
+	}
+	if r.Partial != nil {
+		fmt.Fprintf(w, "PARTIAL REPORT: the run stopped after %d clients (%s); a client not listed was not done\n", len(r.Clients), r.Partial.Reason)
 	}
 	for _, c := range r.Clients {
 		var what string
@@ -311,23 +344,23 @@ func (r *report) print(asJSON bool) error {
 		default:
 			what = c.Error
 		}
-		fmt.Printf("%-10s %s %s: %s\n", c.Outcome, c.ID, strconv.Quote(c.Name), what)
+		fmt.Fprintf(w, "%-10s %s %s: %s\n", c.Outcome, c.ID, strconv.Quote(c.Name), what)
 	}
 	s := r.Summary
-	fmt.Printf("%d clients as of %s: %d rotated, %d due, %d not due, %d findings, %d not proven, %d failed%s\n",
+	fmt.Fprintf(w, "%d clients as of %s: %d rotated, %d due, %d not due, %d findings, %d not proven, %d failed%s\n",
 		s.Clients, r.AsOf.UTC().Format(time.RFC3339), s.Rotated, s.Due, s.NotDue, s.Findings, s.NotProven, s.Failed, map[bool]string{true: " (dry run: nothing changed)"}[r.DryRun])
 	return nil
 }
 
 // status is the run's exit status: an error (1) for a failure, 2 for what needs a person,
 // said in a line on stderr.
-func (r *report) status() (int, error) {
+func (r *report) status(stderr io.Writer) (int, error) {
 	s := r.Summary
 	switch {
 	case r.failed:
 		return 0, fmt.Errorf("%d of %d clients failed", s.Failed, s.Clients)
 	case s.Findings+s.NotProven > 0 || (r.DryRun && s.Due > 0):
-		fmt.Fprintf(os.Stderr, "rotate-policy: needs a person: %d due, %d findings, %d not proven\n", s.Due, s.Findings, s.NotProven)
+		fmt.Fprintf(stderr, "rotate-policy: needs a person: %d due, %d findings, %d not proven\n", s.Due, s.Findings, s.NotProven)
 		return 2, nil
 	}
 	return 0, nil
@@ -384,7 +417,7 @@ func flagNames(err error) error {
 // seed makes the emulator's clients: three due (a secret expiring in 10 days, whose value
 // the application's file in dir holds), two not due, one disabled, and with
 // -emulate-finding one whose secret never expires; then lets them reach sign-in.
-func seed(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Client, dir string, o *options) error {
+func seed(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Client, dir string, o *options, stderr io.Writer) error {
 	const day = 24 * time.Hour
 	type spec struct {
 		name     string
@@ -416,13 +449,13 @@ func seed(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clien
 		}
 	}
 	env.AdvanceClock(o.emulatePropagation) // the new clients have reached sign-in
-	fmt.Fprintf(os.Stderr, "emulator: created %d clients (3 due within 30 days), a new secret reaching sign-in after %s\n", len(specs), o.emulatePropagation)
+	fmt.Fprintf(stderr, "emulator: created %d clients (3 due within 30 days), a new secret reaching sign-in after %s\n", len(specs), o.emulatePropagation)
 	return nil
 }
 
 // checkOnEmulator asks the emulator whether each rotated client's file signs in, and
 // whether a second run now would rotate anyone.
-func checkOnEmulator(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Client, dir string, o *options, rep *report) error {
+func checkOnEmulator(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Client, dir string, o *options, rep *report, stderr io.Writer) error {
 	works := 0
 	for _, c := range rep.Clients {
 		if c.Outcome != "rotated" {
@@ -446,6 +479,6 @@ func checkOnEmulator(ctx context.Context, env *exampleenv.Env, clients *hybridcl
 			again++
 		}
 	}
-	fmt.Fprintf(os.Stderr, "emulator: the stored values of %d of %d rotated clients sign in; a second run now would rotate %d\n", works, rep.Summary.Rotated, again)
+	fmt.Fprintf(stderr, "emulator: the stored values of %d of %d rotated clients sign in; a second run now would rotate %d\n", works, rep.Summary.Rotated, again)
 	return nil
 }

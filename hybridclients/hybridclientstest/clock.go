@@ -19,6 +19,10 @@ import (
 //	sc, _ := secrets.New(srv.Config())
 //	clk.Run(func() { rot, err = sc.Rotate(ctx, id, req) }, nil) // waits an hour for the proof, at once
 //
+// A rotation's proof (Rotate, ApplyRotations) on a Clock must see each of its waits end
+// within the wait's length and a second of real time, so move the Clock (Run does) or the
+// proof stops with a *secrets.ProofError that says the Clock did not move.
+//
 // It is safe for concurrent use. A nil *Clock reads the zero time and its waits end at
 // once.
 type Clock struct {

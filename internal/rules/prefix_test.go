@@ -49,3 +49,21 @@ func TestPrefixedSeqNamesEveryErrorAndStops(t *testing.T) {
 		t.Fatalf("PrefixedSeq yielded %v", got)
 	}
 }
+
+// selfNamed is a typed error that prints its package's name itself.
+type selfNamed struct{}
+
+func (selfNamed) Error() string { return "secrets: new secret 2 not proven" }
+
+func TestATypedErrorThatNamesItsPackageIsNamedOnce(t *testing.T) {
+	var e error = selfNamed{}
+	s := Prefixed("secrets", e)
+	h := Prefixed("hybridclients", s)
+	var got selfNamed
+	if s.Error() != "secrets: new secret 2 not proven" || h.Error() != "hybridclients: new secret 2 not proven" || !errors.As(h, &got) {
+		t.Fatalf("secrets: %q, hybridclients: %q", s, h)
+	}
+	if text := fmt.Errorf("rotating: %w", Unprefixed(h)).Error(); text != "rotating: new secret 2 not proven" {
+		t.Fatalf("embedded = %q", text)
+	}
+}

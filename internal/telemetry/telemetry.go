@@ -7,8 +7,8 @@
 // identity.Config's providers. A nil *Telemetry (no provider set) records nothing and
 // costs a nil check.
 //
-// What is recorded is fixed here, by allow-list: operation names, client ids (GUIDs the
-// service chose or the SDK generated, never credentials), HTTP methods, route templates,
+// What is recorded is fixed here, by allow-list: operation names, client ids (only GUIDs,
+// so never a credential passed in an id's place), HTTP methods, route templates,
 // status codes, counts, outcomes and error kinds. Never a secret value, a token, a header,
 // a body, a query, an error message or a description.
 package telemetry
@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/internal/rules"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -112,7 +113,9 @@ type Op struct {
 }
 
 // Start begins operation name (about client clientID, "" when none) and returns the
-// context its requests take. End it with End.
+// context its requests take. End it with End. The client id is recorded only when it is
+// a GUID: the caller's argument is not checked yet, and a secret passed in its place by
+// mistake must not reach a span.
 func (t *Telemetry) Start(ctx context.Context, name, clientID string) (context.Context, *Op) {
 	if t == nil || ctx == nil {
 		return ctx, nil
@@ -120,7 +123,7 @@ func (t *Telemetry) Start(ctx context.Context, name, clientID string) (context.C
 	op := &Op{t: t, name: name}
 	if t.tracer != nil {
 		attrs := []attribute.KeyValue{OperationKey.String(name)}
-		if clientID != "" {
+		if rules.IsGUID(clientID) {
 			attrs = append(attrs, ClientIDKey.String(clientID))
 		}
 		ctx, op.span = t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
@@ -128,9 +131,10 @@ func (t *Telemetry) Start(ctx context.Context, name, clientID string) (context.C
 	return context.WithValue(ctx, opKey{}, op), op
 }
 
-// Client names the operation's client once it is known (a Create's generated id).
+// Client names the operation's client once it is known (a Create's generated id), when
+// id is a GUID.
 func (o *Op) Client(id string) {
-	if o != nil && o.span != nil {
+	if o != nil && o.span != nil && rules.IsGUID(id) {
 		o.span.SetAttributes(ClientIDKey.String(id))
 	}
 }

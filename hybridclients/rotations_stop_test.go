@@ -1,0 +1,451 @@
+package hybridclients_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ocs-go/identity"
+	"github.com/ocs-go/identity/hybridclients"
+	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"github.com/ocs-go/identity/secrets"
+)
+
+// drain ranges over seq on the caller's goroutine and returns its results and errors.
+func drain[T any](seq func(func(hybridclients.Result[T], error) bool)) ([]hybridclients.Result[T], []error) {
+	var rs []hybridclients.Result[T]
+	var errs []error
+	for r, err := range seq {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rs = append(rs, r)
+	}
+	return rs, errs
+}
+
+// A caller who gives up while the scan still adds and stores new secrets is told of every
+// one: a rotation whose new secret exists is yielded, whatever the moment ctx ended.
+func TestApplyRotationsReportsEveryStartedRotationWhenTheContextEndsDuringTheScan(t *testing.T) {
+	tn := newTenant(t, secrets.PropagationDelay)
+	const due = 40
+	for i := range due {
+		tn.add(t, fmt.Sprintf("due-%02d", i), 10*day, nil)
+	}
+	tn.clk.Advance(secrets.PropagationDelay)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stores atomic.Int32
+	var mu sync.Mutex
+	storedBy := map[string]int{} // client id -> the new secret's id its application got
+	store := func(ctx context.Context, id string, s secrets.Added) error {
+		if stores.Add(1) == 6 {
+			cancel() // the caller gives up while other workers are mid-start
+		}
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		storedBy[id] = s.ID
+		mu.Unlock()
+		return tn.store(ctx, id, s)
+	}
+	rs, errs := drain(hybridclients.ApplyRotations(ctx, tn.clients, managedBut(secrets.Policy{}), store, hybridclients.ScanOptions{Concurrency: 8}))
+	if len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+		t.Fatalf("errors %v, want the scan's context error last", errs)
+	}
+	reported := map[string]hybridclients.Result[hybridclients.RotationOutcome]{}
+	for _, r := range rs {
+		reported[r.Client.ID] = r
+	}
+	added := 0
+	for _, c := range tn.srv.Clients() {
+		ids := tn.srv.SecretIDs(c.ID)
+		r, ok := reported[c.ID]
+		if len(ids) > 1 {
+			added++
+			if ok && errors.Is(r.Err, identity.ErrOutcomeUnknown) && r.Value.Rotation != nil && r.Value.Rotation.New.ID == 0 {
+				continue // the add's outcome is reported unknown: its error names what may be left
+			}
+			if !ok || r.Value.Rotation == nil || r.Value.Rotation.New.ID != ids[len(ids)-1] {
+				t.Errorf("%s: new secret %d exists, but the result (reported: %v) is %v, %v", c.Name, ids[len(ids)-1], ok, r.Value.Rotation, r.Err)
+				continue
+			}
+			if !errors.Is(r.Err, secrets.ErrNotProven) && !errors.Is(r.Err, context.Canceled) {
+				t.Errorf("%s: %v, want a *ProofError or the context's error", c.Name, r.Err)
+			}
+			// Stored, or (an add whose answer ctx cut off) added and named by the error.
+			if step := r.Value.Rotation.Step; step != secrets.StepStored && !(step == secrets.StepAdded && errors.Is(r.Err, identity.ErrOutcomeUnknown)) || ids[0] != 1 {
+				t.Errorf("%s: step %s, secrets %v, %v: want stored, the old one untouched", c.Name, step, ids, r.Err)
+			}
+		}
+		mu.Lock()
+		got, stored := storedBy[c.ID]
+		mu.Unlock()
+		if stored && (!ok || r.Value.Rotation == nil || r.Value.Rotation.New.ID != got) {
+			t.Errorf("%s: its application got new secret %d, but the result (reported: %v) is %v, %v", c.Name, got, ok, r.Value.Rotation, r.Err)
+		}
+	}
+	sure, maybe := 0, 0 // results naming a new secret; results of an add whose outcome is unknown
+	for _, r := range rs {
+		switch {
+		case r.Value.Rotation != nil && r.Value.Rotation.New.ID != 0:
+			sure++
+		case errors.Is(r.Err, identity.ErrOutcomeUnknown):
+			maybe++
+		}
+	}
+	if added < sure || added > sure+maybe || added < 6 {
+		t.Errorf("%d results name a new secret and %d may have made one; %d new secrets exist (want as many, at least 6)", sure, maybe, added)
+	}
+}
+
+// cancelOn is a RoundTripper that cancels a context before sending the first request
+// that when matches.
+type cancelOn struct {
+	when   func(*http.Request) bool
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (c *cancelOn) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.when(r) {
+		c.once.Do(c.cancel)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// applyOne runs ApplyRotations over the tenant's one client, on the tenant's clock, with
+// clients made by the tenant's Config changed by mutate.
+func (tn *tenant) applyOne(t *testing.T, ctx context.Context, runClock bool, mutate func(*identity.Config), store func(context.Context, string, secrets.Added) error) hybridclients.Result[hybridclients.RotationOutcome] {
+	t.Helper()
+	cfg := tn.srv.Config()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	clients, err := hybridclients.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.CloseIdleConnections()
+	seq := hybridclients.ApplyRotations(ctx, clients, managedBut(secrets.Policy{}), store, hybridclients.ScanOptions{})
+	var rs []hybridclients.Result[hybridclients.RotationOutcome]
+	var errs []error
+	if runClock {
+		rs, errs = collect(tn.clk, seq)
+	} else {
+		rs, errs = drain(seq)
+	}
+	if len(rs) != 1 {
+		t.Fatalf("%d results, errors %v; want one", len(rs), errs)
+	}
+	return rs[0]
+}
+
+// Each way a rotation can stop, its result says what is true on the service: the new
+// secret's id when it exists, whether its value is stored, and the old secret untouched.
+func TestApplyRotationsOutcomeAgreesWithTheService(t *testing.T) {
+	type want struct {
+		step       secrets.Step
+		newID      int   // the new secret's id in Rotation.New; 0: none exists
+		notRetired []int // Rotation.NotRetired
+		proofError bool  // Err is a *secrets.ProofError naming newID and notRetired
+		secrets    []int // on the service afterwards
+	}
+	cases := []struct {
+		name      string
+		delay     time.Duration
+		stopClock bool // the clock stands still: ctx ends while the proof waits
+		setup     func(tn *tenant, id string, cancel context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error)
+		want      want
+	}{{
+		name: "store fails, the new secret deleted again",
+		setup: func(tn *tenant, id string, _ context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			return nil, func(context.Context, string, secrets.Added) error { return errors.New("vault sealed") }
+		},
+		want: want{step: secrets.StepNone, secrets: []int{1}},
+	}, {
+		name: "store fails, and so does deleting the new secret",
+		setup: func(tn *tenant, id string, _ context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			tn.srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpDeleteSecret, Status: http.StatusForbidden})
+			return nil, func(context.Context, string, secrets.Added) error { return errors.New("vault sealed") }
+		},
+		want: want{step: secrets.StepAdded, newID: 2, secrets: []int{1, 2}},
+	}, {
+		name: "the add's answer is lost and its secret cannot be deleted",
+		setup: func(tn *tenant, id string, _ context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			tn.srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpAddSecret, CutAfterCommit: true, Times: 1})
+			tn.srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpDeleteSecret, Status: http.StatusForbidden})
+			return nil, tn.store
+		},
+		want: want{step: secrets.StepAdded, newID: 2, secrets: []int{1, 2}},
+	}, {
+		name:      "ctx ends while the proof waits",
+		delay:     secrets.PropagationDelay,
+		stopClock: true,
+		setup: func(tn *tenant, id string, cancel context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			return nil, func(ctx context.Context, id string, s secrets.Added) error {
+				go func() {
+					for tn.clk.Waiting() == 0 {
+						time.Sleep(100 * time.Microsecond)
+					}
+					cancel()
+				}()
+				return tn.store(ctx, id, s)
+			}
+		},
+		want: want{step: secrets.StepStored, newID: 2, notRetired: []int{1}, proofError: true, secrets: []int{1, 2}},
+	}, {
+		name: "ctx ends once the proof came, before the old secret is retired",
+		setup: func(tn *tenant, id string, cancel context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			rt := &cancelOn{cancel: cancel, when: func(r *http.Request) bool {
+				return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/Secrets/2")
+			}}
+			return func(c *identity.Config) { c.HTTPClient = &http.Client{Transport: rt} }, tn.store
+		},
+		want: want{step: secrets.StepStored, newID: 2, notRetired: []int{1}, secrets: []int{1, 2}},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tn := newTenant(t, c.delay)
+			id := tn.add(t, "due", 10*day, nil)
+			tn.clk.Advance(secrets.PropagationDelay)
+			before, err := tn.clients.Secrets().Get(context.Background(), id, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			mutate, store := c.setup(tn, id, cancel)
+			r := tn.applyOne(t, ctx, !c.stopClock, mutate, store)
+			tn.srv.ClearFaults()
+			rot := r.Value.Rotation
+			if r.Err == nil || rot == nil {
+				t.Fatalf("rotation %v, error %v: want both", rot, r.Err)
+			}
+			if rot.Step != c.want.step || rot.New.ID != c.want.newID || !slices.Equal(idsOf(rot.NotRetired), c.want.notRetired) {
+				t.Errorf("rotation: step %s, new secret %d, not retired %v; want %s, %d, %v (error: %v)",
+					rot.Step, rot.New.ID, idsOf(rot.NotRetired), c.want.step, c.want.newID, c.want.notRetired, r.Err)
+			}
+			var pe *secrets.ProofError
+			if isPE := errors.As(r.Err, &pe); isPE != c.want.proofError || isPE && (pe.NewID != c.want.newID || !slices.Equal(pe.NotRetired, c.want.notRetired)) {
+				t.Errorf("error %v: a *ProofError %v (%+v), want %v", r.Err, isPE, pe, c.want.proofError)
+			}
+			if c.want.newID != 0 && !strings.Contains(r.Err.Error(), fmt.Sprintf("new secret %d", c.want.newID)) && !strings.Contains(r.Err.Error(), fmt.Sprintf("secrets [%d]", c.want.newID)) {
+				t.Errorf("error %q does not name new secret %d", r.Err, c.want.newID)
+			}
+			if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, c.want.secrets) {
+				t.Errorf("the service holds secrets %v, want %v", ids, c.want.secrets)
+			}
+			after, err := tn.clients.Secrets().Get(context.Background(), id, 1)
+			if err != nil || after.Expiry != before.Expiry {
+				t.Errorf("the old secret was touched: %+v -> %+v, %v", before, after, err)
+			}
+		})
+	}
+}
+
+func idsOf(ss []secrets.ClientSecret) []int {
+	var out []int
+	for _, s := range ss {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+// within runs f and fails the test when it has not returned after limit of real time.
+func within(t *testing.T, limit time.Duration, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("still waiting after %s of real time", limit)
+	}
+}
+
+// A Config.Clock that nobody moves (a test clock never advanced) must not hang a
+// rotation's proof for ever when ctx has no deadline: the call returns, saying why.
+func TestRotationsOnAClockThatNeverMovesReturn(t *testing.T) {
+	t.Run("ApplyRotations", func(t *testing.T) {
+		tn := newTenant(t, secrets.PropagationDelay)
+		id := tn.add(t, "due", 10*day, nil)
+		tn.clk.Advance(secrets.PropagationDelay) // and never again
+		var rs []hybridclients.Result[hybridclients.RotationOutcome]
+		within(t, 30*time.Second, func() {
+			rs, _ = drain(hybridclients.ApplyRotations(context.Background(), tn.clients, managedBut(secrets.Policy{}), tn.store, hybridclients.ScanOptions{}))
+		})
+		if len(rs) != 1 || !errors.Is(rs[0].Err, secrets.ErrNotProven) || !strings.Contains(rs[0].Err.Error(), "Clock") {
+			t.Fatalf("results %+v; want a *ProofError that names the clock", rs)
+		}
+		if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, []int{1, 2}) {
+			t.Errorf("secrets %v, want the old one untouched and the new one kept", ids)
+		}
+	})
+	t.Run("ApplyRotations, a clock whose Now stands still", func(t *testing.T) {
+		tn := newTenant(t, secrets.PropagationDelay)
+		tn.add(t, "due", 10*day, nil)
+		tn.clk.Advance(secrets.PropagationDelay)
+		cfg := tn.srv.Config()
+		cfg.Clock = stillClock{tn.clk.Now()} // its waits end at once, its time never moves
+		clients, err := hybridclients.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rs []hybridclients.Result[hybridclients.RotationOutcome]
+		within(t, 30*time.Second, func() {
+			rs, _ = drain(hybridclients.ApplyRotations(context.Background(), clients, managedBut(secrets.Policy{}), tn.store, hybridclients.ScanOptions{}))
+		})
+		var pe *secrets.ProofError
+		if len(rs) != 1 || !errors.As(rs[0].Err, &pe) || pe.Probes < 10 {
+			t.Fatalf("results %+v; want a *ProofError after the probes of the proof's timeout", rs)
+		}
+	})
+	t.Run("Rotate", func(t *testing.T) {
+		tn := newTenant(t, secrets.PropagationDelay)
+		id := tn.add(t, "due", 10*day, nil)
+		tn.clk.Advance(secrets.PropagationDelay)
+		var err error
+		within(t, 30*time.Second, func() {
+			_, err = tn.clients.Secrets().Rotate(context.Background(), id, secrets.RotateRequest{Store: func(context.Context, secrets.Added) error { return nil }})
+		})
+		if !errors.Is(err, secrets.ErrNotProven) || !strings.Contains(err.Error(), "Clock") {
+			t.Fatalf("error %v; want a *ProofError that names the clock", err)
+		}
+	})
+}
+
+// stillClock reads the same time for ever; its waits end at once.
+type stillClock struct{ at time.Time }
+
+func (c stillClock) Now() time.Time { return c.at }
+func (c stillClock) After(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- c.at
+	return ch
+}
+
+// A Store that panics leaves no secret behind whose value nobody holds: the new secret is
+// deleted again, and the panic reaches the caller (ApplyRotations: as a *PanicError on
+// the loop's goroutine, as every panic of a scan's work does).
+func TestAStorePanicLeavesNoNewSecretAndReachesTheCaller(t *testing.T) {
+	boom := errors.New("the vault client panicked")
+	panicking := func(context.Context, secrets.Added) error { panic(boom) }
+	t.Run("Rotate", func(t *testing.T) {
+		tn := newTenant(t, 0)
+		id := tn.add(t, "due", 10*day, nil)
+		got := func() (r any) {
+			defer func() { r = recover() }()
+			_, _ = tn.clients.Secrets().Rotate(context.Background(), id, secrets.RotateRequest{Store: panicking})
+			return nil
+		}()
+		if got != boom {
+			t.Errorf("recovered %v, want the Store's panic", got)
+		}
+		if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, []int{1}) {
+			t.Errorf("secrets %v, want the old one alone: the new one deleted again", ids)
+		}
+	})
+	t.Run("ApplyRotations", func(t *testing.T) {
+		tn := newTenant(t, 0)
+		var ids []string
+		for i := range 3 {
+			ids = append(ids, tn.add(t, fmt.Sprint("due-", i), 10*day, nil))
+		}
+		store := func(ctx context.Context, id string, s secrets.Added) error { return panicking(ctx, s) }
+		got := func() (r any) {
+			defer func() { r = recover() }()
+			drain(hybridclients.ApplyRotations(context.Background(), tn.clients, managedBut(secrets.Policy{}), store, hybridclients.ScanOptions{Concurrency: 1}))
+			return nil
+		}()
+		var pe *hybridclients.PanicError
+		if err, _ := got.(error); !errors.As(err, &pe) || pe.Value != boom {
+			t.Errorf("recovered %v, want a *PanicError with the Store's panic", got)
+		}
+		for _, id := range ids {
+			if got := tn.srv.SecretIDs(id); !slices.Equal(got, []int{1}) {
+				t.Errorf("client %s: secrets %v, want the old one alone", id, got)
+			}
+		}
+	})
+}
+
+// onePrefix reports what is wrong with text against the prefix rule: it must start with
+// pkg's name once, and name no package of the module anywhere else.
+func onePrefix(text, pkg string) string {
+	rest, ok := strings.CutPrefix(text, pkg+": ")
+	if !ok {
+		return "does not start with " + pkg + ": "
+	}
+	for _, other := range []string{"identity: ", "hybridclients: ", "secrets: ", "desired: "} {
+		if strings.Contains(rest, other) {
+			return "names " + other + "inside"
+		}
+	}
+	return ""
+}
+
+// The errors in the results of PlanRotations and ApplyRotations are the caller's
+// package's (hybridclients: once), whatever the secrets package met; a *ProofError, taken
+// out with errors.As, reads secrets: once.
+func TestRotationResultsErrorsNameTheirPackageOnce(t *testing.T) {
+	tn := newTenant(t, secrets.PropagationDelay)
+	tn.add(t, "unproven", 10*day, nil)
+	failing := tn.add(t, "store fails", 10*day, nil)
+	tn.clk.Advance(secrets.PropagationDelay)
+	policy := func(hc hybridclients.HybridClient) (secrets.Policy, bool) {
+		return secrets.Policy{ProofTimeout: 10 * time.Minute}, true // shorter than the propagation
+	}
+	store := func(ctx context.Context, id string, s secrets.Added) error {
+		if id == failing {
+			return errors.New("vault sealed")
+		}
+		return tn.store(ctx, id, s)
+	}
+	var texts []string
+	rs, errs := collect(tn.clk, hybridclients.ApplyRotations(context.Background(), tn.clients, policy, store, hybridclients.ScanOptions{}))
+	var pe *secrets.ProofError
+	for _, r := range rs {
+		if r.Err == nil {
+			t.Fatalf("%s: no error", r.Client.Name)
+		}
+		texts = append(texts, r.Err.Error())
+		if errors.As(r.Err, &pe) {
+			if what := onePrefix(pe.Error(), "secrets"); what != "" {
+				t.Errorf("ProofError.Error() %s: %q", what, pe.Error())
+			}
+		}
+	}
+	if len(rs) != 2 || len(errs) != 0 || pe == nil {
+		t.Fatalf("results %v, errors %v; want two, one a *ProofError", rs, errs)
+	}
+	bad := func(hybridclients.HybridClient) (secrets.Policy, bool) {
+		return secrets.Policy{Grace: time.Second}, true
+	}
+	plans, _ := collect(tn.clk, hybridclients.PlanRotations(context.Background(), tn.clients, bad, hybridclients.ScanOptions{}))
+	rotations, _ := collect(tn.clk, hybridclients.ApplyRotations(context.Background(), tn.clients, bad, store, hybridclients.ScanOptions{}))
+	for _, r := range plans {
+		texts = append(texts, r.Err.Error())
+	}
+	for _, r := range rotations {
+		texts = append(texts, r.Err.Error())
+	}
+	if len(texts) != 6 {
+		t.Fatalf("%d errors, want 6", len(texts))
+	}
+	for _, text := range texts {
+		if what := onePrefix(text, "hybridclients"); what != "" {
+			t.Errorf("a result's error %s: %q", what, text)
+		}
+	}
+}
