@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The file's form of a State. Its keys are the json tags (the yaml tags say the same);
@@ -122,7 +123,7 @@ func (d *decoder) decode(path string, n *node, v reflect.Value) {
 		v.SetInt(int64(i))
 	case t.Kind() == reflect.Slice:
 		if n.kind != sequenceNode {
-			d.fail(path, n, "must be a list, not a "+kindName(n), shown(n))
+			d.fail(path, n, "must be a list, not a "+unshown(n), nil)
 			return
 		}
 		s := reflect.MakeSlice(t, len(n.items), len(n.items))
@@ -132,7 +133,7 @@ func (d *decoder) decode(path string, n *node, v reflect.Value) {
 		v.Set(s)
 	case t.Kind() == reflect.Struct:
 		if n.kind != mappingNode {
-			d.fail(path, n, "must be a mapping of keys to values, not a "+kindName(n), shown(n))
+			d.fail(path, n, "must be a mapping of keys to values, not a "+unshown(n), nil)
 			return
 		}
 		d.fields(path, n, v)
@@ -202,6 +203,21 @@ func kindName(n *node) string {
 		return "list"
 	}
 	return "single value"
+}
+
+// unshown names what n is, for a value given where a mapping or a list belongs: a single
+// value by its length only, never its text. A value in the wrong place may be one that
+// must not be printed: a secret's value pasted under "secrets:".
+func unshown(n *node) string {
+	if n.kind == scalarNode {
+		n := utf8.RuneCountInString(n.text)
+		unit := "characters"
+		if n == 1 {
+			unit = "character"
+		}
+		return fmt.Sprintf("single value of %d %s (not shown)", n, unit)
+	}
+	return kindName(n)
 }
 
 // shown is a node's value for a Problem: a scalar's text, else nothing.

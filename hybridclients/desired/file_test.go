@@ -150,6 +150,39 @@ clients:
 	wantProblem(t, problems, "clients[0].redirectURIs", 3, "1 to 10 URIs")
 }
 
+// A value pasted where a mapping or a list belongs (a secret's value under "secrets:", the
+// key taken for the secret's place) is never shown: the error says a single value was
+// given, and its length.
+func TestParseNeverShowsAValueWhereAMappingOrListBelongs(t *testing.T) {
+	const value = "Xq9vK2mP7sT4wZ1cR8bN3hJ6fD0aL5eY"
+	for _, tc := range []struct {
+		name   string
+		format Format
+		doc    string
+		path   string
+		line   int
+		rule   string
+	}{
+		{"yaml mapping", YAML, "version: 1\nclients:\n  - id: " + idA + "\n    name: Billing\n    redirectURIs: [https://b.example.com/cb]\n    secrets: " + value + "\n",
+			"clients[0].secrets", 6, "must be a mapping of keys to values, not a single value of 32 characters (not shown)"},
+		{"json mapping", JSON, `{"version":1,"clients":[{"id":"` + idA + `","name":"Billing","redirectURIs":["https://b.example.com/cb"],"secrets":"` + value + `"}]}`,
+			"clients[0].secrets", 1, "must be a mapping of keys to values, not a single value of 32 characters (not shown)"},
+		{"yaml list", YAML, "version: 1\nclients:\n  - id: " + idA + "\n    name: Billing\n    redirectURIs: " + value + "\n",
+			"clients[0].redirectURIs", 5, "must be a list, not a single value of 32 characters (not shown)"},
+		{"json list", JSON, `{"version":1,"clients":[{"id":"` + idA + `","name":"Billing","redirectURIs":["https://b.example.com/cb"],"tags":"` + value + `"}]}`,
+			"clients[0].tags", 1, "must be a list, not a single value of 32 characters (not shown)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc), tc.format)
+			problems := problemsOf(t, err)
+			wantProblem(t, problems, tc.path, tc.line, tc.rule)
+			if strings.Contains(err.Error(), value) || strings.Contains(fmt.Sprintf("%+v", problems), value) {
+				t.Error("the error shows the value given where a mapping or list belongs") // not printed here either
+			}
+		})
+	}
+}
+
 func TestParseNamesBothPlacesOfARepeatedID(t *testing.T) {
 	file := `version: 1
 clients:
