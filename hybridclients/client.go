@@ -161,6 +161,7 @@ func init() {
 		info := clientinfo.Info{Clock: clock.System{}, Telemetry: c.tel()}
 		if c != nil {
 			info.Clock = clock.Of(c.cfg.Clock)
+			info.TenantID, info.Resource = c.cfg.TenantID, c.cfg.Resource
 		}
 		return info
 	}

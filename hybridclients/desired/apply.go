@@ -44,7 +44,8 @@ type ApplyOptions struct {
 	// again (the old ones are untouched), or, when that fails too, recorded as pending.
 	Store func(ctx context.Context, clientID string, s secrets.Added) error
 	// Record is the record of earlier applies (PlanOptions.Record of the plan); Apply
-	// returns it updated in Applied.Record.
+	// returns it updated in Applied.Record. It must be of the Client's tenant
+	// (Record.TenantID and Resource), or Apply refuses it before any request.
 	Record Record
 	// Removed is State.Removed of the desired state the plan was made from. Apply deletes
 	// only clients shown to be managed: in Record, or named here. It checks each delete of
@@ -108,7 +109,7 @@ type Applied struct {
 	Results []Result
 	// Record is the record to keep for the next plan: ApplyOptions.Record with the
 	// clients this apply created, brought to their State or deleted, and those whose
-	// first secret is pending.
+	// first secret is pending, naming the Client's tenant.
 	Record Record
 }
 
@@ -254,7 +255,7 @@ func apply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOpti
 
 // checkApply refuses, before any request, what Apply cannot carry out.
 func checkApply(ctx context.Context, c *hybridclients.Client, p *Plan, opts ApplyOptions) error {
-	errs := []error{checkArgs(ctx, c), opts.Record.validate("ApplyOptions.Record")}
+	errs := []error{checkArgs(ctx, c), opts.Record.validate("ApplyOptions.Record"), opts.Record.checkTenant("ApplyOptions.Record", clientinfo.Of(c))}
 	if p == nil {
 		return errors.Join(append(errs, &identity.ValidationError{Field: "Plan", Rule: "must not be nil", Value: nil})...)
 	}
@@ -335,7 +336,7 @@ func checkManaged(p *Plan, opts ApplyOptions) []error {
 			continue
 		}
 		for _, n := range ch.Secret.Delete {
-			if !slices.Contains(pending[idKey(ch.ID)].Orphans, n) {
+			if !slices.Contains(secretIDs(pending[idKey(ch.ID)].Orphans), n) {
 				errs = append(errs, &identity.ValidationError{Field: field + ".Secret.Delete", Rule: fmt.Sprintf("must name only secrets that an earlier apply made and nobody holds (ApplyOptions.Record.Pending of client %s); "+
 					"Diff plans no other, so the plan was altered after it was made", ch.ID), Value: n})
 			}
@@ -576,7 +577,7 @@ func (a *applier) rotate(ctx context.Context, p *Plan, held []int, results map[i
 		}
 		done[i] = true
 		res := results[i]
-		rotated(&res, r)
+		a.rotated(ctx, &res, r)
 		results[i] = res
 		a.report(ctx, res)
 	}
@@ -598,9 +599,9 @@ func (a *applier) rotate(ctx context.Context, p *Plan, held []int, results map[i
 // rotated completes res with what ApplyRotations did for its client. A new secret left
 // on the client with its value in no Store (a lost answer that could not be settled,
 // named by its *identity.OutcomeError, or a failed Store whose new secret could not be
-// deleted again) is recorded as pending, so that the next apply deletes it and adds one
-// that the Store holds, as for a first secret.
-func rotated(res *Result, r hybridclients.Result[hybridclients.RotationOutcome]) {
+// deleted again) is recorded as pending, with its description and expiry, so that the
+// next apply deletes it and adds one that the Store holds, as for a first secret.
+func (a *applier) rotated(ctx context.Context, res *Result, r hybridclients.Result[hybridclients.RotationOutcome]) {
 	if res.rec == nil {
 		res.rec = &recordChange{exists: true}
 	}
@@ -611,9 +612,9 @@ func rotated(res *Result, r hybridclients.Result[hybridclients.RotationOutcome])
 	case r.Err != nil:
 		res.Err = rules.Unprefixed(r.Err)
 		if errors.As(r.Err, &oe) && len(oe.Orphans)+len(oe.Unclaimed) > 0 {
-			res.rec.pending = &Pending{ClientID: res.ID, Orphans: oe.Orphans, Unclaimed: oe.Unclaimed}
+			res.rec.pending = a.pendingOf(ctx, res.ID, oe)
 		} else if rot != nil && rot.Step == secrets.StepAdded {
-			res.rec.pending = &Pending{ClientID: res.ID, Orphans: []int{rot.New.ID}}
+			res.rec.pending = &Pending{ClientID: res.ID, Orphans: []secrets.ClientSecret{rot.New}}
 		}
 	case rot == nil:
 		res.Note = "its secrets were not rotated: " + r.Value.Plan.String()
@@ -669,7 +670,7 @@ func (a *applier) create(ctx context.Context, ch Change, r *Result) {
 	case errors.As(err, &oe) && oe.ClientMayExist:
 		// Settled as far as it can be: what may be left is named, nothing unproven is
 		// deleted, and the next plan replaces the first secret.
-		r.rec = &recordChange{exists: true, pending: &Pending{ClientID: ch.ID, Orphans: oe.Orphans, Unclaimed: oe.Unclaimed}}
+		r.rec = &recordChange{exists: true, pending: a.pendingOf(ctx, ch.ID, oe)}
 		r.Err = fmt.Errorf("%w (recorded: the next apply adds a new first secret)", err)
 		return
 	case errors.Is(err, identity.ErrConflict):
@@ -689,7 +690,7 @@ func (a *applier) create(ctx context.Context, ch Change, r *Result) {
 			r.Err = fmt.Errorf("storing its first secret failed, so the client was deleted again and nothing is left (apply again to create it): %w", err)
 			return
 		}
-		r.rec.pending = &Pending{ClientID: ch.ID, Orphans: []int{created.Secret.ID}}
+		r.rec.pending = &Pending{ClientID: ch.ID, Orphans: []secrets.ClientSecret{created.Secret.ClientSecret}}
 		r.Err = fmt.Errorf("storing its first secret failed: %w; deleting the client again failed too: %w; it exists with secret %d, whose value nobody holds: the next apply deletes that secret and adds a new one",
 			err, derr, created.Secret.ID)
 		return
@@ -700,7 +701,14 @@ func (a *applier) create(ctx context.Context, ch Change, r *Result) {
 func (a *applier) update(ctx context.Context, ch Change, r *Result) {
 	var pending *Pending
 	if s := ch.Secret; s != nil && s.Add {
-		pending = &Pending{ClientID: ch.ID, Orphans: slices.Clone(s.Delete), Unclaimed: slices.Clone(s.Unclaimed)}
+		// The orphans as the record holds them (checkManaged saw that it names each).
+		recorded := a.opts.Record.pendingByID()[idKey(ch.ID)].Orphans
+		pending = &Pending{ClientID: ch.ID, Unclaimed: slices.Clone(s.Unclaimed)}
+		for _, o := range recorded {
+			if slices.Contains(s.Delete, o.ID) {
+				pending.Orphans = append(pending.Orphans, o)
+			}
+		}
 	}
 	r.rec = &recordChange{exists: true, pending: pending}
 	if fields := diffFields(*ch.Desired, ch.Current); len(fields) > 0 {
@@ -722,22 +730,46 @@ func (a *applier) update(ctx context.Context, ch Change, r *Result) {
 }
 
 // replaceSecret adds a first secret in place of one whose value an earlier apply lost:
-// the secrets that apply provably made are deleted first, the unclaimed ones left alone.
+// the secrets that apply provably made are deleted first, each only while it still has
+// the id, description and expiry recorded for it; the unclaimed ones are left alone.
 func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 	p := r.rec.pending
-	for len(p.Orphans) > 0 {
-		if err := a.sec.Delete(ctx, ch.ID, p.Orphans[0]); err != nil && !errors.Is(err, identity.ErrNotFound) {
-			r.Err = fmt.Errorf("deleting secret %d, which an earlier apply made and whose value nobody holds: %w", p.Orphans[0], rules.Unprefixed(err))
+	var others []int // recorded orphans whose id is now another secret's
+	defer func() {
+		if len(others) > 0 {
+			note := fmt.Sprintf("secrets %v are not those an earlier apply made (their description or expiry differ from the record's) and were left as they are", others)
+			r.Note = strings.TrimSuffix(note+"; "+r.Note, "; ")
+		}
+	}()
+	if len(p.Orphans) > 0 {
+		now, _, err := secretsOf(ctx, a.c, ch.ID)
+		if err != nil {
+			r.Err = fmt.Errorf("reading its secrets, to check those an earlier apply made and nobody holds before deleting them: %w", rules.Unprefixed(err))
 			return
 		}
-		p.Orphans = p.Orphans[1:]
+		for len(p.Orphans) > 0 {
+			o := p.Orphans[0]
+			i := slices.IndexFunc(now, func(s secrets.ClientSecret) bool { return s.ID == o.ID })
+			switch {
+			case i < 0: // deleted since
+			case !sameSecret(now[i], o):
+				others = append(others, o.ID)
+			default:
+				if err := a.sec.Delete(ctx, ch.ID, o.ID); err != nil && !errors.Is(err, identity.ErrNotFound) {
+					r.Err = fmt.Errorf("deleting secret %d, which an earlier apply made and whose value nobody holds: %w", o.ID, rules.Unprefixed(err))
+					return
+				}
+			}
+			p.Orphans = p.Orphans[1:]
+		}
 	}
 	desc, exp := ch.Desired.firstSecret(a.clk.Now())
 	added, err := a.sec.Add(ctx, ch.ID, secrets.AddRequest{Description: desc, Expiry: exp})
 	if err != nil {
 		var oe *identity.OutcomeError
 		if errors.As(err, &oe) {
-			p.Orphans, p.Unclaimed = oe.Orphans, append(p.Unclaimed, oe.Unclaimed...)
+			left := a.pendingOf(ctx, ch.ID, oe)
+			p.Orphans, p.Unclaimed = left.Orphans, append(p.Unclaimed, left.Unclaimed...)
 		}
 		r.Err = fmt.Errorf("adding a first secret in place of the one whose value was lost: %w", rules.Unprefixed(err))
 		return
@@ -746,7 +778,7 @@ func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
 		defer cancel()
 		if derr := a.sec.Delete(dctx, ch.ID, added.ID); derr != nil && !errors.Is(derr, identity.ErrNotFound) {
-			p.Orphans = []int{added.ID}
+			p.Orphans = []secrets.ClientSecret{added.ClientSecret}
 			r.Err = fmt.Errorf("storing the new secret failed: %w; deleting it again failed too: %w (the next apply deletes it)", err, rules.Unprefixed(derr))
 			return
 		}
@@ -758,6 +790,41 @@ func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 		r.Note = fmt.Sprintf("secrets %v may be someone else's and were left as they are: check them", p.Unclaimed)
 	}
 	r.rec.pending = nil
+}
+
+// pendingOf is what the record keeps of the secrets a lost answer left on client id (oe):
+// its orphans with the description and expiry they have now, read from the service
+// (with a context that outlives ctx a little), so that the next apply deletes each only
+// while it still has them. Orphans that can no longer be read (the listing failed) are
+// kept as unclaimed: never deleted by an apply; those no longer listed are gone.
+func (a *applier) pendingOf(ctx context.Context, id string, oe *identity.OutcomeError) *Pending {
+	p := &Pending{ClientID: id, Unclaimed: slices.Clone(oe.Unclaimed)}
+	if len(oe.Orphans) == 0 {
+		return p
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
+	defer cancel()
+	now, _, err := secretsOf(lctx, a.c, id)
+	switch {
+	case errors.Is(err, identity.ErrNotFound): // the client is gone, and its secrets with it
+	case err != nil:
+		p.Unclaimed = append(p.Unclaimed, oe.Orphans...)
+	default:
+		for _, s := range now {
+			if slices.Contains(oe.Orphans, s.ID) {
+				p.Orphans = append(p.Orphans, s)
+			}
+		}
+	}
+	return p
+}
+
+// sameSecret reports whether the secret now, as listed, has the id, description and
+// expiry recorded (as a record keeps it). A recorded expiry that is unset is unknown, and
+// matches nothing.
+func sameSecret(now, recorded secrets.ClientSecret) bool {
+	return now.ID == recorded.ID && now.Description == recorded.Description && !recorded.Expiry.IsZero() &&
+		expiryText(now.Expiry) == expiryText(recorded.Expiry)
 }
 
 func (a *applier) delete(ctx context.Context, ch Change, r *Result) {
@@ -851,7 +918,7 @@ func (a *applier) record(p *Plan, results []Result) Record {
 			managed[k] = ch.ID // it exists and the State wants it
 		}
 	}
-	var out Record
+	out := Record{}.withTenant(clientinfo.Of(a.c))
 	for _, id := range managed {
 		out.Managed = append(out.Managed, id)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
+	"github.com/ocs-go/identity/secrets"
 )
 
 // webApp is a valid client of id with the given name.
@@ -211,8 +212,12 @@ func TestApplyReplacesAFirstSecretThatNoStoreHolds(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	first := srv.SecretIDs(idA)
-	want := Record{Managed: []string{idA}, Pending: []Pending{{ClientID: idA, Orphans: first}}}
-	if diff := cmp.Diff(want, applied.Record); diff != "" || len(first) != 1 {
+	page, err := c.Secrets().List(ctx, idA, secrets.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := recordOf(c, Record{Managed: []string{idA}, Pending: []Pending{{ClientID: idA, Orphans: page.Secrets}}})
+	if diff := cmp.Diff(want, applied.Record, sameExpiry); diff != "" || len(first) != 1 || applied.Record.TenantID != srv.TenantID {
 		t.Fatalf("record (-want +got):\n%s", diff)
 	}
 

@@ -15,8 +15,9 @@
 //     works on many clients at once within the service's limits, hands each new secret's
 //     value to your Store only, rotates due secrets with proof before the old ones are
 //     retired, and reports each client's result; a partial failure is finished by
-//     planning and applying again. Its [Record] of managed ids (ids only) lets the next
-//     plan delete what a State no longer lists, and nothing else.
+//     planning and applying again. Its [Record] of managed ids (ids only, and the
+//     tenant they are of) lets the next plan of that tenant delete what a State no longer
+//     lists, and nothing else; a record of another tenant is refused.
 //   - [Export] describes an existing tenant as a State, so that adopting it is an export
 //     followed by plans that show no change.
 //

@@ -20,6 +20,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"github.com/ocs-go/identity/internal/clientinfo"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
 	"github.com/ocs-go/identity/secrets"
 )
@@ -61,6 +62,11 @@ func fake(t *testing.T, opts *hybridclientstest.Options) (*hybridclientstest.Ser
 	}
 	t.Cleanup(c.CloseIdleConnections)
 	return srv, c
+}
+
+// recordOf returns r naming the tenant c calls, as Apply would.
+func recordOf(c *hybridclients.Client, r Record) Record {
+	return r.withTenant(clientinfo.Of(c))
 }
 
 // vault is a Store that keeps each client's values, as a vault would.

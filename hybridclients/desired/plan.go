@@ -118,7 +118,8 @@ type SecretChange struct {
 	// Lifetime of the new secret, from the client's SecretPolicy; zero means one year.
 	Lifetime time.Duration
 	// Delete are secrets that an earlier apply provably made and whose value nobody
-	// holds: Apply deletes them.
+	// holds (Record.Pending's orphans): Apply deletes each that still has the
+	// description and expiry the record holds for it, and leaves any other.
 	Delete []int
 	// Unclaimed are secrets an earlier apply met that may be someone else's: no plan
 	// touches them; check them yourself.
@@ -151,7 +152,8 @@ type Unmanaged struct {
 // State and no record name.
 type PlanOptions struct {
 	// Record is what earlier applies recorded (Applied.Record): the clients they
-	// manage, and the new secrets they could not settle. Without it, a client dropped
+	// manage, and the new secrets they could not settle. It must be of the Client's
+	// tenant (Record.TenantID and Resource), or Diff refuses it. Without it, a client dropped
 	// from the State is not deleted (only Removed clients are), and a secret whose value
 	// was lost is not replaced.
 	Record Record
@@ -203,7 +205,8 @@ func Diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 }
 
 func diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOptions) (*Plan, error) {
-	if err := errors.Join(checkArgs(ctx, c), s.validate(), opts.Record.validate("PlanOptions.Record")); err != nil {
+	if err := errors.Join(checkArgs(ctx, c), s.validate(), opts.Record.validate("PlanOptions.Record"),
+		opts.Record.checkTenant("PlanOptions.Record", clientinfo.Of(c))); err != nil {
 		return nil, err
 	}
 	pending := opts.Record.pendingByID()
@@ -240,7 +243,7 @@ func diff(ctx context.Context, c *hybridclients.Client, s State, opts PlanOption
 			ch.Fields = diffFields(dc, ch.Current)
 			if pd, ok := pending[k]; ok {
 				ch.Secret = dc.newSecret()
-				ch.Secret.Delete, ch.Secret.Unclaimed = pd.Orphans, pd.Unclaimed
+				ch.Secret.Delete, ch.Secret.Unclaimed = secretIDs(pd.Orphans), pd.Unclaimed
 			}
 			ch.Action = ActionNone
 			if len(ch.Fields) > 0 || ch.Secret != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
+	"github.com/ocs-go/identity/secrets"
 )
 
 // Ids of the golden plan's clients.
@@ -108,7 +109,7 @@ var goldenTenant = []string{
 func goldenRecord() Record {
 	return Record{
 		Managed: []string{idUpdate, idLegacy, idGone},
-		Pending: []Pending{{ClientID: idPending, Orphans: []int{3}, Unclaimed: []int{4}}},
+		Pending: []Pending{{ClientID: idPending, Orphans: []secrets.ClientSecret{{ID: 3, Description: "Mobile app", Expiry: secrets.ExpiresAt(goldenNow.AddDate(1, 0, 0))}}, Unclaimed: []int{4}}},
 	}
 }
 
@@ -119,6 +120,7 @@ func goldenPlan(t *testing.T, opts PlanOptions) (*Plan, *mocktest.Rig) {
 		t.Fatal(err)
 	}
 	rig, c := rigClientAt(t, goldenNow)
+	opts.Record = recordOf(c, opts.Record)
 	cannedTenant(t, rig, goldenTenant...)
 	cannedSecrets(rig, goldenSecrets)
 	p, err := Diff(context.Background(), c, *s, opts)
@@ -169,7 +171,7 @@ func TestDiffReadsOnlyTheClientsItNamesByID(t *testing.T) {
 	for i := range 45 {
 		s.Clients = append(s.Clients, Client{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: "c", RedirectURIs: []string{"https://a/"}})
 	}
-	rec := Record{Managed: []string{"99999999-0000-4000-8000-000000000000"}}
+	rec := recordOf(c, Record{Managed: []string{"99999999-0000-4000-8000-000000000000"}})
 	if _, err := Diff(context.Background(), c, s, PlanOptions{Record: rec}); err != nil {
 		t.Fatal(err)
 	}

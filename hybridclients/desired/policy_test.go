@@ -164,12 +164,13 @@ func TestFirstSecretsAreDatedByTheConfigsClock(t *testing.T) {
 	clk.Advance(400 * day)
 	ctx := context.Background()
 	lost := webApp(idC, "Lost secret")
-	if _, err := c.Create(ctx, hybridclients.CreateRequest{ID: idC, Name: lost.Name, RedirectURIs: lost.RedirectURIs}); err != nil {
+	created, err := c.Create(ctx, hybridclients.CreateRequest{ID: idC, Name: lost.Name, RedirectURIs: lost.RedirectURIs})
+	if err != nil {
 		t.Fatal(err)
 	}
 	s := State{Clients: []Client{webApp(idA, "With policy"), webApp(idB, "Without"), lost}}
 	s.Clients[0].Secrets = &SecretPolicy{Lifetime: 90 * day}
-	rec := Record{Pending: []Pending{{ClientID: idC, Orphans: []int{1}}}}
+	rec := recordOf(c, Record{Pending: []Pending{{ClientID: idC, Orphans: []secrets.ClientSecret{created.Secret.ClientSecret}}}})
 	if _, _, err := planAndApply(t, c, s, PlanOptions{Record: rec}, ApplyOptions{Store: newVault().Store}); err != nil {
 		t.Fatal(err)
 	}

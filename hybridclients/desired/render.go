@@ -344,7 +344,7 @@ func readPlan(r io.Reader) (*Plan, error) {
 		}
 		if s := cf.Secret; s != nil {
 			ch.Secret = &SecretChange{Add: s.Add, Description: s.Description, Lifetime: time.Duration(s.Lifetime), Delete: s.Delete, Unclaimed: s.Unclaimed}
-			errs = append(errs, Record{Pending: []Pending{{ClientID: cf.ID, Orphans: s.Delete, Unclaimed: s.Unclaimed}}}.validate(field+".Secret"))
+			errs = append(errs, checkSecretIDs(field+".Secret", s.Delete, s.Unclaimed)...)
 			if s.Rotate != nil {
 				var err error
 				ch.Secret.Rotate, err = s.Rotate.rotation(field + ".Secret.Rotate")

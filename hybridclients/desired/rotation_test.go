@@ -410,7 +410,7 @@ func TestApplyLeavesNoRotatedSecretThatNoStoreHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch := p.Changes[0]; ch.Secret == nil || !ch.Secret.Add || !slices.Equal(ch.Secret.Delete, orphan) || ch.rotation() != nil {
+	if ch := p.Changes[0]; ch.Secret == nil || !ch.Secret.Add || !slices.Equal(ch.Secret.Delete, secretIDs(orphan)) || ch.rotation() != nil {
 		t.Fatalf("the plan for the pending client: %+v", ch)
 	}
 	applied, err = applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store, Record: applied.Record})

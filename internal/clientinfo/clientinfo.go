@@ -1,8 +1,8 @@
 // Package clientinfo lends the module's own packages what a hybridclients.Client was made
-// with, its Config's clock and telemetry, without exporting either to users: package
+// with, its Config's clock, telemetry and tenant, without exporting them to users: package
 // hybridclients sets Of when it is loaded, and desired, which is given a Client and
-// works through it, reads them, so that its dates follow the Config's clock and its spans
-// go to the Config's providers, as the Client's own do.
+// works through it, reads them, so that its dates follow the Config's clock, its spans
+// go to the Config's providers, as the Client's own do, and its record names the tenant.
 package clientinfo
 
 import (
@@ -16,6 +16,9 @@ type Info struct {
 	Clock identity.Clock
 	// Telemetry is the Client's, nil when no provider is set.
 	Telemetry *telemetry.Telemetry
+	// TenantID and Resource are the Config's, as given ("" for a nil or zero Client):
+	// the tenant whose clients the Client calls.
+	TenantID, Resource string
 }
 
 // Of returns what c, a *hybridclients.Client (nil or zero included), was made with. It
