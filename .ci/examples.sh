@@ -661,6 +661,39 @@ want_err 'bad\.yaml:7:23: clients\[0\]\.secrets\.maxAge: must be more than Proof
 finish "clients-as-code plan -file with broken rules: each with its line, exit status 1"
 rm -f "$work/bad.yaml"
 
+printf '%s\n' 'version: 1' 'clients:' '  - id: 7c9e6679-7425-40de-944b-e07fc1f90ae7' '    name: Billing portal' \
+  '    redirectURIs: [https://billing.example.com/cb]' '    secrets: Xq9vK2mP7sT4wZ1cR8bN3hJ6fD0aL5eY' >"$work/pasted.yaml"
+run clients-as-code plan -file pasted.yaml
+want_rc 1
+want_err 'pasted\.yaml:6:14: clients\[0\]\.secrets: must be a mapping of keys to values, not a single value of 32 characters \(not shown\)$'
+! grep -q 'Xq9vK2mP7sT4wZ1cR8bN3hJ6fD0aL5eY' "$tmp/stderr" || problems+=("the value pasted under secrets: was shown")
+finish "clients-as-code plan -file with a value pasted under secrets: its length, never the value"
+rm -f "$work/pasted.yaml"
+
+cp examples/clients-as-code/testdata/clients.yaml "$work/mine.yaml"
+run clients-as-code plan -file mine.yaml -out mine.yaml -force
+want_rc 1
+one_line_error
+want_err '^clients-as-code plan: -out mine\.yaml is the -file: a plan must not be written over it, even with -force'
+cmp -s examples/clients-as-code/testdata/clients.yaml "$work/mine.yaml" || problems+=("mine.yaml was changed")
+finish "clients-as-code plan -out naming the -file: refused even with -force, the file untouched"
+echo 'an older plan' >"$work/old.json"
+run clients-as-code plan -file mine.yaml -out old.json
+want_rc 1
+want_err '^clients-as-code plan: -out old\.json exists already: name a new file, or give -force to replace it'
+finish "clients-as-code plan -out an existing file: refused without -force"
+run clients-as-code plan -file mine.yaml -out old.json -force
+want_rc 2
+grep -q '"fingerprint"' "$work/old.json" || problems+=("-force did not replace old.json")
+finish "clients-as-code plan -out an existing file -force: replaced"
+rm -f "$work/old.json"
+run clients-as-code apply -auto -file mine.yaml
+want_rc 0
+want_out '^emulator: no record kept '
+[ "$(ls -A "$work")" = mine.yaml ] || problems+=("files beside mine.yaml: $(ls -A "$work")")
+finish "clients-as-code apply -auto -file on the emulator: no record written beside the file"
+rm -f "$work/mine.yaml"
+
 run clients-as-code
 want_rc 1
 want_err '^Usage: go run ./examples/clients-as-code COMMAND'

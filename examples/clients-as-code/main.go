@@ -18,7 +18,11 @@
 //	go run ./examples/clients-as-code apply -file clients.yaml -secrets-dir ./secrets plan.json
 //
 // With a saved plan, -file gives the record beside it and the clients the file lists as
-// removed: apply deletes no client that neither names, whatever the plan says.
+// removed: apply deletes no client that neither names, whatever the plan says. The record
+// is kept per tenant, NAME.TENANT-ID.record.json beside -file (clients.<tenant id>.record.json
+// for clients.yaml), and names its tenant: one file applied to several tenants (dev, test,
+// prod) has a record for each, and a record of another tenant is refused. On the emulator,
+// a new tenant on every run, no record is kept unless -record names one.
 //
 // Exit status: 0 no changes (plan) or done (apply, export), 2 changes planned (plan), 1 an
 // error (a misused flag included).
@@ -98,6 +102,7 @@ type options struct {
 	file, record            string
 	delete, unmanaged, json bool
 	out                     string
+	force                   bool
 	auto, keep              bool
 	planFile, secretsDir    string
 	concurrency             int
@@ -113,7 +118,7 @@ func (o *options) program() (*exampleenv.Program, error) {
 	fl := p.Flags
 	fileFlags := func() {
 		fl.StringVar(&o.file, "file", "", "desired-state `file` (.yaml, .yml or .json); on the emulator, default the sample testdata/clients.yaml")
-		fl.StringVar(&o.record, "record", "", "`file` of the ids of managed clients (ids only, mode 0600); default beside -file: NAME.record.json")
+		fl.StringVar(&o.record, "record", "", "`file` of the ids of managed clients and the tenant they are of (ids only, mode 0600); default beside -file, one per tenant: NAME.TENANT-ID.record.json; on the emulator, none")
 		fl.BoolVar(&o.delete, "delete", false, "delete managed clients the file no longer wants (listed under removed, or recorded by an earlier apply); never any other")
 	}
 	switch o.cmd {
@@ -121,7 +126,9 @@ func (o *options) program() (*exampleenv.Program, error) {
 		fileFlags()
 		fl.BoolVar(&o.unmanaged, "unmanaged", false, "also list the tenant's clients that neither the file nor the record names (they are never changed)")
 		fl.BoolVar(&o.json, "json", false, "write the plan as JSON instead of text")
-		fl.StringVar(&o.out, "out", "", "also save the plan as JSON to `file` (mode 0600), for apply")
+		fl.StringVar(&o.out, "out", "", "also save the plan as JSON to this new `file` (mode 0600), for apply; never the -file or the record")
+		fl.BoolVar(&o.force, "force", false, "let -out replace an existing file (never the -file or the record)")
+		p.Check = func() error { return o.checkOut("") } // the record's path is known with the tenant: run checks it too
 	case "apply":
 		fileFlags()
 		p.Args, p.MaxArgs = "[plan.json]", 1
@@ -187,6 +194,11 @@ func run(ctx context.Context, env *exampleenv.Env, o *options, stdout, stderr io
 		return 1, err
 	}
 	defer clients.CloseIdleConnections()
+	if o.cmd == "plan" {
+		if err := o.checkOut(o.recordPath(env)); err != nil {
+			return 1, err
+		}
+	}
 	if o.cmd != "apply" { // apply seeds once it has the secrets directory
 		if err := o.seed(ctx, env, clients, "", stderr); err != nil {
 			return 1, err
@@ -225,13 +237,49 @@ func (o *options) state(env *exampleenv.Env) (*desired.State, error) {
 	return nil, errors.New("-file is required on a tenant: the desired-state file (export writes one from what is there)")
 }
 
-// recordPath is -record, else NAME.record.json beside -file, else "" (the sample on the
-// emulator, whose tenant is new on every run, keeps no record).
-func (o *options) recordPath() string {
-	if o.record != "" || o.file == "" {
+// recordPath is -record, else NAME.TENANT-ID.record.json beside -file: a record is of one
+// tenant, and one file may be applied to several. On the emulator, whose tenant is new on
+// every run, it is "" unless -record is given: no record is kept, and none is written
+// beside the user's file (one given with -record names the emulator's tenant, which no
+// real tenant's plan accepts).
+func (o *options) recordPath(env *exampleenv.Env) string {
+	if o.record != "" || o.file == "" || env.Emulated() {
 		return o.record
 	}
-	return strings.TrimSuffix(o.file, filepath.Ext(o.file)) + ".record.json"
+	return strings.TrimSuffix(o.file, filepath.Ext(o.file)) + "." + strings.ToLower(env.Config.TenantID) + ".record.json"
+}
+
+// checkOut checks plan's -out before anything is sent: never the desired-state file or
+// the record (whatever -force says), and no other existing file without -force.
+func (o *options) checkOut(recordPath string) error {
+	if o.out == "" {
+		return nil
+	}
+	for _, f := range []struct{ what, path string }{{"the -file", o.file}, {"the record", recordPath}} {
+		if f.path != "" && samePath(o.out, f.path) {
+			return fmt.Errorf("-out %s is %s: a plan must not be written over it, even with -force; name another file", o.out, f.what)
+		}
+	}
+	if o.force {
+		return exampleenv.CheckReplaceable("-out", o.out)
+	}
+	if _, err := os.Lstat(o.out); err == nil {
+		return fmt.Errorf("-out %s exists already: name a new file, or give -force to replace it", o.out)
+	}
+	return exampleenv.CheckNewFile("-out", o.out)
+}
+
+// samePath reports whether a and b name the same file: the same file when both exist
+// (through links too), else the same absolute path.
+func samePath(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(fa, fb)
+	}
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && absA == absB
 }
 
 func plan(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Client, o *options, stdout, stderr io.Writer) (int, error) {
@@ -239,7 +287,7 @@ func plan(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clien
 	if err != nil {
 		return 1, err
 	}
-	rec, err := desired.ReadRecord(o.recordPath())
+	rec, err := desired.ReadRecord(o.recordPath(env))
 	if err != nil {
 		return 1, err
 	}
@@ -256,7 +304,7 @@ func plan(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clien
 		return 1, err
 	}
 	if o.out != "" {
-		if err := savePlan(p, o.out); err != nil {
+		if err := savePlan(p, o.out, o.force); err != nil {
 			return 1, err
 		}
 		fmt.Fprintf(stderr, "plan saved to %s; apply it with: apply -file FILE -secrets-dir DIR %s (-file gives the record and the removed clients apply may delete)\n", o.out, o.out)
@@ -267,9 +315,14 @@ func plan(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clien
 	return 0, nil
 }
 
-// savePlan writes p as JSON to path, mode 0600.
-func savePlan(p *desired.Plan, path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+// savePlan writes p as JSON to path, mode 0600: a new file, or with force one that may
+// replace another (checkOut refused the -file and the record).
+func savePlan(p *desired.Plan, path string, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
 	if err != nil {
 		return err
 	}
@@ -284,7 +337,7 @@ func apply(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clie
 	if o.planFile != "" && env.Emulated() {
 		return 1, errors.New("a saved plan names the tenant it was made for, and the in-process emulator is a new tenant on every run: use apply -auto on the emulator")
 	}
-	recordPath := o.recordPath()
+	recordPath := o.recordPath(env)
 	if o.planFile != "" && recordPath == "" {
 		return 1, errors.New("give -record (or -file, beside which it is kept): the record of managed clients must be kept, or a later plan cannot delete what this one made")
 	}
@@ -350,6 +403,8 @@ func apply(ctx context.Context, env *exampleenv.Env, clients *hybridclients.Clie
 			return 1, errors.Join(err, werr)
 		}
 		fmt.Fprintf(stdout, "record of %d managed clients written to %s (mode 0600)\n", len(applied.Record.Managed), recordPath)
+	} else if env.Emulated() {
+		fmt.Fprintln(stdout, "emulator: no record kept (the emulator is a new tenant on every run; -record names a file to keep it in)")
 	}
 	if env.Emulated() && err == nil {
 		checkOnEmulator(env, p, st, stdout)

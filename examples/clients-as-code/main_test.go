@@ -158,7 +158,7 @@ func TestTheExampleWritesSecretValuesOnlyToTheSecretsDirectory(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), "the plan is stale") {
 		t.Errorf("applying the plan twice: %s", r.stderr.String())
 	}
-	for _, want := range []string{`created  client "Billing portal"`, "written to " + secretsDir, "record of 4 managed clients written to " + r.path("clients.record.json")} {
+	for _, want := range []string{`created  client "Billing portal"`, "written to " + secretsDir, "record of 4 managed clients written to " + r.path("clients."+strings.ToLower(r.srv.TenantID)+".record.json")} {
 		if !strings.Contains(r.stdout.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout.String())
 		}
@@ -312,5 +312,127 @@ func TestApplyOfASavedPlanDeletesARemovedClientOnlyWithItsFile(t *testing.T) {
 	}
 	if got := r.do("apply", "-file", file, "-secrets-dir", secretsDir, r.path("plan.json")); got != 0 || exists() {
 		t.Fatalf("apply with the file: exit status %d, the client exists: %v\n%s%s", got, exists(), r.stdout.String(), r.stderr.String())
+	}
+}
+
+// One desired-state file applied to two tenants (dev and prod) keeps a record for each,
+// NAME.TENANT-ID.record.json beside it, naming its tenant: neither apply reads the other's,
+// and a record of one given to the other (-record) is refused, naming both tenants,
+// before anything is changed.
+func TestTheRecordIsKeptPerTenant(t *testing.T) {
+	dev, prod := newRig(t, false), newRig(t, false)
+	file, secretsDir := dev.path("clients.yaml"), dev.path("secrets")
+	if err := os.WriteFile(file, sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(secretsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	recordOf := func(r *rig) string {
+		return dev.path("clients." + strings.ToLower(r.srv.TenantID) + ".record.json")
+	}
+	for _, r := range []*rig{dev, prod} {
+		if got := r.do("apply", "-file", file, "-secrets-dir", secretsDir, "-auto"); got != 0 {
+			t.Fatalf("apply: exit status %d\n%s%s", got, r.stdout.String(), r.stderr.String())
+		}
+		if want := "record of 4 managed clients written to " + recordOf(r); !strings.Contains(r.stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout.String())
+		}
+	}
+	entries, _ := os.ReadDir(dev.dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{filepath.Base(recordOf(dev)), filepath.Base(recordOf(prod)), "clients.yaml", "secrets"}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("files beside the desired-state file: %v, want %v", names, want)
+	}
+	before := prod.srv.Stats().Requests[hybridclientstest.OpListClients]
+	if got := prod.do("plan", "-file", file, "-record", recordOf(dev)); got != 1 {
+		t.Fatalf("plan on prod with dev's record: exit status %d\n%s", got, prod.stderr.String())
+	}
+	for _, want := range []string{"must be of the Client's tenant (tenant " + prod.srv.TenantID, "tenant " + dev.srv.TenantID} {
+		if !strings.Contains(prod.stderr.String(), want) {
+			t.Errorf("the error lacks %q:\n%s", want, prod.stderr.String())
+		}
+	}
+	if n := prod.srv.Stats().Requests[hybridclientstest.OpListClients] - before; n != 0 {
+		t.Errorf("%d list requests with another tenant's record", n)
+	}
+}
+
+// On the emulator, a new tenant on every run, no record is written beside the user's
+// file: apply -auto -file leaves the directory as it was, but for the secrets.
+func TestOnTheEmulatorNoRecordIsWrittenBesideTheFile(t *testing.T) {
+	r := newRig(t, true)
+	file := r.path("clients.yaml")
+	if err := os.WriteFile(file, sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.do("apply", "-file", file, "-auto"); got != 0 {
+		t.Fatalf("apply: exit status %d\n%s%s", got, r.stdout.String(), r.stderr.String())
+	}
+	entries, _ := os.ReadDir(r.dir)
+	if len(entries) != 1 || entries[0].Name() != "clients.yaml" {
+		t.Errorf("files beside the desired-state file: %v, want clients.yaml alone", entries)
+	}
+	if !strings.Contains(r.stdout.String(), "emulator: no record kept") {
+		t.Errorf("stdout does not say that no record is kept:\n%s", r.stdout.String())
+	}
+}
+
+// plan -out writes a new file: an existing one is refused unless -force, and the
+// desired-state file and the record (by any name, a link included) always are; nothing is
+// sent, and the file is left as it was.
+func TestPlanOutNeverOverwritesTheFileOrTheRecord(t *testing.T) {
+	r := newRig(t, false)
+	file := r.path("clients.yaml")
+	if err := os.WriteFile(file, sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	record := r.path("clients." + strings.ToLower(r.srv.TenantID) + ".record.json")
+	const empty = `{"version": 2, "managed": []}`
+	if err := os.WriteFile(record, []byte(empty), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := r.path("old-plan.json")
+	if err := os.WriteFile(old, []byte("an older plan"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := r.path("link.yaml")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		word string
+	}{
+		{[]string{"-out", file}, "is the -file"},
+		{[]string{"-out", file, "-force"}, "is the -file"},
+		{[]string{"-out", link, "-force"}, "is the -file"},
+		{[]string{"-out", record, "-force"}, "is the record"},
+		{[]string{"-out", r.path("mine.json"), "-record", r.path("mine.json")}, "is the record"},
+		{[]string{"-out", old}, "exists already: name a new file, or give -force"},
+	} {
+		r.stderr.Reset()
+		if got := r.do(append([]string{"plan", "-file", file}, tc.args...)...); got != 1 || !strings.Contains(r.stderr.String(), tc.word) {
+			t.Errorf("plan %v: exit status %d, want 1 and an error saying %q: %s", tc.args, got, tc.word, r.stderr.String())
+		}
+	}
+	for path, want := range map[string]string{file: string(sample), record: empty, old: "an older plan"} {
+		if got, _ := os.ReadFile(path); string(got) != want {
+			t.Errorf("%s was changed", path)
+		}
+	}
+	if n := r.srv.Stats().Requests[hybridclientstest.OpListClients]; n != 0 {
+		t.Errorf("%d list requests for a refused -out", n)
+	}
+	if got := r.do("plan", "-file", file, "-out", old, "-force"); got != 2 {
+		t.Fatalf("plan -force: exit status %d\n%s", got, r.stderr.String())
+	}
+	if got, _ := os.ReadFile(old); !bytes.Contains(got, []byte(`"fingerprint"`)) {
+		t.Errorf("-force did not replace the old plan: %s", got)
 	}
 }
