@@ -108,6 +108,17 @@ func proofWait(n int) time.Duration {
 	return min(proofFirstWait<<min(n, 16), proofMaxWait)
 }
 
+// backoff is the wait after the last probe: proofWait, or the Retry-After of a throttled
+// answer (429, 408, 503) when longer, capped at proofMaxWait.
+func (p *PendingRotation) backoff() time.Duration {
+	wait := proofWait(p.r.rot.Probes - 1)
+	var e *identity.Error
+	if errors.As(p.last, &e) && e.RetryAfter > wait {
+		wait = min(e.RetryAfter, proofMaxWait)
+	}
+	return wait
+}
+
 // Step is how far a rotation got, in the order of Rotate's steps.
 type Step uint8
 
@@ -245,7 +256,8 @@ func (p *PendingRotation) Deadline() time.Time {
 
 // Next is when the proof asks next, by Config.Clock: at once (the end of Store) before the
 // first probe; after a probe without acceptance, at the end of its backoff (5 s doubling
-// to 5 min), never past Deadline. Zero once the proof is settled, skipped, or the rotation
+// to 5 min, or a throttled answer's Retry-After when longer, at most 5 min), never past
+// Deadline. Zero once the proof is settled, skipped, or the rotation
 // stopped or finished: a program proving many rotations (see StartRotation) calls Prove
 // when Next has come, and Finish once Prove reports true or Deadline has passed.
 func (p *PendingRotation) Next() time.Time {
@@ -255,7 +267,7 @@ func (p *PendingRotation) Next() time.Time {
 	if p.r.rot.Probes == 0 {
 		return p.begun
 	}
-	next := p.probed.Add(proofWait(p.r.rot.Probes - 1))
+	next := p.probed.Add(p.backoff())
 	if next.After(p.deadline) {
 		return p.deadline
 	}

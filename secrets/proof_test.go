@@ -145,6 +145,33 @@ func TestRotateProofAsksAgainAfterNoAnswer(t *testing.T) {
 	}
 }
 
+// A throttled probe (429, 408) is no verdict: the proof asks again after its backoff, or
+// after the answer's Retry-After (capped at the backoff's most), and the rotation ends.
+func TestRotateProofAsksAgainAfterAThrottle(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		reply Reply
+		next  time.Duration // when the second probe goes
+	}{
+		{"429 slow_down", Reply{Status: 429, Body: `{"error":"slow_down"}`}, proofFirstWait},
+		{"429 Retry-After 30", Reply{Status: 429, Header: http.Header{"Retry-After": {"30"}}}, 30 * time.Second},
+		{"429 Retry-After a day", Reply{Status: 429, Header: http.Header{"Retry-After": {"86400"}}}, proofMaxWait},
+		{"408", Reply{Status: 408}, proofFirstWait},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, hybridRoute)
+			clk := f.clocked()
+			f.proofAnswers(c.reply, accepted)
+			f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+			f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:05Z")))
+			rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }}, nil)
+			if err != nil || rot.Step != StepDone || rot.Probes != 2 || !rot.ProvenAt.Equal(testNow.Add(c.next)) {
+				t.Fatalf("Rotate = %+v, %v; want done after 2 probes, the second %s after the first", rot, err, c.next)
+			}
+		})
+	}
+}
+
 func TestRotateProvesAClientCredentialClientWithItsOwnGrant(t *testing.T) {
 	f := newFixture(t, clientCredentialRoute)
 	f.proofAnswers(Reply{Status: 200, Body: `{"access_token":"at-proof","token_type":"Bearer","expires_in":60}`})

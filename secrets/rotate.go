@@ -132,7 +132,9 @@ type RotateRequest struct {
 	// authenticates the client first, so an answer other than invalid_client proves the
 	// secret), a client-credential client's with a client-credentials grant (the token is
 	// dropped). It asks at once, then after 5 s, doubling to every 5 min, by Config.Clock;
-	// each ask is one failed token request in the identity server's log. Never accepted
+	// each ask is one failed token request in the identity server's log. An answer that is
+	// no verdict but may change (no answer, a 5xx, a throttle: 429 or 408) is asked again
+	// the same way, after its Retry-After when that is longer (at most 5 min). Never accepted
 	// in time: nothing is retired, the new secret is kept, and the error is a *ProofError.
 	ProofTimeout time.Duration
 	// SkipProof retires without waiting for the identity server to accept the new secret,
