@@ -52,10 +52,10 @@ type estate struct {
 	clk *hct.Clock
 	app *http.Client // the applications' own
 
-	mu      sync.Mutex
-	value   map[string]identity.Secret // client id -> the value its application reads
-	held    map[string]int             // client id -> the id of that secret
-	names   map[string]string          // client id -> name
+	mu    sync.Mutex
+	value map[string]identity.Secret // client id -> the value its application reads
+	held  map[string]int             // client id -> the id of that secret
+	names map[string]string          // client id -> name
 
 	lockouts, early, checks int // sign-ins refused, before or after a retire; retires before the stored value worked
 }
