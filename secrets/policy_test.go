@@ -75,7 +75,7 @@ func TestPolicyPlanSaysWhatARotationWouldDo(t *testing.T) {
 		t.Errorf("plan = %+v", pl)
 	}
 	pl = Policy{Lifetime: 90 * day, Grace: 2 * time.Hour, Retire: RetireExpired()}.Plan(testClient, secrets, testNow)
-	want := `due: newest working secret 3 expires 2030-06-11T12:00:00Z, in 10 days: within 30 days; would add a secret "rotated by policy on 2030-06-01" that lives 90 days, store it, wait until the identity server accepts it, then delete expired secrets [1]`
+	want := `due: newest working secret 3 expires 2030-06-11T12:00:00Z, in 10 days: within 30 days; would add a secret "rotated by policy on 2030-06-01" that lives 90 days, wait until the identity server accepts it, store it, then delete expired secrets [1]`
 	if got := pl.String(); got != want {
 		t.Errorf("String:\n got %s\nwant %s", got, want)
 	}
