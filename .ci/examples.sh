@@ -144,13 +144,15 @@ run rotate-secret
 want_rc 0
 want_err "$emulator_note"
 want_err "^emulator: created client $guid with two secrets to rotate, the first one's value in \./$guid\.secret "
-want_out "^added +secret 3 .*; value written to \./$guid\.secret \(mode 0600\)$"
+want_out "^added +secret 3 "
+want_out '^proven +the identity server accepts the new secret '
+want_out "^stored +value written to \./$guid\.secret \(mode 0600\)$"
 want_out '^shortened +secret 1 "first secret", expires '
 want_out '^shortened +secret 2 "legacy secret", expires '
 no_out '^deleted '
 want_out '^emulator: the new secret signs in: true$'
 [ -z "$(ls -A "$work")" ] || problems+=("files left: $(ls -A "$work")")
-finish "rotate-secret: adds, replaces the file's value, keeps the old secrets working for the default hour"
+finish "rotate-secret: adds, proves, replaces the file's value, keeps the old secrets working for the default hour"
 
 run rotate-secret -retire-at-once
 want_rc 0
@@ -163,7 +165,7 @@ finish "rotate-secret -retire-at-once: deletes the old secrets, as asked; the fi
 
 run rotate-secret -grace 2h -out "$work/new.secret" -keep
 want_rc 0
-want_out "^added +secret 3 .*; value written to $work/new\.secret \(mode 0600\)$"
+want_out "^stored +value written to $work/new\.secret \(mode 0600\)$"
 want_out '^shortened +secret 1 '
 want_out '^shortened +secret 2 '
 no_out '^deleted'
@@ -222,7 +224,7 @@ finish "rotate-policy: rotates the 3 due clients after the emulated hour of prop
 
 run rotate-policy -dry-run
 want_rc 2
-want_out "^due +$guid \"reports\": newest working secret 1 expires .*, in 5 days: within 30 days; would add a secret \"rotated by policy on [0-9-]+\" that lives 365 days, store it, wait until the identity server accepts it, then let old secrets \[1\] work 1h0m0s more$"
+want_out "^due +$guid \"reports\": newest working secret 1 expires .*, in 5 days: within 30 days; would add a secret \"rotated by policy on [0-9-]+\" that lives 365 days, wait until the identity server accepts it, store it, then let old secrets \[1\] work 1h0m0s more$"
 [ "$(grep -c '^due ' <<<"$out")" = 3 ] || problems+=("want 3 due lines")
 want_out "$(policy_summary 6 '0 rotated, 3 due, 3 not due, 0 findings, 0 not proven, 0 failed \(dry run: nothing changed\)')"
 want_err '^rotate-policy: needs a person: 3 due, 0 findings, 0 not proven$'
@@ -238,10 +240,10 @@ finish "rotate-policy -emulate-finding: rotates the due clients; a secret that n
 
 run rotate-policy -proof-timeout 30m
 want_rc 2
-want_out "^not proven +$guid \"reports\": .*new secret 2 was added and stored, but the identity server did not accept it \(12 probes in 30m0s; it kept answering invalid_client\); old secrets \[1\] are untouched and still work"
+want_out "^not proven +$guid \"reports\": .*new secret 2 was added, but the identity server did not accept it \(12 probes in 30m0s; it kept answering invalid_client\); it was deleted again \(its value was never stored\); old secrets \[1\] are untouched and still work"
 [ "$(grep -c '^not proven ' <<<"$out")" = 3 ] || problems+=("want 3 not proven lines")
-want_err 'a second run now would rotate 0$'
-finish "rotate-policy -proof-timeout 30m, propagation 1h: nothing retired, the new secrets kept; exit status 2"
+want_err 'a second run now would rotate 3$'
+finish "rotate-policy -proof-timeout 30m, propagation 1h: nothing stored or retired, the new secrets deleted, due again; exit status 2"
 
 mkdir -p "$work/store"
 run rotate-policy -store "$work/store" -lifetime 180d -grace 2h -concurrency 2

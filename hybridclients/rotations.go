@@ -82,41 +82,47 @@ func planRotations(ctx context.Context, c *Client, policyFor func(HybridClient) 
 }
 
 // ApplyRotations rotates every client of c's tenant that its policy finds due (as
-// PlanRotations decides), handing each new secret to store with the client's id, and
-// yields each client's outcome as it completes: the plan, and the rotation when there was
-// one. A client is rotated as secrets.Client.Rotate does: add, store, prove, retire; the
-// old secrets are retired only once the identity server accepts the new one, and never
-// when it does not within the policy's ProofTimeout (the outcome's Err is then a
-// *secrets.ProofError: the new secret is kept, the old ones untouched).
+// PlanRotations decides), handing each new secret to store with the client's id once the
+// identity server accepts it, and yields each client's outcome as it completes: the plan,
+// and the rotation when there was one. A client is rotated as secrets.Client.Rotate does:
+// add, prove, store, retire; its application keeps its old value until store delivers
+// the new one, which the identity server then already accepts, and the old secrets are
+// retired only after both. A new secret not accepted within the policy's ProofTimeout is
+// never stored: it is deleted again, the old secrets are untouched, and the outcome's Err
+// is a *secrets.ProofError (naming the new secret when the delete failed).
 //
 // It works in two passes, so that clients waiting for their proof hold no worker: the
-// scan (Each, adaptive) plans every client and adds and stores the new secret of every
-// due one, yielding at once the outcome of those not rotated (not due, a finding, an
-// error); then the rotations that wait for their proof are proven together, each probed
-// when its backoff says (5 s doubling to 5 min) by Config.Clock (whose After must fire:
-// see identity.Clock), and retired as its proof comes, with opts.Concurrency clients at
-// once. Progress.Waiting counts them. A run with
-// due clients therefore lasts about as long as the slowest proof: up to the hour a new
-// secret may take to reach sign-in, and at most ProofTimeout.
+// scan (Each, adaptive) plans every client and adds the new secret of every due one,
+// yielding at once the outcome of those not rotated (not due, a finding, an error); then
+// the rotations that wait for their proof are proven together, each probed when its
+// backoff says (5 s doubling to 5 min) by Config.Clock (whose After must fire: see
+// identity.Clock), and stored and retired as its proof comes, with opts.Concurrency
+// clients at once. Progress.Waiting counts them. A run with due clients therefore lasts
+// about as long as the slowest proof: up to the hour a new secret may take to reach
+// sign-in, and at most ProofTimeout.
 //
 // When ctx ends, every rotation already begun is yielded before the scan's error, also
-// one a worker was starting as ctx ended: one that waits for its proof (its Store had
-// returned) with its *secrets.ProofError (new secret stored, old secrets untouched); one
-// that stopped another way with its error, and its Rotation saying how far it got (the new
-// secret's id, whether it is stored, what was retired). Breaking out of the loop leaves
-// the rotations that wait as they are, in the same safe state, unreported.
+// one a worker was starting as ctx ended: one that waits for its proof with its
+// *secrets.ProofError (its new secret deleted again, or named when the delete failed; old
+// secrets untouched; nothing stored); one that stopped another way with its error, and its
+// Rotation saying how far it got (the new secret's id, whether it is stored, what was
+// retired). Breaking out of the loop, or a panic, deletes the new secrets of the
+// rotations still waiting for their proof, unreported: their values were never stored,
+// and the old secrets are untouched.
 // Whether a client is due follows from its secrets alone, so a second run right after
-// rotates nothing; rotations of one client must still not overlap (one run at a time).
+// rotates nothing, and one after a rotation never proven rotates that client again (its
+// new secret was deleted); rotations of one client must still not overlap (one run at a
+// time).
 //
-// store receives each new secret with its value, and must put the value where the
+// store receives each proven new secret with its value, and must put the value where the
 // client's application reads it before returning nil (for a file,
 // identity.Secret.ReplaceFile); when it fails, the new secret is deleted again and the
 // old ones are untouched; when it panics, too, and the panic reaches the loop as a
-// *PanicError (see Each). It is called from several goroutines at once, and must not keep
-// the value beyond what it stores. The SDK holds each value in memory only while its
-// rotation waits for the proof: it drops it (keeps no reference to it) once the rotation
-// is finished (retired, or given up with its error), and keeps none once the loop ends,
-// also when it is broken out of.
+// *PanicError (see Each). It is called from several goroutines at once, in the second
+// pass, and must not keep the value beyond what it stores. The SDK holds each value in
+// memory only while its rotation waits for the proof: it drops it (keeps no reference to
+// it) once store returns or the new secret is deleted, and keeps none once the loop
+// ends, also when it is broken out of.
 func ApplyRotations(ctx context.Context, c *Client, policyFor func(HybridClient) (secrets.Policy, bool), store func(ctx context.Context, clientID string, s secrets.Added) error, opts ScanOptions) iter.Seq2[Result[RotationOutcome], error] {
 	return rules.PrefixedSeq(pkgName, telemetry.Seq2(ctx, c.tel(), "hybridclients.ApplyRotations", "", func(ctx context.Context) iter.Seq2[Result[RotationOutcome], error] {
 		return applyRotations(ctx, c, policyFor, store, opts)
@@ -178,6 +184,10 @@ type applying struct {
 	// are reported from here instead, as a new secret must never go unreported.
 	mu    sync.Mutex
 	begun map[string]begun
+	// open are the rotations begun whose Finish nobody has called or is calling: when the
+	// run ends without finishing them (a break, a panic), abandon deletes their new
+	// secrets, whose values were never stored.
+	open map[string]*secrets.PendingRotation
 }
 
 // begun is a rotation the first pass began: StartRotation's outcome for one client.
@@ -216,6 +226,7 @@ func (a *applying) emit(r Result[RotationOutcome]) bool {
 }
 
 func (a *applying) run(ctx context.Context) {
+	defer a.abandon(ctx)
 	var wait []waiting
 	for r, err := range each(ctx, a.c, a.opts, a.start) {
 		if err != nil {
@@ -266,8 +277,8 @@ func (a *applying) outcome(hc HybridClient, plan *secrets.Plan, p *secrets.Pendi
 	return out
 }
 
-// start is the first pass's work for one client: plan, and for a due client add and
-// store its new secret.
+// start is the first pass's work for one client: plan, and for a due client add its new
+// secret (its store comes once it is proven).
 func (a *applying) start(ctx context.Context, hc HybridClient) (started, error) {
 	plan, err := a.c.planRotation(ctx, hc, a.policyFor)
 	if err != nil || plan == nil || !plan.Rotates() {
@@ -281,6 +292,12 @@ func (a *applying) start(ctx context.Context, hc HybridClient) (started, error) 
 		a.begun = map[string]begun{}
 	}
 	a.begun[hc.ID] = begun{client: hc, plan: *plan, pending: p, err: err}
+	if err == nil {
+		if a.open == nil {
+			a.open = map[string]*secrets.PendingRotation{}
+		}
+		a.open[hc.ID] = p
+	}
 	a.mu.Unlock()
 	return started{plan: plan, pending: p}, err
 }
@@ -357,7 +374,7 @@ func (a *applying) prove(ctx context.Context, wait []waiting) bool {
 		var mu sync.Mutex
 		settled := map[string]settledRotation{}
 		for r, err := range eachOf(ctx, a.c, a.opts, due, func(ctx context.Context, hc HybridClient) (*secrets.Rotation, error) {
-			rot, err := proveOne(ctx, round[hc.ID], clk.Now().Add(ahead))
+			rot, err := a.proveOne(ctx, hc.ID, round[hc.ID], clk.Now().Add(ahead))
 			if rot != nil {
 				mu.Lock()
 				settled[hc.ID] = settledRotation{rot: rot, err: err}
@@ -407,21 +424,57 @@ func (a *applying) settle(byID map[string]waiting, id string, rot *secrets.Rotat
 	return a.emit(Result[RotationOutcome]{Client: w.client, Value: RotationOutcome{Plan: w.plan, Rotation: rot}, Err: err})
 }
 
-// proveOne probes p once and finishes it when it is proven, stopped, or past its
-// Deadline; nil, nil when it waits on (a refusal, or a probe without a verdict that may
-// change).
-func proveOne(ctx context.Context, p *secrets.PendingRotation, now time.Time) (*secrets.Rotation, error) {
+// proveOne probes p, the rotation of client id, once and finishes it (store, retire)
+// when it is proven, stopped, or past its Deadline; nil, nil when it waits on (a refusal,
+// or a probe without a verdict that may change). While it runs, p is not open: abandon
+// leaves it to this worker.
+func (a *applying) proveOne(ctx context.Context, id string, p *secrets.PendingRotation, now time.Time) (*secrets.Rotation, error) {
+	a.claim(id)
 	ok, _ := p.Prove(ctx)
 	if !ok && !p.Next().IsZero() && now.Before(p.Deadline()) && ctx.Err() == nil {
+		a.mu.Lock()
+		if a.open == nil {
+			a.open = map[string]*secrets.PendingRotation{}
+		}
+		a.open[id] = p // waits on: open again
+		a.mu.Unlock()
 		return nil, nil
 	}
 	return p.Finish(ctx)
+}
+
+// claim takes the rotation of client id out of open: its Finish is called now.
+func (a *applying) claim(id string) {
+	a.mu.Lock()
+	delete(a.open, id)
+	a.mu.Unlock()
+}
+
+// abandon finishes, when the run ends, the rotations begun and still open (the loop broke
+// out, or a panic ends the run): each one's proof is given up, so its new secret, whose
+// value was never stored, is deleted again; old secrets untouched. Their outcomes are not
+// reported: the loop takes no more. After a run that finished every rotation, it does
+// nothing.
+func (a *applying) abandon(ctx context.Context) {
+	a.mu.Lock()
+	open := a.open
+	a.open = nil
+	a.mu.Unlock()
+	if len(open) == 0 {
+		return
+	}
+	ended, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cancel() // no proof, no store: only the delete, on its own bounded context
+	for _, id := range slices.Sorted(maps.Keys(open)) {
+		_, _ = open[id].Finish(ended)
+	}
 }
 
 // giveUp finishes the waiting rotations after ctx ended: each yields its *ProofError.
 func (a *applying) giveUp(ctx context.Context, byID map[string]waiting) bool {
 	for _, id := range slices.Sorted(maps.Keys(byID)) {
 		w := byID[id]
+		a.claim(id)
 		rot, err := w.pending.Finish(ctx)
 		a.tr.waiting(-1)
 		if !a.emit(Result[RotationOutcome]{Client: w.client, Value: RotationOutcome{Plan: w.plan, Rotation: rot}, Err: err}) {

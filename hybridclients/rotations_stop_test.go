@@ -32,8 +32,9 @@ func drain[T any](seq func(func(hybridclients.Result[T], error) bool)) ([]hybrid
 	return rs, errs
 }
 
-// A caller who gives up while the scan still adds and stores new secrets is told of every
-// one: a rotation whose new secret exists is yielded, whatever the moment ctx ended.
+// A caller who gives up while the scan still adds new secrets is told of every one: a
+// rotation whose new secret exists is yielded, whatever the moment ctx ended, and as no
+// value was stored, its new secret is deleted again (or named, when that failed).
 func TestApplyRotationsReportsEveryStartedRotationWhenTheContextEndsDuringTheScan(t *testing.T) {
 	tn := newTenant(t, secrets.PropagationDelay)
 	const due = 40
@@ -43,66 +44,58 @@ func TestApplyRotationsReportsEveryStartedRotationWhenTheContextEndsDuringTheSca
 	tn.clk.Advance(secrets.PropagationDelay)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var adds atomic.Int32
+	rt := &cancelOn{cancel: cancel, when: func(r *http.Request) bool {
+		// the caller gives up while other workers are mid-add
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/Secrets") && adds.Add(1) == 6
+	}}
+	cfg := tn.srv.Config()
+	cfg.HTTPClient = &http.Client{Transport: rt}
+	clients, err := hybridclients.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.CloseIdleConnections()
 	var stores atomic.Int32
-	var mu sync.Mutex
-	storedBy := map[string]int{} // client id -> the new secret's id its application got
 	store := func(ctx context.Context, id string, s secrets.Added) error {
-		if stores.Add(1) == 6 {
-			cancel() // the caller gives up while other workers are mid-start
-		}
-		time.Sleep(2 * time.Millisecond)
-		mu.Lock()
-		storedBy[id] = s.ID
-		mu.Unlock()
+		stores.Add(1)
 		return tn.store(ctx, id, s)
 	}
-	rs, errs := drain(hybridclients.ApplyRotations(ctx, tn.clients, managedBut(secrets.Policy{}), store, hybridclients.ScanOptions{Concurrency: 8}))
+	rs, errs := drain(hybridclients.ApplyRotations(ctx, clients, managedBut(secrets.Policy{}), store, hybridclients.ScanOptions{Concurrency: 8}))
 	if len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
 		t.Fatalf("errors %v, want the scan's context error last", errs)
+	}
+	if stores.Load() != 0 {
+		t.Errorf("%d values stored, though no new secret was proven", stores.Load())
 	}
 	reported := map[string]hybridclients.Result[hybridclients.RotationOutcome]{}
 	for _, r := range rs {
 		reported[r.Client.ID] = r
 	}
-	added := 0
+	begun := 0
 	for _, c := range tn.srv.Clients() {
 		ids := tn.srv.SecretIDs(c.ID)
 		r, ok := reported[c.ID]
-		if len(ids) > 1 {
-			added++
-			if ok && errors.Is(r.Err, identity.ErrOutcomeUnknown) && r.Value.Rotation != nil && r.Value.Rotation.New.ID == 0 {
-				continue // the add's outcome is reported unknown: its error names what may be left
-			}
-			if !ok || r.Value.Rotation == nil || r.Value.Rotation.New.ID != ids[len(ids)-1] {
-				t.Errorf("%s: new secret %d exists, but the result (reported: %v) is %v, %v", c.Name, ids[len(ids)-1], ok, r.Value.Rotation, r.Err)
-				continue
-			}
+		if ok && r.Value.Rotation != nil {
+			begun++
 			if !errors.Is(r.Err, secrets.ErrNotProven) && !errors.Is(r.Err, context.Canceled) {
 				t.Errorf("%s: %v, want a *ProofError or the context's error", c.Name, r.Err)
 			}
-			// Stored, or (an add whose answer ctx cut off) added and named by the error.
-			if step := r.Value.Rotation.Step; step != secrets.StepStored && !(step == secrets.StepAdded && errors.Is(r.Err, identity.ErrOutcomeUnknown)) || ids[0] != 1 {
-				t.Errorf("%s: step %s, secrets %v, %v: want stored, the old one untouched", c.Name, step, ids, r.Err)
+		}
+		if len(ids) > 1 {
+			if ok && errors.Is(r.Err, identity.ErrOutcomeUnknown) {
+				continue // the add's outcome is reported unknown: its error names what may be left
+			}
+			if !ok || r.Value.Rotation == nil || r.Value.Rotation.New.ID != ids[len(ids)-1] || r.Value.Rotation.Step != secrets.StepAdded {
+				t.Errorf("%s: new secret %d is left, but the result (reported: %v) is %v, %v", c.Name, ids[len(ids)-1], ok, r.Value.Rotation, r.Err)
 			}
 		}
-		mu.Lock()
-		got, stored := storedBy[c.ID]
-		mu.Unlock()
-		if stored && (!ok || r.Value.Rotation == nil || r.Value.Rotation.New.ID != got) {
-			t.Errorf("%s: its application got new secret %d, but the result (reported: %v) is %v, %v", c.Name, got, ok, r.Value.Rotation, r.Err)
+		if ids[0] != 1 {
+			t.Errorf("%s: secrets %v: the old one was touched", c.Name, ids)
 		}
 	}
-	sure, maybe := 0, 0 // results naming a new secret; results of an add whose outcome is unknown
-	for _, r := range rs {
-		switch {
-		case r.Value.Rotation != nil && r.Value.Rotation.New.ID != 0:
-			sure++
-		case errors.Is(r.Err, identity.ErrOutcomeUnknown):
-			maybe++
-		}
-	}
-	if added < sure || added > sure+maybe || added < 6 {
-		t.Errorf("%d results name a new secret and %d may have made one; %d new secrets exist (want as many, at least 6)", sure, maybe, added)
+	if begun < 6 || adds.Load() < 6 {
+		t.Errorf("%d rotations reported begun after %d adds: want at least 6", begun, adds.Load())
 	}
 }
 
@@ -155,7 +148,8 @@ func TestApplyRotationsOutcomeAgreesWithTheService(t *testing.T) {
 		step       secrets.Step
 		newID      int   // the new secret's id in Rotation.New; 0: none exists
 		notRetired []int // Rotation.NotRetired
-		proofError bool  // Err is a *secrets.ProofError naming newID and notRetired
+		proofError bool  // Err is a *secrets.ProofError naming proofNewID and notRetired
+		proofNewID int
 		secrets    []int // on the service afterwards
 	}
 	cases := []struct {
@@ -190,17 +184,20 @@ func TestApplyRotationsOutcomeAgreesWithTheService(t *testing.T) {
 		delay:     secrets.PropagationDelay,
 		stopClock: true,
 		setup: func(tn *tenant, id string, cancel context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
-			return nil, func(ctx context.Context, id string, s secrets.Added) error {
-				go func() {
-					for tn.clk.Waiting() == 0 {
-						time.Sleep(100 * time.Microsecond)
-					}
-					cancel()
-				}()
-				return tn.store(ctx, id, s)
-			}
+			go cancelWhenWaiting(tn, cancel)
+			return nil, tn.store
 		},
-		want: want{step: secrets.StepStored, newID: 2, notRetired: []int{1}, proofError: true, secrets: []int{1, 2}},
+		want: want{step: secrets.StepNone, notRetired: []int{1}, proofError: true, proofNewID: 2, secrets: []int{1}},
+	}, {
+		name:      "ctx ends while the proof waits, and deleting the new secret fails",
+		delay:     secrets.PropagationDelay,
+		stopClock: true,
+		setup: func(tn *tenant, id string, cancel context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
+			tn.srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpDeleteSecret, Status: http.StatusForbidden})
+			go cancelWhenWaiting(tn, cancel)
+			return nil, tn.store
+		},
+		want: want{step: secrets.StepAdded, newID: 2, notRetired: []int{1}, proofError: true, proofNewID: 2, secrets: []int{1, 2}},
 	}, {
 		name: "ctx ends once the proof came, before the old secret is retired",
 		setup: func(tn *tenant, id string, cancel context.CancelFunc) (func(*identity.Config), func(context.Context, string, secrets.Added) error) {
@@ -234,7 +231,7 @@ func TestApplyRotationsOutcomeAgreesWithTheService(t *testing.T) {
 					rot.Step, rot.New.ID, idsOf(rot.NotRetired), c.want.step, c.want.newID, c.want.notRetired, r.Err)
 			}
 			var pe *secrets.ProofError
-			if isPE := errors.As(r.Err, &pe); isPE != c.want.proofError || isPE && (pe.NewID != c.want.newID || !slices.Equal(pe.NotRetired, c.want.notRetired)) {
+			if isPE := errors.As(r.Err, &pe); isPE != c.want.proofError || isPE && (pe.NewID != c.want.proofNewID || !slices.Equal(pe.NotRetired, c.want.notRetired)) {
 				t.Errorf("error %v: a *ProofError %v (%+v), want %v", r.Err, isPE, pe, c.want.proofError)
 			}
 			if c.want.newID != 0 && !strings.Contains(r.Err.Error(), fmt.Sprintf("new secret %d", c.want.newID)) && !strings.Contains(r.Err.Error(), fmt.Sprintf("secrets [%d]", c.want.newID)) {
@@ -249,6 +246,14 @@ func TestApplyRotationsOutcomeAgreesWithTheService(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cancelWhenWaiting cancels once something waits on the tenant's clock: a proof.
+func cancelWhenWaiting(tn *tenant, cancel context.CancelFunc) {
+	for tn.clk.Waiting() == 0 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	cancel()
 }
 
 func idsOf(ss []secrets.ClientSecret) []int {
@@ -288,8 +293,8 @@ func TestRotationsOnAClockThatNeverMovesReturn(t *testing.T) {
 		if len(rs) != 1 || !errors.Is(rs[0].Err, secrets.ErrNotProven) || !strings.Contains(rs[0].Err.Error(), "Clock") {
 			t.Fatalf("results %+v; want a *ProofError that names the clock", rs)
 		}
-		if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, []int{1, 2}) {
-			t.Errorf("secrets %v, want the old one untouched and the new one kept", ids)
+		if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, []int{1}) {
+			t.Errorf("secrets %v, want the old one untouched and the unproven new one deleted", ids)
 		}
 	})
 	t.Run("ApplyRotations, a clock whose Now stands still", func(t *testing.T) {
@@ -446,6 +451,35 @@ func TestRotationResultsErrorsNameTheirPackageOnce(t *testing.T) {
 	for _, text := range texts {
 		if what := onePrefix(text, "hybridclients"); what != "" {
 			t.Errorf("a result's error %s: %q", what, text)
+		}
+	}
+}
+
+// Breaking out of the loop while rotations wait for their proof leaves no new secret that
+// nobody holds: their values were never stored, so they are deleted again; the old
+// secrets are untouched.
+func TestBreakingOutOfApplyRotationsDeletesTheUnprovenNewSecrets(t *testing.T) {
+	tn := newTenant(t, secrets.PropagationDelay)
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, tn.add(t, fmt.Sprint("due-", i), 10*day, nil))
+	}
+	tn.add(t, "later", 200*day, nil)
+	tn.clk.Advance(secrets.PropagationDelay)
+	stores := 0
+	store := func(ctx context.Context, id string, s secrets.Added) error { stores++; return tn.store(ctx, id, s) }
+	for _, err := range hybridclients.ApplyRotations(context.Background(), tn.clients, managedBut(secrets.Policy{}), store, hybridclients.ScanOptions{Concurrency: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		break // the first outcome: "later", not due, while the due ones are begun or waiting
+	}
+	if stores != 0 {
+		t.Errorf("%d values stored before any proof", stores)
+	}
+	for _, id := range ids {
+		if got := tn.srv.SecretIDs(id); !slices.Equal(got, []int{1}) {
+			t.Errorf("client %s: secrets %v, want the old one alone: the unproven new one deleted", id, got)
 		}
 	}
 }

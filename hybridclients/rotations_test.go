@@ -135,9 +135,10 @@ func TestApplyRotationsProvesTheDueClientsTogetherAndRetiresOnlyAfterTheProof(t 
 			tn.mu.Lock()
 			storedAt, value := tn.at[r.Client.ID], tn.stored[r.Client.ID]
 			tn.mu.Unlock()
-			// Proven only once the new secret reached sign-in, an hour after the store.
-			if rot.ProvenAt.Before(storedAt.Add(secrets.PropagationDelay)) {
-				t.Errorf("%s: proven %v after the store, before the propagation", name, rot.ProvenAt.Sub(storedAt))
+			// Proven only once the new secret reached sign-in, an hour after the add, and
+			// stored only then: the application never got a value that was refused.
+			if rot.ProvenAt.Before(start.Add(secrets.PropagationDelay)) || storedAt.Before(rot.ProvenAt) {
+				t.Errorf("%s: proven %v after the run began, before the propagation, or stored (%v) before the proof", name, rot.ProvenAt.Sub(start), storedAt.Sub(start))
 			}
 			// With two workers, twelve waits of an hour each would take six hours: the
 			// proofs wait together, holding no worker.
@@ -185,7 +186,10 @@ func TestApplyRotationsProvesTheDueClientsTogetherAndRetiresOnlyAfterTheProof(t 
 	}
 }
 
-func TestApplyRotationsNeverProvenRetiresNothing(t *testing.T) {
+// A new secret the identity server never accepted was never stored: it is deleted again,
+// the old secret is untouched and still what the application holds, and the next run
+// finds the client due again.
+func TestApplyRotationsNeverProvenStoresNothingAndTheNextRunRotatesAgain(t *testing.T) {
 	tn := newTenant(t, secrets.PropagationDelay)
 	id := tn.add(t, "due", 10*day, nil)
 	tn.clk.Advance(secrets.PropagationDelay)
@@ -197,23 +201,26 @@ func TestApplyRotationsNeverProvenRetiresNothing(t *testing.T) {
 	policy := secrets.Policy{ProofTimeout: 20 * time.Minute} // shorter than the propagation
 	rs, errs := collect(tn.clk, hybridclients.ApplyRotations(context.Background(), tn.clients, managedBut(policy), tn.store, hybridclients.ScanOptions{}))
 	var pe *secrets.ProofError
-	if len(errs) != 0 || len(rs) != 1 || !errors.As(rs[0].Err, &pe) || pe.NewID != 2 || !slices.Equal(pe.NotRetired, []int{1}) {
-		t.Fatalf("results %+v, errors %v; want one *ProofError naming new secret 2 and old secret 1", rs, errs)
+	if len(errs) != 0 || len(rs) != 1 || !errors.As(rs[0].Err, &pe) || pe.NewID != 2 || pe.DeleteErr != nil || !slices.Equal(pe.NotRetired, []int{1}) {
+		t.Fatalf("results %+v, errors %v; want one *ProofError naming new secret 2, deleted, and old secret 1", rs, errs)
 	}
-	if rot := rs[0].Value.Rotation; rot == nil || rot.Step != secrets.StepStored || rot.New.ID != 2 {
+	if rot := rs[0].Value.Rotation; rot == nil || rot.Step != secrets.StepNone || rot.New.ID != 0 {
 		t.Errorf("rotation %+v", rot)
 	}
 	after, err := tn.clients.Secrets().Get(context.Background(), id, 1)
 	if err != nil || after.Expiry != before.Expiry || !tn.srv.CheckSecret(id, old) {
 		t.Errorf("the old secret was touched: %+v -> %+v, %v", before, after, err)
 	}
-	if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, []int{1, 2}) {
-		t.Errorf("secrets %v, want the old one and the kept new one", ids)
+	if ids := tn.srv.SecretIDs(id); !slices.Equal(ids, []int{1}) {
+		t.Errorf("secrets %v, want the old one alone: the unproven new one deleted", ids)
 	}
-	// Not due again: its newest secret is the new one.
+	if tn.stored[id].Reveal() != old.Reveal() {
+		t.Error("the unproven value was stored")
+	}
+	// Due again: its newest secret is the old one.
 	plans, errs := collect(tn.clk, hybridclients.PlanRotations(context.Background(), tn.clients, managedBut(policy), hybridclients.ScanOptions{}))
-	if len(errs) != 0 || len(plans) != 1 || plans[0].Value.Due {
-		t.Errorf("plans %+v, %v", plans, errs)
+	if len(errs) != 0 || len(plans) != 1 || !plans[0].Value.Rotates() || plans[0].Value.Newest.ID != 1 {
+		t.Errorf("plans %+v, %v; want the client due again", plans, errs)
 	}
 }
 
@@ -301,11 +308,11 @@ func TestApplyRotationsReportsTheWaitingRotationsWhenTheContextEnds(t *testing.T
 		t.Fatalf("%d results, errors %v", len(rs), errs)
 	}
 	for _, r := range rs {
-		if !errors.Is(r.Err, secrets.ErrNotProven) || !errors.Is(r.Err, context.Canceled) || r.Value.Rotation.Step != secrets.StepStored {
+		if !errors.Is(r.Err, secrets.ErrNotProven) || !errors.Is(r.Err, context.Canceled) || r.Value.Rotation.Step != secrets.StepNone {
 			t.Errorf("%s: %+v, %v", r.Client.Name, r.Value.Rotation, r.Err)
 		}
-		if ids := tn.srv.SecretIDs(r.Client.ID); !slices.Equal(ids, []int{1, 2}) {
-			t.Errorf("%s: secrets %v, want the old one untouched and the new one kept", r.Client.Name, ids)
+		if ids := tn.srv.SecretIDs(r.Client.ID); !slices.Equal(ids, []int{1}) {
+			t.Errorf("%s: secrets %v, want the old one untouched and the unproven new one deleted", r.Client.Name, ids)
 		}
 	}
 }

@@ -78,6 +78,9 @@ func (f *fixture) proofAnswers(replies ...Reply) {
 		r := replies[min(n, len(replies)-1)]
 		n++
 		resp := httpmock.NewStringResponse(r.Status, r.Body)
+		for k, v := range r.Header {
+			resp.Header[k] = v
+		}
 		resp.Header.Set("Content-Type", "application/json")
 		return resp, nil
 	})

@@ -24,13 +24,16 @@ const policyDescription = "rotated by policy on "
 // Policy says when a client's secrets are rotated and how, for a program that runs on a
 // schedule (a cron job, hybridclients.ApplyRotations): a client is due when its newest
 // working secret expires within RenewBefore or is older than MaxAge, and a due client is
-// rotated as Rotate does, proof before retirement. The zero Policy is safe: each zero
+// rotated as Rotate does: proof, then store, then retirement. The zero Policy is safe: each zero
 // field has the default named on it.
 //
 // Whether a client is due follows from its secrets alone, never from a record kept
 // elsewhere, so a second run right after a rotation finds nothing due: the newest secret
-// is then the new one, far from its expiry (and one whose proof failed, or whose old
-// secrets are in their grace, is the newest all the same).
+// is then the new one, far from its expiry (also while the old secrets are in their
+// grace). A rotation whose proof never came deleted its new secret, so the next run finds
+// the client due again; when that delete failed (the *ProofError names the secret left),
+// the secret left counts as the newest, and the client is not due until someone deletes
+// it: the policy cannot tell it from a proven one.
 type Policy struct {
 	// RenewBefore: a client is due when its newest working secret (the one that expires
 	// last; one that never expires counts as the newest) expires within this; zero means
@@ -50,8 +53,8 @@ type Policy struct {
 	// at once, and leave the new secret at least Grace (and the hour a new secret may
 	// take to work) after the expiry's marker.
 	Lifetime time.Duration
-	// Grace: the retired old secrets keep working this long after the identity server
-	// accepted the new one (RotateRequest.Grace); zero means one hour, else at least
+	// Grace: the retired old secrets keep working this long after the new one, accepted by
+	// the identity server, was stored (RotateRequest.Grace); zero means one hour, else at least
 	// MinGrace.
 	Grace time.Duration
 	// Retire chooses which old secrets a rotation retires; the zero value is RetireAll.
@@ -221,7 +224,7 @@ func (p Plan) String() string {
 	if len(p.FreeRoom) > 0 {
 		fmt.Fprintf(&b, "; would delete expired secrets %v to make room", ids(p.FreeRoom))
 	}
-	fmt.Fprintf(&b, "; would add a secret %q that lives %s, store it, wait until the identity server accepts it", p.Description, days(p.Lifetime))
+	fmt.Fprintf(&b, "; would add a secret %q that lives %s, wait until the identity server accepts it, store it", p.Description, days(p.Lifetime))
 	if len(p.Delete)+len(p.Shorten)+len(p.Keep) == 0 {
 		b.WriteString(", and retire no old secret")
 		return b.String()

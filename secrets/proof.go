@@ -26,19 +26,22 @@ const (
 )
 
 // ErrNotProven matches the error of a rotation whose new secret the identity server did not
-// accept in time (RotateRequest.ProofTimeout), or could not be asked about: the old secrets
-// are untouched and still work, and the new one is kept, its value stored. errors.As finds
-// the *ProofError, which names them.
+// accept in time (RotateRequest.ProofTimeout), or could not be asked about: its value was
+// never stored, so the new secret was deleted again (or, when that failed, the error names
+// it), and the old secrets are untouched and still work. errors.As finds the *ProofError,
+// which names them.
 var ErrNotProven = errors.New("the identity server did not accept the new secret")
 
-// ProofError is the error of a rotation that stored its new secret but never saw the
-// identity server accept it: nothing was retired. It matches ErrNotProven, and what it
-// wraps (Err) matches too: a context that ended, a connection error, ErrLockoutRisk when
-// the new secret vanished meanwhile.
+// ProofError is the error of a rotation whose new secret the identity server never
+// accepted: the value was not stored, nothing was retired, and the new secret was deleted
+// again, as nobody holds its value (DeleteErr says when that failed). It matches
+// ErrNotProven, and what it wraps (Err) matches too: a context that ended, a connection
+// error.
 type ProofError struct {
 	// ClientID is the client rotated.
 	ClientID string
-	// NewID is the new secret's id: it is kept, and its value is where Store put it.
+	// NewID is the new secret's id: deleted again, or left on the client when DeleteErr
+	// is set.
 	NewID int
 	// NotRetired are the ids of the old secrets that would have been retired: untouched.
 	NotRetired []int
@@ -52,6 +55,9 @@ type ProofError struct {
 	// context's, or Config.Clock's when its After did not fire in time (see
 	// identity.Clock).
 	Err error
+	// DeleteErr is nil when the new secret was deleted again; else why deleting it
+	// failed: secret NewID is left on the client, and nobody holds its value (delete it).
+	DeleteErr error
 }
 
 // Error says what is true of the client now and what to do, under the package's name:
@@ -61,8 +67,12 @@ func (e *ProofError) Error() string {
 	if e.Err != nil {
 		why = "the last probe: " + e.Err.Error()
 	}
-	return fmt.Sprintf(pkgName+": rotating the secret of client %q: new secret %d was added and stored, but the identity server did not accept it (%d probes in %s; %s); old secrets %v are untouched and still work, and the new secret is kept: find out why it is refused (a disabled client? a propagation slower than an hour?), then retire the old secrets",
-		e.ClientID, e.NewID, e.Probes, e.Waited.Round(time.Second), why, e.NotRetired)
+	left := "it was deleted again (its value was never stored)"
+	if e.DeleteErr != nil {
+		left = fmt.Sprintf("deleting it again failed (%v): new secret %d is left on the client and nobody holds its value: delete it", e.DeleteErr, e.NewID)
+	}
+	return fmt.Sprintf(pkgName+": rotating the secret of client %q: new secret %d was added, but the identity server did not accept it (%d probes in %s; %s); %s; old secrets %v are untouched and still work, and the application keeps its old value: find out why the new secret is refused (a disabled client? a propagation slower than an hour?), then rotate again",
+		e.ClientID, e.NewID, e.Probes, e.Waited.Round(time.Second), why, left, e.NotRetired)
 }
 
 // Is matches ErrNotProven.
@@ -108,21 +118,25 @@ func proofWait(n int) time.Duration {
 	return min(proofFirstWait<<min(n, 16), proofMaxWait)
 }
 
-// Step is how far a rotation got, in the order of Rotate's steps.
+// Step is how far a rotation got, in the order of Rotate's steps: add, prove, store,
+// retire.
 type Step uint8
 
-// The steps of a rotation (Rotation.Step).
+// The steps of a rotation (Rotation.Step), in their order.
 const (
 	// StepNone: nothing that lasts was changed: the rotation stopped before the add, or
-	// its new secret was deleted again (Store failed). Expired secrets may have been
-	// deleted to make room (Rotation.FreedRoom).
+	// its new secret was deleted again (never proven, Store failed, or ctx ended before
+	// Store). Expired secrets may have been deleted to make room (Rotation.FreedRoom).
 	StepNone Step = iota
-	// StepAdded: the new secret exists but its value is not stored (Store failed, and so
-	// did deleting it again; or the add's answer was lost, and deleting the secret it made
-	// failed): Rotation.New.ID and the error name it.
+	// StepAdded: the new secret exists but its value is not stored: a PendingRotation
+	// waiting for its proof holds the value in memory; a rotation that stopped here could
+	// not delete its new secret again (never proven, or Store failed, and the delete
+	// failed too; or the add's answer was lost, and deleting the secret it made failed),
+	// and Rotation.New.ID and the error name it: nobody holds its value.
 	StepAdded
-	// StepStored: the value is stored; the old secrets are untouched, as the identity
-	// server has not (yet) accepted the new one, or its check failed.
+	// StepStored: the identity server accepted the new secret (or the proof was skipped)
+	// and Store put its value in place; the old secrets are untouched, as the check that
+	// the new secret still exists as stored failed.
 	StepStored
 	// StepRetiring: retiring the old secrets began and stopped part way (NotRetired names
 	// what is left).
@@ -148,31 +162,35 @@ func (s Step) String() string {
 	return fmt.Sprintf("Step(%d)", uint8(s))
 }
 
-// PendingRotation is a rotation whose new secret is added and stored, and whose old
-// secrets wait for the identity server to accept the new one before they are retired.
-// StartRotation makes one; Finish ends it. Between the two it holds the new secret's value
-// in memory, for the probes only (it prints as a summary, never the value), and drops it
-// (keeps no reference to it) when Finish returns or a probe stops the rotation; a
-// PendingRotation that is never finished holds it until it is itself unreachable. Use it
-// from one goroutine at a time.
+// PendingRotation is a rotation whose new secret is added and waits for the identity
+// server to accept it; then Finish stores its value (RotateRequest.Store) and retires the
+// old secrets. StartRotation makes one; Finish ends it. Until Store receives the value,
+// the application keeps its old, working value. Between the two calls the
+// PendingRotation holds the new secret's value in memory, for the probes and Store only
+// (it prints as a summary, never the value), and drops it (keeps no reference to it) once
+// Store returns, or when the new secret is deleted because the rotation stopped (a probe
+// that stops it, Finish without a proof); a PendingRotation that is never finished holds
+// it until it is itself unreachable, and leaves its new secret on the client with a value
+// nobody holds: finish every one. Use it from one goroutine at a time.
 type PendingRotation struct {
 	r        *rotating
 	err      error          // StartRotation's, when it stopped
 	old      []ClientSecret // the secrets listed before the add: only these are retired
 	added    ClientSecret
 	value    identity.Secret
-	begun    time.Time // when Store returned, by the Client's clock
+	begun    time.Time // when the add returned, by the Client's clock
 	probed   time.Time // when the last probe was sent
 	deadline time.Time
 	last     error // the last probe's error
 	finished bool
 }
 
-// StartRotation does Rotate's steps 1 to 3 (list, add, store) and returns the rotation
-// waiting for its proof: Finish does the rest. Rotate is StartRotation and Finish in one;
-// call them apart to rotate many clients and wait for their proofs together, probing each
-// with Prove (hybridclients.ApplyRotations does), instead of holding one goroutine per
-// client for up to the proof's hour.
+// StartRotation does Rotate's steps 1 and 2 (list, add) and returns the rotation waiting
+// for its proof: Finish does the rest (prove, store, retire). Rotate is StartRotation and
+// Finish in one; call them apart to rotate many clients and wait for their proofs
+// together, probing each with Prove (hybridclients.ApplyRotations does), instead of
+// holding one goroutine per client for up to the proof's hour. Nothing is stored yet:
+// Finish calls RotateRequest.Store once the new secret is proven.
 //
 // It always returns a non-nil *PendingRotation; when it also returns an error, the
 // rotation stopped (Rotation says where) and Prove and Finish return that error.
@@ -216,13 +234,10 @@ func (p *PendingRotation) start(ctx context.Context) error {
 		}
 		return r.fail("adding the new secret", err, "the old secrets are untouched", r.rot.done())
 	}
-	if err := r.store(ctx, *added); err != nil {
-		return err
-	}
 	p.added, p.value = added.ClientSecret, added.Value
+	r.rot.New, r.rot.Step = added.ClientSecret, StepAdded
 	p.begun = c.now()
 	p.deadline = p.begun.Add(r.opts.proofTimeout())
-	r.rot.Step = StepStored
 	return nil
 }
 
@@ -235,7 +250,7 @@ func (p *PendingRotation) ClientID() string {
 }
 
 // Deadline is when the rotation stops waiting for the proof, by Config.Clock: the end of
-// Store plus RotateRequest.ProofTimeout. Zero when StartRotation stopped.
+// the add plus RotateRequest.ProofTimeout. Zero when StartRotation stopped.
 func (p *PendingRotation) Deadline() time.Time {
 	if p == nil {
 		return time.Time{}
@@ -243,11 +258,12 @@ func (p *PendingRotation) Deadline() time.Time {
 	return p.deadline
 }
 
-// Next is when the proof asks next, by Config.Clock: at once (the end of Store) before the
-// first probe; after a probe without acceptance, at the end of its backoff (5 s doubling
-// to 5 min), never past Deadline. Zero once the proof is settled, skipped, or the rotation
-// stopped or finished: a program proving many rotations (see StartRotation) calls Prove
-// when Next has come, and Finish once Prove reports true or Deadline has passed.
+// Next is when the proof asks next, by Config.Clock: at once (the end of the add) before
+// the first probe; after a probe without acceptance, at the end of its backoff (5 s
+// doubling to 5 min, or a throttled answer's Retry-After when longer, at most 5 min),
+// never past Deadline. Zero once the proof is settled, skipped, or the rotation stopped or
+// finished: a program proving many rotations (see StartRotation) calls Prove when Next has
+// come, and Finish once Prove reports true or Deadline has passed.
 func (p *PendingRotation) Next() time.Time {
 	if p == nil || p.r == nil || p.err != nil || p.finished || p.r.opts.skipsProof() || !p.r.rot.ProvenAt.IsZero() {
 		return time.Time{}
@@ -255,11 +271,22 @@ func (p *PendingRotation) Next() time.Time {
 	if p.r.rot.Probes == 0 {
 		return p.begun
 	}
-	next := p.probed.Add(proofWait(p.r.rot.Probes - 1))
+	next := p.probed.Add(p.backoff())
 	if next.After(p.deadline) {
 		return p.deadline
 	}
 	return next
+}
+
+// backoff is the wait after the last probe: proofWait, or the Retry-After of a throttled
+// answer (429, 408, 503) when longer, capped at proofMaxWait.
+func (p *PendingRotation) backoff() time.Duration {
+	wait := proofWait(p.r.rot.Probes - 1)
+	var e *identity.Error
+	if errors.As(p.last, &e) && e.RetryAfter > wait {
+		wait = min(e.RetryAfter, proofMaxWait)
+	}
+	return wait
 }
 
 // Rotation returns what the rotation has done so far (a copy).
@@ -298,12 +325,13 @@ func (p *PendingRotation) ready(ctx context.Context) error {
 // Prove asks the identity server once whether it accepts the new secret (a token request
 // that signs nobody in: see RotateRequest.ProofTimeout), and reports whether it has, now or
 // before. It sends nothing when the proof is skipped (RetireAtOnce, SkipProof) and reports
-// true. An error is a probe without a verdict: no answer, a 5xx (asking again may settle
-// it), or an answer that will not change (a redirect, an answer that says nothing about
-// the client), which stops the rotation with a *ProofError. When the first probe is
-// refused, Prove checks that the new secret still exists as stored: if another rotation
-// retired it, the rotation stops with ErrLockoutRisk. A stopped rotation retires nothing;
-// Prove and Finish return its error, and Next is zero.
+// true. An error is a probe without a verdict: no answer, a 5xx or a throttle (asking
+// again may settle it), or an answer that will not change (a redirect, an answer that says
+// nothing about the client), which stops the rotation with a *ProofError, the new secret
+// deleted again. When the first probe is refused, Prove checks that the new secret still
+// exists as added: if another rotation retired it, the rotation stops with ErrLockoutRisk
+// (what is left of the new secret deleted). A stopped rotation stores and retires
+// nothing; Prove and Finish return its error, and Next is zero.
 func (p *PendingRotation) Prove(ctx context.Context) (bool, error) {
 	if err := p.ready(ctx); err != nil {
 		return false, rules.Prefixed(pkgName, err)
@@ -350,12 +378,13 @@ func (p *PendingRotation) stop(err error) error {
 	return err
 }
 
-// Finish ends the rotation (Rotate's steps 4 to 6): it waits for the identity server to
+// Finish ends the rotation (Rotate's steps 3 to 6): it waits for the identity server to
 // accept the new secret, probing with a backoff (5 s doubling to 5 min) by Config.Clock
-// until Deadline; checks that the stored secret still exists as stored; and retires the
-// old secrets, the grace counting from then. Never proven: nothing is retired, the new
-// secret is kept, and the error is a *ProofError (ErrNotProven). It drops the value it
-// held, whatever the outcome, and returns what Rotate returns.
+// until Deadline; hands the proven secret to RotateRequest.Store; checks that it still
+// exists as stored; and retires the old secrets, the grace counting from then. Never
+// proven (or ctx ended first): nothing is stored or retired, the new secret is deleted
+// again, and the error is a *ProofError (ErrNotProven). It drops the value it held once
+// Store returns, or at the delete, and returns what Rotate returns.
 func (p *PendingRotation) Finish(ctx context.Context) (*Rotation, error) {
 	if p == nil || p.r == nil {
 		return &Rotation{}, rules.Prefixed(pkgName, p.ready(ctx))
@@ -379,6 +408,15 @@ func (p *PendingRotation) finish(ctx context.Context) (*Rotation, error) {
 	if err := p.await(ctx); err != nil {
 		return r.rot, err
 	}
+	if ctx.Err() != nil {
+		// Proven, but the caller has gone: Store is not called on its behalf.
+		return r.rot, r.discarded(ctx, p.added.ID, "the new secret was proven, but ctx ended before Store", context.Cause(ctx))
+	}
+	value := p.value
+	p.value = identity.Secret{} // the rotation needs it no more: Store has it
+	if err := r.store(ctx, Added{ClientSecret: p.added, Value: value}); err != nil {
+		return r.rot, err
+	}
 	if err := r.verify(ctx, p.added, r.selected(p.old, r.c.now())); err != nil {
 		return r.rot, err
 	}
@@ -392,7 +430,8 @@ func (p *PendingRotation) finish(ctx context.Context) (*Rotation, error) {
 }
 
 // await probes until the identity server accepts the new secret, a probe fails for good,
-// the deadline passes or ctx ends; it returns the *ProofError of the last three.
+// the deadline passes or ctx ends; it returns the *ProofError of the last three (the new
+// secret deleted again).
 func (p *PendingRotation) await(ctx context.Context) error {
 	c := p.r.c
 	// The waits count too: a clock whose Now stands still while its After waits must not
@@ -422,9 +461,10 @@ func (p *PendingRotation) await(ctx context.Context) error {
 	}
 }
 
-// unproven is the error of a proof that stopped for cause (nil: invalid_client to the
-// end): a *ProofError, or the check's ErrLockoutRisk when the new secret vanished
-// meanwhile (another rotation overlapped this one).
+// unproven ends a proof that stopped for cause (nil: invalid_client to the end): the new
+// secret, whose value nobody holds, is deleted again, and the error is a *ProofError; or
+// the check's ErrLockoutRisk when the new secret vanished meanwhile (another rotation
+// overlapped this one).
 func (p *PendingRotation) unproven(ctx context.Context, cause error) error {
 	r := p.r
 	if ctx.Err() == nil {
@@ -434,18 +474,28 @@ func (p *PendingRotation) unproven(ctx context.Context, cause error) error {
 	}
 	retiring := r.selected(p.old, r.c.now())
 	r.rot.NotRetired = retiring
+	derr := r.delete(ctx, p.added.ID)
 	return &ProofError{ClientID: r.clientID, NewID: p.added.ID, NotRetired: ids(retiring),
-		Probes: r.rot.Probes, Waited: r.c.now().Sub(p.begun), Err: cause}
+		Probes: r.rot.Probes, Waited: r.c.now().Sub(p.begun), Err: cause, DeleteErr: derr}
 }
 
-// vanished returns step 5's error when the stored secret no longer exists as stored
-// (ErrLockoutRisk), and nil otherwise: a check that fails for another reason proves
-// nothing, and is made again before anything is retired.
+// vanished returns step 5's error when the new secret no longer exists as added
+// (ErrLockoutRisk: another rotation retired it), after deleting what is left of it
+// (nobody holds its value), and nil otherwise: a check that fails for another reason
+// proves nothing, and is made again before anything is retired.
 func (p *PendingRotation) vanished(ctx context.Context) error {
 	r := p.r
-	if err := r.verify(ctx, p.added, r.selected(p.old, r.c.now())); errors.Is(err, ErrLockoutRisk) {
-		return err
+	retiring := r.selected(p.old, r.c.now())
+	err := r.c.checkStored(ctx, r.clientID, p.added)
+	if !errors.Is(err, ErrLockoutRisk) {
+		return nil
 	}
-	r.rot.NotRetired = nil
-	return nil
+	r.rot.NotRetired = retiring
+	state := []string{"its value was never stored", fmt.Sprintf("no old secret was retired (not retired: %v)", ids(retiring))}
+	if derr := r.delete(ctx, p.added.ID); derr != nil {
+		state = append(state, fmt.Sprintf("deleting it failed (%v): new secret %d is left on the client and nobody holds its value: delete it", derr, p.added.ID))
+	} else {
+		state = append(state, "what was left of it is deleted")
+	}
+	return r.fail(fmt.Sprintf("new secret %d was added, but before it was proven its check failed", p.added.ID), err, state...)
 }

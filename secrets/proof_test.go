@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -68,44 +70,61 @@ func TestRotateRetiresNothingBeforeTheIdentityServerAcceptsTheNewSecret(t *testi
 	if !rot.ProvenAt.Equal(proven) || rot.Probes != 4 || rot.Step != StepDone || !equalInts(ids(rot.Shortened), []int{1}) {
 		t.Errorf("rotation = %+v", rot)
 	}
-	// The grace counts from the proof.
-	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11",
+	// Stored only once proven; the grace counts from the end of Store.
+	f.WantCalls("GET "+pre+"?count=100", newBody,
 		"PROBE authorization_code", "GET "+pre+"/11", // refused at once: the new secret must still be there to wait for
 		"PROBE authorization_code", "PROBE authorization_code", "PROBE authorization_code",
-		"GET "+pre+"/11", "PUT "+pre+"/1 "+shortenedTo(proven.Add(DefaultGrace)))
+		"STORE 11", "GET "+pre+"/11", "PUT "+pre+"/1 "+shortenedTo(proven.Add(DefaultGrace)))
 }
 
-func TestRotateNeverProvenLeavesTheOldSecretsAndKeepsTheNewOne(t *testing.T) {
-	f := newFixture(t, hybridRoute)
-	clk := f.clocked()
-	f.proofAnswers(refused)
-	f.withNewSecret(hybridRoute, secretJSON(1, "a", ""), secretJSON(2, "b", "2031-01-01T00:00:00Z"))
-	var stored string
-	rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: f.storeInto(&stored, nil)}, nil)
-	var pe *ProofError
-	if !errors.Is(err, ErrNotProven) || !errors.As(err, &pe) {
-		t.Fatalf("err = %v, want a *ProofError", err)
-	}
-	if pe.ClientID != testClient || pe.NewID != 11 || !equalInts(pe.NotRetired, []int{1, 2}) || pe.Err != nil || pe.Waited != DefaultProofTimeout {
-		t.Errorf("ProofError = %+v", pe)
-	}
-	// At once, six doubling waits from 5 s (315 s), then every 5 min to 70 min: 20 probes.
-	if pe.Probes != 20 || rot.Probes != 20 {
-		t.Errorf("%d probes, want 20", pe.Probes)
-	}
-	for _, want := range []string{"new secret 11 was added and stored", "old secrets [1 2] are untouched and still work", "the new secret is kept", "invalid_client"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("err %q lacks %q", err, want)
-		}
-	}
-	if rot.New.ID != 11 || rot.Step != StepStored || !rot.ProvenAt.IsZero() || !equalInts(ids(rot.NotRetired), []int{1, 2}) ||
-		len(rot.Deleted)+len(rot.Shortened)+len(rot.Kept) != 0 || stored != testValue {
-		t.Errorf("rotation = %+v", rot)
-	}
-	for _, call := range f.Calls() {
-		if strings.HasPrefix(call, "PUT") || strings.HasPrefix(call, "DELETE") {
-			t.Errorf("%s: a secret was changed before the new one was accepted", call)
-		}
+// A new secret never proven was never stored: nobody holds its value, so it is deleted
+// again, and the old secrets are untouched; when the delete fails, the error names it.
+func TestRotateNeverProvenStoresNothingAndDeletesTheNewSecret(t *testing.T) {
+	for _, deleteFails := range []bool{false, true} {
+		t.Run(fmt.Sprint("delete fails ", deleteFails), func(t *testing.T) {
+			f := newFixture(t, hybridRoute)
+			clk := f.clocked()
+			f.proofAnswers(refused)
+			f.withNewSecret(hybridRoute, secretJSON(1, "a", ""), secretJSON(2, "b", "2031-01-01T00:00:00Z"))
+			if deleteFails {
+				f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+			} else {
+				f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
+			}
+			var stored string
+			rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: f.storeInto(&stored, nil)}, nil)
+			var pe *ProofError
+			if !errors.Is(err, ErrNotProven) || !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want a *ProofError", err)
+			}
+			if pe.ClientID != testClient || pe.NewID != 11 || !equalInts(pe.NotRetired, []int{1, 2}) || pe.Err != nil || pe.Waited != DefaultProofTimeout || (pe.DeleteErr != nil) != deleteFails {
+				t.Errorf("ProofError = %+v", pe)
+			}
+			// At once, six doubling waits from 5 s (315 s), then every 5 min to 70 min: 20 probes.
+			if pe.Probes != 20 || rot.Probes != 20 {
+				t.Errorf("%d probes, want 20", pe.Probes)
+			}
+			wants := []string{"new secret 11 was added, but the identity server did not accept it", "it was deleted again (its value was never stored)", "old secrets [1 2] are untouched and still work", "invalid_client"}
+			newID, step := 0, StepNone
+			if deleteFails {
+				wants[1] = "new secret 11 is left on the client and nobody holds its value: delete it"
+				newID, step = 11, StepAdded
+			}
+			for _, want := range wants {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("err %q lacks %q", err, want)
+				}
+			}
+			if rot.New.ID != newID || rot.Step != step || !rot.ProvenAt.IsZero() || !equalInts(ids(rot.NotRetired), []int{1, 2}) ||
+				len(rot.Deleted)+len(rot.Shortened)+len(rot.Kept) != 0 || stored != "" {
+				t.Errorf("rotation = %+v, stored %q", rot, stored)
+			}
+			for _, call := range f.Calls() {
+				if strings.HasPrefix(call, "STORE") || strings.HasPrefix(call, "PUT") || (strings.HasPrefix(call, "DELETE") && call != "DELETE "+pre+"/11") {
+					t.Errorf("%s: stored, or an old secret changed, before the new one was accepted", call)
+				}
+			}
+		})
 	}
 }
 
@@ -142,6 +161,33 @@ func TestRotateProofAsksAgainAfterNoAnswer(t *testing.T) {
 	rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }}, nil)
 	if err != nil || rot.Probes != 2 || !rot.ProvenAt.Equal(testNow.Add(proofFirstWait)) {
 		t.Fatalf("Rotate = %+v, %v", rot, err)
+	}
+}
+
+// A throttled probe (429, 408) is no verdict: the proof asks again after its backoff, or
+// after the answer's Retry-After (capped at the backoff's most), and the rotation ends.
+func TestRotateProofAsksAgainAfterAThrottle(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		reply Reply
+		next  time.Duration // when the second probe goes
+	}{
+		{"429 slow_down", Reply{Status: 429, Body: `{"error":"slow_down"}`}, proofFirstWait},
+		{"429 Retry-After 30", Reply{Status: 429, Header: http.Header{"Retry-After": {"30"}}}, 30 * time.Second},
+		{"429 Retry-After a day", Reply{Status: 429, Header: http.Header{"Retry-After": {"86400"}}}, proofMaxWait},
+		{"408", Reply{Status: 408}, proofFirstWait},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, hybridRoute)
+			clk := f.clocked()
+			f.proofAnswers(c.reply, accepted)
+			f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+			f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:05Z")))
+			rot, err := f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }}, nil)
+			if err != nil || rot.Step != StepDone || rot.Probes != 2 || !rot.ProvenAt.Equal(testNow.Add(c.next)) {
+				t.Fatalf("Rotate = %+v, %v; want done after 2 probes, the second %s after the first", rot, err, c.next)
+			}
+		})
 	}
 }
 
@@ -187,12 +233,18 @@ func TestRotateProofEndsWithTheContext(t *testing.T) {
 	clk := f.clocked()
 	f.proofAnswers(refused)
 	f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// The caller gives up while the proof waits.
-	rot, err := f.rotateOnClock(t, clk, cctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }}, cancel)
-	if !errors.Is(err, ErrNotProven) || !errors.Is(err, context.Canceled) || rot.Step != StepStored || !equalInts(ids(rot.NotRetired), []int{1}) {
+	// The caller gives up while the proof waits: the new secret, never stored, is deleted
+	// all the same.
+	stored := false
+	rot, err := f.rotateOnClock(t, clk, cctx, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { stored = true; return nil }}, cancel)
+	if !errors.Is(err, ErrNotProven) || !errors.Is(err, context.Canceled) || rot.Step != StepNone || rot.New.ID != 0 || stored || !equalInts(ids(rot.NotRetired), []int{1}) {
 		t.Fatalf("Rotate = %+v, %v", rot, err)
+	}
+	if calls := f.Calls(); calls[len(calls)-1] != "DELETE "+pre+"/11" {
+		t.Errorf("calls %v: the new secret was not deleted", calls)
 	}
 }
 
@@ -213,11 +265,12 @@ func TestRotateRefusesBadProofOptions(t *testing.T) {
 
 // TestRotateNeverLocksTheApplicationOutWhileTheNewSecretPropagates runs a rotation against
 // the fake with the service's hour of propagation, its clock moved to the end of each of
-// the rotation's waits; before every move the application (a client-credential client:
-// instances started before the Store hold the old value, later ones the stored value)
-// signs in. It is locked out when neither value works. With the proof, the old secret
-// works until the new one does; without (SkipProof, a one-minute grace) the application is
-// locked out, which shows the check can see it.
+// the rotation's waits; before every move the application (a client-credential client)
+// signs in with the value Store last delivered, and nothing else: Store replaces the old
+// value (as ReplaceFile does). Every refused sign-in is a lockout. With the proof, Store
+// delivers the new value only once it works, and the old one works until then; without
+// (SkipProof, a one-minute grace) the application is locked out, which shows the check
+// can see it.
 func TestRotateNeverLocksTheApplicationOutWhileTheNewSecretPropagates(t *testing.T) {
 	for _, withProof := range []bool{true, false} {
 		t.Run(fmt.Sprint("proof ", withProof), func(t *testing.T) {
@@ -225,12 +278,13 @@ func TestRotateNeverLocksTheApplicationOutWhileTheNewSecretPropagates(t *testing
 			srv := hct.NewServer(t, &hct.Options{Clock: clk, PropagationDelay: PropagationDelay, TokenLifetime: 24 * time.Hour})
 			c := emuClient(t, srv)
 			app := srv.AddAccount(hct.RoleMember)
-			old, held := app.Secret, app.Secret // the value before the rotation, and the one stored
+			held := app.Secret // the value the application reads: Store replaces it
+			start := clk.Now()
 			var storedAt time.Time
 			var lockouts, checks int
 			signIn := func() {
 				checks++
-				if !tokenFor(t, srv, app.ClientID, held) && !tokenFor(t, srv, app.ClientID, old) {
+				if !tokenFor(t, srv, app.ClientID, held) {
 					lockouts++
 				}
 			}
@@ -252,14 +306,54 @@ func TestRotateNeverLocksTheApplicationOutWhileTheNewSecretPropagates(t *testing
 				clk.Advance(DefaultGrace / 2)
 				signIn()
 			}
-			t.Logf("proof %v: %d sign-ins, %d locked out; %d probes", withProof, checks, lockouts, rot.Probes)
+			t.Logf("proof %v: %d sign-ins, %d locked out; %d probes; stored %v after the start", withProof, checks, lockouts, rot.Probes, storedAt.Sub(start))
 			switch {
-			case withProof && (lockouts != 0 || rot.ProvenAt.Before(storedAt.Add(PropagationDelay))):
-				t.Errorf("%d of %d sign-ins locked out with the proof; proven %v after the store", lockouts, checks, rot.ProvenAt.Sub(storedAt))
+			case withProof && (lockouts != 0 || rot.ProvenAt.Before(start.Add(PropagationDelay)) || storedAt.Before(rot.ProvenAt)):
+				t.Errorf("%d of %d sign-ins locked out with the proof; proven %v, stored %v after the start", lockouts, checks, rot.ProvenAt.Sub(start), storedAt.Sub(start))
 			case !withProof && lockouts == 0:
 				t.Error("no sign-in locked out without the proof and a short grace: the check cannot see a lockout")
 			}
 		})
+	}
+}
+
+// TestRotateNeverLocksOutAnApplicationReadingTheFileStoreReplaced: the README's Store is
+// ReplaceFile, after which the file holds the new value alone. An application reading
+// that file before every move of the clock is never refused: the file holds the old value
+// until the new one works.
+func TestRotateNeverLocksOutAnApplicationReadingTheFileStoreReplaced(t *testing.T) {
+	clk := hct.NewClock(time.Now().UTC().Truncate(time.Second))
+	srv := hct.NewServer(t, &hct.Options{Clock: clk, PropagationDelay: PropagationDelay, TokenLifetime: 24 * time.Hour})
+	c := emuClient(t, srv)
+	app := srv.AddAccount(hct.RoleMember)
+	file := filepath.Join(t.TempDir(), "client.secret")
+	if err := app.Secret.WriteFile(file); err != nil {
+		t.Fatal(err)
+	}
+	var refused, checks int
+	signInFromFile := func() {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checks++
+		if !tokenFor(t, srv, app.ClientID, identity.NewSecret(string(b))) {
+			refused++
+		}
+	}
+	req := RotateRequest{Description: "rotated", Store: func(_ context.Context, s Added) error { return s.Value.ReplaceFile(file) }}
+	var rot *Rotation
+	var err error
+	clk.Run(func() { rot, err = c.Rotate(ctx, app.ClientID, req) }, signInFromFile)
+	for range 3 { // through the end of the grace
+		clk.Advance(DefaultGrace / 2)
+		signInFromFile()
+	}
+	if err != nil || rot.Step != StepDone || checks < 10 {
+		t.Fatalf("Rotate = %+v, %v after %d sign-ins", rot, err, checks)
+	}
+	if refused > 0 {
+		t.Errorf("an application reading the file Store replaced was refused %d times of %d", refused, checks)
 	}
 }
 
@@ -282,8 +376,9 @@ func TestPendingRotationNeverShowsTheValueAndDropsItWhenFinished(t *testing.T) {
 	clk := f.clocked()
 	f.proofAnswers(refused)
 	f.withNewSecret(hybridRoute, secretJSON(1, "a", ""))
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
 	p, err := f.c.StartRotation(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
-	if err != nil || p.ClientID() != testClient || p.Rotation().Step != StepStored || !p.Deadline().Equal(testNow.Add(DefaultProofTimeout)) {
+	if err != nil || p.ClientID() != testClient || p.Rotation().Step != StepAdded || !p.Deadline().Equal(testNow.Add(DefaultProofTimeout)) {
 		t.Fatalf("StartRotation = %v, %v", p, err)
 	}
 	if !p.Next().Equal(testNow) {
@@ -352,6 +447,7 @@ func TestProveStopsTheRotationWhenTheNewSecretVanished(t *testing.T) {
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
 	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody}) // another rotation deleted it
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
 	p, err := f.c.StartRotation(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -360,11 +456,11 @@ func TestProveStopsTheRotationWhenTheNewSecretVanished(t *testing.T) {
 		t.Fatalf("Prove = %v, %v; want ErrLockoutRisk", ok, err)
 	}
 	rot, err := p.Finish(ctx)
-	if !errors.Is(err, ErrLockoutRisk) || rot.Step != StepStored || !equalInts(ids(rot.NotRetired), []int{1}) || !p.value.IsZero() || !p.Next().IsZero() {
+	if !errors.Is(err, ErrLockoutRisk) || rot.Step != StepNone || !equalInts(ids(rot.NotRetired), []int{1}) || !p.value.IsZero() || !p.Next().IsZero() {
 		t.Errorf("Finish = %+v, %v", rot, err)
 	}
 	for _, c := range f.Calls() {
-		if strings.HasPrefix(c, "PUT") || strings.HasPrefix(c, "DELETE") {
+		if strings.HasPrefix(c, "PUT") || (strings.HasPrefix(c, "DELETE") && c != "DELETE "+pre+"/11") {
 			t.Errorf("%s: retired after the new secret vanished", c)
 		}
 	}
@@ -413,6 +509,7 @@ func TestNothingKeepsTheValueAfterTheProof(t *testing.T) {
 			f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
 			f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, c.check)
 			f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:05Z")))
+			f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
 			p, err := f.c.StartRotation(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
 			if err != nil {
 				t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 )
 
 // RetirePolicy chooses which of a client's other secrets Rotate retires once the new one
-// is stored: RetireAll (the zero value), RetireExpired or RetireExpiringBefore.
+// is proven and stored: RetireAll (the zero value), RetireExpired or RetireExpiringBefore.
 type RetirePolicy struct {
 	kind   retireKind
 	before time.Time
@@ -83,11 +83,13 @@ const DefaultGrace = PropagationDelay
 // that still works.
 const ClockSkewMargin = 5 * time.Minute
 
-// ErrLockoutRisk matches the error of Rotate when the secret it stored no longer exists,
-// or someone shortened its expiry, after Store returned: another rotation of the same
-// client overlapped this one (rotations of one client must not overlap). The value that
-// Store put in place may not work, or not for long: the application may be locked out.
-// Rotate then retires nothing; check what is stored and rotate again.
+// ErrLockoutRisk matches the error of Rotate when its new secret no longer exists, or
+// someone shortened its expiry, while the proof waited or after Store returned: another
+// rotation of the same client overlapped this one (rotations of one client must not
+// overlap). After Store, the value Store put in place may not work, or not for long: the
+// application may be locked out. Rotate then retires nothing (before Store it stores
+// nothing either, and deletes what is left of the new secret); check what is stored and
+// rotate again.
 var ErrLockoutRisk = errors.New("the stored secret was deleted or shortened by someone else: the application may be locked out")
 
 // RotateRequest configures Rotate.
@@ -100,15 +102,17 @@ type RotateRequest struct {
 	// an hour, earlier than asked); a sooner expiry is refused before anything is sent, as
 	// the new secret would stop working before the old ones do.
 	Expiry Expiry
-	// Store receives the new secret with its value and must put the value where the
-	// application reads it (a vault, a deployment, or a file: s.Value.ReplaceFile puts it
-	// in place of the old value in one step) before returning nil. It is
-	// required. When it returns an error, or panics, Rotate deletes the new secret again and
-	// leaves the old ones untouched (a panic then goes on to Rotate's caller). Store must
-	// not keep s.Value beyond what it stores.
+	// Store receives the new secret with its value, once the identity server has accepted
+	// it (unless SkipProof or RetireAtOnce), and must put the value where the application
+	// reads it (a vault, a deployment, or a file: s.Value.ReplaceFile puts it in place of
+	// the old value in one step) before returning nil: the application never gets a value
+	// the identity server still refuses. It is required. When it returns an error, or
+	// panics, Rotate deletes the new secret again and leaves the old ones untouched (a
+	// panic then goes on to Rotate's caller). Store must not keep s.Value beyond what it
+	// stores.
 	Store func(ctx context.Context, s Added) error
-	// Retire chooses which of the other secrets are retired after Store succeeded. The
-	// zero value is RetireAll().
+	// Retire chooses which of the other secrets are retired after the proof and Store
+	// succeeded. The zero value is RetireAll().
 	Retire RetirePolicy
 	// Grace keeps retired secrets working for this long: instead of being deleted, each
 	// gets its expiry shortened to now+Grace, so applications that still use it have time
@@ -124,21 +128,25 @@ type RotateRequest struct {
 	// sign-in, and the deleted ones stop working at once, so applications may be locked
 	// out for up to that hour.
 	RetireAtOnce bool
-	// ProofTimeout is how long Rotate waits, after Store, for the identity server to
-	// accept the new secret before it retires anything; zero means DefaultProofTimeout
+	// ProofTimeout is how long Rotate waits, after the add, for the identity server to
+	// accept the new secret before it stores it; zero means DefaultProofTimeout
 	// (the hour a change can take to reach sign-in, and ten minutes). Rotate asks with a
 	// token request that signs nobody in, the client's id and the new secret: a hybrid
 	// client's with an authorization code that cannot exist (the identity server
 	// authenticates the client first, so an answer other than invalid_client proves the
 	// secret), a client-credential client's with a client-credentials grant (the token is
 	// dropped). It asks at once, then after 5 s, doubling to every 5 min, by Config.Clock;
-	// each ask is one failed token request in the identity server's log. Never accepted
-	// in time: nothing is retired, the new secret is kept, and the error is a *ProofError.
+	// each ask is one failed token request in the identity server's log. An answer that is
+	// no verdict but may change (no answer, a 5xx, a throttle: 429 or 408) is asked again
+	// the same way, after its Retry-After when that is longer (at most 5 min). Never accepted
+	// in time: nothing is stored or retired, the new secret is deleted again (nobody holds
+	// its value), and the error is a *ProofError.
 	ProofTimeout time.Duration
-	// SkipProof retires without waiting for the identity server to accept the new secret,
-	// the grace counting from the end of Store: for a program that cannot reach the token
-	// endpoint, or knows the secret works by other means. With a Grace under the hour a new
-	// secret can take to work, it risks a lockout.
+	// SkipProof stores the new secret at once and retires without waiting for the identity
+	// server to accept it, the grace counting from the end of Store: the application gets
+	// a value that may be refused for up to an hour, and for a program that cannot reach the token
+	// endpoint, or knows the secret works by other means. It risks a lockout: the
+	// application reading the new value is refused until it reaches sign-in.
 	SkipProof bool
 	// FreeRoom allows Rotate, when the client already has MaxPerClient secrets, to delete
 	// secrets that expired more than ClockSkewMargin ago by this machine's clock (the
@@ -208,10 +216,11 @@ func (o RotateRequest) validate(now time.Time) (*wireWrite, error) {
 // RotateRequest.Store only.
 type Rotation struct {
 	// New is the new secret; its ID is zero when the client has no new secret (the add
-	// failed, or Store failed and the new secret was deleted again), or when an add whose
+	// failed, or the new secret was deleted again: never proven, or Store failed), or
+	// when an add whose
 	// answer was lost may have made one that nobody could find (the error, an
 	// *identity.OutcomeError, says so). A secret an add with a lost answer left (Step
-	// StepAdded) shows its ID only.
+	// StepAdded) shows its ID only; so does one whose delete failed.
 	New ClientSecret
 	// Deleted are the retired secrets that Rotate deleted, or found already deleted by
 	// someone else.
@@ -245,36 +254,41 @@ type Rotation struct {
 //  2. Add the new secret (see Add; it carries this call's marker). When the add's outcome
 //     cannot be settled, the *identity.OutcomeError is returned wrapped (errors.As finds
 //     it) and the old secrets are untouched.
-//  3. Store: hand the new secret with its value to req.Store. If Store fails (or panics),
-//     delete the new secret again and leave the old ones untouched.
-//  4. Prove: wait until the identity server accepts the new secret, asking it with a
-//     token request that signs nobody in (see req.ProofTimeout), at most
-//     req.ProofTimeout. Never accepted: nothing is retired, the new secret is kept (its
-//     value is stored), and the error is a *ProofError (ErrNotProven) naming both.
-//     Skipped with req.RetireAtOnce or req.SkipProof.
+//  3. Prove: wait until the identity server accepts the new secret, held in memory only,
+//     asking it with a token request that signs nobody in (see req.ProofTimeout), at
+//     most req.ProofTimeout from the add. The application still uses its old value,
+//     which works. Never accepted (or ctx ends first): nothing is stored or retired, the
+//     new secret is deleted again as nobody holds its value, and the error is a
+//     *ProofError (ErrNotProven) naming both (and the new secret, left on the client,
+//     when the delete failed). Skipped with req.RetireAtOnce or req.SkipProof.
+//  4. Store: hand the proven secret with its value to req.Store. If Store fails (or
+//     panics), delete the new secret again and leave the old ones untouched.
 //  5. Check that the stored secret still exists with the expiry it was given. If not,
 //     another rotation retired it meanwhile: the error matches ErrLockoutRisk and nothing
 //     is retired.
 //  6. Retire the secrets listed in step 1 that req.Retire selects: by default shorten
 //     their expiry to an hour from now (DefaultGrace), or req.Grace, counted from the
-//     proof; with req.RetireAtOnce delete them. Secrets added after step 1 (by anyone)
-//     are never touched; a secret someone else deleted meanwhile counts as deleted.
+//     end of Store; with req.RetireAtOnce delete them. Secrets added after step 1 (by
+//     anyone) are never touched; a secret someone else deleted meanwhile counts as
+//     deleted.
 //
-// So an application that reads the stored value is never left with a refused value and
-// no working old secret, however long the service takes to spread the new one.
+// So the application is only ever given a value the identity server already accepts, and
+// its old value keeps working until then and for the grace period after: however long the
+// service takes to spread the new secret, every value it reads works. (With SkipProof or
+// RetireAtOnce, Store gets the value at once, which may be refused for up to an hour.)
 //
 // Rotations of one client must not overlap (run them from one place, or under a lock):
 // a second rotation lists the first one's new secret among the old ones and retires it,
 // and whichever Store runs last may put a retired value in place. Rotate detects this in
-// step 5 for its own secret (ErrLockoutRisk), but cannot undo the other's Store; and a
-// retirement by the other rotation that comes after step 5 cannot be seen at all.
+// steps 3 and 5 for its own secret (ErrLockoutRisk), but cannot undo the other's Store; and
+// a retirement by the other rotation that comes after step 5 cannot be seen at all.
 //
 // Rotate always returns a non-nil *Rotation saying what was done, also with an error:
 // Step is how far it got, Deleted, Shortened and Kept are the old secrets handled,
 // NotRetired those selected but not handled when it stopped. Invalid options are refused
 // before anything is sent (errors.Is(err, identity.ErrInvalidInput)). It is
 // StartRotation and PendingRotation.Finish in one call, and holds the new value in memory
-// only until it returns.
+// only until Store returns, or the new secret is deleted.
 func (c *Client) Rotate(ctx context.Context, clientID string, req RotateRequest) (*Rotation, error) {
 	ctx, op := c.tel().Start(ctx, "secrets.Rotate", clientID)
 	v, err := c.rotate(ctx, clientID, req)
@@ -370,7 +384,7 @@ func roomToFree(secrets []ClientSecret, now time.Time) (free []ClientSecret, ok 
 	return expired[:need], true
 }
 
-// store hands the new secret to opts.Store (step 3), deleting it again when Store fails.
+// store hands the new secret to opts.Store (step 4), deleting it again when Store fails.
 // A Store that panics (or calls runtime.Goexit) gets its new secret deleted too, before
 // the panic goes on to the caller: nobody holds its value.
 func (r *rotating) store(ctx context.Context, added Added) error {
@@ -380,9 +394,7 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 			return
 		}
 		v := recover()
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		_ = r.c.delete(cctx, r.clientID, added.ID) // the panic is what the caller hears of
+		_ = r.delete(ctx, added.ID) // the panic is what the caller hears of
 		if v != nil {
 			panic(v)
 		}
@@ -390,24 +402,43 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 	err := r.opts.Store(ctx, added)
 	returned = true
 	if err != nil {
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		if derr := r.c.delete(cctx, r.clientID, added.ID); derr != nil {
-			r.rot.New, r.rot.Step = added.ClientSecret, StepAdded
-			return r.fail("storing the new secret failed, and deleting it again failed too",
-				fmt.Errorf("storing: %w; deleting: %w", err, derr),
-				fmt.Sprintf("new secret %d is left on the client and nobody holds its value: delete it", added.ID),
-				"the old secrets are untouched", r.rot.done())
-		}
-		return r.fail("storing the new secret failed", err,
-			fmt.Sprintf("new secret %d was deleted again", added.ID), "the old secrets are untouched", r.rot.done())
+		return r.discarded(ctx, added.ID, "storing the new secret failed", err)
 	}
-	r.rot.New = added.ClientSecret
+	r.rot.Step = StepStored
+	return nil
+}
+
+// discarded deletes the new secret id, whose value nobody holds, after the rotation
+// stopped at step for cause, and returns the rotation's error: the old secrets are
+// untouched, and the new secret is deleted again or, when that failed, named.
+func (r *rotating) discarded(ctx context.Context, id int, step string, cause error) error {
+	if derr := r.delete(ctx, id); derr != nil {
+		return r.fail(step+", and deleting the new secret again failed too",
+			fmt.Errorf("%w; deleting: %w", cause, derr),
+			fmt.Sprintf("new secret %d is left on the client and nobody holds its value: delete it", id),
+			"the old secrets are untouched", r.rot.done())
+	}
+	return r.fail(step, cause,
+		fmt.Sprintf("new secret %d was deleted again", id), "the old secrets are untouched", r.rot.done())
+}
+
+// delete deletes the rotation's new secret id, whose value nobody holds, on a context
+// that outlives ctx by a bounded time (ctx may have ended: that is often why). A secret
+// already gone counts as deleted. The Rotation then has no new secret (StepNone); when
+// the delete fails, it keeps naming it (StepAdded).
+func (r *rotating) delete(ctx context.Context, id int) error {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := r.c.delete(cctx, r.clientID, id); err != nil && !errors.Is(err, identity.ErrNotFound) {
+		r.rot.Step = StepAdded
+		return err
+	}
+	r.rot.New, r.rot.Step = ClientSecret{}, StepNone
 	return nil
 }
 
 // verify checks that the stored secret still exists as stored (step 5): an overlapping
-// rotation may have retired it while Store ran or the proof waited, and retiring the old
+// rotation may have retired it while the proof waited or Store ran, and retiring the old
 // secrets then could leave nothing that works.
 func (r *rotating) verify(ctx context.Context, added ClientSecret, retiring []ClientSecret) error {
 	if err := r.c.checkStored(ctx, r.clientID, added); err != nil {
@@ -464,7 +495,7 @@ func (r *rotating) retire(ctx context.Context, addedID int, retiring []ClientSec
 		}
 		if err != nil {
 			r.rot.NotRetired = retiring[i:]
-			return r.fail(fmt.Sprintf("new secret %d was added and stored; retiring the old secrets stopped", addedID), err,
+			return r.fail(fmt.Sprintf("new secret %d was added, proven and stored; retiring the old secrets stopped", addedID), err,
 				r.rot.done(), fmt.Sprintf("not yet retired: %v", ids(retiring[i:])))
 		}
 	}

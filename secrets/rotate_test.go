@@ -130,7 +130,7 @@ func TestRotateStoreFails(t *testing.T) {
 		t.Errorf("rotation = %+v", rot)
 	}
 	// The new secret was removed; the old one was not touched.
-	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/11")
+	f.WantCalls("GET "+pre+"?count=100", newBody, "PROBE authorization_code", "STORE 11", "DELETE "+pre+"/11")
 }
 
 func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
@@ -155,7 +155,7 @@ func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
 	if rot.New.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
-	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "DELETE "+pre+"/11")
+	f.WantCalls("GET "+pre+"?count=100", newBody, "PROBE authorization_code", "STORE 11", "DELETE "+pre+"/11")
 }
 
 func tenSecrets(expired ...int) mocktest.Reply {
@@ -213,7 +213,7 @@ func TestRotateFreeRoom(t *testing.T) {
 	if !equalInts(ids(rot.FreedRoom), []int{7}) || !equalInts(ids(rot.Deleted), []int{4}) || rot.New.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
-	f.WantCalls("GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "STORE 11", "PROBE authorization_code", "GET "+pre+"/11", "DELETE "+pre+"/4")
+	f.WantCalls("GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "PROBE authorization_code", "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/4")
 }
 
 // FreeRoom must not delete a secret that expired only moments ago by the local
@@ -262,7 +262,7 @@ func TestRotateGrace(t *testing.T) {
 		t.Errorf("shortened secret 5 still never expires: %+v", rot.Shortened[1])
 	}
 	short := `{"Expires":true,"Expiration":"2030-06-01T14:00:00Z"}`
-	f.WantCalls("GET "+pre+"?count=100", newBody, "STORE 11", "PROBE authorization_code", "GET "+pre+"/11", "DELETE "+pre+"/1",
+	f.WantCalls("GET "+pre+"?count=100", newBody, "PROBE authorization_code", "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1",
 		"PUT "+pre+"/4 "+short, "PUT "+pre+"/5 "+short)
 }
 
@@ -299,7 +299,7 @@ func TestRotateRetireFailsHalfway(t *testing.T) {
 	if !errors.Is(err, identity.ErrForbidden) {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{"new secret 11 was added and stored", "deleting old secret 2 failed", "old secrets [1] were deleted", "not yet retired: [2 3]"} {
+	for _, want := range []string{"new secret 11 was added, proven and stored", "deleting old secret 2 failed", "old secrets [1] were deleted", "not yet retired: [2 3]"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("err %q lacks %q", err, want)
 		}
@@ -425,4 +425,26 @@ func TestRotateCountsAnOldSecretDeletedMeanwhileAsRetired(t *testing.T) {
 	if !equalInts(ids(rot.Deleted), []int{1}) || !equalInts(ids(rot.Shortened), []int{2}) || len(rot.NotRetired) != 0 {
 		t.Errorf("rotation = %+v", rot)
 	}
+}
+
+// A Store that panics, called once the new secret is proven, gets its new secret deleted
+// (nobody holds its value) before the panic goes on to Rotate's caller; the old secrets
+// are untouched.
+func TestRotateStorePanicsAfterTheProofDeletesTheNewSecret(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	f.proofAnswers(accepted)
+	f.withNewSecret(hybridRoute, secretJSON(1, "v1", ""))
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
+	func() {
+		defer func() {
+			if r := recover(); r != "store bug" {
+				t.Errorf("recovered %v, want Store's panic", r)
+			}
+		}()
+		_, _ = f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: func(_ context.Context, s Added) error {
+			f.Record("STORE " + strconv.Itoa(s.ID))
+			panic("store bug")
+		}})
+	}()
+	f.WantCalls("GET "+pre+"?count=100", newBody, "PROBE authorization_code", "STORE 11", "DELETE "+pre+"/11")
 }

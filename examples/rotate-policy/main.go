@@ -1,9 +1,10 @@
 // Command rotate-policy runs a rotation policy across a tenant, for a scheduler: every
 // hybrid client whose newest working secret expires within -renew-before (or, made by this
-// policy, is older than -max-age) gets a new secret, whose value goes to a file named after
-// the client in the -store directory (identity.Secret.ReplaceFile: the old value or the new
-// one, never neither); its old secrets are retired only once the identity server accepts
-// the new one (hybridclients.ApplyRotations). -dry-run says who is due, why, and what would
+// policy, is older than -max-age) gets a new secret; once the identity server accepts it,
+// its value goes to a file named after the client in the -store directory
+// (identity.Secret.ReplaceFile: the old value or the new one, never neither), and then its
+// old secrets are retired (hybridclients.ApplyRotations). Until then the file keeps the
+// old, working value; a new secret never accepted is deleted again, the file untouched. -dry-run says who is due, why, and what would
 // happen, and changes nothing. Run it as often as you like: a client rotated a moment ago is
 // not due.
 //
@@ -17,7 +18,7 @@
 // (a finding, such as a secret that never expires; a new secret the identity server never
 // accepted; with -dry-run, any client due). Stopped by -timeout or Ctrl-C, it prints what it
 // did so far, marked partial (each client rotated or begun, with its state: a new secret
-// stored but not yet accepted keeps the old ones untouched), and exits 1.
+// not yet accepted is deleted again, never stored, and the old ones untouched), and exits 1.
 package main
 
 import (
@@ -85,7 +86,7 @@ func addFlags(p *exampleenv.Program) *options {
 	f.Var(days{&o.policy.MaxAge}, "max-age", "also rotate a client whose newest secret, made by this policy, is older than this `duration`; 0 means no limit")
 	f.Var(days{&o.policy.Lifetime}, "lifetime", "the new secrets' `duration` (180d); 0 means one year")
 	f.DurationVar(&o.policy.Grace, "grace", 0, "keep the retired secrets working this long after the new one is accepted; 0 means one hour")
-	f.DurationVar(&o.policy.ProofTimeout, "proof-timeout", 0, "wait this long for the identity server to accept a new secret, then give up and retire nothing; 0 means 1h10m")
+	f.DurationVar(&o.policy.ProofTimeout, "proof-timeout", 0, "wait this long for the identity server to accept a new secret, then give up: store and retire nothing, delete the new secret; 0 means 1h10m")
 	f.StringVar(&o.retire, "retire", "all", "which old secrets a rotation retires: all or expired")
 	f.StringVar(&o.policy.Description, "description", "", "the new secrets' description; empty means \"rotated by policy on <date>\", which lets -max-age know their age")
 	f.StringVar(&o.store, "store", "", "`directory` where each new secret's value goes, in a file named after the client id (mode 0600, replacing the old value in one step); required unless -dry-run; on the emulator a new temporary directory")

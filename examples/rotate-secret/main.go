@@ -1,11 +1,13 @@
 // Command rotate-secret replaces a hybrid client's secret with the secrets package's
-// Rotate: it adds a new secret, puts its value in the file the application reads in place
-// of the old one (identity.Secret.ReplaceFile: a new 0600 file renamed over it, so a
-// reader sees the old value or the new one, never neither), waits until the identity
-// server accepts the new secret (a new secret can take up to an hour to work at sign-in;
-// -timeout is two hours), and only then retires the old secrets, letting them expire
-// after a grace period (-grace; one hour by default, the SDK's default); -retire-at-once
-// deletes them at once instead, without waiting, at the risk of a lockout.
+// Rotate: it adds a new secret, waits until the identity server accepts it (a new secret
+// can take up to an hour to work at sign-in; -timeout is two hours), meanwhile the
+// application keeps its old, working value; then puts the new value in the file the
+// application reads in place of the old one (identity.Secret.ReplaceFile: a new 0600 file
+// renamed over it, so a reader sees the old value or the new one, never neither), and
+// only then retires the old secrets, letting them expire after a grace period (-grace;
+// one hour by default, the SDK's default). A new secret never accepted is deleted again
+// and the file left as it was. -retire-at-once writes the file and deletes the old
+// secrets at once instead, without waiting, at the risk of a lockout.
 //
 //	go run ./examples/rotate-secret                  # on the in-process emulator (creates a demo client; no -client-id)
 //	OCS_TENANT_ID=... OCS_CLIENT_ID=... OCS_CLIENT_SECRET=... \
@@ -135,6 +137,8 @@ func rotate(ctx context.Context, clients *hybridclients.Client, id, path string,
 	rot, err := clients.Secrets().Rotate(ctx, id, secrets.RotateRequest{
 		Description: o.description,
 		// Expiry left zero: one year from now, as in the portal.
+		// Called once the identity server accepts the new secret: until then the file
+		// keeps the old, working value.
 		Store: func(ctx context.Context, s secrets.Added) error {
 			// If this fails, the file is as it was and Rotate deletes the new secret again.
 			return s.Value.ReplaceFile(path)
@@ -147,11 +151,13 @@ func rotate(ctx context.Context, clients *hybridclients.Client, id, path string,
 		return err
 	}
 	if rot.New.ID != 0 {
-		fmt.Printf("added       secret %d %q, expires %s; value written to %s (mode 0600)\n",
-			rot.New.ID, rot.New.Description, rot.New.Expiry, path)
+		fmt.Printf("added       secret %d %q, expires %s\n", rot.New.ID, rot.New.Description, rot.New.Expiry)
 	}
 	if !rot.ProvenAt.IsZero() {
 		fmt.Printf("proven      the identity server accepts the new secret (%d probe(s))\n", rot.Probes)
+	}
+	if rot.Step >= secrets.StepStored {
+		fmt.Printf("stored      value written to %s (mode 0600)\n", path)
 	}
 	show("freed room", rot.FreedRoom)
 	show("deleted", rot.Deleted)

@@ -201,11 +201,12 @@ const maxListedFailures = 20
 //
 // Last, the clients whose secrets the plan rotates (and whose other changes were made)
 // are rotated by their policies through hybridclients.ApplyRotations: a new secret is
-// added and handed to opts.Store, and once the identity server accepts it the old
+// added, and once the identity server accepts it handed to opts.Store and the old
 // secrets are retired as the policy says. A rotation the identity server never accepts
 // within the policy's ProofTimeout is reported with its *secrets.ProofError, and leaves
-// the old secrets as they are (the new one is kept). The proofs run together, so Apply
-// then lasts about as long as the slowest: on a real tenant up to the hour a new secret
+// the old secrets as they are; its new secret, whose value was never stored, is deleted
+// again (when that fails it is recorded as pending, for the next apply to delete). The
+// proofs run together, so Apply then lasts about as long as the slowest: on a real tenant up to the hour a new secret
 // takes to reach sign-in. ApplyRotations decides again from the secrets as they are; a
 // client found no longer due is not rotated (Result.Note says why), and a second apply
 // right after rotates nothing. Beside their own requests, the rotations cost two lists

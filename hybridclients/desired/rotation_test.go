@@ -283,8 +283,9 @@ func TestApplyRotatesDueSecretsWithProofBeforeRetirementAndThenHasNothingToDo(t 
 
 // A rotation the identity server does not accept within the policy's ProofTimeout is
 // reported with what its *secrets.ProofError names; the old secrets are left as they are,
-// the new one kept (its value stored); the next plan finds nothing due.
-func TestApplyReportsARotationNeverProvenAndLeavesTheOldSecrets(t *testing.T) {
+// the store keeps the old value, and the new secret, whose value was never stored, is
+// deleted again; the next plan rotates the client again.
+func TestApplyReportsARotationNeverProvenAndDeletesItsNewSecret(t *testing.T) {
 	_, c, clk := rotationFake(t, &hybridclientstest.Options{PropagationDelay: 3 * time.Hour})
 	v := newVault()
 	s := dueState(t, c, clk, v, 1, SecretPolicy{Lifetime: 90 * day, ProofTimeout: 30 * time.Minute})
@@ -303,10 +304,10 @@ func TestApplyReportsARotationNeverProvenAndLeavesTheOldSecrets(t *testing.T) {
 		t.Fatalf("err = %v, want the rotation's *secrets.ProofError", err)
 	}
 	r := applied.Results[0]
-	if r.Rotation == nil || r.Rotation.Step != secrets.StepStored || r.Secret.ID != pe.NewID || applied.Rotated() != 0 {
+	if r.Rotation == nil || r.Rotation.Step != secrets.StepNone || r.Secret.ID != 0 || applied.Rotated() != 0 {
 		t.Errorf("result %+v", r)
 	}
-	for _, word := range []string{"was added and stored, but the identity server did not accept it", "old secrets [1] are untouched"} {
+	for _, word := range []string{"was added, but the identity server did not accept it", "it was deleted again", "old secrets [1] are untouched"} {
 		if !strings.Contains(err.Error(), word) {
 			t.Errorf("the error does not say %q: %v", word, err)
 		}
@@ -315,18 +316,18 @@ func TestApplyReportsARotationNeverProvenAndLeavesTheOldSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(now.Secrets) != 2 || now.Secrets[0].ID != 1 || !now.Secrets[0].Expiry.At().Equal(old.Secrets[0].Expiry.At()) {
-		t.Errorf("secrets %+v, want the old one as it was and the new one", now.Secrets)
+	if len(now.Secrets) != 1 || now.Secrets[0].ID != 1 || !now.Secrets[0].Expiry.At().Equal(old.Secrets[0].Expiry.At()) {
+		t.Errorf("secrets %+v, want the old one as it was, alone", now.Secrets)
 	}
-	if got, _ := v.last(id); got.ID != pe.NewID {
-		t.Errorf("the store holds secret %d, want the new %d", got.ID, pe.NewID)
+	if got, _ := v.last(id); got.ID != 1 {
+		t.Errorf("the store holds secret %d, want the old 1", got.ID)
 	}
 	if len(applied.Record.Pending) != 0 {
-		t.Errorf("pending %+v: the new secret's value is stored", applied.Record.Pending)
+		t.Errorf("pending %+v: no secret is left whose value nobody holds", applied.Record.Pending)
 	}
 	clk.Advance(3 * time.Hour)
-	if again, err := Diff(context.Background(), c, s, PlanOptions{Record: applied.Record}); err != nil || again.HasChanges() {
-		t.Errorf("the next plan: %v\n%s", err, textOf(t, again))
+	if again, err := Diff(context.Background(), c, s, PlanOptions{Record: applied.Record}); err != nil || again.rotations() != 1 {
+		t.Errorf("the next plan: %v, want the client rotated again\n%s", err, textOf(t, again))
 	}
 }
 

@@ -36,9 +36,11 @@ const ProbeRedirectURI = "https://rotation-proof.invalid/"
 //
 //   - true, nil: the client authenticated (an error about the grant, or a token, dropped);
 //   - false, nil: invalid_client;
-//   - false, err: no verdict: no answer, a 5xx, a redirect, or an answer that says
-//     nothing about the client (invalid_request, an unknown error code). err is typed as
-//     every error of the road, and holds nothing of the secret.
+//   - false, err: no verdict: no answer, a 5xx, a throttle (429, or 408), a redirect, or
+//     an answer that says nothing about the client (invalid_request, an unknown error
+//     code). err is typed as every error of the road, and holds nothing of the secret; a
+//     429 or 408 is an *identity.Error (ErrRateLimited, ErrTimeout: ask again later) with
+//     the answer's Retry-After, as a 5xx is (ErrServer).
 //
 // Each probe is a failed token request in the identity server's logs (invalid_grant, for
 // a code probe).
@@ -55,6 +57,10 @@ func (r *Road) Accepts(ctx context.Context, grant ProbeGrant, tokenURL, clientID
 	}
 	if err == nil {
 		return true, nil
+	}
+	var th *throttled
+	if errors.As(err, &th) {
+		return false, th.again()
 	}
 	var ae *identity.AuthError
 	if errors.As(err, &ae) && ae.StatusCode >= http.StatusBadRequest && ae.StatusCode < http.StatusInternalServerError {

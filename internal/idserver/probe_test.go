@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocs-go/identity"
 )
@@ -43,6 +44,8 @@ func TestAcceptsReadsTheVerdictFromTheClientAuthentication(t *testing.T) {
 		{"invalid_request says nothing of the client", 400, "invalid_request", false, identity.ErrUnauthorized},
 		{"an unknown code says nothing", 400, "slow_down", false, identity.ErrUnauthorized},
 		{"5xx: no verdict", 503, "temporarily_unavailable", false, identity.ErrServer},
+		{"429: no verdict, ask again", 429, "slow_down", false, identity.ErrRateLimited},
+		{"408: no verdict, ask again", 408, "timeout", false, identity.ErrTimeout},
 		{"a redirect: no verdict", 307, "", false, identity.ErrUnauthorized},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,5 +113,37 @@ func TestAcceptsRefusesAnUnknownGrant(t *testing.T) {
 	var nilRoad *Road
 	if _, err := nilRoad.Accepts(context.Background(), ProbeCode, s.URL, "cid", identity.NewSecret(theSecret)); err == nil {
 		t.Error("a nil Road accepted")
+	}
+}
+
+// A throttled probe is a request to ask again, not a verdict: the error carries the
+// answer's Retry-After for the proof's next ask.
+func TestAcceptsTakesAThrottleAsNoVerdictWithItsRetryAfter(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusRequestTimeout} {
+		for _, grant := range []ProbeGrant{ProbeCode, ProbeClientCredentials} {
+			s := newServer(t)
+			s.token = func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "30")
+				answer(status, "")(w, r)
+			}
+			ok, err := s.road(t).Accepts(context.Background(), grant, s.URL+"/identity/connect/token", "cid", identity.NewSecret(theSecret))
+			var e *identity.Error
+			if ok || !errors.As(err, &e) || e.StatusCode != status || e.RetryAfter != 30*time.Second || errors.Is(err, identity.ErrUnauthorized) {
+				t.Errorf("%d, grant %d: Accepts = %v, %v; want no verdict, an *identity.Error with Retry-After 30s", status, grant, ok, err)
+			}
+		}
+	}
+}
+
+func TestRetryAfterReadsSecondsAndDates(t *testing.T) {
+	now := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"": 0, "x": 0, "-5": 0, "0": 0, "120": 2 * time.Minute, "99999999": 24 * time.Hour,
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		now.Add(-time.Hour).Format(http.TimeFormat):       0,
+	} {
+		if got := retryAfter(v, now); got != want {
+			t.Errorf("retryAfter(%q) = %s, want %s", v, got, want)
+		}
 	}
 }

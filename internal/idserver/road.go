@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/rules"
@@ -266,22 +268,61 @@ func (r *Road) grant(ctx context.Context, hc *http.Client, tokenURL string, do f
 	seen := &statusOf{rt: hc.Transport}
 	tok, err := do(context.WithValue(ctx, oauth2.HTTPClient, NewClient(seen, hc.Timeout)))
 	if err != nil {
-		return nil, tokenError(u, int(seen.status.Load()), err)
+		err = tokenError(u, int(seen.status.Load()), err)
+		var ae *identity.AuthError
+		if errors.As(err, &ae) && (ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusRequestTimeout) {
+			at, _ := seen.retryAfter.Load().(string)
+			err = &throttled{AuthError: ae, path: u.Path, retryAfter: retryAfter(at, time.Now())}
+		}
+		return nil, err
 	}
 	return tok, nil
 }
 
-// statusOf records the status of the last answer that came through rt: x/oauth2 keeps it
-// only for the answers it reads as refusals.
+// throttled is a 429 or 408 of the token endpoint: to every caller of a grant the
+// *identity.AuthError it wraps (the same text, errors.Is and errors.As); to a probe
+// (Accepts) a request to make again later, after RetryAfter when the answer gave one.
+type throttled struct {
+	*identity.AuthError
+	path       string        // the token endpoint's path
+	retryAfter time.Duration // the answer's Retry-After; zero when absent
+}
+
+func (e *throttled) Unwrap() error { return e.AuthError }
+
+// again is the throttle as an *identity.Error, which matches ErrRateLimited (429) or
+// ErrTimeout (408): no verdict, ask again.
+func (e *throttled) again() error {
+	return &identity.Error{StatusCode: e.StatusCode, Method: http.MethodPost, Path: e.path, Code: e.Code, Reason: e.Description, RetryAfter: e.retryAfter}
+}
+
+// retryAfter reads a Retry-After header's value at the time now: delay-seconds or an
+// HTTP date; zero when absent or unreadable, at most a day.
+func retryAfter(v string, now time.Time) time.Duration {
+	const most = 24 * time.Hour
+	v = strings.TrimSpace(v)
+	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return min(time.Duration(s)*time.Second, most)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), most)
+	}
+	return 0
+}
+
+// statusOf records the status and Retry-After of the last answer that came through rt:
+// x/oauth2 keeps them only for the answers it reads as refusals.
 type statusOf struct {
-	rt     http.RoundTripper
-	status atomic.Int32
+	rt         http.RoundTripper
+	status     atomic.Int32
+	retryAfter atomic.Value // string
 }
 
 func (s *statusOf) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := s.rt.RoundTrip(req)
 	if resp != nil {
 		s.status.Store(int32(resp.StatusCode))
+		s.retryAfter.Store(resp.Header.Get("Retry-After"))
 	}
 	return resp, err
 }
