@@ -457,13 +457,15 @@ func (s SignIn) GoString() string { return s.String() }
 // rendering methods have value receivers so that a SignIn value prints safely too.
 func (s SignIn) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
 
-// LogValue makes log/slog record the client id, redirect URI and issuer only.
+// LogValue makes log/slog record the client id, redirect URI and issuer, and the secret
+// as [REDACTED].
 func (s SignIn) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("client_id", s.cfg.ClientID), slog.String("redirect_uri", s.cfg.RedirectURL),
 		slog.String("issuer", s.issuer), slog.String("secret", identity.Redacted))
 }
 
-// MarshalJSON encodes what String shows, never the secret.
+// MarshalJSON encodes the client id, redirect URI, issuer, scopes and the identity
+// server's endpoints, and the secret as [REDACTED], never its value.
 func (s SignIn) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		ClientID, RedirectURI, Issuer string

@@ -44,7 +44,8 @@ type Skipped struct {
 
 // Export reads the tenant's clients (those opts selects) and describes them as a State:
 // every setting as it is, no secret value and no secret policy (a file of an export
-// holds no secret; each client's policy is the default until you write one). A plan of
+// holds no secret, and no client has a secret policy, so none is rotated, until you write
+// one). A plan of
 // the State made right after shows no change: the way to adopt an existing tenant is to
 // export it, keep the file, and plan and apply from then on.
 //

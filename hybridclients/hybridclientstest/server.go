@@ -108,7 +108,8 @@ import (
 // Options tune a Server; nil or the zero value means the service's defaults.
 type Options struct {
 	// MaxClients caps the clients of all types in the tenant; zero means 50,000, the
-	// service's limit.
+	// service's limit. The fake's two accounts (Admin and Member, client-credential
+	// clients) count towards it: seeding 50,000 hybrid clients needs 50,002.
 	MaxClients int
 	// TokenLifetime of issued access tokens; zero means one hour.
 	TokenLifetime time.Duration
@@ -294,7 +295,8 @@ func (s *Server) CheckSecret(clientID string, value identity.Secret) bool {
 func (s *Server) SecretIDs(clientID string) []int { return s.em.SecretIDs(s.TenantID, clientID) }
 
 // SeedClients adds n hybrid clients (named seed-000001, ...; no secrets) without HTTP. It
-// adds none, and returns an error, when n would pass Options.MaxClients.
+// adds none, and returns an error, when n would pass Options.MaxClients (which the fake's
+// accounts count towards).
 func (s *Server) SeedClients(n int) error {
 	if err := s.em.SeedClients(s.TenantID, n); err != nil {
 		return fmt.Errorf("hybridclientstest: SeedClients: %w", err)
