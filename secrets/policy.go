@@ -31,9 +31,11 @@ const policyDescription = "rotated by policy on "
 // elsewhere, so a second run right after a rotation finds nothing due: the newest secret
 // is then the new one, far from its expiry (also while the old secrets are in their
 // grace). A rotation whose proof never came deleted its new secret, so the next run finds
-// the client due again; when that delete failed (the *ProofError names the secret left),
-// the secret left counts as the newest, and the client is not due until someone deletes
-// it: the policy cannot tell it from a proven one.
+// the client due again. When that delete failed (the *ProofError names the secret left),
+// or the run was killed while it waited for the proof, the secret left has the short
+// expiry a rotation adds its new secret with (see Rotate's step 2): it expires on its own
+// within hours, and the client stays due meanwhile (with any RenewBefore longer than
+// those hours; the default is 30 days).
 type Policy struct {
 	// RenewBefore: a client is due when its newest working secret (the one that expires
 	// last; one that never expires counts as the newest) expires within this; zero means

@@ -171,7 +171,8 @@ func (s Step) String() string {
 // Store returns, or when the new secret is deleted because the rotation stopped (a probe
 // that stops it, Finish without a proof); a PendingRotation that is never finished holds
 // it until it is itself unreachable, and leaves its new secret on the client with a value
-// nobody holds: finish every one. Use it from one goroutine at a time.
+// nobody holds (it expires on its own, at its short first expiry: see Rotate's step 2):
+// finish every one. Use it from one goroutine at a time.
 type PendingRotation struct {
 	r        *rotating
 	err      error          // StartRotation's, when it stopped
@@ -183,6 +184,9 @@ type PendingRotation struct {
 	deadline time.Time
 	last     error // the last probe's error
 	finished bool
+	// full is the expiry asked for, set after the proof and before Store when the add
+	// asked for a shorter one (see proofWindow); zero when the add asked for it already.
+	full Expiry
 }
 
 // StartRotation does Rotate's steps 1 and 2 (list, add) and returns the rotation waiting
@@ -220,6 +224,7 @@ func (p *PendingRotation) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.full = r.opts.proofWindow(body, c.now())
 	tk := c.claims.begin(r.clientID)
 	defer tk.end()
 	if p.old, err = r.listAndFreeRoom(ctx); err != nil {
@@ -412,6 +417,9 @@ func (p *PendingRotation) finish(ctx context.Context) (*Rotation, error) {
 		// Proven, but the caller has gone: Store is not called on its behalf.
 		return r.rot, r.discarded(ctx, p.added.ID, "the new secret was proven, but ctx ended before Store", context.Cause(ctx))
 	}
+	if err := p.lengthen(ctx); err != nil {
+		return r.rot, err
+	}
 	value := p.value
 	p.value = identity.Secret{} // the rotation needs it no more: Store has it
 	if err := r.store(ctx, Added{ClientSecret: p.added, Value: value}); err != nil {
@@ -427,6 +435,22 @@ func (p *PendingRotation) finish(ctx context.Context) (*Rotation, error) {
 	}
 	r.rot.Step = StepDone
 	return r.rot, nil
+}
+
+// lengthen gives the proven new secret the expiry asked for, when the add gave it a
+// shorter one (proofWindow), before Store puts its value in place. When that fails, the new
+// secret is deleted again (nothing is stored yet) and the old ones are untouched.
+func (p *PendingRotation) lengthen(ctx context.Context) error {
+	if p.full.IsZero() {
+		return nil
+	}
+	r := p.r
+	m, err := r.c.update(ctx, r.clientID, p.added.ID, UpdateRequest{Expiry: p.full})
+	if err != nil {
+		return r.discarded(ctx, p.added.ID, fmt.Sprintf("the new secret was proven, but setting its expiry to %s (it was added with a short one until proven) failed, so its value was not stored", p.full), err)
+	}
+	p.added, r.rot.New = *m, *m
+	return nil
 }
 
 // await probes until the identity server accepts the new secret, a probe fails for good,

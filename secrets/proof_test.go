@@ -34,11 +34,21 @@ func (f *fixture) clocked() *hct.Clock {
 }
 
 // withNewSecret answers the listing of the client's secrets with old, the add with new
-// secret 11 ("v2") and its check with the same.
+// secret 11 ("v2"), and its lengthening and its checks (see lengthened).
 func (f *fixture) withNewSecret(kind route, old ...string) {
 	f.On("GET", secretsURL(kind), mocktest.Any, list(old...))
 	f.On("POST", secretsURL(kind), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(kind, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(kind, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(kind)
+}
+
+// fullExpiry is the expiry a rotation with the default options asks for (a year from
+// testNow), which it sets on new secret 11 after the proof.
+const fullExpiry = "2031-06-01T12:00:00Z"
+
+// lengthened answers the update that gives new secret 11 its full expiry after the proof.
+func (f *fixture) lengthened(kind route) {
+	f.On("PUT", secretsURL(kind, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
 }
 
 // rotateOnClock runs Rotate for the test client, moving clk to the end of each of its
@@ -70,11 +80,12 @@ func TestRotateRetiresNothingBeforeTheIdentityServerAcceptsTheNewSecret(t *testi
 	if !rot.ProvenAt.Equal(proven) || rot.Probes != 4 || rot.Step != StepDone || !equalInts(ids(rot.Shortened), []int{1}) {
 		t.Errorf("rotation = %+v", rot)
 	}
-	// Stored only once proven; the grace counts from the end of Store.
-	f.WantCalls("GET "+pre+"?count=100", newBody,
+	// Given its full expiry and stored only once proven; the grace counts from the end of
+	// Store.
+	f.WantCalls("GET "+pre+"?count=100", proofBody,
 		"PROBE authorization_code", "GET "+pre+"/11", // refused at once: the new secret must still be there to wait for
 		"PROBE authorization_code", "PROBE authorization_code", "PROBE authorization_code",
-		"STORE 11", "GET "+pre+"/11", "PUT "+pre+"/1 "+shortenedTo(proven.Add(DefaultGrace)))
+		lengthen, "STORE 11", "GET "+pre+"/11", "PUT "+pre+"/1 "+shortenedTo(proven.Add(DefaultGrace)))
 }
 
 // A new secret never proven was never stored: nobody holds its value, so it is deleted

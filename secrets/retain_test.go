@@ -116,7 +116,7 @@ func TestHoldsFindsAValueWhereverItHides(t *testing.T) {
 // Store put it. The same for the error and the Client after an Add whose answer was cut.
 func TestNothingKeepsTheValueAfterStore(t *testing.T) {
 	added := mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")}
-	stored := ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z"))
+	stored := ok(secretJSON(11, "v2", fullExpiry))
 	storeFails := func(context.Context, Added) error { return errors.New("vault unreachable") }
 	for _, c := range []struct {
 		name  string
@@ -135,6 +135,10 @@ func TestNothingKeepsTheValueAfterStore(t *testing.T) {
 		{"the check finds the stored secret gone", func(f *fixture) {
 			f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
 		}, nil, true},
+		{"setting the full expiry fails, the new secret is deleted", func(f *fixture) {
+			f.On("PUT", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+			f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
+		}, func(context.Context, Added) error { panic("Store must not be called when the full expiry was not set") }, true},
 		{"Store fails, the new secret is deleted", func(f *fixture) {
 			f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
 		}, storeFails, true},
@@ -146,6 +150,7 @@ func TestNothingKeepsTheValueAfterStore(t *testing.T) {
 			f := newFixture(t, hybridRoute)
 			f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "v1", "2031-01-01T00:00:00Z")))
 			f.On("POST", secretsURL(hybridRoute), mocktest.Any, added)
+			f.lengthened(hybridRoute)
 			c.setup(f)
 			vault := map[string]string{}
 			store := c.store

@@ -100,7 +100,10 @@ type RotateRequest struct {
 	// leave the new secret at least max(Grace, PropagationDelay) to live, marker included
 	// (see AddRequest.Expiry: the expiry sent may be up to a tenth of the lifetime, at most
 	// an hour, earlier than asked); a sooner expiry is refused before anything is sent, as
-	// the new secret would stop working before the old ones do.
+	// the new secret would stop working before the old ones do. While the proof runs, the
+	// new secret has a shorter expiry, the one the add sends (see Rotate's step 2): once
+	// proven, it gets this one, exactly (cut to whole seconds), before Store; Store and the
+	// Rotation see it.
 	Expiry Expiry
 	// Store receives the new secret with its value, once the identity server has accepted
 	// it (unless SkipProof or RetireAtOnce), and must put the value where the application
@@ -165,6 +168,36 @@ func (o RotateRequest) proofTimeout() time.Duration {
 		return DefaultProofTimeout
 	}
 	return o.ProofTimeout
+}
+
+// proofExpiryMargin is how long after the proof's deadline the first, short expiry of a
+// rotation's new secret comes (see proofWindow): the hour its full expiry, set once the
+// proof came, may take to reach sign-in (until then sign-in may go by the short one), and
+// half an hour for the expiry's marker (up to a tenth of the short lifetime), the add's
+// own time and clock skew.
+const proofExpiryMargin = PropagationDelay + 30*time.Minute
+
+// proofWindow gives body, the add of a rotation that waits for its proof, at the time now,
+// a short expiry: the proof's timeout and proofExpiryMargin from now, when that is sooner
+// than the one asked for. So a new secret whose rotation never ends (the process is killed
+// while it waits for the proof) expires on its own soon, and Policy.Plan sees it expiring
+// (its client stays due) instead of a year-long secret whose value nobody holds. It returns
+// the expiry asked for, which the rotation sets once the proof came and before Store;
+// zero when body keeps it (a sooner one, or no proof to wait for).
+func (o RotateRequest) proofWindow(body *wireWrite, now time.Time) Expiry {
+	if o.skipsProof() || !body.Expiration.set {
+		return Expiry{}
+	}
+	short := now.Add(o.proofTimeout() + proofExpiryMargin).UTC().Truncate(time.Second)
+	full := NeverExpires()
+	if at := body.Expiration.at; at != nil {
+		if !short.Before(*at) {
+			return Expiry{}
+		}
+		full = ExpiresAt(*at)
+	}
+	body.Expires, body.Expiration = identity.Ptr(true), wireExpiration{set: true, at: &short}
+	return full
 }
 
 // grace is the grace period in effect.
@@ -251,9 +284,13 @@ type Rotation struct {
 //  1. List the client's secrets. If it has MaxPerClient, delete secrets expired for more
 //     than ClockSkewMargin when req.FreeRoom allows, else fail with ErrLimitReached
 //     before creating anything.
-//  2. Add the new secret (see Add; it carries this call's marker). When the add's outcome
-//     cannot be settled, the *identity.OutcomeError is returned wrapped (errors.As finds
-//     it) and the old secrets are untouched.
+//  2. Add the new secret (see Add; it carries this call's marker). Unless the proof is
+//     skipped, its expiry is short at first: req.Expiry, or ProofTimeout and an hour and
+//     a half from now when that is sooner, so that a new secret whose rotation never ends
+//     (the process is killed while it waits for the proof) expires on its own soon, and
+//     Policy.Plan sees its client still due. When the add's outcome cannot be settled,
+//     the *identity.OutcomeError is returned wrapped (errors.As finds it) and the old
+//     secrets are untouched.
 //  3. Prove: wait until the identity server accepts the new secret, held in memory only,
 //     asking it with a token request that signs nobody in (see req.ProofTimeout), at
 //     most req.ProofTimeout from the add. The application still uses its old value,
@@ -261,8 +298,10 @@ type Rotation struct {
 //     new secret is deleted again as nobody holds its value, and the error is a
 //     *ProofError (ErrNotProven) naming both (and the new secret, left on the client,
 //     when the delete failed). Skipped with req.RetireAtOnce or req.SkipProof.
-//  4. Store: hand the proven secret with its value to req.Store. If Store fails (or
-//     panics), delete the new secret again and leave the old ones untouched.
+//  4. Store: give the proven secret the expiry asked for (req.Expiry; never, if asked),
+//     when the add gave it a short one, then hand it with its value to req.Store. If
+//     setting the expiry or Store fails (or Store panics), delete the new secret again
+//     and leave the old ones untouched.
 //  5. Check that the stored secret still exists with the expiry it was given. If not,
 //     another rotation retired it meanwhile: the error matches ErrLockoutRisk and nothing
 //     is retired.

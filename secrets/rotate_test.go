@@ -15,8 +15,17 @@ import (
 
 const pre = "HybridClients/" + testClient + "/Secrets"
 
-// newBody is the POST body of a rotation with the default options.
+// newBody is the POST body of a rotation with the default options that waits for no
+// proof (RetireAtOnce, SkipProof): the year asked for, marked an hour earlier.
 const newBody = `POST ` + pre + ` {"Description":"v2","Expires":true,"Expiration":"2031-06-01T11:00:00Z"}`
+
+// proofBody is the POST body of a rotation with the default options that waits for its
+// proof: a short expiry (the proof's 70 min, proofExpiryMargin's 90 min, marked 16 min
+// earlier) until the proof came; lengthen is the update that then sets the year asked for.
+const (
+	proofBody = `POST ` + pre + ` {"Description":"v2","Expires":true,"Expiration":"2030-06-01T14:24:00Z"}`
+	lengthen  = `PUT ` + pre + `/11 {"Expires":true,"Expiration":"` + fullExpiry + `"}`
+)
 
 // storeInto returns a Store function that logs the call and keeps the value.
 func (f *fixture) storeInto(kept *string, err error) func(context.Context, Added) error {
@@ -33,7 +42,8 @@ func TestRotateSuccess(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "v0", "2030-01-01T00:00:00Z"), secretJSON(2, "v1", "")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("DELETE", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 204})
 	f.On("DELETE", secretsURL(hybridRoute, "2"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
@@ -69,8 +79,10 @@ func TestRotateRetirePolicies(t *testing.T) {
 			f := newFixture(t, hybridRoute)
 			f.On("GET", secretsURL(hybridRoute), mocktest.Any, old)
 			f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-			f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
-			f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+			f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+			f.lengthened(hybridRoute)
+			f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+			f.lengthened(hybridRoute)
 			for i := 1; i <= 4; i++ {
 				f.On("DELETE", secretsURL(hybridRoute, strconv.Itoa(i)), mocktest.Any, mocktest.Reply{Status: 204})
 			}
@@ -93,7 +105,8 @@ func TestRotateNeverRetiresLaterSecrets(t *testing.T) {
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "old", "")),
 		list(secretJSON(1, "old", ""), secretJSON(7, "someone else's", ""), secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "old", "2030-06-01T13:00:00Z")))
 	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
 	if err != nil {
@@ -114,7 +127,8 @@ func TestRotateStoreFails(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "v1", "")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
 	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: f.storeInto(&stored, storeErr)})
@@ -130,7 +144,7 @@ func TestRotateStoreFails(t *testing.T) {
 		t.Errorf("rotation = %+v", rot)
 	}
 	// The new secret was removed; the old one was not touched.
-	f.WantCalls("GET "+pre+"?count=100", newBody, "PROBE authorization_code", "STORE 11", "DELETE "+pre+"/11")
+	f.WantCalls("GET "+pre+"?count=100", proofBody, "PROBE authorization_code", lengthen, "STORE 11", "DELETE "+pre+"/11")
 }
 
 func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
@@ -138,7 +152,8 @@ func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "v1", "")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	// Store cancels the caller's context: the cleanup must still run.
 	cctx, cancel := context.WithCancel(ctx)
@@ -155,7 +170,7 @@ func TestRotateStoreFailsAndCleanupFails(t *testing.T) {
 	if rot.New.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
-	f.WantCalls("GET "+pre+"?count=100", newBody, "PROBE authorization_code", "STORE 11", "DELETE "+pre+"/11")
+	f.WantCalls("GET "+pre+"?count=100", proofBody, "PROBE authorization_code", lengthen, "STORE 11", "DELETE "+pre+"/11")
 }
 
 func tenSecrets(expired ...int) mocktest.Reply {
@@ -201,7 +216,8 @@ func TestRotateFreeRoom(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, tenSecrets(4, 7)) // 4 expired 2030-05-01, 7 expired 2030-03-01
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("DELETE", secretsURL(hybridRoute, "4"), mocktest.Any, mocktest.Reply{Status: 204})
 	f.On("DELETE", secretsURL(hybridRoute, "7"), mocktest.Any, mocktest.Reply{Status: 204})
 	var stored string
@@ -213,7 +229,7 @@ func TestRotateFreeRoom(t *testing.T) {
 	if !equalInts(ids(rot.FreedRoom), []int{7}) || !equalInts(ids(rot.Deleted), []int{4}) || rot.New.ID != 11 {
 		t.Errorf("rotation = %+v", rot)
 	}
-	f.WantCalls("GET "+pre+"?count=100", "DELETE "+pre+"/7", newBody, "PROBE authorization_code", "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/4")
+	f.WantCalls("GET "+pre+"?count=100", "DELETE "+pre+"/7", proofBody, "PROBE authorization_code", lengthen, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/4")
 }
 
 // FreeRoom must not delete a secret that expired only moments ago by the local
@@ -246,7 +262,8 @@ func TestRotateGrace(t *testing.T) {
 		secretJSON(4, "later", "2031-01-01T00:00:00Z"),
 		secretJSON(5, "never", "")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("DELETE", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 204})
 	f.On("PUT", secretsURL(hybridRoute, "4"), mocktest.Any, ok(secretJSON(4, "later", "2030-06-01T14:00:00Z")))
 	f.On("PUT", secretsURL(hybridRoute, "5"), mocktest.Any, ok(secretJSON(5, "never", "2030-06-01T14:00:00Z")))
@@ -262,7 +279,7 @@ func TestRotateGrace(t *testing.T) {
 		t.Errorf("shortened secret 5 still never expires: %+v", rot.Shortened[1])
 	}
 	short := `{"Expires":true,"Expiration":"2030-06-01T14:00:00Z"}`
-	f.WantCalls("GET "+pre+"?count=100", newBody, "PROBE authorization_code", "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1",
+	f.WantCalls("GET "+pre+"?count=100", proofBody, "PROBE authorization_code", lengthen, "STORE 11", "GET "+pre+"/11", "DELETE "+pre+"/1",
 		"PUT "+pre+"/4 "+short, "PUT "+pre+"/5 "+short)
 }
 
@@ -290,7 +307,8 @@ func TestRotateRetireFailsHalfway(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", ""), secretJSON(3, "c", "")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("DELETE", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 204})
 	f.On("DELETE", secretsURL(hybridRoute, "2"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	f.On("DELETE", secretsURL(hybridRoute, "3"), mocktest.Any, mocktest.Reply{Status: 204})
@@ -314,7 +332,8 @@ func TestRotateShortenFailsHalfway(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", "")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-02T12:00:00Z")))
 	f.On("PUT", secretsURL(hybridRoute, "2"), mocktest.Any, mocktest.Reply{Status: 400, Body: mocktest.ErrorBody})
 	var stored string
@@ -334,7 +353,8 @@ func TestRotateReportsPartialRetirementAndUnsettledAddsInFields(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "2031-01-01T00:00:00Z"), secretJSON(2, "b", "2031-01-01T00:00:00Z"), secretJSON(3, "c", "2031-01-01T00:00:00Z")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:00Z")))
 	f.On("PUT", secretsURL(hybridRoute, "2"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
 	rot, err := f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { return nil }})
@@ -349,7 +369,7 @@ func TestRotateReportsPartialRetirementAndUnsettledAddsInFields(t *testing.T) {
 	f = newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", "")), list(secretJSON(1, "a", ""), secretJSON(12, "v2", "")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 504})
-	_, err = f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Expiry: NeverExpires(), Store: func(context.Context, Added) error { return nil }})
+	_, err = f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Expiry: NeverExpires(), RetireAtOnce: true, Store: func(context.Context, Added) error { return nil }})
 	var oe *identity.OutcomeError
 	if !errors.As(err, &oe) || !equalInts(oe.Unclaimed, []int{12}) || len(oe.Orphans) != 0 {
 		t.Fatalf("err = %v, want an OutcomeError with Unclaimed [12]", err)
@@ -414,7 +434,8 @@ func TestRotateCountsAnOldSecretDeletedMeanwhileAsRetired(t *testing.T) {
 	f := newFixture(t, hybridRoute)
 	f.On("GET", secretsURL(hybridRoute), mocktest.Any, list(secretJSON(1, "a", ""), secretJSON(2, "b", "")))
 	f.On("POST", secretsURL(hybridRoute), mocktest.Any, mocktest.Reply{Status: 201, Body: addedJSON(11, "v2", "2031-06-01T11:00:00Z")})
-	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", "2031-06-01T11:00:00Z")))
+	f.On("GET", secretsURL(hybridRoute, "11"), mocktest.Any, ok(secretJSON(11, "v2", fullExpiry)))
+	f.lengthened(hybridRoute)
 	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, mocktest.Reply{Status: 404, Body: mocktest.ErrorBody})
 	f.On("PUT", secretsURL(hybridRoute, "2"), mocktest.Any, ok(secretJSON(2, "b", "2030-06-02T12:00:00Z")))
 	var stored string
@@ -446,5 +467,5 @@ func TestRotateStorePanicsAfterTheProofDeletesTheNewSecret(t *testing.T) {
 			panic("store bug")
 		}})
 	}()
-	f.WantCalls("GET "+pre+"?count=100", newBody, "PROBE authorization_code", "STORE 11", "DELETE "+pre+"/11")
+	f.WantCalls("GET "+pre+"?count=100", proofBody, "PROBE authorization_code", lengthen, "STORE 11", "DELETE "+pre+"/11")
 }
