@@ -49,6 +49,8 @@ type Client struct {
 	// claims are the markers of this Client's adds still in flight, so that two
 	// concurrent adds through one Client never carry the same marker.
 	claims *claims
+	// probeBound is probeTimeout; tests set it.
+	probeBound time.Duration
 }
 
 // New returns a Client for the secrets of cfg's tenant's hybrid clients. It validates cfg
@@ -74,7 +76,7 @@ func newClient(cfg identity.Config, kind route) (*Client, error) {
 		return nil, err
 	}
 	clk := clock.Of(cfg.Clock)
-	return &Client{t: t, kind: kind, now: clk.Now, clk: clk, randN: rand.IntN, claims: &claims{}}, nil
+	return &Client{t: t, kind: kind, now: clk.Now, clk: clk, randN: rand.IntN, claims: &claims{}, probeBound: probeTimeout}, nil
 }
 
 // CloseIdleConnections closes idle connections of the Client, as

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/ocs-go/identity"
@@ -81,10 +83,45 @@ func (e *ProofError) Is(target error) bool { return target == ErrNotProven }
 // Unwrap returns Err.
 func (e *ProofError) Unwrap() error { return e.Err }
 
+// probeTimeout bounds each probe of a rotation's proof in real time: a token endpoint
+// that takes the request and never answers must not hold the rotation (or a round of
+// hybridclients.ApplyRotations) past it. On the system clock a probe also ends with the
+// proof's deadline, but gets at least probeMinTime.
+const (
+	probeTimeout = 30 * time.Second
+	probeMinTime = 2 * time.Second
+)
+
 // probe asks the identity server once whether it accepts value for clientID, by the grant
-// that the Client's kind of client may use (idserver.Road.Accepts). The token endpoint is
-// read from discovery once per Client.
-func (c *Client) probe(ctx context.Context, clientID string, value identity.Secret) (bool, error) {
+// that the Client's kind of client may use (idserver.Road.Accepts), within probeTimeout
+// of real time (the Client's probeBound) and, on the system clock, by deadline. The token
+// endpoint is read from discovery once per Client. A probe that ran out of time is an
+// *identity.ConnectionError (ErrUnreachable): no verdict, asked again later.
+func (c *Client) probe(ctx context.Context, clientID string, value identity.Secret, deadline time.Time) (bool, error) {
+	bound := c.probeBound
+	if _, sys := c.clk.(clock.System); sys {
+		bound = min(bound, max(deadline.Sub(c.now()), probeMinTime))
+	}
+	pctx, cancel := context.WithTimeoutCause(ctx, bound, errProbeTimedOut)
+	defer cancel()
+	ok, err := c.askOnce(pctx, clientID, value)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(pctx), errProbeTimedOut) {
+		method, path := http.MethodPost, "the token endpoint"
+		if u := c.tokenURL.Load(); u == nil {
+			method, path = http.MethodGet, "OpenID discovery"
+		} else if pu, perr := url.Parse(*u); perr == nil {
+			path = pu.Path
+		}
+		err = &identity.ConnectionError{Method: method, Path: path, Sent: true, Err: fmt.Errorf("no answer within %s (the probe is asked again later)", bound)}
+	}
+	return ok, err
+}
+
+// errProbeTimedOut is the cause of a probe's context when its bound ran out.
+var errProbeTimedOut = errors.New("probe timed out")
+
+// askOnce is probe's request, on the probe's own context.
+func (c *Client) askOnce(ctx context.Context, clientID string, value identity.Secret) (bool, error) {
 	road := c.t.IDServer()
 	tokenURL := c.tokenURL.Load()
 	if tokenURL == nil {
@@ -330,8 +367,9 @@ func (p *PendingRotation) ready(ctx context.Context) error {
 // Prove asks the identity server once whether it accepts the new secret (a token request
 // that signs nobody in: see RotateRequest.ProofTimeout), and reports whether it has, now or
 // before. It sends nothing when the proof is skipped (RetireAtOnce, SkipProof) and reports
-// true. An error is a probe without a verdict: no answer, a 5xx or a throttle (asking
-// again may settle it), or an answer that will not change (a redirect, an answer that says
+// true. An error is a probe without a verdict: no answer (within 30 s of real time, or,
+// on the system clock, by Deadline if that is sooner, at least 2 s), a 5xx or a throttle
+// (asking again may settle it), or an answer that will not change (a redirect, an answer that says
 // nothing about the client), which stops the rotation with a *ProofError, the new secret
 // deleted again. When the first probe is refused, Prove checks that the new secret still
 // exists as added: if another rotation retired it, the rotation stops with ErrLockoutRisk
@@ -358,7 +396,7 @@ func (p *PendingRotation) prove(ctx context.Context) (bool, error) {
 		return false, context.Cause(ctx) // no probe is sent, and none is counted
 	}
 	p.probed = p.r.c.now()
-	ok, err := p.r.c.probe(ctx, p.r.clientID, p.value)
+	ok, err := p.r.c.probe(ctx, p.r.clientID, p.value, p.deadline)
 	rot.Probes++
 	p.last = err
 	switch {

@@ -141,7 +141,10 @@ type RotateRequest struct {
 	// dropped). It asks at once, then after 5 s, doubling to every 5 min, by Config.Clock;
 	// each ask is one failed token request in the identity server's log. An answer that is
 	// no verdict but may change (no answer, a 5xx, a throttle: 429 or 408) is asked again
-	// the same way, after its Retry-After when that is longer (at most 5 min). Never accepted
+	// the same way, after its Retry-After when that is longer (at most 5 min). Each ask
+	// waits at most 30 s of real time for its answer (on the system clock, also no longer
+	// than the proof has left, but at least 2 s); one that gets none is no verdict either,
+	// and the proof's deadline still ends the wait. Never accepted
 	// in time: nothing is stored or retired, the new secret is deleted again (nobody holds
 	// its value), and the error is a *ProofError.
 	ProofTimeout time.Duration

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/ocs-go/identity"
 	hct "github.com/ocs-go/identity/hybridclients/hybridclientstest"
 	"github.com/ocs-go/identity/internal/harness/mocktest"
@@ -108,7 +110,7 @@ func TestARotatedSecretWorksAtSignInWhileItsFullExpiryPropagates(t *testing.T) {
 	}
 	for at := storedAt; at.Before(storedAt.Add(4 * time.Hour)); at = at.Add(5 * time.Minute) {
 		advanceTo(clk, at)
-		ok, err := c.probe(ctx, subject.ClientID, value)
+		ok, err := c.probe(ctx, subject.ClientID, value, time.Time{})
 		if !ok || err != nil {
 			t.Fatalf("%s after Store, sign-in refuses the stored value (%v): the full expiry had not reached sign-in when the short one ran out", at.Sub(storedAt), err)
 		}
@@ -199,3 +201,77 @@ func TestRotateStoresNothingWhenTheFullExpiryCannotBeSet(t *testing.T) {
 
 // advanceTo moves clk forward to t.
 func advanceTo(clk *hct.Clock, t time.Time) { clk.Advance(max(t.Sub(clk.Now()), 0)) }
+
+// stallProbes makes the rig's identity server take the first n token requests and never
+// answer them (until the request's context ends); the later ones get accepted.
+func (f *fixture) stallProbes(n int) {
+	f.proofAnswers(accepted)
+	calls := 0
+	f.Transport.RegisterResponder(http.MethodPost, tokenURL, func(req *http.Request) (*http.Response, error) {
+		f.Record("PROBE")
+		if calls++; calls <= n {
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		}
+		return httpmock.NewStringResponse(accepted.Status, accepted.Body), nil
+	})
+}
+
+// A token endpoint that takes the probe and never answers ends the proof at its deadline,
+// as a refusal would: Rotate returns a *ProofError within seconds, the new secret deleted
+// again, instead of waiting for ever.
+func TestRotateReturnsWhenTheTokenEndpointNeverAnswers(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	f.c.now = time.Now // the system clock: the probe ends with the proof's deadline
+	f.stallProbes(1 << 30)
+	f.withNewSecret(hybridRoute, secretJSON(1, "a", "2031-01-01T00:00:00Z"))
+	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, Reply{Status: 204})
+	var stored string
+	var err error
+	returnsWithin(t, 5*time.Second, func() {
+		_, err = f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", ProofTimeout: time.Second, Store: f.storeInto(&stored, nil)})
+	})
+	var pe *ProofError
+	if !errors.As(err, &pe) || !errors.Is(pe.Err, identity.ErrUnreachable) || !strings.Contains(err.Error(), "no answer within") || pe.DeleteErr != nil || stored != "" {
+		t.Fatalf("err = %v, stored %q; want a *ProofError saying the probe got no answer", err, stored)
+	}
+}
+
+// A probe that runs out of its time is no verdict: the proof asks again at the next
+// backoff, and a later answer proves the secret.
+func TestAProbeWithoutAnAnswerInTimeIsAskedAgain(t *testing.T) {
+	f := newFixture(t, hybridRoute)
+	clk := f.clocked()
+	f.c.probeBound = 50 * time.Millisecond
+	f.stallProbes(1)
+	f.withNewSecret(hybridRoute, secretJSON(1, "a", "2031-01-01T00:00:00Z"))
+	f.On("PUT", secretsURL(hybridRoute, "1"), mocktest.Any, ok(secretJSON(1, "a", "2030-06-01T13:00:05Z")))
+	var stored string
+	var rot *Rotation
+	var err error
+	returnsWithin(t, 5*time.Second, func() {
+		rot, err = f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: f.storeInto(&stored, nil)}, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot.Probes != 2 || !rot.ProvenAt.Equal(testNow.Add(proofFirstWait)) || stored != testValue {
+		t.Errorf("rotation = %+v; want proven by the second probe, %s after the first", rot, proofFirstWait)
+	}
+}
+
+// returnsWithin runs f and fails the test when it has not returned after limit of real
+// time (f is left running: the test ends).
+func returnsWithin(t *testing.T, limit time.Duration, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("still running after %s of real time", limit)
+	}
+}
