@@ -111,8 +111,11 @@ type RotateRequest struct {
 	// the old value in one step) before returning nil: the application never gets a value
 	// the identity server still refuses. It is required. When it returns an error, or
 	// panics, Rotate deletes the new secret again and leaves the old ones untouched (a
-	// panic then goes on to Rotate's caller). Store must not keep s.Value beyond what it
-	// stores.
+	// panic then goes on to Rotate's caller). Should that delete fail after a panic, the
+	// panic goes on with an error instead of Store's value: it names the client, the new
+	// secret left on it (whose value nobody holds) and why the delete failed, and it wraps
+	// Store's value when that is an error (errors.Is and errors.As find it), or else shows
+	// it in its text. Store must not keep s.Value beyond what it stores.
 	Store func(ctx context.Context, s Added) error
 	// Retire chooses which of the other secrets are retired after the proof and Store
 	// succeeded. The zero value is RetireAll().
@@ -428,7 +431,8 @@ func roomToFree(secrets []ClientSecret, now time.Time) (free []ClientSecret, ok 
 
 // store hands the new secret to opts.Store (step 4), deleting it again when Store fails.
 // A Store that panics (or calls runtime.Goexit) gets its new secret deleted too, before
-// the panic goes on to the caller: nobody holds its value.
+// the panic goes on to the caller: nobody holds its value. When that delete fails, the
+// panic goes on as a *storePanic, which names the secret left.
 func (r *rotating) store(ctx context.Context, added Added) error {
 	returned := false
 	defer func() {
@@ -436,8 +440,12 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 			return
 		}
 		v := recover()
-		_ = r.delete(ctx, added.ID) // the panic is what the caller hears of
-		if v != nil {
+		derr := r.delete(ctx, added.ID)
+		switch {
+		case v == nil: // runtime.Goexit: nothing to carry the news
+		case derr != nil:
+			panic(&storePanic{clientID: r.clientID, newID: added.ID, deleteErr: derr, value: v})
+		default:
 			panic(v)
 		}
 	}()
@@ -448,6 +456,27 @@ func (r *rotating) store(ctx context.Context, added Added) error {
 	}
 	r.rot.Step = StepStored
 	return nil
+}
+
+// storePanic is the panic of a Store that panicked when deleting the new secret again
+// failed too: it names the secret left, whose value nobody holds, and carries the value
+// Store panicked with (Unwrap returns it when it is an error).
+type storePanic struct {
+	clientID  string
+	newID     int
+	deleteErr error
+	value     any
+}
+
+func (p *storePanic) Error() string {
+	return fmt.Sprintf(pkgName+": rotating the secret of client %q: Store panicked (%v), and deleting the new secret again failed (%v): new secret %d is left on the client and nobody holds its value: delete it; the old secrets are untouched",
+		p.clientID, p.value, p.deleteErr, p.newID)
+}
+
+// Unwrap returns the value Store panicked with when it is an error.
+func (p *storePanic) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
 }
 
 // discarded deletes the new secret id, whose value nobody holds, after the rotation

@@ -469,3 +469,42 @@ func TestRotateStorePanicsAfterTheProofDeletesTheNewSecret(t *testing.T) {
 	}()
 	f.WantCalls("GET "+pre+"?count=100", proofBody, "PROBE authorization_code", lengthen, "STORE 11", "DELETE "+pre+"/11")
 }
+
+// A Store that panics when deleting its new secret again then fails: the panic goes on
+// naming the client, the secret left (whose value nobody holds) and why the delete failed,
+// and carries Store's own panic value: wrapped when it is an error, shown when it is not.
+func TestAStorePanicNamesTheNewSecretWhenItsDeleteFails(t *testing.T) {
+	errVault := errors.New("vault client bug")
+	for _, c := range []struct {
+		name  string
+		value any
+	}{{"an error", errVault}, {"a string", "vault client bug"}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, hybridRoute)
+			f.proofAnswers(accepted)
+			f.withNewSecret(hybridRoute, secretJSON(1, "v1", ""))
+			f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, mocktest.Reply{Status: 403, Body: mocktest.ErrorBody})
+			var rec any
+			func() {
+				defer func() { rec = recover() }()
+				_, _ = f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", Store: func(context.Context, Added) error { panic(c.value) }})
+			}()
+			err, ok := rec.(error)
+			if !ok {
+				t.Fatalf("recovered %T %v, want an error naming the secret left", rec, rec)
+			}
+			for _, want := range []string{"secrets: rotating the secret of client \"" + testClient + "\"", "Store panicked (vault client bug)",
+				"new secret 11 is left on the client and nobody holds its value: delete it", "403", "the old secrets are untouched"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("panic %q lacks %q", err, want)
+				}
+			}
+			if isErr := c.value == errVault; errors.Is(err, errVault) != isErr {
+				t.Errorf("errors.Is(panic, Store's error) = %v, want %v", !isErr, isErr)
+			}
+			if strings.Contains(err.Error(), testValue) {
+				t.Error("the panic shows the new secret's value")
+			}
+		})
+	}
+}
