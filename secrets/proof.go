@@ -302,7 +302,7 @@ func (p *PendingRotation) Deadline() time.Time {
 
 // Next is when the proof asks next, by Config.Clock: at once (the end of the add) before
 // the first probe; after a probe without acceptance, at the end of its backoff (5 s
-// doubling to 5 min, or a throttled answer's Retry-After when longer, at most 5 min),
+// doubling to 5 min, or the Retry-After of a 429, 408 or 5xx when longer, at most 5 min),
 // never past Deadline. Zero once the proof is settled, skipped, or the rotation stopped or
 // finished: a program proving many rotations (see StartRotation) calls Prove when Next has
 // come, and Finish once Prove reports true or Deadline has passed.
@@ -320,8 +320,8 @@ func (p *PendingRotation) Next() time.Time {
 	return next
 }
 
-// backoff is the wait after the last probe: proofWait, or the Retry-After of a throttled
-// answer (429, 408, 503) when longer, capped at proofMaxWait.
+// backoff is the wait after the last probe: proofWait, or the Retry-After of an answer
+// without a verdict (429, 408, a 5xx such as 503) when longer, capped at proofMaxWait.
 func (p *PendingRotation) backoff() time.Duration {
 	wait := proofWait(p.r.rot.Probes - 1)
 	var e *identity.Error

@@ -186,7 +186,10 @@ func TestRotateProofAsksAgainAfterAThrottle(t *testing.T) {
 		{"429 slow_down", Reply{Status: 429, Body: `{"error":"slow_down"}`}, proofFirstWait},
 		{"429 Retry-After 30", Reply{Status: 429, Header: http.Header{"Retry-After": {"30"}}}, 30 * time.Second},
 		{"429 Retry-After a day", Reply{Status: 429, Header: http.Header{"Retry-After": {"86400"}}}, proofMaxWait},
+		{"429 Retry-After too large for any integer", Reply{Status: 429, Header: http.Header{"Retry-After": {"99999999999999999999"}}}, proofMaxWait},
 		{"408", Reply{Status: 408}, proofFirstWait},
+		{"503 Retry-After 60", Reply{Status: 503, Header: http.Header{"Retry-After": {"60"}}}, time.Minute},
+		{"503", Reply{Status: 503}, proofFirstWait},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t, hybridRoute)

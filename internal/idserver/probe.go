@@ -39,8 +39,9 @@ const ProbeRedirectURI = "https://rotation-proof.invalid/"
 //   - false, err: no verdict: no answer, a 5xx, a throttle (429, or 408), a redirect, or
 //     an answer that says nothing about the client (invalid_request, an unknown error
 //     code). err is typed as every error of the road, and holds nothing of the secret; a
-//     429 or 408 is an *identity.Error (ErrRateLimited, ErrTimeout: ask again later) with
-//     the answer's Retry-After, as a 5xx is (ErrServer).
+//     429 or 408 is an *identity.Error (ErrRateLimited, ErrTimeout: ask again later), as a
+//     5xx is (ErrServer), each with the answer's Retry-After (rules.RetryAfter: at most a
+//     day, and a day for one too large to read).
 //
 // Each probe is a failed token request in the identity server's logs (invalid_grant, for
 // a code probe).

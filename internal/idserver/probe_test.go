@@ -135,15 +135,39 @@ func TestAcceptsTakesAThrottleAsNoVerdictWithItsRetryAfter(t *testing.T) {
 	}
 }
 
-func TestRetryAfterReadsSecondsAndDates(t *testing.T) {
-	now := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
-	for v, want := range map[string]time.Duration{
-		"": 0, "x": 0, "-5": 0, "0": 0, "120": 2 * time.Minute, "99999999": 24 * time.Hour,
-		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
-		now.Add(-time.Hour).Format(http.TimeFormat):       0,
+// A 5xx of the token endpoint is no verdict either, and carries its Retry-After (a 503's
+// "come back later") for the proof's next ask; a Retry-After too large for any integer is
+// the longest wait, not an absent one.
+func TestAcceptsCarriesTheRetryAfterOfA5xxAndCapsAHugeOne(t *testing.T) {
+	for _, c := range []struct {
+		status     int
+		retryAfter string
+		want       time.Duration
+	}{
+		{http.StatusServiceUnavailable, "60", time.Minute},
+		{http.StatusInternalServerError, "", 0},
+		{http.StatusTooManyRequests, "99999999999", 24 * time.Hour},
+		{http.StatusServiceUnavailable, "99999999999999999999999", 24 * time.Hour},
 	} {
-		if got := retryAfter(v, now); got != want {
-			t.Errorf("retryAfter(%q) = %s, want %s", v, got, want)
+		s := newServer(t)
+		s.token = func(w http.ResponseWriter, r *http.Request) {
+			if c.retryAfter != "" {
+				w.Header().Set("Retry-After", c.retryAfter)
+			}
+			answer(c.status, "")(w, r)
+		}
+		ok, err := s.road(t).Accepts(context.Background(), ProbeCode, s.URL+"/identity/connect/token", "cid", identity.NewSecret(theSecret))
+		var e *identity.Error
+		if ok || !errors.As(err, &e) || e.StatusCode != c.status || e.RetryAfter != c.want {
+			t.Errorf("%d, Retry-After %q: Accepts = %v, %v (Retry-After %v); want no verdict with Retry-After %s", c.status, c.retryAfter, ok, err, retryAfterOf(err), c.want)
 		}
 	}
+}
+
+func retryAfterOf(err error) time.Duration {
+	var e *identity.Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return -1
 }

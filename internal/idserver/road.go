@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -269,10 +268,15 @@ func (r *Road) grant(ctx context.Context, hc *http.Client, tokenURL string, do f
 	tok, err := do(context.WithValue(ctx, oauth2.HTTPClient, NewClient(seen, hc.Timeout)))
 	if err != nil {
 		err = tokenError(u, int(seen.status.Load()), err)
+		at, _ := seen.retryAfter.Load().(string)
+		wait, _ := rules.RetryAfter(at, time.Now())
 		var ae *identity.AuthError
-		if errors.As(err, &ae) && (ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusRequestTimeout) {
-			at, _ := seen.retryAfter.Load().(string)
-			err = &throttled{AuthError: ae, path: u.Path, retryAfter: retryAfter(at, time.Now())}
+		var oe *identity.Error
+		switch {
+		case errors.As(err, &ae) && (ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusRequestTimeout):
+			err = &throttled{AuthError: ae, path: u.Path, retryAfter: wait}
+		case errors.As(err, &oe) && oe.StatusCode >= http.StatusInternalServerError:
+			oe.RetryAfter = wait // a 503's "come back later" counts for a proof's next ask
 		}
 		return nil, err
 	}
@@ -294,20 +298,6 @@ func (e *throttled) Unwrap() error { return e.AuthError }
 // ErrTimeout (408): no verdict, ask again.
 func (e *throttled) again() error {
 	return &identity.Error{StatusCode: e.StatusCode, Method: http.MethodPost, Path: e.path, Code: e.Code, Reason: e.Description, RetryAfter: e.retryAfter}
-}
-
-// retryAfter reads a Retry-After header's value at the time now: delay-seconds or an
-// HTTP date; zero when absent or unreadable, at most a day.
-func retryAfter(v string, now time.Time) time.Duration {
-	const most = 24 * time.Hour
-	v = strings.TrimSpace(v)
-	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
-		return min(time.Duration(s)*time.Second, most)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), most)
-	}
-	return 0
 }
 
 // statusOf records the status and Retry-After of the last answer that came through rt:

@@ -24,13 +24,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/internal/idserver"
+	"github.com/ocs-go/identity/internal/rules"
 	"github.com/ocs-go/identity/internal/telemetry"
 )
 
@@ -365,32 +364,11 @@ func formatSeconds(d time.Duration) string {
 	return itoa(int64((d + time.Second - 1) / time.Second))
 }
 
-// RetryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+// RetryAfter parses a Retry-After header: delay-seconds or an HTTP date, at most a day
+// (rules.RetryAfter).
 func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if v[0] >= '0' && v[0] <= '9' && strings.Trim(v, "0123456789") == "" {
-		// delay-seconds; a number too large to parse still says "wait very long".
-		s, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || s > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if t.After(now.Add(maxRetryAfter)) {
-			return maxRetryAfter, true
-		}
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
+	return rules.RetryAfter(h.Get("Retry-After"), now)
 }
-
-// maxRetryAfter bounds what RetryAfter returns, so no arithmetic on it can overflow; any
-// Retry-After that long is over every sensible RetryPolicy.MaxRetryAfter anyway.
-const maxRetryAfter = 24 * time.Hour
 
 // permanent reports connection-level errors that a retry cannot mend: bad certificates,
 // bad schemes, too many redirects, and refusals by the auth layer.
