@@ -13,10 +13,11 @@
 // or zero time is refused before anything is sent, and the zero Expiry of a new secret
 // means one year from now, as in the portal.
 //
-// Rotate replaces a secret safely, in the order add, store, prove, retire: the old secrets
-// are retired only once the caller's Store function has kept the new value and the
-// identity server accepts it (asked with a token request that signs nobody in), however
-// long the service takes to spread it. A Policy says when a client is due for rotation
+// Rotate replaces a secret safely, in the order add, prove, store, retire: the new value
+// goes to the caller's Store function only once the identity server accepts it (asked
+// with a token request that signs nobody in), however long the service takes to spread
+// it, and the old secrets are retired only after Store has kept it; a new secret never
+// accepted is deleted again, its value never stored, the old secrets untouched. A Policy says when a client is due for rotation
 // (its newest working secret expires soon, or is old) and how it is rotated, for a
 // program on a schedule; hybridclients.PlanRotations and ApplyRotations run one across a
 // tenant. CheckExpiry and Classify report secrets that have expired or expire soon, for a

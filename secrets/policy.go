@@ -24,8 +24,8 @@ const policyDescription = "rotated by policy on "
 // Policy says when a client's secrets are rotated and how, for a program that runs on a
 // schedule (a cron job, hybridclients.ApplyRotations): a client is due when its newest
 // working secret expires within RenewBefore or is older than MaxAge, and a due client is
-// rotated as Rotate does: proof, then store, then retirement. The zero Policy is safe: each zero
-// field has the default named on it.
+// rotated as Rotate does: add, proof, store, then retirement. The zero Policy is safe:
+// each zero field has the default named on it.
 //
 // Whether a client is due follows from its secrets alone, never from a record kept
 // elsewhere, so a second run right after a rotation finds nothing due: the newest secret

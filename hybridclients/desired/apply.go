@@ -87,8 +87,9 @@ type Result struct {
 	// rotated none (or its rotation never started): Step says how far it got, ProvenAt
 	// when the identity server accepted the new secret, Shortened and Deleted the old
 	// secrets retired. With Err set, the old secrets not retired still work: a
-	// *secrets.ProofError (errors.Is(Err, secrets.ErrNotProven)) says that the new secret
-	// was stored but never accepted, and nothing was retired.
+	// *secrets.ProofError (errors.Is(Err, secrets.ErrNotProven)) says that the identity
+	// server never accepted the new secret: it was never stored but deleted again (or
+	// named, when that failed), and nothing was retired.
 	Rotation *secrets.Rotation
 	// Note says what else happened: "already deleted", secrets left for you to check.
 	Note string

@@ -274,7 +274,7 @@ func TestSoakOverlappingRotations(t *testing.T) {
 	rng := rand.New(rand.NewPCG(20261204, 4))
 	type plan struct{ offset, slow, fast time.Duration }
 	// The Stores begin with plan.offset and end with plan.slow apart: the second rotation
-	// (list, add, store, retire) must fit in between for the overlap of finding 4.
+	// (list, add, prove unless RetireAtOnce, store, retire) must fit in between for the overlap of finding 4.
 	plans := make([]plan, rotationPairs)
 	for i := range plans {
 		plans[i] = plan{
