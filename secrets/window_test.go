@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,10 +207,10 @@ func advanceTo(clk *hct.Clock, t time.Time) { clk.Advance(max(t.Sub(clk.Now()), 
 // answer them (until the request's context ends); the later ones get accepted.
 func (f *fixture) stallProbes(n int) {
 	f.proofAnswers(accepted)
-	calls := 0
+	var calls atomic.Int64
 	f.Transport.RegisterResponder(http.MethodPost, tokenURL, func(req *http.Request) (*http.Response, error) {
 		f.Record("PROBE")
-		if calls++; calls <= n {
+		if calls.Add(1) <= int64(n) {
 			<-req.Context().Done()
 			return nil, req.Context().Err()
 		}
