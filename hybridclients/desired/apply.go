@@ -616,7 +616,7 @@ func (a *applier) rotated(ctx context.Context, res *Result, r hybridclients.Resu
 		if errors.As(r.Err, &oe) && len(oe.Orphans)+len(oe.Unclaimed) > 0 {
 			res.rec.pending = a.pendingOf(ctx, res.ID, oe)
 		} else if rot != nil && rot.Step == secrets.StepAdded {
-			res.rec.pending = &Pending{ClientID: res.ID, Orphans: []secrets.ClientSecret{rot.New}}
+			res.rec.pending = a.pendingNew(ctx, res.ID, rot.New)
 		}
 	case rot == nil:
 		res.Note = "its secrets were not rotated: " + r.Value.Plan.String()
@@ -819,6 +819,30 @@ func (a *applier) pendingOf(ctx context.Context, id string, oe *identity.Outcome
 		}
 	}
 	return p
+}
+
+// pendingNew is what the record keeps of a rotation's new secret left on client id with
+// its value in no Store: the secret as the service has it now (read as pendingOf does),
+// found by its id and description. Its expiry may not be the one the rotation last saw:
+// a rotation adds with a short expiry and sets the full one once proven, and that update
+// may have landed although its answer was lost. When the listing fails, it is kept as the
+// rotation saw it; when the client or the secret is gone, there is nothing to keep.
+func (a *applier) pendingNew(ctx context.Context, id string, n secrets.ClientSecret) *Pending {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
+	defer cancel()
+	now, _, err := secretsOf(lctx, a.c, id)
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		return nil
+	case err != nil:
+		return &Pending{ClientID: id, Orphans: []secrets.ClientSecret{n}}
+	}
+	for _, s := range now {
+		if s.ID == n.ID && s.Description == n.Description {
+			return &Pending{ClientID: id, Orphans: []secrets.ClientSecret{s}}
+		}
+	}
+	return nil
 }
 
 // sameSecret reports whether the secret now, as listed, has the id, description and

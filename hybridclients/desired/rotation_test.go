@@ -562,3 +562,40 @@ func TestScansAndPlansAgreeThatADisabledClientIsNeverDue(t *testing.T) {
 		t.Errorf("rotated by the plan %v, by the scan %v; want %v", planned, scanned, want)
 	}
 }
+
+// A rotation whose new secret was proven but whose full expiry could not be confirmed (the
+// PUT's answers cut after the service committed it) and whose delete then failed leaves
+// a secret nobody holds, with the expiry the service has, not the one asked at the add:
+// the record keeps it as read, so the next apply deletes it and nothing is left unheld.
+func TestApplyRecordsAnUnheldRotatedSecretWithTheExpiryTheServiceHasAndDeletesItNextTime(t *testing.T) {
+	srv, c, clk := rotationFake(t, nil)
+	v := newVault()
+	s := dueState(t, c, clk, v, 1, SecretPolicy{Lifetime: 90 * day})
+	id := s.Clients[0].ID
+	removePut := srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpUpdateSecret, CutAfterCommit: true})
+	removeDel := srv.Inject(hybridclientstest.Fault{Op: hybridclientstest.OpDeleteSecret, Status: 403})
+	p, err := Diff(context.Background(), c, s, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store})
+	removePut()
+	removeDel()
+	if err == nil || len(applied.Record.Pending) != 1 || len(applied.Record.Pending[0].Orphans) != 1 {
+		t.Fatalf("err = %v; record %+v", err, applied.Record)
+	}
+	p, err = Diff(context.Background(), c, s, PlanOptions{Record: applied.Record})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err = applyOnClock(t, clk, c, p, ApplyOptions{Store: v.Store, Record: applied.Record})
+	if err != nil || len(applied.Record.Pending) != 0 {
+		t.Fatalf("err = %v; record %+v; results %+v", err, applied.Record, applied.Results)
+	}
+	held := v.held(id)
+	for _, sid := range srv.SecretIDs(id) {
+		if !slices.Contains(held, sid) {
+			t.Errorf("secret %d is held by no store (held: %v)", sid, held)
+		}
+	}
+}

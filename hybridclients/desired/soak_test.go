@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -260,6 +261,12 @@ func TestApplyUnderFaultsLeavesNoDuplicateClientNoOrphanSecretAndNoValueInAnyOut
 		t.Skip("soak: run without -short")
 	}
 	seed := time.Now().UnixNano()
+	if v := os.Getenv("DESIRED_SOAK_SEED"); v != "" { // to run a failed seed again
+		var err error
+		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatalf("DESIRED_SOAK_SEED: %v", err)
+		}
+	}
 	t.Logf("seed %d", seed)
 	srv := hybridclientstest.NewServer(t, &hybridclientstest.Options{MaxClients: 1000})
 	out := &outputs{dir: t.TempDir()}
