@@ -23,6 +23,9 @@ var saveScreenshots = flag.Bool("screenshots", false, "browser tests: save the s
 // and the identity server's pages as a person sees them. Without Chromium it skips,
 // unless OCS_REQUIRE_BROWSER=1 (as in .ci/run), which makes that a failure.
 func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser: 20 s; run without -short (CI does, and fails if it skips)")
+	}
 	chromium := findChromium(t)
 	shots := t.TempDir()
 	if *saveScreenshots {

@@ -12,6 +12,9 @@ import (
 // before, and the scan ends at a short page) plus one secret list per client, and the
 // rate limit met and followed. Time ratios are only logged: they mean nothing under -race.
 func TestAuditLatency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a scan of thousands of clients; run without -short (CI does)")
+	}
 	t.Parallel()
 	run := perf.AuditLatency
 	run.Clients = 2_000 / raceScale
@@ -29,6 +32,9 @@ func TestAuditLatency(t *testing.T) {
 }
 
 func TestAuditRateLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a scan of thousands of clients; run without -short (CI does)")
+	}
 	t.Parallel()
 	run := perf.AuditRateLimit
 	run.Clients = 800
@@ -52,6 +58,9 @@ func TestAuditRateLimit(t *testing.T) {
 
 // Not parallel: it reads the process's heap.
 func TestAuditHeapBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a scan of thousands of clients; run without -short (CI does)")
+	}
 	small, large := perf.AuditHeapSmall, perf.AuditHeapLarge
 	small.Clients, small.HeapEvery = 500, 50
 	large.Clients, large.HeapEvery = 10_000/raceScale, 250

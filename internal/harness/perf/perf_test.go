@@ -87,6 +87,9 @@ func TestPairReports(t *testing.T) {
 
 // Paging runs alone (not parallel): it reads the process's heap.
 func TestPagingAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of measurement; run without -short (CI does)")
+	}
 	run := scaledPaging(perf.Paging)
 	res, err := perf.RunPaging(context.Background(), run)
 	if err != nil {
@@ -126,6 +129,9 @@ func TestTokenRefresh(t *testing.T) {
 }
 
 func TestTokenShortLifetime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of measurement; run without -short (CI does)")
+	}
 	t.Parallel()
 	run := scaledTokens(perf.TokenShort)
 	res, err := perf.RunTokens(context.Background(), run)
