@@ -15,6 +15,7 @@ import (
 	"github.com/ocs-go/identity"
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -264,30 +265,16 @@ func idsOf(ss []secrets.ClientSecret) []int {
 	return out
 }
 
-// within runs f and fails the test when it has not returned after limit of real time.
-func within(t *testing.T, limit time.Duration, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("still waiting after %s of real time", limit)
-	}
-}
-
 // A Config.Clock that nobody moves (a test clock never advanced) must not hang a
 // rotation's proof for ever when ctx has no deadline: the call returns, saying why.
 func TestRotationsOnAClockThatNeverMovesReturn(t *testing.T) {
 	t.Run("ApplyRotations", func(t *testing.T) {
+		t.Parallel() // each waits a second of real time for a clock nobody moves
 		tn := newTenant(t, secrets.PropagationDelay)
 		id := tn.add(t, "due", 10*day, nil)
 		tn.clk.Advance(secrets.PropagationDelay) // and never again
 		var rs []hybridclients.Result[hybridclients.RotationOutcome]
-		within(t, 30*time.Second, func() {
+		mocktest.ReturnsWithin(t, 30*time.Second, func() {
 			rs, _ = drain(hybridclients.ApplyRotations(context.Background(), tn.clients, managedBut(secrets.Policy{}), tn.store, hybridclients.ScanOptions{}))
 		})
 		if len(rs) != 1 || !errors.Is(rs[0].Err, secrets.ErrNotProven) || !strings.Contains(rs[0].Err.Error(), "Clock") {
@@ -298,6 +285,7 @@ func TestRotationsOnAClockThatNeverMovesReturn(t *testing.T) {
 		}
 	})
 	t.Run("ApplyRotations, a clock whose Now stands still", func(t *testing.T) {
+		t.Parallel() // each waits a second of real time for a clock nobody moves
 		tn := newTenant(t, secrets.PropagationDelay)
 		tn.add(t, "due", 10*day, nil)
 		tn.clk.Advance(secrets.PropagationDelay)
@@ -308,7 +296,7 @@ func TestRotationsOnAClockThatNeverMovesReturn(t *testing.T) {
 			t.Fatal(err)
 		}
 		var rs []hybridclients.Result[hybridclients.RotationOutcome]
-		within(t, 30*time.Second, func() {
+		mocktest.ReturnsWithin(t, 30*time.Second, func() {
 			rs, _ = drain(hybridclients.ApplyRotations(context.Background(), clients, managedBut(secrets.Policy{}), tn.store, hybridclients.ScanOptions{}))
 		})
 		var pe *secrets.ProofError
@@ -317,11 +305,12 @@ func TestRotationsOnAClockThatNeverMovesReturn(t *testing.T) {
 		}
 	})
 	t.Run("Rotate", func(t *testing.T) {
+		t.Parallel() // each waits a second of real time for a clock nobody moves
 		tn := newTenant(t, secrets.PropagationDelay)
 		id := tn.add(t, "due", 10*day, nil)
 		tn.clk.Advance(secrets.PropagationDelay)
 		var err error
-		within(t, 30*time.Second, func() {
+		mocktest.ReturnsWithin(t, 30*time.Second, func() {
 			_, err = tn.clients.Secrets().Rotate(context.Background(), id, secrets.RotateRequest{Store: func(context.Context, secrets.Added) error { return nil }})
 		})
 		if !errors.Is(err, secrets.ErrNotProven) || !strings.Contains(err.Error(), "Clock") {

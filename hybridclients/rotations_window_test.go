@@ -12,6 +12,7 @@ import (
 
 	"github.com/ocs-go/identity/hybridclients"
 	"github.com/ocs-go/identity/hybridclients/hybridclientstest"
+	"github.com/ocs-go/identity/internal/harness/mocktest"
 	"github.com/ocs-go/identity/secrets"
 )
 
@@ -68,7 +69,7 @@ func TestApplyRotationsIsNotHeldUpByAProbeThatGetsNoAnswer(t *testing.T) {
 	store := func(context.Context, string, secrets.Added) error { return nil }
 	var rs []hybridclients.Result[hybridclients.RotationOutcome]
 	var errs []error
-	within(t, 10*time.Second, func() {
+	mocktest.ReturnsWithin(t, 10*time.Second, func() {
 		rs, errs = drain(hybridclients.ApplyRotations(context.Background(), clients, policy, store, hybridclients.ScanOptions{Concurrency: 2}))
 	})
 	got := byName(rs)

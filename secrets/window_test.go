@@ -229,7 +229,7 @@ func TestRotateReturnsWhenTheTokenEndpointNeverAnswers(t *testing.T) {
 	f.On("DELETE", secretsURL(hybridRoute, "11"), mocktest.Any, Reply{Status: 204})
 	var stored string
 	var err error
-	returnsWithin(t, 5*time.Second, func() {
+	mocktest.ReturnsWithin(t, 5*time.Second, func() {
 		_, err = f.c.Rotate(ctx, testClient, RotateRequest{Description: "v2", ProofTimeout: time.Second, Store: f.storeInto(&stored, nil)})
 	})
 	var pe *ProofError
@@ -250,7 +250,7 @@ func TestAProbeWithoutAnAnswerInTimeIsAskedAgain(t *testing.T) {
 	var stored string
 	var rot *Rotation
 	var err error
-	returnsWithin(t, 5*time.Second, func() {
+	mocktest.ReturnsWithin(t, 5*time.Second, func() {
 		rot, err = f.rotateOnClock(t, clk, ctx, RotateRequest{Description: "v2", Store: f.storeInto(&stored, nil)}, nil)
 	})
 	if err != nil {
@@ -258,21 +258,5 @@ func TestAProbeWithoutAnAnswerInTimeIsAskedAgain(t *testing.T) {
 	}
 	if rot.Probes != 2 || !rot.ProvenAt.Equal(testNow.Add(proofFirstWait)) || stored != testValue {
 		t.Errorf("rotation = %+v; want proven by the second probe, %s after the first", rot, proofFirstWait)
-	}
-}
-
-// returnsWithin runs f and fails the test when it has not returned after limit of real
-// time (f is left running: the test ends).
-func returnsWithin(t *testing.T, limit time.Duration, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("still running after %s of real time", limit)
 	}
 }

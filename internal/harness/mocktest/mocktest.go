@@ -82,3 +82,20 @@ func (r RouteTo) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.Handler.ServeHTTP(rec, req)
 	return rec.Result(), nil
 }
+
+// ReturnsWithin runs f and fails the test when f has not returned after limit of real
+// time: a guard against a hang, which a fake clock cannot show. f is left running then
+// (the test ends).
+func ReturnsWithin(t *testing.T, limit time.Duration, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("still running after %s of real time", limit)
+	}
+}
