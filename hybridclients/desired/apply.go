@@ -795,54 +795,60 @@ func (a *applier) replaceSecret(ctx context.Context, ch Change, r *Result) {
 }
 
 // pendingOf is what the record keeps of the secrets a lost answer left on client id (oe):
-// its orphans with the description and expiry they have now, read from the service
-// (with a context that outlives ctx a little), so that the next apply deletes each only
-// while it still has them. Orphans that can no longer be read (the listing failed) are
-// kept as unclaimed: never deleted by an apply; those no longer listed are gone.
+// its orphans with the description and expiry they have now (readBack), so that the next
+// apply deletes each only while it still has them. Orphans that can no longer be read
+// (the listing failed) are kept as unclaimed: never deleted by an apply; those no longer
+// listed are gone.
 func (a *applier) pendingOf(ctx context.Context, id string, oe *identity.OutcomeError) *Pending {
 	p := &Pending{ClientID: id, Unclaimed: slices.Clone(oe.Unclaimed)}
 	if len(oe.Orphans) == 0 {
 		return p
 	}
+	now, err := a.readBack(ctx, id, func(s secrets.ClientSecret) bool { return slices.Contains(oe.Orphans, s.ID) })
+	if err != nil {
+		p.Unclaimed = append(p.Unclaimed, oe.Orphans...)
+	}
+	p.Orphans = now
+	return p
+}
+
+// pendingNew is what the record keeps of a rotation's new secret left on client id with
+// its value in no Store: the secret as the service has it now (readBack), found by its id
+// and description. Its expiry may not be the one the rotation last saw: a rotation adds
+// with a short expiry and sets the full one once proven, and that update may have landed
+// although its answer was lost. When the listing fails, it is kept as the rotation saw
+// it; when the client or the secret is gone, there is nothing to keep.
+func (a *applier) pendingNew(ctx context.Context, id string, n secrets.ClientSecret) *Pending {
+	now, err := a.readBack(ctx, id, func(s secrets.ClientSecret) bool { return s.ID == n.ID && s.Description == n.Description })
+	switch {
+	case err != nil:
+		return &Pending{ClientID: id, Orphans: []secrets.ClientSecret{n}}
+	case len(now) == 0:
+		return nil
+	}
+	return &Pending{ClientID: id, Orphans: now}
+}
+
+// readBack lists client id's secrets again, with a context that outlives ctx a little
+// (what it reads is recorded after a failure), and returns those that want picks; none,
+// and no error, when the client is gone.
+func (a *applier) readBack(ctx context.Context, id string, want func(secrets.ClientSecret) bool) ([]secrets.ClientSecret, error) {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
 	defer cancel()
 	now, _, err := secretsOf(lctx, a.c, id)
 	switch {
 	case errors.Is(err, identity.ErrNotFound): // the client is gone, and its secrets with it
+		return nil, nil
 	case err != nil:
-		p.Unclaimed = append(p.Unclaimed, oe.Orphans...)
-	default:
-		for _, s := range now {
-			if slices.Contains(oe.Orphans, s.ID) {
-				p.Orphans = append(p.Orphans, s)
-			}
-		}
+		return nil, err
 	}
-	return p
-}
-
-// pendingNew is what the record keeps of a rotation's new secret left on client id with
-// its value in no Store: the secret as the service has it now (read as pendingOf does),
-// found by its id and description. Its expiry may not be the one the rotation last saw:
-// a rotation adds with a short expiry and sets the full one once proven, and that update
-// may have landed although its answer was lost. When the listing fails, it is kept as the
-// rotation saw it; when the client or the secret is gone, there is nothing to keep.
-func (a *applier) pendingNew(ctx context.Context, id string, n secrets.ClientSecret) *Pending {
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeGrace)
-	defer cancel()
-	now, _, err := secretsOf(lctx, a.c, id)
-	switch {
-	case errors.Is(err, identity.ErrNotFound):
-		return nil
-	case err != nil:
-		return &Pending{ClientID: id, Orphans: []secrets.ClientSecret{n}}
-	}
+	var out []secrets.ClientSecret
 	for _, s := range now {
-		if s.ID == n.ID && s.Description == n.Description {
-			return &Pending{ClientID: id, Orphans: []secrets.ClientSecret{s}}
+		if want(s) {
+			out = append(out, s)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // sameSecret reports whether the secret now, as listed, has the id, description and
